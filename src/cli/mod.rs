@@ -1,0 +1,245 @@
+//! The command line: global options, one file per subcommand, and the
+//! mapping of errors to exit codes (0 ok, 1 findings at or above
+//! `--fail-on`, 2 bad usage or config, 3 runtime failure).
+
+mod audit;
+mod pending;
+mod suppliers;
+mod sync;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use supplywatch::config::{Config, ConfigError};
+use supplywatch::report::Format;
+use supplywatch::store::{OpenMode, Store};
+
+/// Config files tried, in order, when `--config` is not given.
+const CONFIG_CANDIDATES: [&str; 2] = ["supplywatch.toml", "/etc/supplywatch/supplywatch.toml"];
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "supplywatch",
+    version,
+    about = "Keeps your ICT third-party suppliers under continuous watch",
+    long_about = "Keeps your ICT third-party suppliers under continuous watch: a registry of \
+                  suppliers in a TOML file, onboarded into SQLite, with every change in an \
+                  append-only audit log (DORA, ISO 27001 A.5.19-5.23).",
+    after_help = "Exit codes: 0 ok, 1 findings at or above --fail-on, 2 bad usage or config, 3 runtime failure."
+)]
+pub struct Cli {
+    /// Config file [default: ./supplywatch.toml, then /etc/supplywatch/supplywatch.toml]
+    #[arg(long, global = true, env = "SUPPLYWATCH_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// SQLite database file [default: daemon.database from the config, else ./supplywatch.db]
+    #[arg(long, global = true, value_name = "FILE")]
+    database: Option<PathBuf>,
+    /// More log output (-v debug, -vv trace)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    verbose: u8,
+    /// Less output: only errors
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    quiet: u8,
+    /// Output format
+    #[arg(long, global = true, value_enum, default_value_t = FormatArg::Table)]
+    format: FormatArg,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a config file and print a one-line summary; every error is listed
+    Validate,
+    /// Create or migrate the database and bring it in line with the config
+    Sync,
+    /// List the suppliers in the database
+    Suppliers,
+    /// Print the audit log of registry changes
+    Audit(audit::AuditArgs),
+    /// Probe suppliers once and report findings (not available yet)
+    Check(pending::PendingArgs),
+    /// Run the daemon (not available yet)
+    Run(pending::PendingArgs),
+    /// Show suppliers worst first with grades and deadlines (not available yet)
+    Status(pending::PendingArgs),
+    /// List findings (not available yet)
+    Findings(pending::PendingArgs),
+    /// Questionnaire bookkeeping (not available yet)
+    Questionnaire(pending::PendingArgs),
+    /// Build or send the weekly digest (not available yet)
+    Digest(pending::PendingArgs),
+}
+
+/// Global options every command sees, resolved.
+pub struct Globals {
+    config: Option<PathBuf>,
+    database: Option<PathBuf>,
+    format: Format,
+    quiet: bool,
+}
+
+impl Globals {
+    /// The config file to use: `--config`, else the first candidate that exists.
+    fn config_path(&self) -> Result<PathBuf, UsageError> {
+        if let Some(path) = &self.config {
+            return Ok(path.clone());
+        }
+        CONFIG_CANDIDATES
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file())
+            .ok_or_else(|| {
+                UsageError(format!(
+                    "no config file: pass --config FILE (or set SUPPLYWATCH_CONFIG); looked for ./{} and {}",
+                    CONFIG_CANDIDATES[0], CONFIG_CANDIDATES[1]
+                ))
+            })
+    }
+
+    fn load_config(&self) -> anyhow::Result<Config> {
+        let path = self.config_path()?;
+        Ok(Config::load(&path)?)
+    }
+
+    /// `--database`, else the config's, else the default. A config is read
+    /// only when `--database` is absent.
+    fn database_path(&self, config: Option<&Config>) -> anyhow::Result<PathBuf> {
+        if let Some(db) = &self.database {
+            return Ok(db.clone());
+        }
+        if let Some(config) = config {
+            return Ok(config.database_path());
+        }
+        match self.config_path() {
+            Ok(_) => Ok(self.load_config()?.database_path()),
+            Err(_) => Ok(PathBuf::from(supplywatch::config::DEFAULT_DATABASE)),
+        }
+    }
+}
+
+/// Bad usage: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// A command that ran but wants a non-zero exit (findings at `--fail-on`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    #[allow(
+        dead_code,
+        reason = "used by `check --fail-on`, which a later version fills in"
+    )]
+    FindingsAtThreshold,
+}
+
+impl From<Outcome> for std::process::ExitCode {
+    fn from(o: Outcome) -> Self {
+        match o {
+            Outcome::Ok => Self::SUCCESS,
+            Outcome::FindingsAtThreshold => Self::from(1),
+        }
+    }
+}
+
+pub fn init_tracing(cli: &Cli) {
+    let default = match (cli.quiet, cli.verbose) {
+        (q, _) if q > 0 => "error",
+        (_, 0) => "warn",
+        (_, 1) => "supplywatch=debug,info",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let globals = Globals {
+        config: cli.config,
+        database: cli.database,
+        format: match cli.format {
+            FormatArg::Table => Format::Table,
+            FormatArg::Json => Format::Json,
+        },
+        quiet: cli.quiet > 0,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Validate => validate::run(&globals),
+            Command::Sync => sync::run(&globals).await,
+            Command::Suppliers => suppliers::run(&globals).await,
+            Command::Audit(args) => audit::run(&globals, &args).await,
+            Command::Check(_) => pending::run("check"),
+            Command::Run(_) => pending::run("run"),
+            Command::Status(_) => pending::run("status"),
+            Command::Findings(_) => pending::run("findings"),
+            Command::Questionnaire(_) => pending::run("questionnaire"),
+            Command::Digest(_) => pending::run("digest"),
+        }
+    })
+}
+
+/// Opens the database for reading commands: it must exist already.
+async fn open_existing(globals: &Globals) -> anyhow::Result<Store> {
+    let path = globals.database_path(None)?;
+    Ok(Store::open(&path, OpenMode::Existing).await?)
+}
+
+/// Prints the error (with its cause chain) and returns the exit code.
+pub fn report_error(error: &anyhow::Error) -> u8 {
+    if let Some(ConfigError::Invalid { path, diagnostics }) = error.downcast_ref::<ConfigError>() {
+        for d in diagnostics {
+            eprintln!("error: {d}");
+        }
+        let n = diagnostics.len();
+        eprintln!(
+            "{}: invalid, {n} error{}",
+            path.display(),
+            if n == 1 { "" } else { "s" }
+        );
+        return 2;
+    }
+    eprintln!("error: {error:#}");
+    exit_code_of(error)
+}
+
+fn exit_code_of(error: &anyhow::Error) -> u8 {
+    // Store failures and anything unforeseen are runtime failures.
+    if error.downcast_ref::<ConfigError>().is_some() || error.downcast_ref::<UsageError>().is_some()
+    {
+        2
+    } else {
+        3
+    }
+}
+
+/// Prints JSON to stdout, pretty.
+fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value).context("cannot render JSON")?;
+    println!("{text}");
+    Ok(())
+}
+
+/// `source` recorded in the audit log for changes made from a config file.
+fn audit_source(config: &Path) -> String {
+    let shown = std::fs::canonicalize(config).unwrap_or_else(|_| config.to_path_buf());
+    format!("sync {}", shown.display())
+}

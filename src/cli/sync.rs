@@ -1,0 +1,54 @@
+//! `supplywatch sync`: onboard the config's registry into the database.
+
+use supplywatch::clock::{Clock, SystemClock};
+use supplywatch::report::Format;
+use supplywatch::store::{OpenMode, Store};
+
+use super::{Globals, Outcome, audit_source, print_json};
+
+pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
+    let config = globals.load_config()?;
+    let db = globals.database_path(Some(&config))?;
+    let store = Store::open(&db, OpenMode::Create).await?;
+    let report = store
+        .sync_registry(
+            &config.suppliers,
+            &audit_source(&config.path),
+            SystemClock.now(),
+        )
+        .await?;
+    store.close().await;
+    match globals.format {
+        Format::Json => print_json(&report)?,
+        Format::Table => {
+            if !globals.quiet {
+                for id in &report.onboarded {
+                    println!("onboarded  {id}");
+                }
+                for id in &report.reentered {
+                    println!("re-entered {id}");
+                }
+                for (id, fields) in &report.updated {
+                    println!("updated    {id}: {}", fields.join(", "));
+                }
+                for id in &report.exited {
+                    println!("exited     {id} (no longer in the config; kept with its history)");
+                }
+            }
+            println!(
+                "{}: {} onboarded, {} updated, {} exited, {} unchanged{}",
+                db.display(),
+                report.onboarded.len() + report.reentered.len(),
+                report.updated.len(),
+                report.exited.len(),
+                report.unchanged,
+                if report.is_empty() {
+                    " — already in sync"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    Ok(Outcome::Ok)
+}

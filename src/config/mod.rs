@@ -1,0 +1,332 @@
+//! The configuration file: raw TOML → a validated [`Config`].
+//!
+//! Loading reads the file once, parses it into a spanned tree and validates
+//! every key, collecting all problems with their `file:line:column` before it
+//! gives up. What comes out is valid by construction: parsed cron schedules,
+//! durations, hosts, e-mail addresses and secrets. Depends on `registry` only.
+
+mod diagnostic;
+mod reader;
+mod sections;
+
+use std::fmt;
+use std::fmt::Write as _;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::registry::{EmailAddress, Supplier};
+
+pub use diagnostic::Diagnostic;
+
+/// The environment variable that supplies the SMTP password.
+pub const PASSWORD_ENV: &str = "SUPPLYWATCH_SMTP_PASSWORD";
+/// Config files larger than this are refused before parsing.
+pub const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Why a config could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is larger than {max} bytes; is it the right file?", max = MAX_CONFIG_BYTES)]
+    TooLarge { path: PathBuf },
+    #[error("{}", render_invalid(.path, .diagnostics))]
+    Invalid {
+        path: PathBuf,
+        diagnostics: Vec<Diagnostic>,
+    },
+}
+
+fn render_invalid(path: &Path, diagnostics: &[Diagnostic]) -> String {
+    let mut out = String::new();
+    for d in diagnostics {
+        out.push_str(&d.to_string());
+        out.push('\n');
+    }
+    let n = diagnostics.len();
+    let _ = write!(
+        out,
+        "{} is invalid: {n} error{}",
+        path.display(),
+        if n == 1 { "" } else { "s" }
+    );
+    out
+}
+
+impl ConfigError {
+    /// The located problems, when the file was read but is invalid.
+    #[must_use]
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        match self {
+            Self::Invalid { diagnostics, .. } => diagnostics,
+            _ => &[],
+        }
+    }
+}
+
+/// A cron expression (with a seconds field) and its text.
+#[derive(Clone)]
+pub struct CronSchedule {
+    pub text: String,
+    pub schedule: cron::Schedule,
+}
+
+impl fmt::Debug for CronSchedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CronSchedule({:?})", self.text)
+    }
+}
+
+impl FromStr for CronSchedule {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match cron::Schedule::from_str(text) {
+            Ok(schedule) => Ok(Self {
+                text: text.to_owned(),
+                schedule,
+            }),
+            Err(e) => {
+                let fields = text.split_whitespace().count();
+                let hint = if fields == 5 {
+                    format!(
+                        "; these schedules have a seconds field first (6 or 7 fields), e.g. \"0 {text}\""
+                    )
+                } else {
+                    "; expected 6 or 7 fields (sec min hour day-of-month month day-of-week [year]) or @hourly/@daily/@weekly".to_owned()
+                };
+                Err(format!("{e}{hint}"))
+            }
+        }
+    }
+}
+
+/// A secret that never shows in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretString(String);
+
+impl SecretString {
+    #[must_use]
+    pub fn new(secret: String) -> Self {
+        Self(secret)
+    }
+
+    /// The secret itself; call only where it is handed to its consumer.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretString(<redacted>)")
+    }
+}
+
+/// `[daemon]`
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// `None` means the default, `./supplywatch.db`.
+    pub database: Option<PathBuf>,
+    pub probe_schedule: CronSchedule,
+    pub obligations_schedule: CronSchedule,
+    pub digest_schedule: CronSchedule,
+    pub retention_schedule: CronSchedule,
+    pub timezone: chrono_tz::Tz,
+    pub retention_days: u32,
+}
+
+/// `[probe]`
+#[derive(Debug, Clone)]
+pub struct ProbeConfig {
+    /// Empty means the system's resolver configuration.
+    pub nameservers: Vec<SocketAddr>,
+    /// Extra trusted roots: each file and the DER certificates it holds.
+    pub extra_roots: Vec<ExtraRoots>,
+    pub timeout: Duration,
+    pub concurrency: usize,
+    pub per_host_concurrency: usize,
+    pub allow_private_targets: bool,
+}
+
+/// Certificates from one `extra_roots` PEM file.
+#[derive(Debug, Clone)]
+pub struct ExtraRoots {
+    pub path: PathBuf,
+    pub certificates: Vec<rustls_pki_types::CertificateDer<'static>>,
+}
+
+/// How e-mail leaves the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Smtp,
+    File,
+}
+
+impl FromStr for Transport {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "smtp" => Ok(Self::Smtp),
+            "file" => Ok(Self::File),
+            _ => Err(()),
+        }
+    }
+}
+
+/// Transport security towards the SMTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    None,
+    StartTls,
+    Tls,
+}
+
+impl SmtpTls {
+    #[must_use]
+    pub fn default_port(self) -> u16 {
+        match self {
+            Self::None => 25,
+            Self::StartTls => 587,
+            Self::Tls => 465,
+        }
+    }
+}
+
+impl FromStr for SmtpTls {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "none" => Ok(Self::None),
+            "starttls" => Ok(Self::StartTls),
+            "tls" => Ok(Self::Tls),
+            _ => Err(()),
+        }
+    }
+}
+
+/// `[email]`
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    pub transport: Transport,
+    pub from: EmailAddress,
+    pub smtp_host: Option<String>,
+    pub smtp_port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    /// Where the file transport writes `.eml` files.
+    pub directory: PathBuf,
+}
+
+/// `[contacts]`: who inside the organisation is told what.
+#[derive(Debug, Clone, Default)]
+pub struct Contacts {
+    pub risk_manager: Vec<EmailAddress>,
+    pub ciso: Vec<EmailAddress>,
+    pub board: Vec<EmailAddress>,
+    pub auditors: Vec<EmailAddress>,
+}
+
+/// A loaded, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from.
+    pub path: PathBuf,
+    pub daemon: DaemonConfig,
+    pub probe: ProbeConfig,
+    pub email: EmailConfig,
+    pub contacts: Contacts,
+    pub suppliers: Vec<Supplier>,
+}
+
+impl Config {
+    /// Reads and validates a config file. The SMTP password, when not in a
+    /// `password_file`, is taken from [`PASSWORD_ENV`].
+    ///
+    /// # Errors
+    /// [`ConfigError`] when the file cannot be read or is invalid; an invalid
+    /// file yields every problem found, in file order.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let source = read_source(path)?;
+        let env_password = std::env::var(PASSWORD_ENV).ok().filter(|p| !p.is_empty());
+        Self::parse(&source, path, env_password)
+    }
+
+    /// Validates config text as if it were read from `path` (used for
+    /// messages and to resolve relative paths).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] listing every problem.
+    pub fn parse(
+        source: &str,
+        path: &Path,
+        env_password: Option<String>,
+    ) -> Result<Self, ConfigError> {
+        sections::parse(source, path, env_password)
+    }
+
+    /// The database file: `daemon.database`, else `./supplywatch.db`.
+    #[must_use]
+    pub fn database_path(&self) -> PathBuf {
+        self.daemon
+            .database
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATABASE))
+    }
+
+    /// Number of (domains, endpoints) across all suppliers.
+    #[must_use]
+    pub fn target_counts(&self) -> (usize, usize) {
+        self.suppliers.iter().fold((0, 0), |(d, e), s| {
+            (d + s.domains.len(), e + s.endpoints.len())
+        })
+    }
+}
+
+/// The database used when the config names none.
+pub const DEFAULT_DATABASE: &str = "supplywatch.db";
+
+/// Reads the file as UTF-8, refusing huge, binary or empty files with a
+/// located message rather than a parser error about byte 0.
+fn read_source(path: &Path) -> Result<String, ConfigError> {
+    let read_err = |source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(ConfigError::TooLarge {
+            path: path.to_path_buf(),
+        });
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        Err(e) => {
+            let valid_up_to = e.utf8_error().valid_up_to();
+            let prefix =
+                String::from_utf8_lossy(e.as_bytes().get(..valid_up_to).unwrap_or_default());
+            let diagnostic = Diagnostic::at(
+                &prefix,
+                path,
+                &(valid_up_to..valid_up_to),
+                String::new(),
+                format!("the file is not UTF-8 text (invalid byte at offset {valid_up_to})"),
+            );
+            Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                diagnostics: vec![diagnostic],
+            })
+        }
+    }
+}

@@ -1,0 +1,699 @@
+//! The sections of the config file and the rules for each key.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::de::{DeTable, DeValue};
+
+use super::reader::{Reader, Table};
+use super::{
+    Config, ConfigError, Contacts, CronSchedule, DaemonConfig, EmailConfig, ExtraRoots,
+    ProbeConfig, SecretString, SmtpTls, Transport,
+};
+use crate::registry::{
+    Certification, Contract, Criticality, Domain, EmailAddress, Endpoint, Supplier, SupplierId,
+    SupplierStatus, is_valid_country, is_valid_lei,
+};
+
+const TOP_KEYS: &[&str] = &["daemon", "probe", "email", "contacts", "supplier"];
+const DAEMON_KEYS: &[&str] = &[
+    "database",
+    "probe_schedule",
+    "obligations_schedule",
+    "digest_schedule",
+    "retention_schedule",
+    "timezone",
+    "retention_days",
+];
+const PROBE_KEYS: &[&str] = &[
+    "nameservers",
+    "extra_roots",
+    "timeout_secs",
+    "concurrency",
+    "per_host_concurrency",
+    "allow_private_targets",
+];
+const EMAIL_KEYS: &[&str] = &[
+    "transport",
+    "from",
+    "smtp_host",
+    "smtp_port",
+    "tls",
+    "username",
+    "password_file",
+    "password",
+    "directory",
+];
+const CONTACT_KEYS: &[&str] = &["risk_manager", "ciso", "board", "auditors"];
+const SUPPLIER_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "criticality",
+    "owner",
+    "security_contact",
+    "services",
+    "domains",
+    "endpoints",
+    "contract",
+    "certifications",
+    "exit_plan",
+    "status",
+    "lei",
+    "country",
+];
+const CONTRACT_KEYS: &[&str] = &["reference", "start", "end", "notice_days", "auto_renew"];
+const CERTIFICATION_KEYS: &[&str] = &["kind", "expires"];
+
+pub(super) fn parse(
+    source: &str,
+    path: &Path,
+    env_password: Option<String>,
+) -> Result<Config, ConfigError> {
+    let mut r = Reader {
+        source,
+        file: path,
+        diagnostics: Vec::new(),
+    };
+    let invalid = |mut diagnostics: Vec<super::Diagnostic>| {
+        diagnostics.sort_by_key(|d| d.offset);
+        ConfigError::Invalid {
+            path: path.to_path_buf(),
+            diagnostics,
+        }
+    };
+
+    if source.trim().is_empty() {
+        r.error(
+            &(0..0),
+            String::new(),
+            "the file is empty; see config/supplywatch.example.toml for a complete example",
+        );
+        return Err(invalid(r.diagnostics));
+    }
+    let (doc, syntax_errors) = DeTable::parse_recoverable(source);
+    if !syntax_errors.is_empty() {
+        for e in syntax_errors.iter().take(20) {
+            let span = e.span().unwrap_or(0..0);
+            let mut message = e.message().trim().to_owned();
+            message.truncate(300);
+            r.error(
+                &span,
+                String::new(),
+                format!("TOML syntax error: {message}"),
+            );
+        }
+        return Err(invalid(r.diagnostics));
+    }
+
+    let base = path.parent().unwrap_or(Path::new("."));
+    let root = Table {
+        entries: doc.get_ref(),
+        start: 0,
+        path: "",
+    };
+    r.refuse_unknown(root, TOP_KEYS);
+
+    let daemon = section(&mut r, root, "daemon", |r, t| daemon(r, t, base));
+    let probe = section(&mut r, root, "probe", |r, t| probe(r, t, base));
+    let database_dir = daemon
+        .as_ref()
+        .and_then(|d| d.database.as_ref())
+        .and_then(|db| db.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    let email = section(&mut r, root, "email", |r, t| {
+        email(r, t, base, &database_dir, env_password)
+    });
+    let contacts = section(&mut r, root, "contacts", contacts);
+    let suppliers = suppliers(&mut r, root);
+
+    match (daemon, probe, email, contacts) {
+        (Some(daemon), Some(probe), Some(email), Some(contacts)) if r.diagnostics.is_empty() => {
+            Ok(Config {
+                path: path.to_path_buf(),
+                daemon,
+                probe,
+                email,
+                contacts,
+                suppliers,
+            })
+        }
+        _ => {
+            if r.diagnostics.is_empty() {
+                r.error(
+                    &(0..0),
+                    String::new(),
+                    "the configuration could not be read",
+                );
+            }
+            Err(invalid(r.diagnostics))
+        }
+    }
+}
+
+/// Reads an optional section; an absent one gets its defaults, read from an
+/// empty table.
+fn section<T>(
+    r: &mut Reader<'_>,
+    root: Table<'_, '_>,
+    key: &str,
+    read: impl FnOnce(&mut Reader<'_>, Table<'_, '_>) -> Option<T>,
+) -> Option<T> {
+    let empty = DeTable::new();
+    let t = if root.get(key).is_none() {
+        Table {
+            entries: &empty,
+            start: 0,
+            path: key,
+        }
+    } else {
+        let (entries, start) = r.table(root, key)?;
+        let t = Table {
+            entries,
+            start,
+            path: key,
+        };
+        r.refuse_unknown(t, known_keys(key));
+        t
+    };
+    read(r, t)
+}
+
+fn known_keys(section: &str) -> &'static [&'static str] {
+    match section {
+        "daemon" => DAEMON_KEYS,
+        "probe" => PROBE_KEYS,
+        "email" => EMAIL_KEYS,
+        "contacts" => CONTACT_KEYS,
+        _ => &[],
+    }
+}
+
+fn resolve(base: &Path, path: &str) -> PathBuf {
+    let p = Path::new(path);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+fn schedule(
+    r: &mut Reader<'_>,
+    t: Table<'_, '_>,
+    key: &str,
+    default: &str,
+) -> Option<CronSchedule> {
+    match r.string(t, key) {
+        Some((text, span)) => match text.parse::<CronSchedule>() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                r.error(
+                    &span,
+                    t.key(key),
+                    format!("invalid cron expression {text:?}: {e}"),
+                );
+                None
+            }
+        },
+        None => default.parse().ok(),
+    }
+}
+
+fn daemon(r: &mut Reader<'_>, t: Table<'_, '_>, base: &Path) -> Option<DaemonConfig> {
+    let database = r.text(t, "database", false).map(|p| resolve(base, &p));
+    let probe_schedule = schedule(r, t, "probe_schedule", "0 0 */6 * * *");
+    let obligations_schedule = schedule(r, t, "obligations_schedule", "0 0 7 * * *");
+    let digest_schedule = schedule(r, t, "digest_schedule", "0 0 8 * * Mon");
+    let retention_schedule = schedule(r, t, "retention_schedule", "0 30 3 * * *");
+    let timezone = match r.string(t, "timezone") {
+        None => Some(chrono_tz::UTC),
+        Some((name, span)) => {
+            let tz = name.parse::<chrono_tz::Tz>().ok();
+            if tz.is_none() {
+                r.error(
+                    &span,
+                    t.key("timezone"),
+                    format!("unknown time zone {name:?}; use an IANA name such as \"Europe/Amsterdam\" or \"UTC\""),
+                );
+            }
+            tz
+        }
+    };
+    let retention_days = r
+        .integer(t, "retention_days", 7..=36_500)
+        .map_or(Some(400), |d| u32::try_from(d).ok());
+    Some(DaemonConfig {
+        database,
+        probe_schedule: probe_schedule?,
+        obligations_schedule: obligations_schedule?,
+        digest_schedule: digest_schedule?,
+        retention_schedule: retention_schedule?,
+        timezone: timezone?,
+        retention_days: retention_days?,
+    })
+}
+
+fn probe(r: &mut Reader<'_>, t: Table<'_, '_>, base: &Path) -> Option<ProbeConfig> {
+    let mut ok = true;
+    let mut nameservers = Vec::new();
+    for (text, span, key) in r.strings(t, "nameservers", false) {
+        if let Some(addr) = parse_nameserver(text) {
+            nameservers.push(addr)
+        } else {
+            ok = false;
+            r.error(
+                &span,
+                key,
+                format!("malformed nameserver {text:?}: write an IP address with an optional port, e.g. \"10.0.0.53\" or \"[2001:db8::53]:53\""),
+            );
+        }
+    }
+    let mut extra_roots = Vec::new();
+    for (text, span, key) in r.strings(t, "extra_roots", false) {
+        let path = resolve(base, text);
+        match read_roots(&path) {
+            Ok(certificates) => extra_roots.push(ExtraRoots { path, certificates }),
+            Err(why) => {
+                ok = false;
+                r.error(&span, key, format!("{}: {why}", path.display()));
+            }
+        }
+    }
+    let timeout = r
+        .integer(t, "timeout_secs", 1..=300)
+        .map_or(Some(10), |v| u64::try_from(v).ok());
+    let concurrency = r
+        .integer(t, "concurrency", 1..=4096)
+        .map_or(Some(64), |v| usize::try_from(v).ok());
+    let per_host = r
+        .integer(t, "per_host_concurrency", 1..=64)
+        .map_or(Some(2), |v| usize::try_from(v).ok());
+    let allow_private_targets = r.boolean(t, "allow_private_targets").unwrap_or(false);
+    if !ok {
+        return None;
+    }
+    Some(ProbeConfig {
+        nameservers,
+        extra_roots,
+        timeout: Duration::from_secs(timeout?),
+        concurrency: concurrency?,
+        per_host_concurrency: per_host?,
+        allow_private_targets,
+    })
+}
+
+fn parse_nameserver(text: &str) -> Option<SocketAddr> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Some(addr);
+    }
+    text.parse::<IpAddr>()
+        .ok()
+        .map(|ip| SocketAddr::new(ip, 53))
+}
+
+fn read_roots(path: &Path) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("cannot read this extra_roots file: {e}"))?;
+    let certificates: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&bytes).collect();
+    match certificates {
+        Ok(c) if c.is_empty() => {
+            Err("no PEM CERTIFICATE block in this extra_roots file".to_owned())
+        }
+        Ok(c) => Ok(c),
+        Err(e) => Err(format!("not a valid PEM certificate file: {e}")),
+    }
+}
+
+fn email(
+    r: &mut Reader<'_>,
+    t: Table<'_, '_>,
+    base: &Path,
+    database_dir: &Path,
+    env_password: Option<String>,
+) -> Option<EmailConfig> {
+    let mut ok = true;
+    if let Some(value) = t.get("password") {
+        ok = false;
+        r.error(
+            &value.span(),
+            t.key("password"),
+            format!(
+                "secrets do not belong in the config file, which is often world-readable and kept in version control; \
+                 put the password in a file of its own (mode 0600) named by `password_file`, or in the {} environment variable",
+                super::PASSWORD_ENV
+            ),
+        );
+    }
+    let smtp_host = r.text(t, "smtp_host", false);
+    let transport = match t.get("transport") {
+        Some(_) => r.choice::<Transport>(t, "transport", false, &["smtp", "file"]),
+        None if smtp_host.is_some() => Some(Transport::Smtp),
+        None => Some(Transport::File),
+    };
+    if transport == Some(Transport::Smtp) && smtp_host.is_none() && t.get("smtp_host").is_none() {
+        ok = false;
+        r.error(
+            &t.get("transport")
+                .map_or(t.header_span(), toml::Spanned::span),
+            t.key("smtp_host"),
+            "transport = \"smtp\" needs smtp_host",
+        );
+    }
+    let from = match t.get("from") {
+        Some(_) => r.parsed::<EmailAddress>(t, "from", false, "e-mail address"),
+        None => "supplywatch@localhost.localdomain".parse().ok(),
+    };
+    let tls = match t.get("tls") {
+        Some(_) => r.choice::<SmtpTls>(t, "tls", false, &["none", "starttls", "tls"]),
+        None => Some(SmtpTls::StartTls),
+    };
+    let port = r.integer(t, "smtp_port", 1..=65_535).map(u16::try_from);
+    let username = r.text(t, "username", false);
+    let password = match r.text(t, "password_file", false) {
+        Some(file) => {
+            let file = resolve(base, &file);
+            match std::fs::read_to_string(&file) {
+                Ok(secret) => Some(SecretString::new(
+                    secret.trim_end_matches(['\r', '\n']).to_owned(),
+                )),
+                Err(e) => {
+                    ok = false;
+                    let span = t.get("password_file").map_or(0..0, toml::Spanned::span);
+                    r.error(
+                        &span,
+                        t.key("password_file"),
+                        format!("cannot read {}: {e}", file.display()),
+                    );
+                    None
+                }
+            }
+        }
+        None => env_password.map(SecretString::new),
+    };
+    let directory = r
+        .text(t, "directory", false)
+        .map_or_else(|| database_dir.join("mail"), |d| resolve(base, &d));
+    if !ok {
+        return None;
+    }
+    let tls = tls?;
+    let smtp_port = match port {
+        None => tls.default_port(),
+        Some(p) => p.ok()?,
+    };
+    Some(EmailConfig {
+        transport: transport?,
+        from: from?,
+        smtp_host,
+        smtp_port,
+        tls,
+        username,
+        password,
+        directory,
+    })
+}
+
+fn addresses(r: &mut Reader<'_>, t: Table<'_, '_>, key: &str) -> Option<Vec<EmailAddress>> {
+    let mut ok = true;
+    let mut out: Vec<EmailAddress> = Vec::new();
+    for (text, span, item_key) in r.strings(t, key, true) {
+        match r.parse_at::<EmailAddress>(text, &span, item_key, "e-mail address") {
+            Some(a) if !out.contains(&a) => out.push(a),
+            Some(_) => {}
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+fn contacts(r: &mut Reader<'_>, t: Table<'_, '_>) -> Option<Contacts> {
+    let risk_manager = addresses(r, t, "risk_manager");
+    let ciso = addresses(r, t, "ciso");
+    let board = addresses(r, t, "board");
+    let auditors = addresses(r, t, "auditors");
+    Some(Contacts {
+        risk_manager: risk_manager?,
+        ciso: ciso?,
+        board: board?,
+        auditors: auditors?,
+    })
+}
+
+fn suppliers(r: &mut Reader<'_>, root: Table<'_, '_>) -> Vec<Supplier> {
+    let Some(value) = root.get("supplier") else {
+        return Vec::new();
+    };
+    let DeValue::Array(items) = value.get_ref() else {
+        r.error(
+            &value.span(),
+            "supplier".to_owned(),
+            "expected [[supplier]] tables (an array of tables), one per supplier",
+        );
+        return Vec::new();
+    };
+    let mut seen: HashMap<SupplierId, Range<usize>> = HashMap::new();
+    let mut out = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let DeValue::Table(table) = item.get_ref() else {
+            r.type_error(item, format!("supplier[{index}]"), "a table");
+            continue;
+        };
+        // Name the supplier by its id in messages when it has a usable one.
+        let label = match table.get("id").and_then(|v| v.get_ref().as_str()) {
+            Some(id) if id.parse::<SupplierId>().is_ok() => format!("supplier[{id}]"),
+            _ => format!("supplier[{index}]"),
+        };
+        let t = Table {
+            entries: table,
+            start: item.span().start,
+            path: &label,
+        };
+        r.refuse_unknown(t, SUPPLIER_KEYS);
+        let Some(supplier) = supplier(r, t) else {
+            continue;
+        };
+        let id_span = table.get("id").map_or(0..0, toml::Spanned::span);
+        if let Some(first) = seen.get(&supplier.id) {
+            let (line, _) = super::diagnostic::line_column(r.source, first.start);
+            r.error(
+                &id_span,
+                t.key("id"),
+                format!(
+                    "duplicate supplier id {:?}; it is already used on line {line}",
+                    supplier.id.as_str()
+                ),
+            );
+            continue;
+        }
+        seen.insert(supplier.id.clone(), id_span);
+        out.push(supplier);
+    }
+    out
+}
+
+/// Parses each string of a list, refusing duplicates after normalisation.
+fn unique_list<T>(r: &mut Reader<'_>, t: Table<'_, '_>, key: &str, what: &str) -> Option<Vec<T>>
+where
+    T: std::str::FromStr + PartialEq + std::fmt::Display,
+    T::Err: std::fmt::Display,
+{
+    let mut ok = true;
+    let mut out: Vec<T> = Vec::new();
+    for (text, span, item_key) in r.strings(t, key, false) {
+        match r.parse_at::<T>(text, &span, item_key.clone(), what) {
+            Some(v) if out.contains(&v) => {
+                ok = false;
+                r.error(&span, item_key, format!("{v} is listed twice"));
+            }
+            Some(v) => out.push(v),
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+fn supplier(r: &mut Reader<'_>, t: Table<'_, '_>) -> Option<Supplier> {
+    let id = r.parsed::<SupplierId>(t, "id", true, "supplier id");
+    let name = r.text(t, "name", true);
+    let criticality = r.choice::<Criticality>(t, "criticality", true, &Criticality::ALL);
+    let status = match t.get("status") {
+        Some(_) => r.choice::<SupplierStatus>(t, "status", false, &SupplierStatus::ALL),
+        None => Some(SupplierStatus::Active),
+    };
+    let owner = optional(r, t, "owner", "e-mail address");
+    let security_contact = optional(r, t, "security_contact", "e-mail address");
+    let mut services_ok = true;
+    let mut services = Vec::new();
+    for (text, span, key) in r.strings(t, "services", false) {
+        let text = text.trim();
+        if text.is_empty() || text.chars().any(char::is_control) {
+            services_ok = false;
+            r.error(&span, key, "a service is a non-empty line of text");
+        } else {
+            services.push(text.to_owned());
+        }
+    }
+    let domains = unique_list::<Domain>(r, t, "domains", "domain");
+    let endpoints = unique_list::<Endpoint>(r, t, "endpoints", "endpoint");
+    let contract = match r.table(t, "contract") {
+        None if t.get("contract").is_some() => None,
+        None => Some(None),
+        Some((table, start)) => {
+            let path = t.key("contract");
+            contract(
+                r,
+                Table {
+                    entries: table,
+                    start,
+                    path: &path,
+                },
+            )
+            .map(Some)
+        }
+    };
+    let certifications = certifications(r, t);
+    let exit_plan = optional_text(r, t, "exit_plan");
+    let lei = match r.string(t, "lei") {
+        None => Some(None),
+        Some((lei, span)) if is_valid_lei(lei.trim()) => {
+            let _ = span;
+            Some(Some(lei.trim().to_owned()))
+        }
+        Some((lei, span)) => {
+            r.error(
+                &span,
+                t.key("lei"),
+                format!("malformed LEI {lei:?}: an ISO 17442 LEI is 20 upper-case letters and digits with valid check digits"),
+            );
+            None
+        }
+    };
+    let country = match r.string(t, "country") {
+        None => Some(None),
+        Some((c, _)) if is_valid_country(c) => Some(Some(c.to_owned())),
+        Some((c, span)) => {
+            r.error(
+                &span,
+                t.key("country"),
+                format!("malformed country {c:?}: use an ISO 3166-1 alpha-2 code such as \"NL\""),
+            );
+            None
+        }
+    };
+    Some(Supplier {
+        id: id?,
+        name: name?,
+        criticality: criticality?,
+        status: status?,
+        owner: owner?,
+        security_contact: security_contact?,
+        services: if services_ok { services } else { return None },
+        domains: domains?,
+        endpoints: endpoints?,
+        contract: contract?,
+        certifications: certifications?,
+        exit_plan: exit_plan?,
+        lei: lei?,
+        country: country?,
+    })
+}
+
+/// `Some(None)` when absent, `None` when present but invalid.
+#[expect(
+    clippy::option_option,
+    reason = "absent and invalid are different outcomes here"
+)]
+fn optional<T>(r: &mut Reader<'_>, t: Table<'_, '_>, key: &str, what: &str) -> Option<Option<T>>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    if t.get(key).is_none() {
+        return Some(None);
+    }
+    r.parsed::<T>(t, key, false, what).map(Some)
+}
+
+#[expect(
+    clippy::option_option,
+    reason = "absent and invalid are different outcomes here"
+)]
+fn optional_text(r: &mut Reader<'_>, t: Table<'_, '_>, key: &str) -> Option<Option<String>> {
+    if t.get(key).is_none() {
+        return Some(None);
+    }
+    r.text(t, key, false).map(Some)
+}
+
+fn contract(r: &mut Reader<'_>, t: Table<'_, '_>) -> Option<Contract> {
+    r.refuse_unknown(t, CONTRACT_KEYS);
+    let reference = r.text(t, "reference", true);
+    let start = r.date(t, "start", true);
+    let end = r.date(t, "end", false);
+    let notice_days = r
+        .integer(t, "notice_days", 0..=3650)
+        .map_or(Some(0), |n| u32::try_from(n).ok());
+    let auto_renew = r.boolean(t, "auto_renew").unwrap_or(false);
+    if let (Some((start, _)), Some((end, end_span))) = (&start, &end)
+        && end < start
+    {
+        r.error(
+            end_span,
+            t.key("end"),
+            format!("the contract ends ({end}) before it starts ({start})"),
+        );
+        return None;
+    }
+    if t.get("end").is_some() && end.is_none() {
+        return None;
+    }
+    Some(Contract {
+        reference: reference?,
+        start: start?.0,
+        end: end.map(|(d, _)| d),
+        notice_days: notice_days?,
+        auto_renew,
+    })
+}
+
+fn certifications(r: &mut Reader<'_>, t: Table<'_, '_>) -> Option<Vec<Certification>> {
+    let Some(value) = t.get("certifications") else {
+        return Some(Vec::new());
+    };
+    let DeValue::Array(items) = value.get_ref() else {
+        r.type_error(
+            value,
+            t.key("certifications"),
+            "an array of { kind, expires } tables",
+        );
+        return None;
+    };
+    let mut ok = true;
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let key = format!("{}[{i}]", t.key("certifications"));
+        let DeValue::Table(table) = item.get_ref() else {
+            ok = false;
+            r.type_error(item, key, "a { kind, expires } table");
+            continue;
+        };
+        let ct = Table {
+            entries: table,
+            start: item.span().start,
+            path: &key,
+        };
+        r.refuse_unknown(ct, CERTIFICATION_KEYS);
+        let kind = r.text(ct, "kind", true);
+        let expires = r.date(ct, "expires", true);
+        match (kind, expires) {
+            (Some(kind), Some((expires, _))) => out.push(Certification { kind, expires }),
+            _ => ok = false,
+        }
+    }
+    ok.then_some(out)
+}

@@ -1,0 +1,197 @@
+//! The supplier registry's domain types, valid by construction.
+//!
+//! Everything here is parsed from text (`FromStr`) and refuses what it cannot
+//! represent faithfully, so code further down never re-validates a domain, an
+//! endpoint or an e-mail address. This module depends on nothing else in the
+//! crate.
+
+mod names;
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+pub use names::{Domain, EmailAddress, Endpoint, Host, NameError, SupplierId};
+
+/// How much the organisation depends on a supplier (DORA: "supports a
+/// critical or important function").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Criticality {
+    Critical,
+    Important,
+    Standard,
+}
+
+impl Criticality {
+    pub const ALL: [&'static str; 3] = ["critical", "important", "standard"];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Critical => "critical",
+            Self::Important => "important",
+            Self::Standard => "standard",
+        }
+    }
+}
+
+impl FromStr for Criticality {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "critical" => Ok(Self::Critical),
+            "important" => Ok(Self::Important),
+            "standard" => Ok(Self::Standard),
+            _ => Err(()),
+        }
+    }
+}
+
+impl fmt::Display for Criticality {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a supplier is in its lifecycle with the organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SupplierStatus {
+    Onboarding,
+    Active,
+    Offboarding,
+    Exited,
+}
+
+impl SupplierStatus {
+    pub const ALL: [&'static str; 4] = ["onboarding", "active", "offboarding", "exited"];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Onboarding => "onboarding",
+            Self::Active => "active",
+            Self::Offboarding => "offboarding",
+            Self::Exited => "exited",
+        }
+    }
+}
+
+impl FromStr for SupplierStatus {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "onboarding" => Ok(Self::Onboarding),
+            "active" => Ok(Self::Active),
+            "offboarding" => Ok(Self::Offboarding),
+            "exited" => Ok(Self::Exited),
+            _ => Err(()),
+        }
+    }
+}
+
+impl fmt::Display for SupplierStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The contract that governs the relationship.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contract {
+    pub reference: String,
+    pub start: NaiveDate,
+    /// `None` for an open-ended contract.
+    pub end: Option<NaiveDate>,
+    /// Days of notice needed before `end` to terminate (or stop a renewal).
+    pub notice_days: u32,
+    pub auto_renew: bool,
+}
+
+/// An attestation the supplier holds (ISO 27001, SOC 2 Type II, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Certification {
+    pub kind: String,
+    pub expires: NaiveDate,
+}
+
+/// One ICT third-party supplier as the registry declares it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Supplier {
+    pub id: SupplierId,
+    pub name: String,
+    pub criticality: Criticality,
+    pub status: SupplierStatus,
+    /// The internal relationship owner.
+    pub owner: Option<EmailAddress>,
+    /// The supplier's security contact.
+    pub security_contact: Option<EmailAddress>,
+    pub services: Vec<String>,
+    pub domains: Vec<Domain>,
+    pub endpoints: Vec<Endpoint>,
+    pub contract: Option<Contract>,
+    pub certifications: Vec<Certification>,
+    /// Free text or a reference to the exit-plan document.
+    pub exit_plan: Option<String>,
+    /// ISO 17442 Legal Entity Identifier.
+    pub lei: Option<String>,
+    /// ISO 3166-1 alpha-2 country code.
+    pub country: Option<String>,
+}
+
+/// Checks an ISO 17442 LEI: 20 characters, upper-case alphanumerics, with
+/// ISO 7064 MOD 97-10 check digits.
+#[must_use]
+pub fn is_valid_lei(lei: &str) -> bool {
+    if lei.len() != 20
+        || !lei
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+    {
+        return false;
+    }
+    let mut remainder: u32 = 0;
+    for b in lei.bytes() {
+        let value = if b.is_ascii_digit() {
+            u32::from(b - b'0')
+        } else {
+            u32::from(b - b'A') + 10
+        };
+        remainder = if value >= 10 {
+            (remainder * 100 + value) % 97
+        } else {
+            (remainder * 10 + value) % 97
+        };
+    }
+    remainder == 1
+}
+
+/// Checks the shape of an ISO 3166-1 alpha-2 code (two upper-case letters).
+#[must_use]
+pub fn is_valid_country(code: &str) -> bool {
+    code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lei_check_digits() {
+        // A published LEI (GLEIF itself).
+        assert!(is_valid_lei("506700GE1G29325QX363"));
+        assert!(!is_valid_lei("506700GE1G29325QX364"));
+        assert!(!is_valid_lei("506700ge1g29325qx363"));
+        assert!(!is_valid_lei("506700"));
+    }
+
+    #[test]
+    fn country_shape() {
+        assert!(is_valid_country("NL"));
+        assert!(!is_valid_country("nl"));
+        assert!(!is_valid_country("NLD"));
+    }
+}

@@ -1,0 +1,75 @@
+//! Pure renderers: data in, text out. No I/O, no colours decided here
+//! beyond what the caller asks for.
+
+mod table;
+
+pub use table::Table;
+
+use crate::store::{AuditEntry, StoredSupplier};
+
+/// Output format of the listing commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Table,
+    Json,
+}
+
+/// `supplywatch suppliers` as a table.
+#[must_use]
+pub fn suppliers_table(suppliers: &[StoredSupplier]) -> String {
+    let mut t = Table::new(&[
+        "ID",
+        "NAME",
+        "CRITICALITY",
+        "STATUS",
+        "CONTRACT END",
+        "DOMAINS",
+        "ENDPOINTS",
+    ]);
+    for s in suppliers {
+        t.row(vec![
+            s.id.clone(),
+            s.name.clone(),
+            s.criticality.clone(),
+            s.status.clone(),
+            s.contract_end.clone().unwrap_or_else(|| "-".to_owned()),
+            join_or_dash(&s.domains),
+            join_or_dash(&s.endpoints),
+        ]);
+    }
+    t.render()
+}
+
+/// `supplywatch audit` as a table.
+#[must_use]
+pub fn audit_table(entries: &[AuditEntry]) -> String {
+    let mut t = Table::new(&["WHEN", "SUPPLIER", "ACTION", "FIELD", "OLD → NEW", "SOURCE"]);
+    for e in entries {
+        let change = match (&e.old, &e.new) {
+            (None, None) => String::new(),
+            (old, new) => format!(
+                "{} → {}",
+                old.as_deref().unwrap_or("∅"),
+                new.as_deref().unwrap_or("∅")
+            ),
+        };
+        t.row(vec![
+            e.at.clone(),
+            e.supplier.clone().unwrap_or_default(),
+            e.action.clone(),
+            e.field.clone().unwrap_or_default(),
+            change,
+            e.source.clone(),
+        ]);
+    }
+    t.render()
+}
+
+fn join_or_dash(items: &[String]) -> String {
+    if items.is_empty() {
+        "-".to_owned()
+    } else {
+        items.join(", ")
+    }
+}

@@ -1,0 +1,230 @@
+//! SQLite storage: opening and migrating the database, syncing the registry,
+//! and the append-only audit log. The only module that knows SQL.
+
+mod audit;
+mod registry;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub use audit::{AuditEntry, AuditFilter};
+pub use registry::{StoredSupplier, SyncReport};
+
+/// The migrations in `migrations/`, embedded at build time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// How long a writer waits for another (the daemon, a CLI call) to finish.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "database {path}: the folder {folder} does not exist; create it or point --database elsewhere"
+    )]
+    MissingFolder { path: PathBuf, folder: PathBuf },
+    #[error("database {path} does not exist yet; run `supplywatch sync` to create it")]
+    Missing { path: PathBuf },
+    #[error("database {path} is not an SQLite database ({why}); it was left untouched")]
+    NotADatabase { path: PathBuf, why: String },
+    #[error(
+        "database {path} is read-only; supplywatch needs to write to it (and to its folder, for the -wal file)"
+    )]
+    ReadOnly { path: PathBuf },
+    #[error(
+        "database {path} was migrated by a newer supplywatch (schema version {version}); upgrade supplywatch"
+    )]
+    NewerSchema { path: PathBuf, version: i64 },
+    #[error("database {path}: migration failed: {source}")]
+    Migrate {
+        path: PathBuf,
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("database {path}: {source}")]
+    Sqlite { path: PathBuf, source: sqlx::Error },
+    #[error("database {path}: stored row is unreadable: {why}")]
+    Corrupt { path: PathBuf, why: String },
+}
+
+/// Whether opening may create the database file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Create the file (not its folder) when missing.
+    Create,
+    /// Fail with [`StoreError::Missing`] when missing.
+    Existing,
+}
+
+/// A handle on the database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (and migrates) the database at `path`: WAL mode, a busy
+    /// timeout and foreign keys on. Checks first what can be checked without
+    /// writing, so that a wrong path is reported, never truncated.
+    ///
+    /// # Errors
+    /// [`StoreError`] naming the path and the reason.
+    pub async fn open(path: &Path, mode: OpenMode) -> Result<Self, StoreError> {
+        preflight(path, mode)?;
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(mode == OpenMode::Create)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|e| classify(path, e))?;
+        let store = Self {
+            pool,
+            path: path.to_path_buf(),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// A private in-memory database (tests, one-shot runs).
+    ///
+    /// # Errors
+    /// [`StoreError`] when SQLite cannot start or migrate.
+    pub async fn open_in_memory() -> Result<Self, StoreError> {
+        let path = PathBuf::from(":memory:");
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")
+            .map_err(|e| classify(&path, e))?
+            .foreign_keys(true);
+        // Each connection to :memory: is its own database: keep exactly one.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(|e| classify(&path, e))?;
+        let store = Self { pool, path };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await.map_err(|e| match e {
+            sqlx::migrate::MigrateError::VersionMissing(version) => StoreError::NewerSchema {
+                path: self.path.clone(),
+                version,
+            },
+            sqlx::migrate::MigrateError::Execute(source) => classify(&self.path, source),
+            source => StoreError::Migrate {
+                path: self.path.clone(),
+                source,
+            },
+        })
+    }
+
+    /// The database file.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes the pool, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    fn err(&self, source: sqlx::Error) -> StoreError {
+        classify(&self.path, source)
+    }
+}
+
+/// Refuses, before SQLite touches anything, what would otherwise fail late
+/// or (for a non-database file) risk being written to.
+fn preflight(path: &Path, mode: OpenMode) -> Result<(), StoreError> {
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !folder.is_dir() {
+        return Err(StoreError::MissingFolder {
+            path: path.to_path_buf(),
+            folder,
+        });
+    }
+    let not_db = |why: &str| StoreError::NotADatabase {
+        path: path.to_path_buf(),
+        why: why.to_owned(),
+    };
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if mode == OpenMode::Existing {
+                return Err(StoreError::Missing {
+                    path: path.to_path_buf(),
+                });
+            }
+            Ok(())
+        }
+        Err(e) => Err(not_db(&e.to_string())),
+        Ok(meta) if meta.is_dir() => Err(not_db("it is a directory")),
+        Ok(meta) => {
+            if meta.permissions().readonly() {
+                return Err(StoreError::ReadOnly {
+                    path: path.to_path_buf(),
+                });
+            }
+            if meta.len() == 0 {
+                // SQLite treats an empty file as an empty database.
+                return Ok(());
+            }
+            let mut header = [0_u8; 16];
+            let read = std::fs::File::open(path).and_then(|mut f| {
+                use std::io::Read;
+                f.read_exact(&mut header)
+            });
+            match read {
+                Ok(()) if &header == SQLITE_HEADER => Ok(()),
+                Ok(()) => Err(not_db("its first bytes are not an SQLite header")),
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    Err(not_db("it is too short to be one"))
+                }
+                Err(e) => Err(not_db(&e.to_string())),
+            }
+        }
+    }
+}
+
+/// Maps SQLite's result codes to errors a user can act on.
+fn classify(path: &Path, source: sqlx::Error) -> StoreError {
+    let code = source
+        .as_database_error()
+        .and_then(sqlx::error::DatabaseError::code)
+        .and_then(|c| c.parse::<i32>().ok());
+    // Extended result codes keep the primary code in the low byte.
+    match code.map(|c| c & 0xff) {
+        Some(8) => StoreError::ReadOnly {
+            path: path.to_path_buf(),
+        },
+        Some(26) => StoreError::NotADatabase {
+            path: path.to_path_buf(),
+            why: "SQLite says the file is not a database".to_owned(),
+        },
+        _ => StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        },
+    }
+}
+
+/// Timestamps are stored as RFC 3339 UTC text, which sorts by time.
+fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

@@ -1,0 +1,367 @@
+//! Bringing the stored registry in line with the config, with every change
+//! in the audit log of the same transaction.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use super::{Store, StoreError, timestamp};
+use crate::registry::Supplier;
+
+/// The columns compared and audited, in display order.
+const FIELDS: [&str; 17] = [
+    "name",
+    "criticality",
+    "status",
+    "owner",
+    "security_contact",
+    "services",
+    "domains",
+    "endpoints",
+    "contract_reference",
+    "contract_start",
+    "contract_end",
+    "contract_notice_days",
+    "contract_auto_renew",
+    "certifications",
+    "exit_plan",
+    "lei",
+    "country",
+];
+
+/// A supplier's stored fields as text, in [`FIELDS`] order: the one
+/// representation that both the config and the database are compared in.
+type FieldValues = [Option<String>; 17];
+
+fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "[]".to_owned())
+}
+
+fn values_of(s: &Supplier) -> FieldValues {
+    let c = s.contract.as_ref();
+    [
+        Some(s.name.clone()),
+        Some(s.criticality.as_str().to_owned()),
+        Some(s.status.as_str().to_owned()),
+        s.owner.as_ref().map(ToString::to_string),
+        s.security_contact.as_ref().map(ToString::to_string),
+        Some(json(&s.services)),
+        Some(json(&s.domains)),
+        Some(json(&s.endpoints)),
+        c.map(|c| c.reference.clone()),
+        c.map(|c| c.start.to_string()),
+        c.and_then(|c| c.end.map(|d| d.to_string())),
+        c.map(|c| c.notice_days.to_string()),
+        c.map(|c| c.auto_renew.to_string()),
+        Some(json(&s.certifications)),
+        s.exit_plan.clone(),
+        s.lei.clone(),
+        s.country.clone(),
+    ]
+}
+
+fn values_from_row(row: &SqliteRow) -> Result<FieldValues, sqlx::Error> {
+    let text = |col: &str| row.try_get::<Option<String>, _>(col);
+    let int = |col: &str| row.try_get::<Option<i64>, _>(col);
+    Ok([
+        text("name")?,
+        text("criticality")?,
+        text("status")?,
+        text("owner")?,
+        text("security_contact")?,
+        text("services")?,
+        text("domains")?,
+        text("endpoints")?,
+        text("contract_reference")?,
+        text("contract_start")?,
+        text("contract_end")?,
+        int("contract_notice_days")?.map(|n| n.to_string()),
+        int("contract_auto_renew")?.map(|b| (b != 0).to_string()),
+        text("certifications")?,
+        text("exit_plan")?,
+        text("lei")?,
+        text("country")?,
+    ])
+}
+
+/// What one sync changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    pub onboarded: Vec<String>,
+    /// Supplier id → the fields that changed.
+    pub updated: BTreeMap<String, Vec<String>>,
+    /// Suppliers that left the config and are now marked exited.
+    pub exited: Vec<String>,
+    /// Suppliers that had left the config and are back.
+    pub reentered: Vec<String>,
+    pub unchanged: usize,
+}
+
+impl SyncReport {
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.onboarded.is_empty()
+            && self.updated.is_empty()
+            && self.exited.is_empty()
+            && self.reentered.is_empty()
+    }
+}
+
+/// A supplier as the store knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredSupplier {
+    pub id: String,
+    pub name: String,
+    pub criticality: String,
+    pub status: String,
+    pub owner: Option<String>,
+    pub security_contact: Option<String>,
+    pub services: Vec<String>,
+    pub domains: Vec<String>,
+    pub endpoints: Vec<String>,
+    pub contract_reference: Option<String>,
+    pub contract_start: Option<String>,
+    pub contract_end: Option<String>,
+    pub contract_notice_days: Option<i64>,
+    pub contract_auto_renew: Option<bool>,
+    pub exit_plan: Option<String>,
+    pub lei: Option<String>,
+    pub country: Option<String>,
+    /// False once the supplier has left the config.
+    pub in_registry: bool,
+    pub onboarded_at: String,
+    pub updated_at: String,
+}
+
+const INSERT: &str = "INSERT INTO suppliers (id, name, criticality, status, owner, security_contact, \
+     services, domains, endpoints, contract_reference, contract_start, contract_end, \
+     contract_notice_days, contract_auto_renew, certifications, exit_plan, lei, country, \
+     in_registry, onboarded_at, updated_at) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)";
+
+const UPDATE: &str = "UPDATE suppliers SET name = ?, criticality = ?, status = ?, owner = ?, \
+     security_contact = ?, services = ?, domains = ?, endpoints = ?, contract_reference = ?, \
+     contract_start = ?, contract_end = ?, contract_notice_days = ?, contract_auto_renew = ?, \
+     certifications = ?, exit_plan = ?, lei = ?, country = ?, in_registry = 1, updated_at = ? \
+     WHERE id = ?";
+
+const AUDIT: &str = "INSERT INTO audit_log (at, source, supplier_id, action, field, old_value, new_value) \
+     VALUES (?, ?, ?, ?, ?, ?, ?)";
+
+type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+
+/// Binds the field values in [`FIELDS`] order, typing the integer columns.
+fn bind_values<'q>(mut q: Query<'q>, v: &FieldValues) -> Query<'q> {
+    for (field, value) in FIELDS.iter().zip(v.iter()) {
+        q = match *field {
+            "contract_notice_days" => q.bind(value.as_ref().and_then(|n| n.parse::<i64>().ok())),
+            "contract_auto_renew" => q.bind(value.as_ref().map(|b| i64::from(b == "true"))),
+            _ => q.bind(value.clone()),
+        };
+    }
+    q
+}
+
+impl Store {
+    /// Brings the stored registry in line with `suppliers`: onboards new
+    /// ones, updates changed fields, marks those no longer listed as exited
+    /// (never deletes). Each change and its audit rows share one transaction;
+    /// a second run with the same input changes and logs nothing.
+    ///
+    /// # Errors
+    /// [`StoreError`]; on error nothing of this sync is kept.
+    pub async fn sync_registry(
+        &self,
+        suppliers: &[Supplier],
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SyncReport, StoreError> {
+        let at = timestamp(now);
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| self.err(e))?;
+        let rows = sqlx::query("SELECT * FROM suppliers")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        let mut stored: BTreeMap<String, (FieldValues, bool)> = BTreeMap::new();
+        for row in &rows {
+            let id: String = row.try_get("id").map_err(|e| self.err(e))?;
+            let in_registry: i64 = row.try_get("in_registry").map_err(|e| self.err(e))?;
+            let values = values_from_row(row).map_err(|e| self.err(e))?;
+            stored.insert(id, (values, in_registry != 0));
+        }
+
+        let mut report = SyncReport::default();
+        let mut listed = BTreeSet::new();
+        for supplier in suppliers {
+            let id = supplier.id.as_str();
+            listed.insert(id.to_owned());
+            let new = values_of(supplier);
+            match stored.get(id) {
+                None => {
+                    bind_values(sqlx::query(INSERT).bind(id), &new)
+                        .bind(&at)
+                        .bind(&at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| self.err(e))?;
+                    let snapshot = json(supplier);
+                    audit_row(&at, source, id, "onboard", None, None, Some(&snapshot))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| self.err(e))?;
+                    report.onboarded.push(id.to_owned());
+                }
+                Some((old, in_registry)) => {
+                    let changed: Vec<usize> = (0..FIELDS.len())
+                        .filter(|i| old.get(*i) != new.get(*i))
+                        .collect();
+                    if changed.is_empty() && *in_registry {
+                        report.unchanged += 1;
+                        continue;
+                    }
+                    bind_values(sqlx::query(UPDATE), &new)
+                        .bind(&at)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| self.err(e))?;
+                    if !*in_registry {
+                        audit_row(&at, source, id, "reenter", None, None, None)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(|e| self.err(e))?;
+                        report.reentered.push(id.to_owned());
+                    }
+                    let mut names = Vec::new();
+                    for i in changed {
+                        let (Some(field), Some(o), Some(n)) =
+                            (FIELDS.get(i), old.get(i), new.get(i))
+                        else {
+                            continue;
+                        };
+                        audit_row(
+                            &at,
+                            source,
+                            id,
+                            "update",
+                            Some(field),
+                            o.as_deref(),
+                            n.as_deref(),
+                        )
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| self.err(e))?;
+                        names.push((*field).to_owned());
+                    }
+                    if !names.is_empty() {
+                        report.updated.insert(id.to_owned(), names);
+                    }
+                }
+            }
+        }
+
+        for (id, (old, in_registry)) in &stored {
+            if listed.contains(id) || !*in_registry {
+                continue;
+            }
+            sqlx::query(
+                "UPDATE suppliers SET status = 'exited', in_registry = 0, updated_at = ? WHERE id = ?",
+            )
+            .bind(&at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+            let old_status = old.get(2).cloned().flatten();
+            audit_row(
+                &at,
+                source,
+                id,
+                "exit",
+                Some("status"),
+                old_status.as_deref(),
+                Some("exited"),
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+            report.exited.push(id.clone());
+        }
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(report)
+    }
+
+    /// Every supplier the store knows, including exited ones, by id.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure or an unreadable row.
+    pub async fn suppliers(&self) -> Result<Vec<StoredSupplier>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM suppliers ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        rows.iter().map(|row| self.stored_supplier(row)).collect()
+    }
+
+    fn stored_supplier(&self, row: &SqliteRow) -> Result<StoredSupplier, StoreError> {
+        let list = |col: &str| -> Result<Vec<String>, StoreError> {
+            let text: String = row.try_get(col).map_err(|e| self.err(e))?;
+            serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
+                path: self.path.clone(),
+                why: format!("column {col}: {e}"),
+            })
+        };
+        let get = |e| self.err(e);
+        Ok(StoredSupplier {
+            id: row.try_get("id").map_err(get)?,
+            name: row.try_get("name").map_err(get)?,
+            criticality: row.try_get("criticality").map_err(get)?,
+            status: row.try_get("status").map_err(get)?,
+            owner: row.try_get("owner").map_err(get)?,
+            security_contact: row.try_get("security_contact").map_err(get)?,
+            services: list("services")?,
+            domains: list("domains")?,
+            endpoints: list("endpoints")?,
+            contract_reference: row.try_get("contract_reference").map_err(get)?,
+            contract_start: row.try_get("contract_start").map_err(get)?,
+            contract_end: row.try_get("contract_end").map_err(get)?,
+            contract_notice_days: row.try_get("contract_notice_days").map_err(get)?,
+            contract_auto_renew: row
+                .try_get::<Option<i64>, _>("contract_auto_renew")
+                .map_err(get)?
+                .map(|b| b != 0),
+            exit_plan: row.try_get("exit_plan").map_err(get)?,
+            lei: row.try_get("lei").map_err(get)?,
+            country: row.try_get("country").map_err(get)?,
+            in_registry: row.try_get::<i64, _>("in_registry").map_err(get)? != 0,
+            onboarded_at: row.try_get("onboarded_at").map_err(get)?,
+            updated_at: row.try_get("updated_at").map_err(get)?,
+        })
+    }
+}
+
+fn audit_row<'q>(
+    at: &'q str,
+    source: &'q str,
+    supplier: &'q str,
+    action: &'q str,
+    field: Option<&'q str>,
+    old: Option<&'q str>,
+    new: Option<&'q str>,
+) -> Query<'q> {
+    sqlx::query(AUDIT)
+        .bind(at)
+        .bind(source)
+        .bind(supplier)
+        .bind(action)
+        .bind(field)
+        .bind(old)
+        .bind(new)
+}
