@@ -29,9 +29,10 @@ pub const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
 /// Why a config could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}")]
     Read {
         path: PathBuf,
+        #[source]
         source: std::io::Error,
     },
     #[error("config file {path} is larger than {max} bytes; is it the right file?", max = MAX_CONFIG_BYTES)]
@@ -91,16 +92,17 @@ impl FromStr for CronSchedule {
                 text: text.to_owned(),
                 schedule,
             }),
-            Err(e) => {
+            // The cron crate's own message repeats the expression over
+            // several lines; say what is expected instead.
+            Err(_) => {
                 let fields = text.split_whitespace().count();
-                let hint = if fields == 5 {
+                Err(if fields == 5 {
                     format!(
-                        "; these schedules have a seconds field first (6 or 7 fields), e.g. \"0 {text}\""
+                        "it has 5 fields, but these schedules have a seconds field first (6 or 7 fields): \"0 {text}\" would run at second 0"
                     )
                 } else {
-                    "; expected 6 or 7 fields (sec min hour day-of-month month day-of-week [year]) or @hourly/@daily/@weekly".to_owned()
-                };
-                Err(format!("{e}{hint}"))
+                    "expected 6 or 7 fields (sec min hour day-of-month month day-of-week [year]), or @hourly, @daily, @weekly, @monthly".to_owned()
+                })
             }
         }
     }

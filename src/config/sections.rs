@@ -95,14 +95,28 @@ pub(super) fn parse(
     }
     let (doc, syntax_errors) = DeTable::parse_recoverable(source);
     if !syntax_errors.is_empty() {
-        for e in syntax_errors.iter().take(20) {
+        const SHOWN: usize = 20;
+        for e in syntax_errors.iter().take(SHOWN) {
             let span = e.span().unwrap_or(0..0);
-            let mut message = e.message().trim().to_owned();
-            message.truncate(300);
+            let message: String = e.message().trim().chars().take(300).collect();
             r.error(
                 &span,
                 String::new(),
                 format!("TOML syntax error: {message}"),
+            );
+        }
+        if syntax_errors.len() > SHOWN {
+            let span = syntax_errors
+                .get(SHOWN)
+                .and_then(toml::de::Error::span)
+                .unwrap_or(0..0);
+            r.error(
+                &span,
+                String::new(),
+                format!(
+                    "{} more syntax errors not shown; is this the right file?",
+                    syntax_errors.len() - SHOWN
+                ),
             );
         }
         return Err(invalid(r.diagnostics));
@@ -456,7 +470,7 @@ fn suppliers(r: &mut Reader<'_>, root: Table<'_, '_>) -> Vec<Supplier> {
         );
         return Vec::new();
     };
-    let mut seen: HashMap<SupplierId, Range<usize>> = HashMap::new();
+    let mut seen: HashMap<String, Range<usize>> = HashMap::new();
     let mut out = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
         let DeValue::Table(table) = item.get_ref() else {
@@ -474,24 +488,28 @@ fn suppliers(r: &mut Reader<'_>, root: Table<'_, '_>) -> Vec<Supplier> {
             path: &label,
         };
         r.refuse_unknown(t, SUPPLIER_KEYS);
-        let Some(supplier) = supplier(r, t) else {
-            continue;
+        let duplicate = match (table.get("id"), table.get("id").and_then(|v| v.get_ref().as_str())) {
+            (Some(value), Some(id)) => {
+                if let Some(first) = seen.get(id) {
+                    let (line, _) = super::diagnostic::line_column(r.source, first.start);
+                    r.error(
+                        &value.span(),
+                        t.key("id"),
+                        format!("duplicate supplier id {id:?}; it is already used on line {line}"),
+                    );
+                    true
+                } else {
+                    seen.insert(id.to_owned(), value.span());
+                    false
+                }
+            }
+            _ => false,
         };
-        let id_span = table.get("id").map_or(0..0, toml::Spanned::span);
-        if let Some(first) = seen.get(&supplier.id) {
-            let (line, _) = super::diagnostic::line_column(r.source, first.start);
-            r.error(
-                &id_span,
-                t.key("id"),
-                format!(
-                    "duplicate supplier id {:?}; it is already used on line {line}",
-                    supplier.id.as_str()
-                ),
-            );
-            continue;
+        if let Some(supplier) = supplier(r, t)
+            && !duplicate
+        {
+            out.push(supplier);
         }
-        seen.insert(supplier.id.clone(), id_span);
-        out.push(supplier);
     }
     out
 }
