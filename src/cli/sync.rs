@@ -35,11 +35,20 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
                     println!("exited     {id} (no longer in the config; kept with its history)");
                 }
             }
+            let updated = report
+                .updated
+                .keys()
+                .filter(|id| !report.reentered.contains(id))
+                .count();
+            let reentered = if report.reentered.is_empty() {
+                String::new()
+            } else {
+                format!("{} re-entered, ", report.reentered.len())
+            };
             println!(
-                "{}: {} onboarded, {} updated, {} exited, {} unchanged{}",
+                "{}: {} onboarded, {reentered}{updated} updated, {} exited, {} unchanged{}",
                 db.display(),
-                report.onboarded.len() + report.reentered.len(),
-                report.updated.len(),
+                report.onboarded.len(),
                 report.exited.len(),
                 report.unchanged,
                 if report.is_empty() {

@@ -107,7 +107,7 @@ mod tests {
         assert_eq!(line_column(src, 0), (1, 1));
         assert_eq!(line_column(src, 6), (2, 1));
         // 'é' is two bytes but one column.
-        assert_eq!(line_column(src, 9), (2, 4));
+        assert_eq!(line_column(src, 9), (2, 3));
         assert_eq!(line_column(src, 999), (3, 1));
     }
 

@@ -87,23 +87,23 @@ impl fmt::Debug for CronSchedule {
 impl FromStr for CronSchedule {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
-        match cron::Schedule::from_str(text) {
-            Ok(schedule) => Ok(Self {
+        if let Ok(schedule) = cron::Schedule::from_str(text) {
+            if schedule.upcoming(chrono::Utc).next().is_none() {
+                return Err("this schedule never fires again (a year in the past?)".to_owned());
+            }
+            return Ok(Self {
                 text: text.to_owned(),
                 schedule,
-            }),
-            // The cron crate's own message repeats the expression over
-            // several lines; say what is expected instead.
-            Err(_) => {
-                let fields = text.split_whitespace().count();
-                Err(if fields == 5 {
-                    format!(
-                        "it has 5 fields, but these schedules have a seconds field first (6 or 7 fields): \"0 {text}\" would run at second 0"
-                    )
-                } else {
-                    "expected 6 or 7 fields (sec min hour day-of-month month day-of-week [year]), or @hourly, @daily, @weekly, @monthly".to_owned()
-                })
-            }
+            });
+        }
+        // The cron crate's own message repeats the expression over several
+        // lines; say what is expected instead.
+        if text.split_whitespace().count() == 5 {
+            Err(format!(
+                "it has 5 fields, but these schedules have a seconds field first (6 or 7 fields): \"0 {text}\" would run at second 0"
+            ))
+        } else {
+            Err("expected 6 or 7 fields (sec min hour day-of-month month day-of-week [year]), or @hourly, @daily, @weekly, @monthly".to_owned())
         }
     }
 }

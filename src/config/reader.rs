@@ -270,7 +270,8 @@ impl Reader<'_> {
                     NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
                 })
             }
-            DeValue::String(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").ok(),
+            DeValue::String(s) if s.len() == 10 => NaiveDate::parse_from_str(s, "%Y-%m-%d").ok(),
+            DeValue::String(_) => None,
             DeValue::Datetime(_) => {
                 self.error(
                     &span,

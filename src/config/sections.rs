@@ -275,7 +275,7 @@ fn probe(r: &mut Reader<'_>, t: Table<'_, '_>, base: &Path) -> Option<ProbeConfi
     let mut nameservers = Vec::new();
     for (text, span, key) in r.strings(t, "nameservers", false) {
         if let Some(addr) = parse_nameserver(text) {
-            nameservers.push(addr)
+            nameservers.push(addr);
         } else {
             ok = false;
             r.error(
@@ -392,6 +392,16 @@ fn email(
         Some(file) => {
             let file = resolve(base, &file);
             match std::fs::read_to_string(&file) {
+                Ok(secret) if secret.trim().is_empty() => {
+                    ok = false;
+                    let span = t.get("password_file").map_or(0..0, toml::Spanned::span);
+                    r.error(
+                        &span,
+                        t.key("password_file"),
+                        format!("{} is empty", file.display()),
+                    );
+                    None
+                }
                 Ok(secret) => Some(SecretString::new(
                     secret.trim_end_matches(['\r', '\n']).to_owned(),
                 )),
@@ -488,7 +498,10 @@ fn suppliers(r: &mut Reader<'_>, root: Table<'_, '_>) -> Vec<Supplier> {
             path: &label,
         };
         r.refuse_unknown(t, SUPPLIER_KEYS);
-        let duplicate = match (table.get("id"), table.get("id").and_then(|v| v.get_ref().as_str())) {
+        let duplicate = match (
+            table.get("id"),
+            table.get("id").and_then(|v| v.get_ref().as_str()),
+        ) {
             (Some(value), Some(id)) => {
                 if let Some(first) = seen.get(id) {
                     let (line, _) = super::diagnostic::line_column(r.source, first.start);

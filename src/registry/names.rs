@@ -229,7 +229,7 @@ fn parse_port(text: Option<&str>) -> Result<u16, NameError> {
     match text {
         None => Ok(Endpoint::DEFAULT_PORT),
         Some(p) => match p.parse::<u16>() {
-            Ok(port) if port > 0 => Ok(port),
+            Ok(port) if port > 0 && p.bytes().all(|b| b.is_ascii_digit()) => Ok(port),
             _ => refuse(format!("{p:?} is not a port (1 to 65535)")),
         },
     }

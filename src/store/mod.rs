@@ -34,6 +34,11 @@ pub enum StoreError {
     #[error("database {path} is not an SQLite database ({why}); it was left untouched")]
     NotADatabase { path: PathBuf, why: String },
     #[error(
+        "database {path} belongs to another program (it has tables {tables} but no supplywatch schema); it was left untouched"
+    )]
+    Foreign { path: PathBuf, tables: String },
+
+    #[error(
         "database {path} is read-only; supplywatch needs to write to it (and to its folder, for the -wal file)"
     )]
     ReadOnly { path: PathBuf },
@@ -77,6 +82,7 @@ impl Store {
     /// [`StoreError`] naming the path and the reason.
     pub async fn open(path: &Path, mode: OpenMode) -> Result<Self, StoreError> {
         preflight(path, mode)?;
+        refuse_foreign(path).await?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(mode == OpenMode::Create)
@@ -145,6 +151,33 @@ impl Store {
     fn err(&self, source: sqlx::Error) -> StoreError {
         classify(&self.path, source)
     }
+}
+
+/// Refuses an SQLite database that holds tables but no migration history:
+/// it belongs to another program. Looked at through a read-only connection,
+/// before anything (even the journal mode) is changed.
+async fn refuse_foreign(path: &Path) -> Result<(), StoreError> {
+    if std::fs::metadata(path).map_or(true, |m| m.len() == 0) {
+        return Ok(());
+    }
+    let options = SqliteConnectOptions::new().filename(path).read_only(true);
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&options)
+        .await
+        .map_err(|e| classify(path, e))?;
+    let tables: Result<Vec<String>, _> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+    )
+    .fetch_all(&mut conn)
+    .await;
+    let _ = sqlx::Connection::close(conn).await;
+    let tables = tables.map_err(|e| classify(path, e))?;
+    if tables.is_empty() || tables.iter().any(|t| t == "_sqlx_migrations") {
+        return Ok(());
+    }
+    Err(StoreError::Foreign {
+        path: path.to_path_buf(),
+        tables: tables.join(", "),
+    })
 }
 
 /// Refuses, before SQLite touches anything, what would otherwise fail late

@@ -173,6 +173,10 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError`]; on error nothing of this sync is kept.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "the steps of one transaction, in order; split up they would pass it around"
+    )]
     pub async fn sync_registry(
         &self,
         suppliers: &[Supplier],

@@ -1,0 +1,674 @@
+//! Bad configs through `Config::parse`: each problem is reported as
+//! `ConfigError::Invalid` with the key, the line and a useful message.
+
+use std::path::Path;
+
+use supplywatch::config::{Config, ConfigError};
+
+use crate::support::{Scratch, config_with, diagnostics, parse, supplier};
+
+/// One bad config and the diagnostic it must produce.
+struct Case {
+    name: &'static str,
+    toml: String,
+    key: &'static str,
+    line: usize,
+    fragment: &'static str,
+}
+
+fn case(
+    name: &'static str,
+    toml: &str,
+    key: &'static str,
+    line: usize,
+    fragment: &'static str,
+) -> Case {
+    Case {
+        name,
+        toml: toml.to_owned(),
+        key,
+        line,
+        fragment,
+    }
+}
+
+/// `[[supplier]]` on line 1, id/name/criticality on lines 2-4, `extra` from line 5.
+fn acme(extra: &str) -> String {
+    supplier("acme", "Acme", extra)
+}
+
+#[expect(
+    clippy::too_many_lines,
+    reason = "one row per case reads best as one table"
+)]
+fn cases() -> Vec<Case> {
+    vec![
+        // Unknown keys, with a suggestion when one is close.
+        case(
+            "unknown top-level key",
+            "[contact]\nciso = \"ciso@bank.example\"\n",
+            "contact",
+            1,
+            "did you mean `contacts`?",
+        ),
+        case(
+            "unknown daemon key, close",
+            "[daemon]\ntimezone = \"UTC\"\nprobe_schedul = \"0 0 * * * *\"\n",
+            "daemon.probe_schedul",
+            3,
+            "did you mean `probe_schedule`?",
+        ),
+        case(
+            "unknown daemon key, far",
+            "[daemon]\nflux_capacitor = 1\n",
+            "daemon.flux_capacitor",
+            2,
+            "known keys here: database, probe_schedule",
+        ),
+        case(
+            "unknown supplier key",
+            "[[supplier]]\nid = \"acme\"\nname = \"Acme\"\ncriticallity = \"critical\"\n",
+            "supplier[acme].criticallity",
+            4,
+            "did you mean `criticality`?",
+        ),
+        // Required supplier keys.
+        case(
+            "supplier id missing",
+            "[[supplier]]\nname = \"Acme\"\ncriticality = \"critical\"\n",
+            "supplier[0].id",
+            1,
+            "required key is missing",
+        ),
+        case(
+            "supplier name missing",
+            "[[supplier]]\nid = \"acme\"\ncriticality = \"critical\"\n",
+            "supplier[acme].name",
+            1,
+            "required key is missing",
+        ),
+        case(
+            "supplier criticality missing",
+            "[[supplier]]\nid = \"acme\"\nname = \"Acme\"\n",
+            "supplier[acme].criticality",
+            1,
+            "required key is missing",
+        ),
+        case(
+            "criticality misspelt by user",
+            "[[supplier]]\nid = \"acme\"\nname = \"Acme\"\ncriticallity = \"critical\"\n",
+            "supplier[acme].criticality",
+            1,
+            "required key is missing",
+        ),
+        case(
+            "bad supplier id",
+            "[[supplier]]\nid = \"Acme Corp\"\nname = \"Acme\"\ncriticality = \"critical\"\n",
+            "supplier[0].id",
+            2,
+            "malformed supplier id",
+        ),
+        // Fixed vocabularies.
+        case(
+            "bad criticality",
+            "[[supplier]]\nid = \"acme\"\nname = \"Acme\"\ncriticality = \"critcal\"\n",
+            "supplier[acme].criticality",
+            4,
+            "\"critcal\" is not one of critical | important | standard; did you mean \"critical\"?",
+        ),
+        case(
+            "bad status",
+            &acme("status = \"retired\""),
+            "supplier[acme].status",
+            5,
+            "\"retired\" is not one of onboarding | active | offboarding | exited",
+        ),
+        // Duplicate ids name the line of the first.
+        case(
+            "duplicate supplier id",
+            &format!("{}{}", acme(""), supplier("acme", "Acme again", "")),
+            "supplier[acme].id",
+            7,
+            "duplicate supplier id \"acme\"; it is already used on line 2",
+        ),
+        // Domains.
+        case(
+            "domain with a space",
+            &acme("domains = [\"acme.example\", \"exa mple.com\"]"),
+            "supplier[acme].domains[1]",
+            5,
+            "' ' cannot appear in a DNS name",
+        ),
+        case(
+            "domain with one label",
+            &acme("domains = [\"localhost\"]"),
+            "supplier[acme].domains[0]",
+            5,
+            "a single label",
+        ),
+        case(
+            "domain with a leading hyphen",
+            &acme("domains = [\"-acme.example\"]"),
+            "supplier[acme].domains[0]",
+            5,
+            "malformed domain \"-acme.example\"",
+        ),
+        case(
+            "domain that is an IP address",
+            &acme("domains = [\"192.0.2.1\"]"),
+            "supplier[acme].domains[0]",
+            5,
+            "an IP address is not a domain name",
+        ),
+        case(
+            "domain with a scheme",
+            &acme("domains = [\"https://acme.example\"]"),
+            "supplier[acme].domains[0]",
+            5,
+            "without a scheme",
+        ),
+        case(
+            "duplicate domain after normalisation",
+            &acme("domains = [\"acme.example\", \"ACME.Example.\"]"),
+            "supplier[acme].domains[1]",
+            5,
+            "acme.example is listed twice",
+        ),
+        // Endpoints.
+        case(
+            "endpoint with a scheme",
+            &acme("endpoints = [\"https://portal.acme.example\"]"),
+            "supplier[acme].endpoints[0]",
+            5,
+            "without a scheme",
+        ),
+        case(
+            "endpoint port 0",
+            &acme("endpoints = [\"portal.acme.example:0\"]"),
+            "supplier[acme].endpoints[0]",
+            5,
+            "\"0\" is not a port (1 to 65535)",
+        ),
+        case(
+            "endpoint port 70000",
+            &acme("endpoints = [\"portal.acme.example:70000\"]"),
+            "supplier[acme].endpoints[0]",
+            5,
+            "\"70000\" is not a port (1 to 65535)",
+        ),
+        case(
+            "endpoint bare IPv6",
+            &acme("endpoints = [\"2001:db8::1\"]"),
+            "supplier[acme].endpoints[0]",
+            5,
+            "must be written in brackets",
+        ),
+        case(
+            "endpoint with a path",
+            &acme("endpoints = [\"portal.acme.example/login\"]"),
+            "supplier[acme].endpoints[0]",
+            5,
+            "without a path",
+        ),
+        // Schedules and time zones.
+        case(
+            "cron with 5 fields",
+            "[daemon]\nprobe_schedule = \"0 */6 * * *\"\n",
+            "daemon.probe_schedule",
+            2,
+            "seconds field",
+        ),
+        case(
+            "cron that is nonsense",
+            "[daemon]\n\ndigest_schedule = \"every monday\"\n",
+            "daemon.digest_schedule",
+            3,
+            "expected 6 or 7 fields",
+        ),
+        case(
+            "unknown time zone",
+            "[daemon]\ntimezone = \"Mars/Olympus_Mons\"\n",
+            "daemon.timezone",
+            2,
+            "unknown time zone \"Mars/Olympus_Mons\"",
+        ),
+        // Contracts.
+        case(
+            "contract ends before it starts",
+            &acme("contract = { reference = \"C-1\", start = 2025-01-01, end = 2024-12-31 }"),
+            "supplier[acme].contract.end",
+            5,
+            "the contract ends (2024-12-31) before it starts (2025-01-01)",
+        ),
+        case(
+            "contract start missing",
+            &acme("\ncontract = { reference = \"C-1\", end = 2027-01-01 }"),
+            "supplier[acme].contract.start",
+            6,
+            "required key is missing",
+        ),
+        case(
+            "contract date not a date",
+            &acme("contract = { reference = \"C-1\", start = \"2025-02-30\" }"),
+            "supplier[acme].contract.start",
+            5,
+            "not a valid date",
+        ),
+        // E-mail addresses.
+        case(
+            "owner without @",
+            &acme("owner = \"jane.doe\""),
+            "supplier[acme].owner",
+            5,
+            "malformed e-mail address \"jane.doe\": an e-mail address needs an '@'",
+        ),
+        case(
+            "security contact with bad domain",
+            &acme("security_contact = \"psirt@acme\""),
+            "supplier[acme].security_contact",
+            5,
+            "after the '@': a single label",
+        ),
+        case(
+            "contacts list entry",
+            "[contacts]\nrisk_manager = [\"risk@bank.example\"]\nciso = [\"ciso@bank.example\", \"ciso at bank\"]\n",
+            "contacts.ciso[1]",
+            3,
+            "malformed e-mail address \"ciso at bank\"",
+        ),
+        case(
+            "contacts lone string",
+            "[contacts]\nboard = \"board@@bank.example\"\n",
+            "contacts.board",
+            2,
+            "malformed e-mail address",
+        ),
+        case(
+            "email.from",
+            "[email]\ntransport = \"file\"\nfrom = \"watch@bank example\"\n",
+            "email.from",
+            3,
+            "malformed e-mail address",
+        ),
+        // Secrets.
+        case(
+            "inline password names password_file",
+            "[email]\nsmtp_host = \"mail.bank.example\"\npassword = \"hunter2\"\n",
+            "email.password",
+            3,
+            "`password_file`",
+        ),
+        case(
+            "inline password names the env var",
+            "[email]\nsmtp_host = \"mail.bank.example\"\npassword = \"hunter2\"\n",
+            "email.password",
+            3,
+            "SUPPLYWATCH_SMTP_PASSWORD",
+        ),
+        case(
+            "password_file missing",
+            "[email]\nsmtp_host = \"mail.bank.example\"\npassword_file = \"/nonexistent-supplywatch-test/smtp-password\"\n",
+            "email.password_file",
+            3,
+            "cannot read /nonexistent-supplywatch-test/smtp-password",
+        ),
+        case(
+            "smtp transport without host",
+            "[email]\ntransport = \"smtp\"\n",
+            "email.smtp_host",
+            2,
+            "needs smtp_host",
+        ),
+        case(
+            "bad tls word",
+            "[email]\ntls = \"ssl\"\n",
+            "email.tls",
+            2,
+            "\"ssl\" is not one of none | starttls | tls",
+        ),
+        // Ranges and types.
+        case(
+            "timeout_secs 0",
+            "[probe]\ntimeout_secs = 0\n",
+            "probe.timeout_secs",
+            2,
+            "0 is out of range (1 to 300)",
+        ),
+        case(
+            "timeout_secs 301",
+            "[probe]\ntimeout_secs = 301\n",
+            "probe.timeout_secs",
+            2,
+            "301 is out of range (1 to 300)",
+        ),
+        case(
+            "smtp_port 70000",
+            "[email]\nsmtp_port = 70000\n",
+            "email.smtp_port",
+            2,
+            "out of range (1 to 65535)",
+        ),
+        case(
+            "string for an integer",
+            "[probe]\ntimeout_secs = \"10\"\n",
+            "probe.timeout_secs",
+            2,
+            "expected an integer, found a string",
+        ),
+        case(
+            "integer for a string",
+            "[[supplier]]\nid = \"acme\"\nname = 42\ncriticality = \"critical\"\n",
+            "supplier[acme].name",
+            3,
+            "expected a string, found an integer",
+        ),
+        case(
+            "string for a boolean",
+            "[probe]\nallow_private_targets = \"yes\"\n",
+            "probe.allow_private_targets",
+            2,
+            "expected true or false, found a string",
+        ),
+        case(
+            "table where a section is expected",
+            "daemon = 5\n",
+            "daemon",
+            1,
+            "expected a table, found an integer",
+        ),
+        case(
+            "single [supplier] table",
+            "[supplier]\nid = \"acme\"\n",
+            "supplier",
+            1,
+            "expected [[supplier]] tables",
+        ),
+        case(
+            "bad nameserver",
+            "[probe]\nnameservers = [\"dns.example\"]\n",
+            "probe.nameservers[0]",
+            2,
+            "malformed nameserver \"dns.example\"",
+        ),
+        // Identifiers.
+        case(
+            "bad LEI check digits",
+            &acme("lei = \"506700GE1G29325QX364\""),
+            "supplier[acme].lei",
+            5,
+            "malformed LEI \"506700GE1G29325QX364\"",
+        ),
+        case(
+            "bad LEI shape",
+            &acme("lei = \"12345\""),
+            "supplier[acme].lei",
+            5,
+            "ISO 17442",
+        ),
+        case(
+            "lower-case country",
+            &acme("country = \"nl\""),
+            "supplier[acme].country",
+            5,
+            "malformed country \"nl\"",
+        ),
+        case(
+            "three-letter country",
+            &acme("country = \"NLD\""),
+            "supplier[acme].country",
+            5,
+            "ISO 3166-1 alpha-2",
+        ),
+        // The file as a whole.
+        case(
+            "TOML syntax error",
+            "[daemon]\ntimezone = \"UTC\"\nretention_days = = 5\n",
+            "",
+            3,
+            "TOML syntax error",
+        ),
+        case(
+            "unclosed string",
+            "[daemon]\n\n\ntimezone = \"UTC\n",
+            "",
+            4,
+            "TOML syntax error",
+        ),
+        case("empty file", "", "", 1, "the file is empty"),
+        case(
+            "whitespace-only file",
+            "  \n\n\t\n",
+            "",
+            1,
+            "the file is empty",
+        ),
+    ]
+}
+
+#[test]
+fn bad_configs_are_refused_with_key_line_and_message() {
+    let mut failures = Vec::new();
+    for c in cases() {
+        let found = match parse(&c.toml) {
+            Err(ConfigError::Invalid { diagnostics, .. }) => diagnostics,
+            Err(other) => {
+                failures.push(format!(
+                    "{}: expected ConfigError::Invalid, got {other:?}",
+                    c.name
+                ));
+                continue;
+            }
+            Ok(_) => {
+                failures.push(format!("{}: the config was accepted", c.name));
+                continue;
+            }
+        };
+        let hit = found
+            .iter()
+            .any(|d| d.key == c.key && d.line == c.line && d.message.contains(c.fragment));
+        if !hit {
+            let shown: Vec<String> = found
+                .iter()
+                .map(|d| format!("    line {} key {:?}: {}", d.line, d.key, d.message))
+                .collect();
+            failures.push(format!(
+                "{}: expected key {:?} on line {} containing {:?}; got:\n{}",
+                c.name,
+                c.key,
+                c.line,
+                c.fragment,
+                shown.join("\n")
+            ));
+        }
+        // Every diagnostic names the file it came from.
+        assert!(
+            found
+                .iter()
+                .all(|d| d.file == Path::new("bad.toml") && d.column >= 1),
+            "{}: {found:?}",
+            c.name
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "{} case(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn several_errors_are_all_reported_sorted_by_line() {
+    let toml = "\
+[daemon]
+timezone = \"Nowhere/Special\"
+probe_schedule = \"*/5 * * * *\"
+
+[probe]
+timeout_secs = 0
+
+[[supplier]]
+id = \"acme\"
+name = \"Acme\"
+criticality = \"vital\"
+domains = [\"acme .example\"]
+endpoints = [\"acme.example:0\"]
+country = \"nl\"
+
+[[supplier]]
+id = \"acme\"
+name = \"Acme twice\"
+criticality = \"standard\"
+
+[contact]
+ciso = \"ciso@bank.example\"
+";
+    let found = diagnostics(toml);
+    let lines: Vec<usize> = found.iter().map(|d| d.line).collect();
+    let keys: Vec<&str> = found.iter().map(|d| d.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "daemon.timezone",
+            "daemon.probe_schedule",
+            "probe.timeout_secs",
+            "supplier[acme].criticality",
+            "supplier[acme].domains[0]",
+            "supplier[acme].endpoints[0]",
+            "supplier[acme].country",
+            "supplier[acme].id",
+            "contact",
+        ],
+        "{found:#?}"
+    );
+    assert_eq!(lines, [2, 3, 6, 11, 12, 13, 14, 17, 21], "{found:#?}");
+    assert!(lines.windows(2).all(|w| w[0] <= w[1]));
+
+    // The error's own text lists every one and the count.
+    let err = parse(toml).unwrap_err().to_string();
+    assert!(
+        err.contains("bad.toml:2:12: daemon.timezone: unknown time zone"),
+        "{err}"
+    );
+    assert!(err.ends_with("bad.toml is invalid: 9 errors"), "{err}");
+}
+
+#[test]
+fn international_domains_are_accepted_as_punycode() {
+    let config = parse(&config_with(&acme(
+        "domains = [\"bücher.example\"]\nendpoints = [\"Shop.Bücher.Example:8443\"]\nowner = \"jane@bücher.example\"",
+    )))
+    .unwrap();
+    let acme = &config.suppliers[0];
+    assert_eq!(acme.domains[0].as_str(), "xn--bcher-kva.example");
+    assert_eq!(
+        acme.endpoints[0].to_string(),
+        "shop.xn--bcher-kva.example:8443"
+    );
+    assert_eq!(
+        acme.owner.as_ref().unwrap().to_string(),
+        "jane@xn--bcher-kva.example"
+    );
+}
+
+#[test]
+fn the_example_config_loads_cleanly() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/supplywatch.example.toml");
+    let config = match Config::load(&path) {
+        Ok(config) => config,
+        Err(e) => panic!("{e}"),
+    };
+    let ids: Vec<&str> = config.suppliers.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["acme", "globex-mail", "initech"]);
+    assert_eq!(config.target_counts(), (4, 4));
+    assert_eq!(config.daemon.timezone, chrono_tz::Europe::Amsterdam);
+    assert_eq!(config.probe.nameservers.len(), 2);
+    assert_eq!(config.contacts.risk_manager.len(), 1);
+}
+
+#[test]
+fn password_file_is_read_and_never_shown() {
+    let scratch = Scratch::new();
+    let secret = scratch.write("smtp-password", "s3cret\n");
+    let toml = format!(
+        "[email]\nsmtp_host = \"mail.bank.example\"\nusername = \"watch\"\npassword_file = \"{}\"\n",
+        secret.display()
+    );
+    // The file wins over the environment.
+    let config = Config::parse(
+        &toml,
+        &scratch.path("supplywatch.toml"),
+        Some("from-env".into()),
+    )
+    .unwrap();
+    let password = config.email.password.clone().unwrap();
+    assert_eq!(password.expose(), "s3cret");
+    let shown = format!("{:?}", config.email);
+    assert!(!shown.contains("s3cret"), "{shown}");
+    assert!(shown.contains("redacted"), "{shown}");
+    assert!(!format!("{config:?}").contains("s3cret"));
+}
+
+#[test]
+fn password_file_is_resolved_against_the_config_folder() {
+    let scratch = Scratch::new();
+    scratch.write("smtp-password", "relative\r\n");
+    let toml = "[email]\nsmtp_host = \"mail.bank.example\"\npassword_file = \"smtp-password\"\n";
+    let config = Config::parse(toml, &scratch.path("supplywatch.toml"), None).unwrap();
+    assert_eq!(config.email.password.unwrap().expose(), "relative");
+}
+
+#[test]
+fn env_password_is_used_without_password_file() {
+    let toml = "[email]\nsmtp_host = \"mail.bank.example\"\n";
+    let config = Config::parse(toml, Path::new("bad.toml"), Some("from-env".into())).unwrap();
+    assert_eq!(config.email.password.as_ref().unwrap().expose(), "from-env");
+    assert!(!format!("{:?}", config.email).contains("from-env"));
+
+    let config = Config::parse(toml, Path::new("bad.toml"), None).unwrap();
+    assert!(config.email.password.is_none());
+}
+
+#[test]
+fn extra_roots_that_are_not_pem_name_the_file() {
+    let scratch = Scratch::new();
+    let not_pem = scratch.write("corporate-ca.pem", "this is not a certificate\n");
+    let toml = format!("[probe]\nextra_roots = [\"{}\"]\n", not_pem.display());
+    let found = diagnostics(&toml);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let d = &found[0];
+    assert_eq!(d.key, "probe.extra_roots[0]");
+    assert_eq!(d.line, 2);
+    assert!(
+        d.message.contains(&not_pem.display().to_string()),
+        "{}",
+        d.message
+    );
+    assert!(
+        d.message.contains("no PEM CERTIFICATE block"),
+        "{}",
+        d.message
+    );
+
+    let missing = scratch.path("absent.pem");
+    let toml = format!("[probe]\nextra_roots = [\"{}\"]\n", missing.display());
+    let found = diagnostics(&toml);
+    assert!(
+        found
+            .iter()
+            .any(|d| d.message.contains(&missing.display().to_string())
+                && d.message.contains("cannot read")),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn defaults_fill_absent_sections() {
+    let config = parse(&acme("")).unwrap();
+    assert_eq!(config.suppliers.len(), 1);
+    assert_eq!(config.probe.timeout.as_secs(), 10);
+    assert_eq!(config.daemon.retention_days, 400);
+    assert_eq!(config.email.smtp_port, 587);
+    assert!(config.email.password.is_none());
+    assert_eq!(config.database_path(), Path::new("supplywatch.db"));
+}

@@ -1,0 +1,18 @@
+//! The integration tests: one binary (STYLE.md rule 13), its modules by
+//! subject, shared helpers in `support`.
+
+// Test code: a failed unwrap or an out-of-range index is a failed test,
+// which is what we want; clippy.toml allows these in `#[test]` functions but
+// not in the helpers they call.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+mod cli;
+mod config_errors;
+mod store;
