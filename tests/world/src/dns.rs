@@ -1,0 +1,308 @@
+//! An authoritative DNS server for the zone `test.` on 127.0.0.1, UDP and
+//! TCP on one port, built on hickory-server's `InMemoryZoneHandler`.
+//!
+//! Records are plain [`DnsRecord`]s (name, TTL, any hickory `RData`), so
+//! later stages can add MX, TXT, CAA, NS … records for e-mail and DNS cases.
+//! Names listed as SERVFAIL names always get SERVFAIL, whatever the query
+//! type. Names with no record (such as [`MISSING_HOST`]) get NXDOMAIN.
+//! Depends on [`crate::task`] only.
+
+use std::collections::HashSet;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_server::Server;
+use hickory_server::net::runtime::Time;
+use hickory_server::proto::op::{Header, HeaderCounts, Metadata, ResponseCode};
+use hickory_server::proto::rr::rdata::{A, AAAA, CAA, CNAME, MX, NS, SOA, TXT};
+use hickory_server::proto::rr::{LowerName, Name, RData, Record};
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::store::in_memory::InMemoryZoneHandler;
+use hickory_server::zone_handler::{AxfrPolicy, Catalog, MessageResponseBuilder, ZoneType};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio_util::sync::CancellationToken;
+
+use crate::task::spawn_until;
+
+/// The zone the world's DNS server is authoritative for.
+pub const ZONE: &str = "test.";
+/// The name server host of the zone (it has an A record, 127.0.0.1).
+pub const NS_HOST: &str = "ns.test";
+/// A name under `tls.test` that does not exist: NXDOMAIN.
+pub const MISSING_HOST: &str = "missing.tls.test";
+/// A name that always answers SERVFAIL.
+pub const SERVFAIL_HOST: &str = "servfail.dns.test";
+/// TTL used by the convenience constructors.
+pub const DEFAULT_TTL: u32 = 300;
+
+/// One resource record to serve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsRecord {
+    /// Owner name, with or without the trailing dot; must be in [`ZONE`].
+    pub name: String,
+    /// Time to live, seconds.
+    pub ttl: u32,
+    /// The record data, of any type.
+    pub data: RData,
+}
+
+/// Parses `name` as an absolute domain name.
+///
+/// # Errors
+/// When `name` is not a valid domain name.
+pub fn fqdn(name: &str) -> anyhow::Result<Name> {
+    let mut parsed = Name::from_ascii(name).with_context(|| format!("DNS name {name:?}"))?;
+    parsed.set_fqdn(true);
+    Ok(parsed)
+}
+
+impl DnsRecord {
+    /// Any record.
+    #[must_use]
+    pub fn new(name: impl Into<String>, ttl: u32, data: RData) -> Self {
+        Self {
+            name: name.into(),
+            ttl,
+            data,
+        }
+    }
+
+    /// An A record.
+    #[must_use]
+    pub fn a(name: impl Into<String>, ip: Ipv4Addr) -> Self {
+        Self::new(name, DEFAULT_TTL, RData::A(A(ip)))
+    }
+
+    /// An AAAA record.
+    #[must_use]
+    pub fn aaaa(name: impl Into<String>, ip: Ipv6Addr) -> Self {
+        Self::new(name, DEFAULT_TTL, RData::AAAA(AAAA(ip)))
+    }
+
+    /// A TXT record made of the given character strings.
+    #[must_use]
+    pub fn txt(
+        name: impl Into<String>,
+        strings: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        let strings = strings.into_iter().map(Into::into).collect();
+        Self::new(name, DEFAULT_TTL, RData::TXT(TXT::new(strings)))
+    }
+
+    /// An MX record.
+    ///
+    /// # Errors
+    /// When `exchange` is not a valid domain name.
+    pub fn mx(name: impl Into<String>, preference: u16, exchange: &str) -> anyhow::Result<Self> {
+        Ok(Self::new(
+            name,
+            DEFAULT_TTL,
+            RData::MX(MX::new(preference, fqdn(exchange)?)),
+        ))
+    }
+
+    /// An NS record.
+    ///
+    /// # Errors
+    /// When `target` is not a valid domain name.
+    pub fn ns(name: impl Into<String>, target: &str) -> anyhow::Result<Self> {
+        Ok(Self::new(name, DEFAULT_TTL, RData::NS(NS(fqdn(target)?))))
+    }
+
+    /// A CNAME record.
+    ///
+    /// # Errors
+    /// When `target` is not a valid domain name.
+    pub fn cname(name: impl Into<String>, target: &str) -> anyhow::Result<Self> {
+        Ok(Self::new(
+            name,
+            DEFAULT_TTL,
+            RData::CNAME(CNAME(fqdn(target)?)),
+        ))
+    }
+
+    /// A non-critical CAA `issue` record naming one CA domain.
+    ///
+    /// # Errors
+    /// When `ca` is not a valid domain name.
+    pub fn caa_issue(name: impl Into<String>, ca: &str) -> anyhow::Result<Self> {
+        let mut ca = Name::from_ascii(ca).with_context(|| format!("CA domain {ca:?}"))?;
+        // CAA values are written without the trailing dot.
+        ca.set_fqdn(false);
+        Ok(Self::new(
+            name,
+            DEFAULT_TTL,
+            RData::CAA(CAA::new_issue(false, Some(ca), Vec::new())),
+        ))
+    }
+
+    fn to_record(&self, zone: &Name) -> anyhow::Result<Record> {
+        let name = fqdn(&self.name)?;
+        if !zone.zone_of(&name) {
+            bail!("{name} is outside the world's zone {zone}");
+        }
+        Ok(Record::from_rdata(name, self.ttl, self.data.clone()))
+    }
+}
+
+/// The records every world serves besides its case hosts: SOA and NS at
+/// the apex, and the name server's address.
+fn apex_records(zone: &Name) -> anyhow::Result<Vec<Record>> {
+    let ns = fqdn(NS_HOST)?;
+    let soa = SOA::new(
+        ns.clone(),
+        fqdn("hostmaster.test")?,
+        1,
+        3600,
+        600,
+        86_400,
+        60,
+    );
+    Ok(vec![
+        Record::from_rdata(zone.clone(), 3600, RData::SOA(soa)),
+        Record::from_rdata(zone.clone(), 3600, RData::NS(NS(ns.clone()))),
+        Record::from_rdata(ns, 3600, RData::A(A(Ipv4Addr::LOCALHOST))),
+    ])
+}
+
+/// The request handler: SERVFAIL for the listed names, the catalog for
+/// everything else.
+struct WorldHandler {
+    catalog: Catalog,
+    servfail: HashSet<LowerName>,
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for WorldHandler {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response_handle: R,
+    ) -> ResponseInfo {
+        let is_servfail = request
+            .request_info()
+            .is_ok_and(|info| self.servfail.contains(info.query.name()));
+        if !is_servfail {
+            return self
+                .catalog
+                .handle_request::<R, T>(request, response_handle)
+                .await;
+        }
+        let response = MessageResponseBuilder::new(&request.queries, None)
+            .error_msg(&request.metadata, ResponseCode::ServFail);
+        match response_handle.send_response(response).await {
+            Ok(info) => info,
+            Err(_) => {
+                let mut metadata = Metadata::response_from_request(&request.metadata);
+                metadata.response_code = ResponseCode::ServFail;
+                Header {
+                    metadata,
+                    counts: HeaderCounts::default(),
+                }
+                .into()
+            }
+        }
+    }
+}
+
+/// Binds a UDP socket on 127.0.0.1:0 and a TCP listener on the same port.
+/// The TCP port can be taken by someone else in between, so a few ports are
+/// tried.
+async fn bind_udp_and_tcp() -> anyhow::Result<(UdpSocket, TcpListener)> {
+    let mut last_error = None;
+    for _ in 0..20 {
+        let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .context("binding a UDP port for DNS")?;
+        let addr = udp.local_addr().context("UDP socket address")?;
+        match TcpListener::bind(addr).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(anyhow::anyhow!(
+        "no port free for both UDP and TCP DNS: {last_error:?}"
+    ))
+}
+
+/// Starts the authoritative server for [`ZONE`] with `records` (plus SOA,
+/// NS and `ns.test`) until `shutdown` is cancelled. Queries for a name in
+/// `servfail` get SERVFAIL. Returns the address, UDP and TCP alike.
+///
+/// # Errors
+/// When a record is malformed or outside the zone, or no port is free.
+pub async fn serve(
+    records: &[DnsRecord],
+    servfail: &[String],
+    shutdown: &CancellationToken,
+) -> anyhow::Result<SocketAddr> {
+    let zone = fqdn(ZONE)?;
+    let mut handler = InMemoryZoneHandler::<TokioRuntimeProvider>::empty(
+        zone.clone(),
+        ZoneType::Primary,
+        AxfrPolicy::Deny,
+        None,
+    );
+    let serial = 1;
+    for record in apex_records(&zone)? {
+        let text = format!("{} {}", record.name, record.record_type());
+        anyhow::ensure!(handler.upsert_mut(record, serial), "zone refused {text}");
+    }
+    for record in records {
+        let rr = record.to_record(&zone)?;
+        anyhow::ensure!(
+            handler.upsert_mut(rr, serial),
+            "zone refused {} {:?} (a CNAME cannot share its name)",
+            record.name,
+            record.data.record_type()
+        );
+    }
+    let mut catalog = Catalog::new();
+    catalog.upsert(zone.into(), vec![Arc::new(handler)]);
+    let servfail = servfail
+        .iter()
+        .map(|n| fqdn(n).map(LowerName::from))
+        .collect::<anyhow::Result<_>>()?;
+
+    let (udp, tcp) = bind_udp_and_tcp().await?;
+    let addr = udp.local_addr().context("DNS address")?;
+    let mut server = Server::new(WorldHandler { catalog, servfail });
+    server.register_socket(udp);
+    server.register_listener(tcp, Duration::from_secs(5), 64);
+    // The server runs in tasks of its own; dropping it aborts them.
+    spawn_until(shutdown, async move {
+        std::future::pending::<()>().await;
+        drop(server);
+    });
+    Ok(addr)
+}
+
+/// A hickory resolver that asks only the server at `addr` (UDP, then TCP),
+/// ignores the hosts file, does not cache and gives up after two seconds.
+///
+/// # Errors
+/// When hickory cannot build the resolver.
+pub fn resolver(addr: SocketAddr) -> anyhow::Result<TokioResolver> {
+    let mut server = NameServerConfig::udp_and_tcp(addr.ip());
+    for connection in &mut server.connections {
+        connection.port = addr.port();
+    }
+    let config = ResolverConfig::from_name_servers(vec![server]);
+    let mut builder = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default());
+    let options = builder.options_mut();
+    options.use_hosts_file = ResolveHosts::Never;
+    options.cache_size = 0;
+    options.timeout = Duration::from_secs(2);
+    options.attempts = 1;
+    builder.build().context("building the hickory resolver")
+}
+
+/// The A record every case host gets.
+pub(crate) fn localhost_a(name: String) -> DnsRecord {
+    DnsRecord::a(name, Ipv4Addr::LOCALHOST)
+}
