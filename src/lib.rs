@@ -4,11 +4,15 @@
 //! - [`clock`]: time as a parameter (a leaf).
 //! - [`registry`]: suppliers, domains, endpoints, e-mail addresses — valid by construction.
 //! - [`config`]: the TOML file → a validated [`config::Config`], with located errors.
+//! - [`probe`]: network I/O (hickory, rustls, raw TLS hellos) → observations, failures as data.
+//! - [`checks`]: pure rules, observation + now + policy → findings with catalogue ids.
 //! - [`store`]: SQLite — migrations, registry sync, the append-only audit log. Only it knows SQL.
 //! - [`report`]: pure renderers (table, JSON) of what the store and the probes return.
 
+pub mod checks;
 pub mod clock;
 pub mod config;
+pub mod probe;
 pub mod registry;
 pub mod report;
 pub mod store;

@@ -3,6 +3,7 @@
 //! `--fail-on`, 2 bad usage or config, 3 runtime failure).
 
 mod audit;
+mod check;
 mod pending;
 mod suppliers;
 mod sync;
@@ -65,8 +66,8 @@ enum Command {
     Suppliers,
     /// Print the audit log of registry changes
     Audit(audit::AuditArgs),
-    /// Probe suppliers once and report findings (not available yet)
-    Check(pending::PendingArgs),
+    /// Probe suppliers' endpoints once and report findings (no database needed)
+    Check(check::CheckArgs),
     /// Run the daemon (not available yet)
     Run(pending::PendingArgs),
     /// Show suppliers worst first with grades and deadlines (not available yet)
@@ -135,10 +136,6 @@ pub struct UsageError(pub String);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Ok,
-    #[allow(
-        dead_code,
-        reason = "used by `check --fail-on`, which a later version fills in"
-    )]
     FindingsAtThreshold,
 }
 
@@ -187,7 +184,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Sync => sync::run(&globals).await,
             Command::Suppliers => suppliers::run(&globals).await,
             Command::Audit(args) => audit::run(&globals, &args).await,
-            Command::Check(_) => pending::run("check"),
+            Command::Check(args) => check::run(&globals, &args).await,
             Command::Run(_) => pending::run("run"),
             Command::Status(_) => pending::run("status"),
             Command::Findings(_) => pending::run("findings"),

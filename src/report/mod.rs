@@ -1,8 +1,10 @@
 //! Pure renderers: data in, text out. No I/O, no colours decided here
 //! beyond what the caller asks for.
 
+mod check;
 mod table;
 
+pub use check::{CheckReport, SupplierReport, check_report, check_summary, check_table};
 pub use table::Table;
 
 use crate::store::{AuditEntry, StoredSupplier};

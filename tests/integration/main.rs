@@ -13,6 +13,7 @@
 
 mod support;
 
+mod check;
 mod cli;
 mod config_errors;
 mod store;

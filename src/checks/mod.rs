@@ -1,0 +1,162 @@
+//! Checks: pure functions from observations (plus `now` and a policy) to
+//! findings with the stable ids of the check catalogue. No I/O here.
+
+pub mod tls;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Severity ladder: critical > high > medium > low > info.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const NAMES: [&'static str; 5] = ["critical", "high", "medium", "low", "info"];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Critical => "critical",
+            Self::High => "high",
+            Self::Medium => "medium",
+            Self::Low => "low",
+            Self::Info => "info",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "critical" => Ok(Self::Critical),
+            "high" => Ok(Self::High),
+            "medium" => Ok(Self::Medium),
+            "low" => Ok(Self::Low),
+            "info" => Ok(Self::Info),
+            _ => Err(format!(
+                "{s:?} is not a severity; use one of {}",
+                Self::NAMES.join(", ")
+            )),
+        }
+    }
+}
+
+/// One thing wrong, about one target.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// A stable id from the check catalogue, e.g. `tls.cert_expired`.
+    pub check: &'static str,
+    pub severity: Severity,
+    /// `host:port` for endpoints, the bare domain for domains, the supplier id otherwise.
+    pub target: String,
+    /// One line for people.
+    pub summary: String,
+    /// The facts behind the judgement.
+    pub evidence: serde_json::Value,
+}
+
+/// Thresholds the checks apply; the defaults are the catalogue's.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// `tls.cert_expiring` (medium) within min(this, lifetime / 3).
+    pub expiring_days: i64,
+    /// … and high within min(this, lifetime / 6).
+    pub expiring_urgent_days: i64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            expiring_days: 30,
+            expiring_urgent_days: 7,
+        }
+    }
+}
+
+/// Worst first, then by id and target, so output is stable.
+pub fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.check.cmp(b.check))
+            .then_with(|| a.target.cmp(&b.target))
+    });
+}
+
+/// A target that could not be probed for a reason that is not a finding
+/// (refused by policy): reported as an error line, never as a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetError {
+    pub target: String,
+    pub message: String,
+}
+
+/// Everything the checks say about one supplier.
+#[derive(Debug, Clone)]
+pub struct SupplierResult {
+    pub supplier: crate::registry::Supplier,
+    pub findings: Vec<Finding>,
+    pub errors: Vec<TargetError>,
+}
+
+impl SupplierResult {
+    /// The worst severity among the findings.
+    #[must_use]
+    pub fn worst(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+}
+
+/// Applies every check to a run's observations; suppliers worst first.
+#[must_use]
+pub fn evaluate(
+    observations: &[crate::probe::run::SupplierObservations],
+    now: chrono::DateTime<chrono::Utc>,
+    policy: &Policy,
+) -> Vec<SupplierResult> {
+    let mut results: Vec<SupplierResult> = observations
+        .iter()
+        .map(|o| {
+            let mut findings = Vec::new();
+            let mut errors = Vec::new();
+            for endpoint in &o.endpoints {
+                if let crate::probe::Reach::Refused { reason, .. } = &endpoint.reach {
+                    errors.push(TargetError {
+                        target: endpoint.target.clone(),
+                        message: format!("not probed: {reason}"),
+                    });
+                }
+                findings.extend(tls::check(endpoint, now, policy));
+            }
+            sort_findings(&mut findings);
+            SupplierResult {
+                supplier: o.supplier.clone(),
+                findings,
+                errors,
+            }
+        })
+        .collect();
+    results.sort_by(|a, b| {
+        b.worst()
+            .cmp(&a.worst())
+            .then_with(|| b.findings.len().cmp(&a.findings.len()))
+            .then_with(|| a.supplier.id.cmp(&b.supplier.id))
+    });
+    results
+}

@@ -1,0 +1,627 @@
+//! `tls.*` checks over an [`EndpointObservation`].
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use serde_json::json;
+
+use super::{Finding, Policy, Severity};
+use crate::probe::{CertFacts, EndpointObservation, Reach, Trust};
+
+/// All `tls.*` findings for one endpoint observation.
+#[must_use]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one rule after another, each short; splitting scatters the catalogue"
+)]
+pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let finding = |check: &'static str,
+                   severity: Severity,
+                   summary: String,
+                   evidence: serde_json::Value| Finding {
+        check,
+        severity,
+        target: obs.target.clone(),
+        summary,
+        evidence,
+    };
+    match &obs.reach {
+        Reach::Refused { .. } => return out,
+        Reach::Unreachable { stage, error, timed_out } => {
+            out.push(finding(
+                "tls.unreachable",
+                Severity::High,
+                error.clone(),
+                json!({"stage": stage, "error": error, "timed_out": timed_out, "addresses": obs.addresses}),
+            ));
+            return out;
+        }
+        Reach::CertificateOnly { error } => out.push(finding(
+            "tls.unreachable",
+            Severity::High,
+            format!("{error} (the certificate was read anyway)"),
+            json!({"stage": "handshake", "error": error, "timed_out": false, "certificate_seen": true}),
+        )),
+        Reach::Handshake => {}
+    }
+    let Some(tls) = &obs.tls else {
+        return out;
+    };
+
+    if let Some(version) = &tls.version
+        && matches!(obs.reach, Reach::Handshake)
+        && version != "TLSv1.3"
+    {
+        out.push(finding(
+            "tls.no_tls13",
+            Severity::Low,
+            format!("the server does not negotiate TLS 1.3 (negotiated {version})"),
+            json!({"negotiated": version, "cipher_suite": tls.cipher_suite}),
+        ));
+    }
+    let accepted: Vec<&str> = obs
+        .legacy
+        .iter()
+        .filter(|l| l.accepted == Some(true))
+        .map(|l| l.version.as_str())
+        .collect();
+    if !accepted.is_empty() {
+        out.push(finding(
+            "tls.legacy_protocol",
+            Severity::Medium,
+            format!("the server accepts {}", accepted.join(" and ")),
+            json!({"accepted": accepted, "probes": obs.legacy}),
+        ));
+    }
+
+    let Some(leaf) = tls.chain.first() else {
+        if !tls.unparseable.is_empty() {
+            out.push(finding(
+                "tls.untrusted_root",
+                Severity::High,
+                format!(
+                    "the server presented a certificate that cannot be parsed ({})",
+                    tls.unparseable.join("; ")
+                ),
+                json!({"unparseable": tls.unparseable}),
+            ));
+        }
+        return out;
+    };
+
+    dates(leaf, now, policy, &mut |c, s, m, e| {
+        out.push(finding(c, s, m, e));
+    });
+
+    if !name_matches(leaf, &obs.host) {
+        let names = presented_names(leaf);
+        out.push(finding(
+            "tls.hostname_mismatch",
+            Severity::High,
+            format!(
+                "the certificate is not valid for {} (it names {})",
+                obs.host,
+                if names.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            ),
+            json!({"host": obs.host, "sans": leaf.sans, "common_name": leaf.common_name}),
+        ));
+    }
+
+    let self_signed = tls.chain.len() == 1 && leaf.self_issued;
+    let top = tls.chain.last().unwrap_or(leaf);
+    if self_signed {
+        out.push(finding(
+            "tls.self_signed",
+            Severity::High,
+            format!("the certificate is self-signed ('{}')", leaf.subject),
+            json!({"subject": leaf.subject, "sha256": leaf.sha256}),
+        ));
+    } else if tls.trust == Trust::UnknownIssuer {
+        if !top.is_ca && !top.self_issued {
+            out.push(finding(
+                "tls.incomplete_chain",
+                Severity::Medium,
+                format!(
+                    "the server sends no intermediate certificate: '{}' is issued by '{}', which it does not send",
+                    top.subject, top.issuer
+                ),
+                json!({"presented": tls.chain.iter().map(|c| &c.subject).collect::<Vec<_>>(), "missing_issuer": top.issuer}),
+            ));
+        } else {
+            out.push(finding(
+                "tls.untrusted_root",
+                Severity::High,
+                format!("the chain is issued by '{}', which is not trusted", top.issuer),
+                json!({"presented": tls.chain.iter().map(|c| &c.subject).collect::<Vec<_>>(), "root_issuer": top.issuer}),
+            ));
+        }
+    }
+
+    // Keys and signatures of what the server presents; a self-signed root's
+    // own signature carries no trust and is not judged.
+    let judged: Vec<(usize, &CertFacts)> = tls
+        .chain
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| *i == 0 || !c.self_issued)
+        .collect();
+    let weak_keys: Vec<serde_json::Value> = judged
+        .iter()
+        .filter_map(|(i, c)| {
+            weak_key(c)
+                .map(|why| json!({"position": i, "subject": c.subject, "key": c.key, "why": why}))
+        })
+        .collect();
+    if let Some(first) = weak_keys.first() {
+        let why = first
+            .get("why")
+            .and_then(|w| w.as_str())
+            .unwrap_or("weak key");
+        out.push(finding(
+            "tls.weak_key",
+            Severity::High,
+            format!("{} uses {why}", describe_position(first)),
+            json!({"weak": weak_keys}),
+        ));
+    }
+    let weak_sigs: Vec<serde_json::Value> = judged
+        .iter()
+        .filter(|(_, c)| weak_signature(&c.signature_algorithm))
+        .map(|(i, c)| json!({"position": i, "subject": c.subject, "signature_algorithm": c.signature_algorithm}))
+        .collect();
+    if let Some(first) = weak_sigs.first() {
+        let algorithm = first
+            .get("signature_algorithm")
+            .and_then(|a| a.as_str())
+            .unwrap_or("?");
+        out.push(finding(
+            "tls.weak_signature",
+            Severity::High,
+            format!("{} is signed with {algorithm}", describe_position(first)),
+            json!({"weak": weak_sigs}),
+        ));
+    }
+
+    let lifetime = leaf.not_after - leaf.not_before;
+    let max_days = cab_max_validity_days(leaf.not_before.date_naive());
+    if lifetime > TimeDelta::days(max_days) {
+        out.push(finding(
+            "tls.long_validity",
+            Severity::Low,
+            format!(
+                "the certificate is valid for {} days, more than the {max_days} allowed for certificates issued on {}",
+                lifetime.num_days(),
+                leaf.not_before.date_naive()
+            ),
+            json!({"not_before": leaf.not_before, "not_after": leaf.not_after, "validity_days": lifetime.num_days(), "max_days": max_days}),
+        ));
+    }
+    out
+}
+
+fn describe_position(entry: &serde_json::Value) -> String {
+    let subject = entry.get("subject").and_then(|s| s.as_str()).unwrap_or("?");
+    match entry.get("position").and_then(serde_json::Value::as_u64) {
+        Some(0) => format!("the certificate ('{subject}')"),
+        _ => format!("the intermediate '{subject}'"),
+    }
+}
+
+/// Expired, not yet valid, or expiring relative to its lifetime.
+fn dates(
+    leaf: &CertFacts,
+    now: DateTime<Utc>,
+    policy: &Policy,
+    push: &mut dyn FnMut(&'static str, Severity, String, serde_json::Value),
+) {
+    let evidence = json!({"not_before": leaf.not_before, "not_after": leaf.not_after, "subject": leaf.subject});
+    if now > leaf.not_after {
+        push(
+            "tls.cert_expired",
+            Severity::Critical,
+            format!(
+                "certificate expired {} on {}",
+                ago(now - leaf.not_after),
+                leaf.not_after.date_naive()
+            ),
+            evidence,
+        );
+        return;
+    }
+    if now < leaf.not_before {
+        push(
+            "tls.cert_not_yet_valid",
+            Severity::High,
+            format!(
+                "certificate is not valid until {} (in {})",
+                leaf.not_before.date_naive(),
+                span(leaf.not_before - now)
+            ),
+            evidence.clone(),
+        );
+    }
+    let left = leaf.not_after - now;
+    let lifetime = leaf.not_after - leaf.not_before;
+    let urgent = TimeDelta::days(policy.expiring_urgent_days).min(lifetime / 6);
+    let soon = TimeDelta::days(policy.expiring_days).min(lifetime / 3);
+    let severity = if left <= urgent {
+        Some(Severity::High)
+    } else if left <= soon {
+        Some(Severity::Medium)
+    } else {
+        None
+    };
+    if let Some(severity) = severity {
+        push(
+            "tls.cert_expiring",
+            severity,
+            format!(
+                "certificate expires in {} on {} ({}-day lifetime): renewal looks missed",
+                span(left),
+                leaf.not_after.date_naive(),
+                lifetime.num_days()
+            ),
+            json!({"not_before": leaf.not_before, "not_after": leaf.not_after, "days_left": left.num_days(), "lifetime_days": lifetime.num_days()}),
+        );
+    }
+}
+
+/// Whole days, rounded to the nearest, so that "2 days" means about two.
+fn span(d: TimeDelta) -> String {
+    let days = (d.num_seconds() + 43_200).div_euclid(86_400);
+    if days >= 1 {
+        format!("{days} day{}", if days == 1 { "" } else { "s" })
+    } else {
+        let hours = d.num_hours().max(0);
+        format!("{hours} hour{}", if hours == 1 { "" } else { "s" })
+    }
+}
+
+fn ago(d: TimeDelta) -> String {
+    format!("{} ago", span(d))
+}
+
+/// The CA/Browser Forum maximum validity for a certificate issued on `day` (SC-081).
+#[must_use]
+pub fn cab_max_validity_days(day: NaiveDate) -> i64 {
+    let from = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap_or(NaiveDate::MAX);
+    if day >= from(2029, 3, 15) {
+        47
+    } else if day >= from(2027, 3, 15) {
+        100
+    } else if day >= from(2026, 3, 15) {
+        200
+    } else {
+        398
+    }
+}
+
+fn weak_key(cert: &CertFacts) -> Option<String> {
+    match (cert.key.algorithm.as_str(), cert.key.bits) {
+        ("RSA", Some(bits)) if bits < 2048 => {
+            Some(format!("an RSA key of {bits} bits (minimum 2048)"))
+        }
+        ("EC", Some(bits)) if bits < 256 => Some(format!("an EC key of {bits} bits (minimum 256)")),
+        ("DSA", _) => Some("a DSA key".to_owned()),
+        _ => None,
+    }
+}
+
+fn weak_signature(algorithm: &str) -> bool {
+    let a = algorithm.to_ascii_lowercase();
+    a.contains("sha1") || a.contains("md5") || a.contains("md2")
+}
+
+fn presented_names(leaf: &CertFacts) -> Vec<String> {
+    if leaf.sans.is_empty() {
+        leaf.common_name.iter().cloned().collect()
+    } else {
+        leaf.sans.clone()
+    }
+}
+
+/// RFC 6125 matching: SANs (CN only when there are none), case-insensitive,
+/// a wildcard only as the whole left-most label, matching exactly one label.
+#[must_use]
+pub fn name_matches(leaf: &CertFacts, host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if let Ok(ip) = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+    {
+        return leaf
+            .sans
+            .iter()
+            .any(|s| s.parse::<std::net::IpAddr>().ok() == Some(ip));
+    }
+    presented_names(leaf).iter().any(|pattern| {
+        let pattern = pattern.trim_end_matches('.').to_ascii_lowercase();
+        match pattern.strip_prefix("*.") {
+            Some(rest) => host.split_once('.').is_some_and(|(label, parent)| {
+                !label.is_empty() && parent == rest && rest.contains('.')
+            }),
+            None => pattern == host,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::probe::{ChainSource, KeyFacts, LegacyProbe, TlsFacts};
+
+    fn t(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap()
+    }
+
+    fn cert(subject: &str, issuer: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> CertFacts {
+        CertFacts {
+            subject: format!("CN={subject}"),
+            issuer: format!("CN={issuer}"),
+            common_name: Some(subject.to_owned()),
+            sans: vec![subject.to_owned()],
+            not_before: from,
+            not_after: to,
+            key: KeyFacts {
+                algorithm: "EC".into(),
+                bits: Some(256),
+            },
+            signature_algorithm: "ecdsa-with-SHA256".into(),
+            is_ca: false,
+            self_issued: subject == issuer,
+            serial: "01".into(),
+            sha256: "00".into(),
+        }
+    }
+
+    fn ca(subject: &str, issuer: &str) -> CertFacts {
+        let mut c = cert(subject, issuer, t(2020, 1, 1), t(2035, 1, 1));
+        c.is_ca = true;
+        c.sans.clear();
+        c
+    }
+
+    fn obs(chain: Vec<CertFacts>, trust: Trust) -> EndpointObservation {
+        EndpointObservation {
+            target: "portal.acme.test:443".into(),
+            host: "portal.acme.test".into(),
+            port: 443,
+            addresses: vec![],
+            reach: Reach::Handshake,
+            tls: Some(TlsFacts {
+                version: Some("TLSv1.3".into()),
+                cipher_suite: Some("TLS13_AES_128_GCM_SHA256".into()),
+                chain,
+                unparseable: vec![],
+                chain_source: ChainSource::Rustls,
+                trust,
+            }),
+            legacy: vec![
+                LegacyProbe {
+                    version: "TLSv1.0".into(),
+                    accepted: Some(false),
+                    detail: String::new(),
+                },
+                LegacyProbe {
+                    version: "TLSv1.1".into(),
+                    accepted: Some(false),
+                    detail: String::new(),
+                },
+            ],
+            elapsed_ms: 1,
+        }
+    }
+
+    fn good_chain(now: DateTime<Utc>) -> Vec<CertFacts> {
+        vec![
+            cert(
+                "portal.acme.test",
+                "Test Intermediate",
+                now - TimeDelta::days(10),
+                now + TimeDelta::days(80),
+            ),
+            ca("Test Intermediate", "Test Root"),
+        ]
+    }
+
+    fn ids(findings: &[Finding]) -> Vec<&'static str> {
+        findings.iter().map(|f| f.check).collect()
+    }
+
+    const NOW: fn() -> DateTime<Utc> = || t(2026, 11, 28);
+
+    #[test]
+    fn a_good_endpoint_has_no_findings() {
+        let f = check(
+            &obs(good_chain(NOW()), Trust::Trusted),
+            NOW(),
+            &Policy::default(),
+        );
+        assert!(f.is_empty(), "{f:?}");
+    }
+
+    #[test]
+    fn expired_says_how_long_ago() {
+        let now = NOW();
+        let mut chain = good_chain(now);
+        chain[0].not_before = t(2026, 8, 27);
+        chain[0].not_after = t(2026, 11, 25);
+        let f = check(&obs(chain, Trust::Trusted), now, &Policy::default());
+        assert_eq!(ids(&f), ["tls.cert_expired"]);
+        assert_eq!(f[0].summary, "certificate expired 3 days ago on 2026-11-25");
+        assert_eq!(f[0].severity, Severity::Critical);
+    }
+
+    #[test]
+    fn expiring_is_relative_to_lifetime() {
+        let now = NOW();
+        let policy = Policy::default();
+        let with = |lifetime: i64, left: i64| {
+            let mut chain = good_chain(now);
+            chain[0].not_after = now + TimeDelta::days(left);
+            chain[0].not_before = chain[0].not_after - TimeDelta::days(lifetime);
+            check(&obs(chain, Trust::Trusted), now, &policy)
+        };
+        // 398-day cert: medium within 30 days, high within 7.
+        assert!(with(398, 31).is_empty());
+        assert_eq!(with(398, 30)[0].severity, Severity::Medium);
+        assert_eq!(with(398, 7)[0].severity, Severity::High);
+        // 47-day cert: lifetime/3 ≈ 15.7 days, lifetime/6 ≈ 7.8 → 7 days.
+        assert!(with(47, 16).is_empty());
+        assert_eq!(with(47, 15)[0].severity, Severity::Medium);
+        assert_eq!(with(47, 7)[0].severity, Severity::High);
+    }
+
+    #[test]
+    fn not_yet_valid() {
+        let now = NOW();
+        let mut chain = good_chain(now);
+        chain[0].not_before = now + TimeDelta::days(2);
+        let f = check(&obs(chain, Trust::Trusted), now, &Policy::default());
+        assert!(ids(&f).contains(&"tls.cert_not_yet_valid"));
+    }
+
+    #[test]
+    fn hostnames() {
+        let mut leaf = cert("*.acme.test", "x", NOW(), NOW());
+        assert!(name_matches(&leaf, "portal.acme.test"));
+        assert!(name_matches(&leaf, "PORTAL.acme.test."));
+        assert!(!name_matches(&leaf, "a.portal.acme.test"));
+        assert!(!name_matches(&leaf, "acme.test"));
+        leaf.sans = vec!["*.test".into()];
+        assert!(
+            !name_matches(&leaf, "acme.test"),
+            "no wildcard directly under a single-label suffix"
+        );
+        leaf.sans.clear();
+        leaf.common_name = Some("portal.acme.test".into());
+        assert!(
+            name_matches(&leaf, "portal.acme.test"),
+            "CN is used when there is no SAN"
+        );
+        leaf.sans = vec!["other.test".into()];
+        assert!(
+            !name_matches(&leaf, "portal.acme.test"),
+            "CN is ignored when there are SANs"
+        );
+        leaf.sans = vec!["127.0.0.1".into()];
+        assert!(name_matches(&leaf, "127.0.0.1"));
+    }
+
+    #[test]
+    fn self_signed_untrusted_and_incomplete_are_told_apart() {
+        let now = NOW();
+        let mut leaf = cert(
+            "portal.acme.test",
+            "portal.acme.test",
+            now - TimeDelta::days(1),
+            now + TimeDelta::days(80),
+        );
+        leaf.self_issued = true;
+        let f = check(
+            &obs(vec![leaf], Trust::UnknownIssuer),
+            now,
+            &Policy::default(),
+        );
+        assert_eq!(ids(&f), ["tls.self_signed"]);
+
+        let chain = vec![
+            good_chain(now)[0].clone(),
+            ca("Rogue Intermediate", "Rogue Root CA"),
+        ];
+        let f = check(&obs(chain, Trust::UnknownIssuer), now, &Policy::default());
+        assert_eq!(ids(&f), ["tls.untrusted_root"]);
+        assert!(
+            f[0].summary
+                .contains("'CN=Rogue Root CA', which is not trusted"),
+            "{}",
+            f[0].summary
+        );
+
+        let chain = vec![good_chain(now)[0].clone()];
+        let f = check(&obs(chain, Trust::UnknownIssuer), now, &Policy::default());
+        assert_eq!(ids(&f), ["tls.incomplete_chain"]);
+    }
+
+    #[test]
+    fn weak_keys_and_signatures() {
+        let now = NOW();
+        let mut chain = good_chain(now);
+        chain[0].key = KeyFacts {
+            algorithm: "RSA".into(),
+            bits: Some(1024),
+        };
+        chain[1].signature_algorithm = "sha1WithRSAEncryption".into();
+        let f = check(&obs(chain, Trust::Trusted), now, &Policy::default());
+        assert_eq!(ids(&f), ["tls.weak_key", "tls.weak_signature"]);
+        assert!(f[0].summary.contains("1024 bits"));
+        assert!(f[1].summary.contains("intermediate"));
+
+        // A self-signed root's own SHA-1 signature is not judged.
+        let mut chain = good_chain(now);
+        let mut root = ca("Test Root", "Test Root");
+        root.signature_algorithm = "sha1WithRSAEncryption".into();
+        chain.push(root);
+        assert!(check(&obs(chain, Trust::Trusted), now, &Policy::default()).is_empty());
+    }
+
+    #[test]
+    fn long_validity_follows_the_cab_schedule() {
+        assert_eq!(cab_max_validity_days(t(2026, 3, 14).date_naive()), 398);
+        assert_eq!(cab_max_validity_days(t(2026, 3, 15).date_naive()), 200);
+        assert_eq!(cab_max_validity_days(t(2027, 3, 15).date_naive()), 100);
+        assert_eq!(cab_max_validity_days(t(2029, 3, 15).date_naive()), 47);
+        let now = NOW();
+        let mut chain = good_chain(now);
+        chain[0].not_before = t(2026, 11, 1);
+        chain[0].not_after = chain[0].not_before + TimeDelta::days(201);
+        assert_eq!(
+            ids(&check(
+                &obs(chain.clone(), Trust::Trusted),
+                now,
+                &Policy::default()
+            )),
+            ["tls.long_validity"]
+        );
+        chain[0].not_after = chain[0].not_before + TimeDelta::days(200);
+        assert!(check(&obs(chain, Trust::Trusted), now, &Policy::default()).is_empty());
+    }
+
+    #[test]
+    fn protocols() {
+        let now = NOW();
+        let mut o = obs(good_chain(now), Trust::Trusted);
+        o.tls.as_mut().unwrap().version = Some("TLSv1.2".into());
+        o.legacy[0].accepted = Some(true);
+        let f = check(&o, now, &Policy::default());
+        assert_eq!(ids(&f), ["tls.no_tls13", "tls.legacy_protocol"]);
+        assert_eq!(f[1].summary, "the server accepts TLSv1.0");
+    }
+
+    #[test]
+    fn unreachable_and_refused() {
+        let now = NOW();
+        let mut o = obs(vec![], Trust::NotChecked);
+        o.tls = None;
+        o.reach = Reach::Unreachable {
+            stage: crate::probe::Stage::Connect,
+            error: "connect to 127.0.0.1:1: refused".into(),
+            timed_out: false,
+        };
+        assert_eq!(
+            ids(&check(&o, now, &Policy::default())),
+            ["tls.unreachable"]
+        );
+        o.reach = Reach::Refused {
+            address: "127.0.0.1".parse().unwrap(),
+            reason: "loopback".into(),
+        };
+        assert!(check(&o, now, &Policy::default()).is_empty());
+    }
+}

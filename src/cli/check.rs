@@ -1,0 +1,162 @@
+//! `supplywatch check`: probe suppliers once and report findings. Needs no database.
+
+use std::io::IsTerminal as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use clap::Args;
+use supplywatch::checks::{self, Policy, Severity};
+use supplywatch::clock::{Clock, SystemClock};
+use supplywatch::probe::run::{self, Progress};
+use supplywatch::probe::{EndpointObservation, Reach};
+use supplywatch::report::{Format, check_report, check_summary, check_table};
+
+use super::{Globals, Outcome, UsageError, print_json};
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Supplier ids to probe [default: all in the config]
+    #[arg(value_name = "SUPPLIER_ID")]
+    suppliers: Vec<String>,
+    /// Exit with code 1 when a finding is at or above this severity (critical, high, medium, low, info)
+    #[arg(long, value_name = "SEVERITY")]
+    fail_on: Option<Severity>,
+}
+
+pub async fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome> {
+    let config = globals.load_config()?;
+    let mut selected = Vec::new();
+    for id in &args.suppliers {
+        match config.suppliers.iter().find(|s| s.id.as_str() == id) {
+            Some(s) => selected.push(s.clone()),
+            None => {
+                return Err(UsageError(format!(
+                    "no supplier {id:?} in {}; known: {}",
+                    config.path.display(),
+                    config
+                        .suppliers
+                        .iter()
+                        .map(|s| s.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+                .into());
+            }
+        }
+    }
+    if selected.is_empty() {
+        selected.clone_from(&config.suppliers);
+    }
+    let progress: Arc<dyn Progress> = if globals.quiet {
+        Arc::new(run::Silent)
+    } else if std::io::stderr().is_terminal() {
+        Arc::new(Bar::new())
+    } else {
+        Arc::new(Lines::default())
+    };
+    let started = std::time::Instant::now();
+    let observations = run::probe_suppliers(&selected, &config.probe, progress).await?;
+    let now = SystemClock.now();
+    let results = checks::evaluate(&observations, now, &Policy::default());
+    match globals.format {
+        Format::Json => {
+            for r in &results {
+                for e in &r.errors {
+                    eprintln!("warning: {} {}: {}", r.supplier.id, e.target, e.message);
+                }
+            }
+            print_json(&check_report(&results, now))?;
+        }
+        Format::Table => {
+            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            print!("{}", check_table(&results, color));
+            let endpoints: usize = observations.iter().map(|o| o.endpoints.len()).sum();
+            println!(
+                "{} — {endpoints} endpoint{} probed in {:.1}s",
+                check_summary(&results),
+                if endpoints == 1 { "" } else { "s" },
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let failing = args.fail_on.is_some_and(|threshold| {
+        results
+            .iter()
+            .flat_map(|r| &r.findings)
+            .any(|f| f.severity >= threshold)
+    });
+    Ok(if failing {
+        Outcome::FindingsAtThreshold
+    } else {
+        Outcome::Ok
+    })
+}
+
+fn outcome(o: &EndpointObservation) -> String {
+    match &o.reach {
+        Reach::Handshake => o
+            .tls
+            .as_ref()
+            .and_then(|t| t.version.clone())
+            .unwrap_or_else(|| "handshake".to_owned()),
+        Reach::CertificateOnly { .. } => "certificate only".to_owned(),
+        Reach::Unreachable { stage, .. } => format!("unreachable ({stage:?})").to_lowercase(),
+        Reach::Refused { .. } => "not probed (private address)".to_owned(),
+    }
+}
+
+/// Plain lines on stderr when it is not a terminal (logs, CI).
+#[derive(Default)]
+struct Lines {
+    total: AtomicUsize,
+    done: AtomicUsize,
+}
+
+impl Progress for Lines {
+    fn start(&self, total: usize) {
+        self.total.store(total, Ordering::Relaxed);
+        eprintln!(
+            "probing {total} endpoint{}",
+            if total == 1 { "" } else { "s" }
+        );
+    }
+    fn finished(&self, supplier: &str, o: &EndpointObservation) {
+        let n = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        eprintln!(
+            "[{n}/{}] {supplier} {}: {} ({} ms)",
+            self.total.load(Ordering::Relaxed),
+            o.target,
+            outcome(o),
+            o.elapsed_ms
+        );
+    }
+    fn done(&self) {}
+}
+
+/// A progress bar on a terminal.
+struct Bar(indicatif::ProgressBar);
+
+impl Bar {
+    fn new() -> Self {
+        let bar = indicatif::ProgressBar::new(0);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} probing [{bar:30}] {pos}/{len} endpoints {elapsed} {msg}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        Self(bar)
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, total: usize) {
+        self.0.set_length(u64::try_from(total).unwrap_or(u64::MAX));
+    }
+    fn finished(&self, _supplier: &str, o: &EndpointObservation) {
+        self.0.set_message(o.target.clone());
+        self.0.inc(1);
+    }
+    fn done(&self) {
+        self.0.finish_and_clear();
+    }
+}

@@ -1,0 +1,213 @@
+//! Facts about one X.509 certificate, read with x509-parser. Facts only:
+//! whether a key is "weak" or a date "too close" is for `checks` to say.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificate};
+use x509_parser::public_key::PublicKey;
+
+/// What a certificate says about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertFacts {
+    pub subject: String,
+    pub issuer: String,
+    /// The subject's common name, if any.
+    pub common_name: Option<String>,
+    /// DNS names and IP addresses from the subjectAltName extension.
+    pub sans: Vec<String>,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+    pub key: KeyFacts,
+    /// The algorithm the issuer signed this certificate with, e.g. `sha256WithRSAEncryption`.
+    pub signature_algorithm: String,
+    pub is_ca: bool,
+    /// Issuer and subject are the same name (and the key ids agree, when present).
+    pub self_issued: bool,
+    pub serial: String,
+    pub sha256: String,
+}
+
+/// The subject public key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyFacts {
+    /// `RSA`, `EC`, `DSA`, `Ed25519`, `Ed448` or the algorithm OID.
+    pub algorithm: String,
+    /// Size in bits (RSA modulus, EC field), when known.
+    pub bits: Option<u32>,
+}
+
+/// Why a certificate could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unparseable certificate: {0}")]
+pub struct CertError(String);
+
+/// Reads the facts from one DER certificate.
+///
+/// # Errors
+/// [`CertError`] when the bytes are not a certificate.
+pub fn parse(der: &[u8]) -> Result<CertFacts, CertError> {
+    let (_, cert) = X509Certificate::from_der(der).map_err(|e| CertError(e.to_string()))?;
+    let validity = cert.validity();
+    let not_before = timestamp(validity.not_before.timestamp())?;
+    let not_after = timestamp(validity.not_after.timestamp())?;
+    let common_name = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .map(str::to_owned);
+    let mut sans = Vec::new();
+    let mut ski = None;
+    let mut aki = None;
+    for ext in cert.extensions() {
+        match ext.parsed_extension() {
+            ParsedExtension::SubjectAlternativeName(san) => {
+                for name in &san.general_names {
+                    match name {
+                        GeneralName::DNSName(d) => sans.push((*d).to_owned()),
+                        GeneralName::IPAddress(bytes) => {
+                            if let Some(ip) = ip_from_bytes(bytes) {
+                                sans.push(ip.to_string());
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            ParsedExtension::SubjectKeyIdentifier(id) => ski = Some(id.0.to_vec()),
+            ParsedExtension::AuthorityKeyIdentifier(id) => {
+                aki = id.key_identifier.as_ref().map(|k| k.0.to_vec());
+            }
+            _ => {}
+        }
+    }
+    let subject = cert.subject().to_string();
+    let issuer = cert.issuer().to_string();
+    let keys_agree = match (&ski, &aki) {
+        (Some(s), Some(a)) => s == a,
+        _ => true,
+    };
+    Ok(CertFacts {
+        self_issued: cert.subject().as_raw() == cert.issuer().as_raw() && keys_agree,
+        subject,
+        issuer,
+        common_name,
+        sans,
+        not_before,
+        not_after,
+        key: key_facts(&cert),
+        signature_algorithm: signature_name(&cert.signature_algorithm.algorithm.to_id_string()),
+        is_ca: cert.is_ca(),
+        serial: cert.raw_serial_as_string(),
+        sha256: sha256_hex(der),
+    })
+}
+
+fn timestamp(secs: i64) -> Result<DateTime<Utc>, CertError> {
+    DateTime::from_timestamp(secs, 0)
+        .ok_or_else(|| CertError(format!("date out of range ({secs})")))
+}
+
+fn ip_from_bytes(bytes: &[u8]) -> Option<std::net::IpAddr> {
+    match bytes.len() {
+        4 => <[u8; 4]>::try_from(bytes).ok().map(std::net::IpAddr::from),
+        16 => <[u8; 16]>::try_from(bytes).ok().map(std::net::IpAddr::from),
+        _ => None,
+    }
+}
+
+fn key_facts(cert: &X509Certificate<'_>) -> KeyFacts {
+    let spki = cert.public_key();
+    let oid = spki.algorithm.algorithm.to_id_string();
+    match spki.parsed() {
+        Ok(PublicKey::RSA(rsa)) => KeyFacts {
+            algorithm: "RSA".to_owned(),
+            bits: Some(significant_bits(rsa.modulus)),
+        },
+        Ok(PublicKey::EC(point)) => KeyFacts {
+            algorithm: "EC".to_owned(),
+            // An uncompressed point is 04 || X || Y.
+            bits: u32::try_from(point.data().len().saturating_sub(1) / 2 * 8).ok(),
+        },
+        Ok(PublicKey::DSA(_)) => KeyFacts {
+            algorithm: "DSA".to_owned(),
+            bits: None,
+        },
+        _ => KeyFacts {
+            algorithm: match oid.as_str() {
+                "1.3.101.112" => "Ed25519".to_owned(),
+                "1.3.101.113" => "Ed448".to_owned(),
+                "1.2.840.10040.4.1" => "DSA".to_owned(),
+                _ => oid,
+            },
+            bits: None,
+        },
+    }
+}
+
+/// Bit length of a big-endian unsigned integer.
+fn significant_bits(bytes: &[u8]) -> u32 {
+    let trimmed: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
+    match trimmed.first() {
+        None => 0,
+        Some(first) => {
+            let len = u32::try_from(trimmed.len()).unwrap_or(u32::MAX / 8);
+            (len - 1) * 8 + (8 - first.leading_zeros())
+        }
+    }
+}
+
+/// Names for the signature algorithms that matter; the OID otherwise.
+fn signature_name(oid: &str) -> String {
+    match oid {
+        "1.2.840.113549.1.1.4" => "md5WithRSAEncryption",
+        "1.2.840.113549.1.1.5" => "sha1WithRSAEncryption",
+        "1.2.840.113549.1.1.10" => "RSASSA-PSS",
+        "1.2.840.113549.1.1.11" => "sha256WithRSAEncryption",
+        "1.2.840.113549.1.1.12" => "sha384WithRSAEncryption",
+        "1.2.840.113549.1.1.13" => "sha512WithRSAEncryption",
+        "1.2.840.10045.4.1" => "ecdsa-with-SHA1",
+        "1.2.840.10045.4.3.2" => "ecdsa-with-SHA256",
+        "1.2.840.10045.4.3.3" => "ecdsa-with-SHA384",
+        "1.2.840.10045.4.3.4" => "ecdsa-with-SHA512",
+        "1.2.840.10040.4.3" => "dsa-with-SHA1",
+        "1.3.101.112" => "Ed25519",
+        "1.3.101.113" => "Ed448",
+        other => other,
+    }
+    .to_owned()
+}
+
+fn sha256_hex(der: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, der);
+    digest
+        .as_ref()
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            use std::fmt::Write as _;
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bit_lengths() {
+        assert_eq!(significant_bits(&[0x00, 0x80, 0, 0]), 24);
+        assert_eq!(significant_bits(&[0x01, 0xff]), 9);
+        assert_eq!(significant_bits(&[0; 4]), 0);
+        let mut modulus = vec![0x00];
+        modulus.extend(std::iter::repeat_n(0xff, 128));
+        assert_eq!(significant_bits(&modulus), 1024);
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        assert!(parse(b"not a certificate").is_err());
+        assert!(parse(&[]).is_err());
+        assert!(parse(&[0x30, 0x82, 0xff, 0xff]).is_err());
+    }
+}

@@ -1,0 +1,427 @@
+//! A minimal, hand-built TLS ClientHello and a parser for what comes back.
+//!
+//! rustls does not speak TLS 1.0/1.1 and refuses some certificates before
+//! showing them, so to see whether a server still accepts a legacy protocol,
+//! and to read a certificate chain that rustls will not hand over, we speak
+//! the first flight of the handshake ourselves. In TLS ≤ 1.2 the ServerHello
+//! and Certificate messages travel in the clear.
+//!
+//! Everything parsed here comes from an untrusted server: every length is
+//! checked against what is left and against a cap, nothing is indexed
+//! without `get`, and the parser never allocates more than it was given.
+
+/// Protocol versions as they appear on the wire.
+pub const TLS10: u16 = 0x0301;
+pub const TLS11: u16 = 0x0302;
+pub const TLS12: u16 = 0x0303;
+
+/// The most handshake bytes read from a server before giving up.
+pub const MAX_HANDSHAKE_BYTES: usize = 256 * 1024;
+/// A TLS record's payload may not exceed 2^14 bytes (plus expansion).
+const MAX_RECORD_LEN: usize = 16_384 + 2_048;
+const MAX_CERTIFICATES: usize = 16;
+
+const RECORD_ALERT: u8 = 21;
+const RECORD_HANDSHAKE: u8 = 22;
+const HS_SERVER_HELLO: u8 = 2;
+const HS_CERTIFICATE: u8 = 11;
+const HS_SERVER_HELLO_DONE: u8 = 14;
+
+/// Cipher suites offered: broad enough that any TLS ≤ 1.2 server picks one.
+const SUITES: [u16; 22] = [
+    0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, // ECDHE AEAD
+    0xc009, 0xc013, 0xc00a, 0xc014, // ECDHE CBC
+    0x009c, 0x009d, 0x002f, 0x0035, // static RSA
+    0x0033, 0x0039, 0x009e, 0x009f, // DHE
+    0x000a, 0xc012, 0x0005, // 3DES, RC4
+    0x00ff, // renegotiation SCSV
+];
+
+/// Builds a ClientHello record offering exactly `version` (no
+/// `supported_versions` extension, so a TLS 1.3 server answers ≤ 1.2).
+#[must_use]
+pub fn client_hello(version: u16, server_name: Option<&str>, random: [u8; 32]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(256);
+    body.extend_from_slice(&version.to_be_bytes());
+    body.extend_from_slice(&random);
+    body.push(0); // no session id
+    push_u16(&mut body, u16_len(SUITES.len() * 2));
+    for suite in SUITES {
+        body.extend_from_slice(&suite.to_be_bytes());
+    }
+    body.extend_from_slice(&[1, 0]); // compression: null only
+
+    let mut ext = Vec::with_capacity(128);
+    if let Some(name) = server_name.filter(|n| n.len() < 256) {
+        // server_name: list of one host_name entry
+        let n = name.as_bytes();
+        push_u16(&mut ext, 0x0000);
+        push_u16(&mut ext, u16_len(n.len() + 5));
+        push_u16(&mut ext, u16_len(n.len() + 3));
+        ext.push(0);
+        push_u16(&mut ext, u16_len(n.len()));
+        ext.extend_from_slice(n);
+    }
+    // supported_groups: x25519, secp256r1, secp384r1
+    ext.extend_from_slice(&[
+        0x00, 0x0a, 0x00, 0x08, 0x00, 0x06, 0x00, 0x1d, 0x00, 0x17, 0x00, 0x18,
+    ]);
+    // ec_point_formats: uncompressed
+    ext.extend_from_slice(&[0x00, 0x0b, 0x00, 0x02, 0x01, 0x00]);
+    if version >= TLS12 {
+        // signature_algorithms
+        let algs: [u16; 9] = [
+            0x0403, 0x0503, 0x0804, 0x0805, 0x0401, 0x0501, 0x0201, 0x0203, 0x0806,
+        ];
+        push_u16(&mut ext, 0x000d);
+        push_u16(&mut ext, u16_len(algs.len() * 2 + 2));
+        push_u16(&mut ext, u16_len(algs.len() * 2));
+        for a in algs {
+            ext.extend_from_slice(&a.to_be_bytes());
+        }
+    }
+    push_u16(&mut body, u16_len(ext.len()));
+    body.extend_from_slice(&ext);
+
+    let mut handshake = Vec::with_capacity(body.len() + 4);
+    handshake.push(1); // client_hello
+    push_u24(&mut handshake, body.len());
+    handshake.extend_from_slice(&body);
+
+    let mut record = Vec::with_capacity(handshake.len() + 5);
+    record.push(RECORD_HANDSHAKE);
+    // Record-layer version: TLS 1.0 for compatibility, as browsers did.
+    record.extend_from_slice(&TLS10.to_be_bytes());
+    push_u16(&mut record, u16_len(handshake.len()));
+    record.extend_from_slice(&handshake);
+    record
+}
+
+fn u16_len(n: usize) -> u16 {
+    u16::try_from(n).unwrap_or(u16::MAX)
+}
+
+fn push_u16(buf: &mut Vec<u8>, v: u16) {
+    buf.extend_from_slice(&v.to_be_bytes());
+}
+
+fn push_u24(buf: &mut Vec<u8>, n: usize) {
+    let n = u32::try_from(n).unwrap_or(u32::MAX).min(0x00ff_ffff);
+    buf.extend_from_slice(n.to_be_bytes().get(1..).unwrap_or_default());
+}
+
+/// What the server's first flight said, as far as it was read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerFlight {
+    /// The version in the ServerHello.
+    pub version: Option<u16>,
+    pub cipher_suite: Option<u16>,
+    /// DER certificates from the Certificate message, leaf first.
+    pub certificates: Vec<Vec<u8>>,
+    /// An alert (level, description) the server sent instead.
+    pub alert: Option<(u8, u8)>,
+    /// The ServerHelloDone was seen: nothing more to wait for.
+    pub done: bool,
+}
+
+/// Why the bytes could not be read as a server's first flight.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FlightError {
+    #[error("not a TLS record (content type {0})")]
+    NotTls(u8),
+    #[error("record of {0} bytes exceeds the TLS maximum")]
+    RecordTooLong(usize),
+    #[error("handshake message of {0} bytes exceeds the {max} byte cap", max = MAX_HANDSHAKE_BYTES)]
+    MessageTooLong(usize),
+    #[error("malformed {0}")]
+    Malformed(&'static str),
+}
+
+/// Incremental parser over the bytes a server sends: feed it what was read,
+/// ask whether more is needed.
+#[derive(Debug, Default)]
+pub struct FlightParser {
+    input: Vec<u8>,
+    handshake: Vec<u8>,
+    pub flight: ServerFlight,
+}
+
+impl FlightParser {
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds bytes and parses what is complete.
+    ///
+    /// # Errors
+    /// [`FlightError`] when the bytes are not a sane TLS first flight.
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), FlightError> {
+        if self.input.len() + self.handshake.len() + bytes.len() > MAX_HANDSHAKE_BYTES {
+            return Err(FlightError::MessageTooLong(
+                self.input.len() + self.handshake.len() + bytes.len(),
+            ));
+        }
+        self.input.extend_from_slice(bytes);
+        self.parse_records()?;
+        self.parse_handshakes()
+    }
+
+    /// True once the flight is complete or the server gave up.
+    #[must_use]
+    pub fn finished(&self) -> bool {
+        self.flight.done || self.flight.alert.is_some()
+    }
+
+    fn parse_records(&mut self) -> Result<(), FlightError> {
+        loop {
+            let Some(&[content_type, major, _minor, hi, lo]) = self.input.get(..5) else {
+                return Ok(());
+            };
+            let len = usize::from(u16::from_be_bytes([hi, lo]));
+            if major != 3 {
+                return Err(FlightError::NotTls(content_type));
+            }
+            if len > MAX_RECORD_LEN {
+                return Err(FlightError::RecordTooLong(len));
+            }
+            let Some(payload) = self.input.get(5..5 + len) else {
+                return Ok(());
+            };
+            match content_type {
+                RECORD_HANDSHAKE => self.handshake.extend_from_slice(payload),
+                RECORD_ALERT => {
+                    if let [level, description, ..] = payload {
+                        self.flight.alert = Some((*level, *description));
+                    } else {
+                        return Err(FlightError::Malformed("alert"));
+                    }
+                }
+                // ChangeCipherSpec and anything later: the clear part is over.
+                20..=23 => self.flight.done = true,
+                other => return Err(FlightError::NotTls(other)),
+            }
+            self.input.drain(..5 + len);
+        }
+    }
+
+    fn parse_handshakes(&mut self) -> Result<(), FlightError> {
+        loop {
+            let Some(&[kind, a, b, c]) = self.handshake.get(..4) else {
+                return Ok(());
+            };
+            let len = usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c);
+            if len > MAX_HANDSHAKE_BYTES {
+                return Err(FlightError::MessageTooLong(len));
+            }
+            let Some(body) = self.handshake.get(4..4 + len) else {
+                return Ok(());
+            };
+            match kind {
+                HS_SERVER_HELLO => {
+                    let (version, suite) = parse_server_hello(body)?;
+                    self.flight.version = Some(version);
+                    self.flight.cipher_suite = Some(suite);
+                }
+                HS_CERTIFICATE => self.flight.certificates = parse_certificates(body)?,
+                HS_SERVER_HELLO_DONE => self.flight.done = true,
+                _ => {}
+            }
+            self.handshake.drain(..4 + len);
+        }
+    }
+}
+
+fn parse_server_hello(body: &[u8]) -> Result<(u16, u16), FlightError> {
+    let err = FlightError::Malformed("ServerHello");
+    let Some(&[v0, v1]) = body.get(..2) else {
+        return Err(err);
+    };
+    let session_len = usize::from(*body.get(34).ok_or(err.clone())?);
+    if session_len > 32 {
+        return Err(err);
+    }
+    let Some(&[s0, s1]) = body.get(35 + session_len..37 + session_len) else {
+        return Err(err);
+    };
+    Ok((u16::from_be_bytes([v0, v1]), u16::from_be_bytes([s0, s1])))
+}
+
+fn parse_certificates(body: &[u8]) -> Result<Vec<Vec<u8>>, FlightError> {
+    let err = || FlightError::Malformed("Certificate message");
+    let total = read_u24(body, 0).ok_or_else(err)?;
+    let mut list = body.get(3..3 + total).ok_or_else(err)?;
+    let mut certs = Vec::new();
+    while !list.is_empty() {
+        if certs.len() == MAX_CERTIFICATES {
+            break;
+        }
+        let len = read_u24(list, 0).ok_or_else(err)?;
+        let der = list.get(3..3 + len).ok_or_else(err)?;
+        if der.is_empty() {
+            return Err(err());
+        }
+        certs.push(der.to_vec());
+        list = list.get(3 + len..).unwrap_or_default();
+    }
+    Ok(certs)
+}
+
+fn read_u24(bytes: &[u8], at: usize) -> Option<usize> {
+    let &[a, b, c] = bytes.get(at..at + 3)? else {
+        return None;
+    };
+    Some(usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c))
+}
+
+/// A protocol version for people: `TLSv1.0` …
+#[must_use]
+pub fn version_name(version: u16) -> String {
+    match version {
+        0x0300 => "SSLv3".to_owned(),
+        TLS10 => "TLSv1.0".to_owned(),
+        TLS11 => "TLSv1.1".to_owned(),
+        TLS12 => "TLSv1.2".to_owned(),
+        0x0304 => "TLSv1.3".to_owned(),
+        other => format!("0x{other:04x}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(kind: u8, payload: &[u8]) -> Vec<u8> {
+        let mut r = vec![kind, 3, 3];
+        r.extend_from_slice(&u16::try_from(payload.len()).unwrap().to_be_bytes());
+        r.extend_from_slice(payload);
+        r
+    }
+
+    fn handshake(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut h = vec![kind];
+        push_u24(&mut h, body.len());
+        h.extend_from_slice(body);
+        h
+    }
+
+    fn server_hello(version: u16) -> Vec<u8> {
+        let mut b = version.to_be_bytes().to_vec();
+        b.extend_from_slice(&[7; 32]);
+        b.push(0);
+        b.extend_from_slice(&[0xc0, 0x2f, 0]);
+        handshake(HS_SERVER_HELLO, &b)
+    }
+
+    fn certificate(certs: &[&[u8]]) -> Vec<u8> {
+        let mut list = Vec::new();
+        for c in certs {
+            push_u24(&mut list, c.len());
+            list.extend_from_slice(c);
+        }
+        let mut body = Vec::new();
+        push_u24(&mut body, list.len());
+        body.extend_from_slice(&list);
+        handshake(HS_CERTIFICATE, &body)
+    }
+
+    /// A well-formed first flight, split at every possible point.
+    #[test]
+    fn parses_a_flight_in_any_fragmentation() {
+        let mut hs = server_hello(TLS10);
+        hs.extend(certificate(&[b"leaf-der", b"intermediate-der"]));
+        hs.extend(handshake(HS_SERVER_HELLO_DONE, &[]));
+        let (first, second) = hs.split_at(20);
+        let mut bytes = record(RECORD_HANDSHAKE, first);
+        bytes.extend(record(RECORD_HANDSHAKE, second));
+        for cut in 0..bytes.len() {
+            let mut p = FlightParser::new();
+            p.feed(&bytes[..cut]).unwrap();
+            p.feed(&bytes[cut..]).unwrap();
+            assert!(p.finished());
+            assert_eq!(p.flight.version, Some(TLS10));
+            assert_eq!(p.flight.cipher_suite, Some(0xc02f));
+            assert_eq!(
+                p.flight.certificates,
+                vec![b"leaf-der".to_vec(), b"intermediate-der".to_vec()]
+            );
+        }
+    }
+
+    #[test]
+    fn alerts_and_garbage() {
+        let mut p = FlightParser::new();
+        p.feed(&record(RECORD_ALERT, &[2, 70])).unwrap();
+        assert_eq!(p.flight.alert, Some((2, 70)));
+        assert!(p.finished());
+
+        let mut p = FlightParser::new();
+        assert!(p.feed(b"HTTP/1.1 400 Bad Request\r\n\r\n").is_err());
+
+        let mut p = FlightParser::new();
+        assert_eq!(
+            p.feed(&[22, 3, 3, 0xff, 0xff]),
+            Err(FlightError::RecordTooLong(0xffff))
+        );
+
+        // A certificate list that claims more than it holds.
+        let mut body = Vec::new();
+        push_u24(&mut body, 100);
+        push_u24(&mut body, 50);
+        let mut p = FlightParser::new();
+        assert!(
+            p.feed(&record(RECORD_HANDSHAKE, &handshake(HS_CERTIFICATE, &body)))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn hello_is_well_formed() {
+        let hello = client_hello(TLS10, Some("portal.acme.test"), [1; 32]);
+        assert_eq!(hello[0], RECORD_HANDSHAKE);
+        let len = usize::from(u16::from_be_bytes([hello[3], hello[4]]));
+        assert_eq!(len + 5, hello.len());
+        assert_eq!(hello[5], 1);
+        assert_eq!(u16::from_be_bytes([hello[9], hello[10]]), TLS10);
+        assert!(hello.windows(16).any(|w| w == b"portal.acme.test"));
+    }
+
+    /// Property: no input makes the parser panic, loop or hold more than the cap.
+    #[test]
+    fn hostile_input_never_panics() {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut valid = record(RECORD_HANDSHAKE, &server_hello(TLS12));
+        valid.extend(record(RECORD_HANDSHAKE, &certificate(&[&[0x30; 300]])));
+        for _ in 0..20_000 {
+            let mut bytes = if next() % 2 == 0 {
+                valid.clone()
+            } else {
+                (0..(next() % 600))
+                    .map(|_| u8::try_from(next() % 256).unwrap())
+                    .collect()
+            };
+            let flips = next() % 8;
+            for _ in 0..flips {
+                if bytes.is_empty() {
+                    break;
+                }
+                let i = usize::try_from(next()).unwrap() % bytes.len();
+                bytes[i] = u8::try_from(next() % 256).unwrap();
+            }
+            let mut p = FlightParser::new();
+            let cut = if bytes.is_empty() {
+                0
+            } else {
+                usize::try_from(next()).unwrap() % bytes.len()
+            };
+            let _ = p.feed(&bytes[..cut]).and_then(|()| p.feed(&bytes[cut..]));
+            assert!(p.flight.certificates.len() <= MAX_CERTIFICATES);
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! `supplywatch check` end to end against the local test world: every
+//! `tls.*` id fires where it must and nowhere else.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use supplywatch_testworld::{TlsCase, World};
+
+use crate::support::{Run, Scratch, run_in};
+
+/// One supplier per case, so that findings can be told apart by supplier.
+fn world_config(world: &World, cases: &[(String, String)], allow_private: bool) -> String {
+    let mut text = format!(
+        "[probe]\nnameservers = [\"{}\"]\nextra_roots = [\"{}\"]\ntimeout_secs = 2\nallow_private_targets = {allow_private}\n",
+        world.dns,
+        world.roots_pem.display()
+    );
+    for (id, endpoint) in cases {
+        let _ = write!(
+            text,
+            "\n[[supplier]]\nid = \"{id}\"\nname = \"Case {id}\"\ncriticality = \"important\"\nendpoints = [\"{endpoint}\"]\n"
+        );
+    }
+    text
+}
+
+async fn check(scratch: &Scratch, args: &[&str]) -> Run {
+    let dir = scratch.dir.path().to_path_buf();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_in(&dir, &args, &[])
+    })
+    .await
+    .unwrap()
+}
+
+fn ids_of(supplier: &serde_json::Value) -> BTreeSet<String> {
+    supplier["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["check"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_tls_id_fires_where_it_must_and_nowhere_else() {
+    let world = World::start().await.unwrap();
+    let expected: &[(TlsCase, &[&str])] = &[
+        (TlsCase::GoodEcdsa, &[]),
+        (TlsCase::GoodRsa, &[]),
+        (TlsCase::Expired, &["tls.cert_expired"]),
+        (TlsCase::Expiring, &["tls.cert_expiring"]),
+        (TlsCase::NotYetValid, &["tls.cert_not_yet_valid"]),
+        (TlsCase::WrongHost, &["tls.hostname_mismatch"]),
+        (TlsCase::SelfSigned, &["tls.self_signed"]),
+        (TlsCase::UntrustedRoot, &["tls.untrusted_root"]),
+        (TlsCase::IncompleteChain, &["tls.incomplete_chain"]),
+        (TlsCase::Rsa1024, &["tls.unreachable", "tls.weak_key"]),
+        (TlsCase::Sha1, &["tls.long_validity", "tls.weak_signature"]),
+        (TlsCase::LongValidity, &["tls.long_validity"]),
+        (TlsCase::Tls12Only, &["tls.no_tls13"]),
+        (TlsCase::Legacy, &["tls.legacy_protocol"]),
+        (TlsCase::Stall, &["tls.unreachable"]),
+        (TlsCase::Closed, &["tls.unreachable"]),
+    ];
+    let mut cases: Vec<(String, String)> = expected
+        .iter()
+        .map(|(case, _)| (case.name().to_owned(), world.endpoint(*case)))
+        .collect();
+    cases.push(("missing".to_owned(), "missing.tls.test:443".to_owned()));
+    let scratch = Scratch::new();
+    scratch.write("supplywatch.toml", world_config(&world, &cases, true));
+
+    let run = check(&scratch, &["check", "--format", "json"]).await;
+    run.expect_code(0);
+    let report = run.json();
+    assert!(report["generated_at"].as_str().unwrap().ends_with('Z'));
+    let suppliers = report["suppliers"].as_array().unwrap();
+    assert_eq!(suppliers.len(), cases.len());
+    let by_id = |id: &str| {
+        suppliers
+            .iter()
+            .find(|s| s["id"] == id)
+            .unwrap_or_else(|| panic!("no supplier {id} in the report"))
+    };
+
+    let mut wrong = Vec::new();
+    for (case, ids) in expected {
+        let got = ids_of(by_id(case.name()));
+        let want: BTreeSet<String> = ids.iter().map(|s| (*s).to_owned()).collect();
+        if got != want {
+            wrong.push(format!("{}: expected {want:?}, got {got:?}", case.name()));
+        }
+    }
+    assert!(wrong.is_empty(), "{}\n\n{}", wrong.join("\n"), run.stdout);
+
+    // The shape of one finding, exactly as DESIGN.md documents it.
+    let expired = by_id("expired");
+    assert_eq!(expired["name"], "Case expired");
+    assert_eq!(expired["criticality"], "important");
+    assert!(expired["score"].is_null() && expired["grade"].is_null());
+    let finding = &expired["findings"][0];
+    assert_eq!(finding["severity"], "critical");
+    assert_eq!(finding["target"], world.endpoint(TlsCase::Expired));
+    let summary = finding["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("certificate expired 3 days ago on "),
+        "{summary}"
+    );
+    assert!(finding["evidence"]["not_after"].is_string());
+
+    // Precise words, not "handshake failed".
+    let untrusted = &by_id("untrusted-root")["findings"][0];
+    assert!(
+        untrusted["summary"]
+            .as_str()
+            .unwrap()
+            .contains("Rogue Root CA', which is not trusted"),
+        "{untrusted}"
+    );
+    let weak = by_id("rsa1024")["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "tls.weak_key")
+        .cloned()
+        .unwrap();
+    assert!(
+        weak["summary"].as_str().unwrap().contains("1024 bits"),
+        "{weak}"
+    );
+    assert_eq!(weak["evidence"]["weak"][0]["key"]["bits"], 1024);
+
+    // Failures are told apart in the evidence.
+    let stall = &by_id("stall")["findings"][0]["evidence"];
+    assert_eq!(stall["timed_out"], true, "{stall}");
+    assert_eq!(stall["stage"], "handshake");
+    let closed = &by_id("closed")["findings"][0]["evidence"];
+    assert_eq!(closed["timed_out"], false);
+    assert_eq!(closed["stage"], "connect");
+    let missing = &by_id("missing")["findings"][0];
+    assert_eq!(missing["evidence"]["stage"], "resolve");
+    assert!(
+        missing["summary"].as_str().unwrap().contains("NXDOMAIN"),
+        "{missing}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn private_targets_are_refused_without_findings() {
+    let world = World::start().await.unwrap();
+    let cases = vec![("acme".to_owned(), world.endpoint(TlsCase::Expired))];
+    let scratch = Scratch::new();
+    scratch.write("supplywatch.toml", world_config(&world, &cases, false));
+
+    let run = check(&scratch, &["check", "--format", "json"]).await;
+    run.expect_code(0);
+    let report = run.json();
+    let acme = &report["suppliers"][0];
+    assert_eq!(acme["findings"].as_array().unwrap().len(), 0, "{acme}");
+    let error = acme["errors"][0]["message"].as_str().unwrap();
+    assert!(error.contains("127.0.0.1, a loopback address"), "{error}");
+    assert!(error.contains("allow_private_targets"), "{error}");
+    assert!(run.stderr.contains("not probed"), "{}", run.stderr);
+
+    let run = check(&scratch, &["check"]).await;
+    run.expect_code(0);
+    assert!(run.stdout.contains("ERROR"), "{}", run.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fail_on_sets_the_exit_code_and_ids_select_suppliers() {
+    let world = World::start().await.unwrap();
+    let cases = vec![
+        ("good".to_owned(), world.endpoint(TlsCase::GoodEcdsa)),
+        ("old".to_owned(), world.endpoint(TlsCase::Tls12Only)),
+        ("expired".to_owned(), world.endpoint(TlsCase::Expired)),
+    ];
+    let scratch = Scratch::new();
+    scratch.write("supplywatch.toml", world_config(&world, &cases, true));
+
+    // Only `old` (a low finding) is probed.
+    let run = check(
+        &scratch,
+        &["check", "old", "--fail-on", "medium", "--format", "json"],
+    )
+    .await;
+    run.expect_code(0);
+    assert_eq!(run.json()["suppliers"].as_array().unwrap().len(), 1);
+    check(&scratch, &["check", "old", "--fail-on", "low"])
+        .await
+        .expect_code(1);
+    check(&scratch, &["check", "good", "--fail-on", "info"])
+        .await
+        .expect_code(0);
+    check(&scratch, &["check", "--fail-on", "critical"])
+        .await
+        .expect_code(1);
+    // No --fail-on: findings never fail the run.
+    check(&scratch, &["check"]).await.expect_code(0);
+
+    let run = check(&scratch, &["check", "nobody"]).await;
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("no supplier \"nobody\""),
+        "{}",
+        run.stderr
+    );
+    let run = check(&scratch, &["check", "--fail-on", "severe"]).await;
+    run.expect_code(2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_table_groups_by_supplier_worst_first() {
+    let world = World::start().await.unwrap();
+    let cases = vec![
+        ("good".to_owned(), world.endpoint(TlsCase::GoodEcdsa)),
+        ("old".to_owned(), world.endpoint(TlsCase::Tls12Only)),
+        ("expired".to_owned(), world.endpoint(TlsCase::Expired)),
+    ];
+    let scratch = Scratch::new();
+    scratch.write("supplywatch.toml", world_config(&world, &cases, true));
+    let run = check(&scratch, &["check"]).await;
+    run.expect_code(0);
+    let out = &run.stdout;
+    let pos = |needle: &str| {
+        out.find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing:\n{out}"))
+    };
+    assert!(pos("expired — Case expired") < pos("old — Case old"));
+    assert!(pos("old — Case old") < pos("good — Case good"));
+    assert!(out.contains("CRITICAL  tls.cert_expired"), "{out}");
+    assert!(
+        out.contains("good — Case good (important): no findings"),
+        "{out}"
+    );
+    assert!(
+        !out.contains('\u{1b}'),
+        "no colour when stdout is not a terminal"
+    );
+    // Progress goes to stderr as plain lines when it is not a terminal.
+    assert!(run.stderr.contains("[3/3]"), "{}", run.stderr);
+}
