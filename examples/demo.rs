@@ -11,8 +11,8 @@ use std::sync::Arc;
 use supplywatch::checks::{self, Policy};
 use supplywatch::clock::{Clock, SystemClock};
 use supplywatch::config::Config;
-use supplywatch::probe::run::{self, Progress};
-use supplywatch::probe::{self as probes, EndpointObservation};
+use supplywatch::probe as probes;
+use supplywatch::probe::run::{self, ProbeEvent, Progress};
 use supplywatch::report::{check_summary, check_table};
 use supplywatch_testworld::{TlsCase, World};
 
@@ -20,10 +20,17 @@ struct Lines;
 
 impl Progress for Lines {
     fn start(&self, total: usize) {
-        println!("probing {total} endpoints …");
+        println!("running {total} probes …");
     }
-    fn finished(&self, supplier: &str, o: &EndpointObservation) {
-        println!("  {supplier:<10} {:<32} {:>5} ms", o.target, o.elapsed_ms);
+    fn finished(&self, e: &ProbeEvent<'_>) {
+        println!(
+            "  {:<10} {:<4} {:<36} {:>5} ms  {}",
+            e.supplier,
+            e.kind.as_str(),
+            e.target,
+            e.elapsed_ms,
+            e.outcome
+        );
     }
     fn done(&self) {
         println!();

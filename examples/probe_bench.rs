@@ -31,11 +31,18 @@ fn peak_rss_mib() -> Option<f64> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000);
     probes::install_crypto_provider();
     let names: Vec<String> = (0..n).map(|i| format!("e{i}.bench.test")).collect();
     let world = World::builder()
-        .records(names.iter().map(|name| DnsRecord::a(name.clone(), Ipv4Addr::LOCALHOST)))
+        .records(
+            names
+                .iter()
+                .map(|name| DnsRecord::a(name.clone(), Ipv4Addr::LOCALHOST)),
+        )
         .start()
         .await?;
     let port = world.port(TlsCase::GoodEcdsa);
@@ -57,12 +64,16 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::load(&path)?;
 
     let started = Instant::now();
-    let observations = run::probe_suppliers(&config.suppliers, &config.probe, Arc::new(Silent)).await?;
+    let observations =
+        run::probe_suppliers(&config.suppliers, &config.probe, Arc::new(Silent)).await?;
     let elapsed = started.elapsed().as_secs_f64();
     let results = checks::evaluate(&observations, SystemClock.now(), &Policy::default());
 
     let all: Vec<_> = observations.iter().flat_map(|o| &o.endpoints).collect();
-    let handshakes = all.iter().filter(|o| matches!(o.reach, Reach::Handshake)).count();
+    let handshakes = all
+        .iter()
+        .filter(|o| matches!(o.reach, Reach::Handshake))
+        .count();
     let findings: usize = results.iter().map(|r| r.findings.len()).sum();
     println!("endpoints          {}", all.len());
     println!("completed handshakes {handshakes}");

@@ -1,6 +1,10 @@
 //! Checks: pure functions from observations (plus `now` and a policy) to
 //! findings with the stable ids of the check catalogue. No I/O here.
 
+pub mod dns;
+pub mod email;
+pub mod http;
+pub mod securitytxt;
 pub mod tls;
 
 use std::fmt;
@@ -143,6 +147,21 @@ pub fn evaluate(
                     });
                 }
                 findings.extend(tls::check(endpoint, now, policy));
+            }
+            for page in &o.http {
+                if let Some(refusal) = page.refused()
+                    && !errors.iter().any(|e| e.target == page.target)
+                {
+                    errors.push(TargetError {
+                        target: page.target.clone(),
+                        message: format!("not probed: {}", refusal.detail),
+                    });
+                }
+                findings.extend(http::check(page, now, policy));
+            }
+            for domain in &o.domains {
+                findings.extend(dns::check(domain, now, policy));
+                findings.extend(email::check(domain, now, policy));
             }
             sort_findings(&mut findings);
             SupplierResult {

@@ -7,8 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use clap::Args;
 use supplywatch::checks::{self, Policy, Severity};
 use supplywatch::clock::{Clock, SystemClock};
-use supplywatch::probe::run::{self, Progress};
-use supplywatch::probe::{EndpointObservation, Reach};
+use supplywatch::probe::run::{self, ProbeEvent, Progress};
 use supplywatch::report::{Format, check_report, check_summary, check_table};
 
 use super::{Globals, Outcome, UsageError, print_json};
@@ -70,11 +69,13 @@ pub async fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome>
         Format::Table => {
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             print!("{}", check_table(&results, color));
-            let endpoints: usize = observations.iter().map(|o| o.endpoints.len()).sum();
+            let endpoints: usize = observations.iter().map(|o| o.http.len()).sum();
+            let domains: usize = observations.iter().map(|o| o.domains.len()).sum();
             println!(
-                "{} — {endpoints} endpoint{} probed in {:.1}s",
+                "{} — {endpoints} endpoint{} and {domains} domain{} probed in {:.1}s",
                 check_summary(&results),
                 if endpoints == 1 { "" } else { "s" },
+                if domains == 1 { "" } else { "s" },
                 started.elapsed().as_secs_f64()
             );
         }
@@ -92,19 +93,6 @@ pub async fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome>
     })
 }
 
-fn outcome(o: &EndpointObservation) -> String {
-    match &o.reach {
-        Reach::Handshake => o
-            .tls
-            .as_ref()
-            .and_then(|t| t.version.clone())
-            .unwrap_or_else(|| "handshake".to_owned()),
-        Reach::CertificateOnly { .. } => "certificate only".to_owned(),
-        Reach::Unreachable { stage, .. } => format!("unreachable ({stage:?})").to_lowercase(),
-        Reach::Refused { .. } => "not probed (private address)".to_owned(),
-    }
-}
-
 /// Plain lines on stderr when it is not a terminal (logs, CI).
 #[derive(Default)]
 struct Lines {
@@ -120,14 +108,16 @@ impl Progress for Lines {
             if total == 1 { "" } else { "s" }
         );
     }
-    fn finished(&self, supplier: &str, o: &EndpointObservation) {
+    fn finished(&self, e: &ProbeEvent<'_>) {
         let n = self.done.fetch_add(1, Ordering::Relaxed) + 1;
         eprintln!(
-            "[{n}/{}] {supplier} {}: {} ({} ms)",
+            "[{n}/{}] {} {} {}: {} ({} ms)",
             self.total.load(Ordering::Relaxed),
-            o.target,
-            outcome(o),
-            o.elapsed_ms
+            e.supplier,
+            e.kind.as_str(),
+            e.target,
+            e.outcome,
+            e.elapsed_ms
         );
     }
     fn done(&self) {}
@@ -140,7 +130,7 @@ impl Bar {
     fn new() -> Self {
         let bar = indicatif::ProgressBar::new(0);
         if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{spinner} probing [{bar:30}] {pos}/{len} endpoints {elapsed} {msg}",
+            "{spinner} probing [{bar:30}] {pos}/{len} {elapsed} {msg}",
         ) {
             bar.set_style(style.progress_chars("=> "));
         }
@@ -152,8 +142,9 @@ impl Progress for Bar {
     fn start(&self, total: usize) {
         self.0.set_length(u64::try_from(total).unwrap_or(u64::MAX));
     }
-    fn finished(&self, _supplier: &str, o: &EndpointObservation) {
-        self.0.set_message(o.target.clone());
+    fn finished(&self, e: &ProbeEvent<'_>) {
+        self.0
+            .set_message(format!("{} {}", e.kind.as_str(), e.target));
         self.0.inc(1);
     }
     fn done(&self) {

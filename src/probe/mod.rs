@@ -3,7 +3,9 @@
 //! talks to the network (hickory, rustls, raw TCP).
 
 pub mod cert;
+pub mod dns;
 pub mod hello;
+pub mod http;
 pub mod resolve;
 pub mod run;
 pub mod tls;

@@ -6,9 +6,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig};
-use hickory_resolver::net::NetError;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::{Resolver, TokioResolver};
 use serde::{Deserialize, Serialize};
 
@@ -105,13 +106,78 @@ impl DnsResolver {
     }
 }
 
+impl DnsResolver {
+    /// The records of `record_type` at `name` (absolute; a trailing dot is
+    /// optional), in the order the server gave them. CNAMEs on the way are
+    /// followed by the resolver and left out of the answer. The lookup is
+    /// bounded by the resolver's own timeout and attempts, and guarded once
+    /// more here so that a stalled transport cannot hold a probe.
+    ///
+    /// # Errors
+    /// The [`LookupFailure`], with the response code told apart: NXDOMAIN,
+    /// SERVFAIL, REFUSED, "the name exists but has no such records", timeout.
+    pub async fn records(
+        &self,
+        name: &str,
+        record_type: RecordType,
+    ) -> Result<Vec<RData>, LookupFailure> {
+        // from_ascii, not from_utf8: labels such as `_dmarc` or `_mta-sts`
+        // are not valid IDNA and would be refused by the UTF-8 parser.
+        let mut query =
+            Name::from_ascii(name.trim_end_matches('.')).map_err(|e| LookupFailure::Other {
+                detail: format!("{name:?} is not a valid DNS name: {e}"),
+            })?;
+        query.set_fqdn(true);
+        let options = self.inner.options();
+        let guard = options
+            .timeout
+            .saturating_mul(u32::try_from(options.attempts).unwrap_or(u32::MAX).max(1))
+            .saturating_mul(2)
+            .saturating_add(Duration::from_secs(1));
+        let lookup = match tokio::time::timeout(guard, self.inner.lookup(query, record_type)).await
+        {
+            Ok(Ok(lookup)) => lookup,
+            Ok(Err(e)) => return Err(classify_response(&e)),
+            Err(_) => return Err(LookupFailure::Timeout),
+        };
+        let records: Vec<RData> = lookup
+            .answers()
+            .iter()
+            .filter(|r| r.record_type() == record_type)
+            .map(|r| r.data.clone())
+            .collect();
+        if records.is_empty() {
+            Err(LookupFailure::NoRecords)
+        } else {
+            Ok(records)
+        }
+    }
+}
+
+/// Like [`classify`], and also reads the response code hickory reports as
+/// `DnsError::ResponseCode` (how it returns SERVFAIL and REFUSED answers).
+#[must_use]
+pub fn classify_response(error: &NetError) -> LookupFailure {
+    if let NetError::Dns(DnsError::ResponseCode(code)) = error {
+        return match code {
+            ResponseCode::ServFail => LookupFailure::ServFail,
+            ResponseCode::Refused => LookupFailure::Refused,
+            ResponseCode::NXDomain => LookupFailure::NxDomain,
+            other => LookupFailure::Other {
+                detail: format!("the nameserver answered {other}"),
+            },
+        };
+    }
+    classify(error)
+}
+
 /// hickory reports SERVFAIL much like "no records": read the response code.
 #[must_use]
 pub fn classify(error: &NetError) -> LookupFailure {
     if error.is_nx_domain() {
         return LookupFailure::NxDomain;
     }
-    if let NetError::Dns(hickory_resolver::net::DnsError::NoRecordsFound(no)) = error {
+    if let NetError::Dns(DnsError::NoRecordsFound(no)) = error {
         return match no.response_code {
             ResponseCode::ServFail => LookupFailure::ServFail,
             ResponseCode::Refused => LookupFailure::Refused,

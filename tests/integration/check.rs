@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
+use supplywatch_testworld::http::SiteSpec;
 use supplywatch_testworld::{TlsCase, World};
 
 use crate::support::{Run, Scratch, run_in};
@@ -35,13 +36,26 @@ async fn check(scratch: &Scratch, args: &[&str]) -> Run {
     .unwrap()
 }
 
+/// The `tls.*` ids of one supplier (the world's TLS servers have no HTTP
+/// posture to speak of, so `http.*` ids fire there too; they are tested in
+/// `http.rs`).
 fn ids_of(supplier: &serde_json::Value) -> BTreeSet<String> {
     supplier["findings"]
         .as_array()
         .unwrap()
         .iter()
         .map(|f| f["check"].as_str().unwrap().to_owned())
+        .filter(|id| id.starts_with("tls."))
         .collect()
+}
+
+fn finding_of<'a>(supplier: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    supplier["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == id)
+        .unwrap_or_else(|| panic!("no {id} in {supplier}"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -102,6 +116,10 @@ async fn every_tls_id_fires_where_it_must_and_nowhere_else() {
     assert_eq!(expired["criticality"], "important");
     assert!(expired["score"].is_null() && expired["grade"].is_null());
     let finding = &expired["findings"][0];
+    assert_eq!(
+        finding["check"], "tls.cert_expired",
+        "the worst comes first"
+    );
     assert_eq!(finding["severity"], "critical");
     assert_eq!(finding["target"], world.endpoint(TlsCase::Expired));
     let summary = finding["summary"].as_str().unwrap();
@@ -112,7 +130,7 @@ async fn every_tls_id_fires_where_it_must_and_nowhere_else() {
     assert!(finding["evidence"]["not_after"].is_string());
 
     // Precise words, not "handshake failed".
-    let untrusted = &by_id("untrusted-root")["findings"][0];
+    let untrusted = finding_of(by_id("untrusted-root"), "tls.untrusted_root");
     assert!(
         untrusted["summary"]
             .as_str()
@@ -120,13 +138,7 @@ async fn every_tls_id_fires_where_it_must_and_nowhere_else() {
             .contains("Rogue Root CA', which is not trusted"),
         "{untrusted}"
     );
-    let weak = by_id("rsa1024")["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["check"] == "tls.weak_key")
-        .cloned()
-        .unwrap();
+    let weak = finding_of(by_id("rsa1024"), "tls.weak_key");
     assert!(
         weak["summary"].as_str().unwrap().contains("1024 bits"),
         "{weak}"
@@ -134,13 +146,13 @@ async fn every_tls_id_fires_where_it_must_and_nowhere_else() {
     assert_eq!(weak["evidence"]["weak"][0]["key"]["bits"], 1024);
 
     // Failures are told apart in the evidence.
-    let stall = &by_id("stall")["findings"][0]["evidence"];
+    let stall = &finding_of(by_id("stall"), "tls.unreachable")["evidence"];
     assert_eq!(stall["timed_out"], true, "{stall}");
     assert_eq!(stall["stage"], "handshake");
-    let closed = &by_id("closed")["findings"][0]["evidence"];
+    let closed = &finding_of(by_id("closed"), "tls.unreachable")["evidence"];
     assert_eq!(closed["timed_out"], false);
     assert_eq!(closed["stage"], "connect");
-    let missing = &by_id("missing")["findings"][0];
+    let missing = finding_of(by_id("missing"), "tls.unreachable");
     assert_eq!(missing["evidence"]["stage"], "resolve");
     assert!(
         missing["summary"].as_str().unwrap().contains("NXDOMAIN"),
@@ -181,18 +193,19 @@ async fn fail_on_sets_the_exit_code_and_ids_select_suppliers() {
     let scratch = Scratch::new();
     scratch.write("supplywatch.toml", world_config(&world, &cases, true));
 
-    // Only `old` (a low finding) is probed.
+    // Only `old` is probed: its worst findings are medium (no HSTS, no
+    // security.txt on the world's bare TLS servers).
     let run = check(
         &scratch,
-        &["check", "old", "--fail-on", "medium", "--format", "json"],
+        &["check", "old", "--fail-on", "high", "--format", "json"],
     )
     .await;
     run.expect_code(0);
     assert_eq!(run.json()["suppliers"].as_array().unwrap().len(), 1);
-    check(&scratch, &["check", "old", "--fail-on", "low"])
+    check(&scratch, &["check", "old", "--fail-on", "medium"])
         .await
         .expect_code(1);
-    check(&scratch, &["check", "good", "--fail-on", "info"])
+    check(&scratch, &["check", "good", "--fail-on", "high"])
         .await
         .expect_code(0);
     check(&scratch, &["check", "--fail-on", "critical"])
@@ -214,8 +227,18 @@ async fn fail_on_sets_the_exit_code_and_ids_select_suppliers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_table_groups_by_supplier_worst_first() {
-    let world = World::start().await.unwrap();
+    // A site with nothing to find: good certificate, secure headers, a
+    // current security.txt.
+    let expires = (chrono::Utc::now() + chrono::TimeDelta::days(90))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let txt = format!("Contact: mailto:security@clean.test\nExpires: {expires}\n");
+    let world = World::builder()
+        .site("clean.site.test", SiteSpec::https().security_txt_text(&txt))
+        .start()
+        .await
+        .unwrap();
     let cases = vec![
+        ("clean".to_owned(), world.site_endpoint("clean.site.test")),
         ("good".to_owned(), world.endpoint(TlsCase::GoodEcdsa)),
         ("old".to_owned(), world.endpoint(TlsCase::Tls12Only)),
         ("expired".to_owned(), world.endpoint(TlsCase::Expired)),
@@ -231,9 +254,10 @@ async fn the_table_groups_by_supplier_worst_first() {
     };
     assert!(pos("expired — Case expired") < pos("old — Case old"));
     assert!(pos("old — Case old") < pos("good — Case good"));
+    assert!(pos("good — Case good") < pos("clean — Case clean"));
     assert!(out.contains("CRITICAL  tls.cert_expired"), "{out}");
     assert!(
-        out.contains("good — Case good (important): no findings"),
+        out.contains("clean — Case clean (important): no findings"),
         "{out}"
     );
     assert!(
@@ -241,5 +265,6 @@ async fn the_table_groups_by_supplier_worst_first() {
         "no colour when stdout is not a terminal"
     );
     // Progress goes to stderr as plain lines when it is not a terminal.
-    assert!(run.stderr.contains("[3/3]"), "{}", run.stderr);
+    // (four endpoints: a TLS and an HTTP probe each)
+    assert!(run.stderr.contains("[8/8]"), "{}", run.stderr);
 }

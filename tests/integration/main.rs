@@ -16,4 +16,6 @@ mod support;
 mod check;
 mod cli;
 mod config_errors;
+mod dns;
+mod http;
 mod store;

@@ -16,6 +16,7 @@
 //! - [`raw`]: hand-built TLS records for what rustls will not send;
 //! - [`pki`]: the rcgen test CAs, leaf issuing and the openssl fixtures;
 //! - [`tls`]: [`TlsCase`] and one server per case;
+//! - [`http`]: HTTPS and plain-HTTP sites with canned replies per path;
 //! - [`dns`]: the authoritative server for `test.`, extensible records;
 //! - [`world`]: [`World`] and [`WorldBuilder`], which wire the rest.
 //!
@@ -23,6 +24,7 @@
 //! the product itself.
 
 pub mod dns;
+pub mod http;
 pub mod pki;
 pub mod raw;
 pub mod task;
@@ -30,6 +32,7 @@ pub mod tls;
 pub mod world;
 
 pub use dns::DnsRecord;
+pub use http::{Reply, SiteCert, SiteEndpoint, SiteSpec};
 pub use pki::{Authority, Leaf, LeafKey, LeafSpec, Pki};
 pub use tls::TlsCase;
 pub use world::{World, WorldBuilder};

@@ -1,9 +1,10 @@
-//! The [`World`]: a test PKI, one TLS endpoint per [`TlsCase`] and an
-//! authoritative DNS server naming them, in a temp dir, all on 127.0.0.1,
-//! all stopped when the `World` is dropped.
+//! The [`World`]: a test PKI, one TLS endpoint per [`TlsCase`], the web
+//! sites a test asks for, and an authoritative DNS server naming them, in a
+//! temp dir, all on 127.0.0.1, all stopped when the `World` is dropped.
 //!
-//! This is the crate's top: it wires [`crate::pki`], [`crate::tls`] and
-//! [`crate::dns`] together and nothing below depends on it.
+//! This is the crate's top: it wires [`crate::pki`], [`crate::tls`],
+//! [`crate::http`] and [`crate::dns`] together and nothing below depends
+//! on it.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::dns::{self, DnsRecord};
+use crate::http::{self, SiteEndpoint, SiteSpec};
 use crate::pki::Pki;
 use crate::task::spawn_until;
 use crate::tls::{self, CaseEndpoint, TlsCase};
@@ -42,6 +44,8 @@ pub struct World {
     pki: Pki,
     /// One entry per case, in [`TlsCase::ALL`] order.
     cases: Vec<CaseEndpoint>,
+    /// The web sites added with [`WorldBuilder::site`], in that order.
+    sites: Vec<SiteEndpoint>,
     dir: TempDir,
     shutdown: CancellationToken,
 }
@@ -52,6 +56,7 @@ pub struct WorldBuilder {
     now: Option<OffsetDateTime>,
     records: Vec<DnsRecord>,
     servfail: Vec<String>,
+    sites: Vec<(String, SiteSpec)>,
 }
 
 impl WorldBuilder {
@@ -84,8 +89,18 @@ impl WorldBuilder {
         self
     }
 
-    /// Generates the PKI, writes the roots, starts every TLS case and the
-    /// DNS server.
+    /// Adds a web site served under `host` (a name in the zone `test.`,
+    /// which gets an A record to 127.0.0.1): HTTPS with a certificate for
+    /// `host` from the world's PKI, or plain HTTP, as `spec` says. See
+    /// [`crate::http`]; find it with [`World::site_endpoint`].
+    #[must_use]
+    pub fn site(mut self, host: impl Into<String>, spec: SiteSpec) -> Self {
+        self.sites.push((host.into(), spec));
+        self
+    }
+
+    /// Generates the PKI, writes the roots, starts every TLS case, every
+    /// site and the DNS server.
     ///
     /// # Errors
     /// When a certificate cannot be made, the temp dir or a file cannot be
@@ -115,10 +130,21 @@ impl WorldBuilder {
             cases.push(tls::start_case(case, &pki, &shutdown).await?);
         }
 
+        let mut bound = Vec::with_capacity(self.sites.len());
+        for (i, (host, spec)) in self.sites.iter().enumerate() {
+            anyhow::ensure!(
+                !self.sites.iter().take(i).any(|(h, _)| h == host),
+                "the site {host} is added twice"
+            );
+            bound.push(http::bind(host, spec.clone(), &pki).await?);
+        }
+        let sites = http::serve_all(bound, &shutdown);
+
         let mut records: Vec<DnsRecord> = TlsCase::ALL
             .iter()
             .map(|case| dns::localhost_a(case.host()))
             .collect();
+        records.extend(sites.iter().map(|site| dns::localhost_a(site.host.clone())));
         records.extend(self.records);
         let mut servfail = self.servfail;
         servfail.push(dns::SERVFAIL_HOST.to_owned());
@@ -132,6 +158,7 @@ impl WorldBuilder {
             now,
             pki,
             cases,
+            sites,
             dir,
             shutdown,
         })
@@ -183,6 +210,61 @@ impl World {
     #[must_use]
     pub fn served_chain(&self, case: TlsCase) -> &[CertificateDer<'static>] {
         &self.case(case).chain
+    }
+
+    /// The site added as `host`.
+    ///
+    /// # Panics
+    /// When no site was added under `host`: a mistake in the test.
+    #[must_use]
+    pub fn site(&self, host: &str) -> &SiteEndpoint {
+        match self.sites.iter().find(|s| s.host == host) {
+            Some(site) => site,
+            None => panic!("no site {host} in this world"),
+        }
+    }
+
+    /// `host:port` of the site added as `host`, the form an endpoint is
+    /// written in.
+    ///
+    /// # Panics
+    /// See [`World::site`].
+    #[must_use]
+    pub fn site_endpoint(&self, host: &str) -> String {
+        self.site(host).to_string()
+    }
+
+    /// Where the site added as `host` listens.
+    ///
+    /// # Panics
+    /// See [`World::site`].
+    #[must_use]
+    pub fn site_addr(&self, host: &str) -> SocketAddr {
+        self.site(host).addr
+    }
+
+    /// `scheme://host:port` + `path` for the site added as `host`.
+    ///
+    /// # Panics
+    /// See [`World::site`].
+    #[must_use]
+    pub fn site_url(&self, host: &str, path: &str) -> String {
+        format!("{}{path}", self.site(host).origin())
+    }
+
+    /// The request targets the site added as `host` has received, in order.
+    ///
+    /// # Panics
+    /// See [`World::site`].
+    #[must_use]
+    pub fn site_requests(&self, host: &str) -> Vec<String> {
+        self.site(host).requests()
+    }
+
+    /// Every site, in the order added.
+    #[must_use]
+    pub fn sites(&self) -> &[SiteEndpoint] {
+        &self.sites
     }
 
     /// The world's PKI, to issue more leaves (e.g. for an SMTP server).

@@ -1,0 +1,592 @@
+//! `dns.*` checks over a [`DomainObservation`]: resolution failures,
+//! DNSSEC presence, name server diversity and CAA.
+//!
+//! Pure: no I/O, no clock. A lookup that failed (SERVFAIL, timeout) is
+//! unknown, never "missing": the checks that need it stay silent and
+//! `dns.resolution_failed` says what failed. `dns.dnssec_bogus` is not
+//! judged: the probe detects presence only (no validation).
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::{Finding, Policy, Severity};
+use crate::probe::LookupFailure;
+use crate::probe::dns::{Answer, DomainObservation, Resolution, suffix};
+
+/// All `dns.*` findings for one domain observation.
+#[must_use]
+pub fn check(obs: &DomainObservation, _now: DateTime<Utc>, _policy: &Policy) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut push = |check: &'static str, severity: Severity, summary: String, evidence| {
+        out.push(Finding {
+            check,
+            severity,
+            target: obs.domain.clone(),
+            summary,
+            evidence,
+        });
+    };
+    if let Resolution::Failed { failure } = &obs.resolution {
+        resolution_failed(obs, failure, &mut push);
+        // What does not resolve has no other facts: unknown, not missing.
+        return out;
+    }
+    partial_failure(obs, &mut push);
+    dnssec_missing(obs, &mut push);
+    single_nameserver(obs, &mut push);
+    caa_missing(obs, &mut push);
+    out
+}
+
+type Push<'a> = dyn FnMut(&'static str, Severity, String, serde_json::Value) + 'a;
+
+fn resolution_failed(obs: &DomainObservation, failure: &LookupFailure, push: &mut Push<'_>) {
+    let domain = obs.domain.as_str();
+    push(
+        "dns.resolution_failed",
+        Severity::High,
+        match failure {
+            LookupFailure::NxDomain => format!("{domain} does not exist (NXDOMAIN)"),
+            LookupFailure::ServFail => {
+                format!("the name servers fail to answer for {domain} (SERVFAIL)")
+            }
+            LookupFailure::Timeout => format!("lookups for {domain} time out"),
+            LookupFailure::Refused => {
+                format!("the name server refuses queries for {domain} (REFUSED)")
+            }
+            LookupFailure::NoRecords => format!("{domain} has no records"),
+            LookupFailure::Other { detail } => format!("lookups for {domain} fail: {detail}"),
+        },
+        json!({"name": domain, "query": "SOA", "failure": failure, "response": response_name(failure)}),
+    );
+}
+
+fn partial_failure(obs: &DomainObservation, push: &mut Push<'_>) {
+    let domain = obs.domain.as_str();
+    let failed = failed_queries(obs);
+    if let Some(first) = failed.first() {
+        let what: Vec<String> = failed
+            .iter()
+            .map(|q| {
+                format!(
+                    "{} {} ({})",
+                    q.name,
+                    q.record_type,
+                    response_name(&q.failure)
+                )
+            })
+            .collect();
+        push(
+            "dns.resolution_failed",
+            Severity::High,
+            format!(
+                "{domain} resolves, but {} {} unanswered: {}",
+                if failed.len() == 1 {
+                    "one query"
+                } else {
+                    "some queries"
+                },
+                if failed.len() == 1 { "goes" } else { "go" },
+                what.join(", ")
+            ),
+            json!({
+                "name": domain,
+                "failed_queries": failed.iter().map(|q| json!({
+                    "name": q.name, "type": q.record_type, "failure": q.failure,
+                    "response": response_name(&q.failure),
+                })).collect::<Vec<_>>(),
+                "first": {"name": first.name, "type": first.record_type},
+            }),
+        );
+    }
+}
+
+fn dnssec_missing(obs: &DomainObservation, push: &mut Push<'_>) {
+    let domain = obs.domain.as_str();
+    if let Some(dnssec) = &obs.dnssec {
+        let signed = dnssec
+            .queries
+            .iter()
+            .any(|q| !q.answer.records().is_empty());
+        let unknown = dnssec.queries.iter().any(|q| q.answer.error().is_some());
+        if !signed && !unknown && !dnssec.queries.is_empty() {
+            let names: BTreeSet<&str> = dnssec.queries.iter().map(|q| q.name.as_str()).collect();
+            push(
+                "dns.dnssec_missing",
+                Severity::Low,
+                format!(
+                    "{domain} is not signed with DNSSEC: no DS record at the parent and no DNSKEY at {}",
+                    names.into_iter().collect::<Vec<_>>().join(" or ")
+                ),
+                json!({"queries": dnssec.queries.iter().map(|q| json!({
+                    "name": q.name, "type": q.record_type, "answer": outcome(&q.answer),
+                })).collect::<Vec<_>>()}),
+            );
+        }
+    }
+}
+
+fn single_nameserver(obs: &DomainObservation, push: &mut Push<'_>) {
+    if let Some(ns) = &obs.nameservers {
+        if let Some(found) = ns.found() {
+            let hosts: BTreeSet<&str> = found
+                .answer
+                .records()
+                .iter()
+                .map(|n| n.host.as_str())
+                .collect();
+            let groups: BTreeSet<&str> = found
+                .answer
+                .records()
+                .iter()
+                .map(|n| n.registrable.as_deref().unwrap_or(n.host.as_str()))
+                .collect();
+            let evidence = json!({
+                "zone": found.name,
+                "nameservers": found.answer.records(),
+                "registrable_domains": groups,
+            });
+            if hosts.len() < 2 {
+                push(
+                    "dns.single_nameserver",
+                    Severity::Low,
+                    format!(
+                        "the zone {} has a single name server ({}): one failure takes the domain offline",
+                        found.name,
+                        hosts.iter().copied().collect::<Vec<_>>().join(", ")
+                    ),
+                    evidence,
+                );
+            } else if let [only] = groups.iter().copied().collect::<Vec<_>>().as_slice() {
+                push(
+                    "dns.single_nameserver",
+                    Severity::Low,
+                    format!(
+                        "all {} name servers of the zone {} are under {only}: one provider's outage takes the domain offline",
+                        hosts.len(),
+                        found.name
+                    ),
+                    evidence,
+                );
+            }
+        } else if ns.failed().is_none() {
+            let names: Vec<&str> = ns.steps.iter().map(|s| s.name.as_str()).collect();
+            push(
+                "dns.single_nameserver",
+                Severity::Low,
+                format!("no NS records at {}", or_list(&names)),
+                json!({"queried": names, "nameservers": []}),
+            );
+        }
+    }
+}
+
+fn caa_missing(obs: &DomainObservation, push: &mut Push<'_>) {
+    let domain = obs.domain.as_str();
+    if let Some(caa) = &obs.caa
+        && caa.found().is_none()
+        && caa.failed().is_none()
+    {
+        let names: Vec<&str> = caa.steps.iter().map(|s| s.name.as_str()).collect();
+        push(
+            "dns.caa_missing",
+            Severity::Low,
+            format!(
+                "no CAA record at {}: any certificate authority may issue certificates for {domain}",
+                or_list(&names)
+            ),
+            json!({"queried": names, "registrable_domain": suffix::registrable_domain(domain)}),
+        );
+    }
+}
+
+/// One query at the domain's own names that got no answer.
+pub(crate) struct FailedQuery {
+    pub name: String,
+    pub record_type: &'static str,
+    pub failure: LookupFailure,
+}
+
+/// Queries at the domain's own names (itself, its parents up to the
+/// registrable domain, `_dmarc`, `_mta-sts`, `_smtp._tls`) whose lookup
+/// failed. SPF includes of other domains are not the domain's own.
+pub(crate) fn failed_queries(obs: &DomainObservation) -> Vec<FailedQuery> {
+    fn push<T>(
+        out: &mut Vec<FailedQuery>,
+        name: &str,
+        record_type: &'static str,
+        answer: &Answer<T>,
+    ) {
+        if let Some(failure) = answer.error() {
+            out.push(FailedQuery {
+                name: name.to_owned(),
+                record_type,
+                failure: failure.clone(),
+            });
+        }
+    }
+    let mut out = Vec::new();
+    if let Some(ns) = &obs.nameservers {
+        for step in &ns.steps {
+            push(&mut out, &step.name, "NS", &step.answer);
+        }
+    }
+    if let Some(mx) = &obs.mx {
+        push(&mut out, &mx.name, "MX", &mx.answer);
+    }
+    if let Some(caa) = &obs.caa {
+        for step in &caa.steps {
+            push(&mut out, &step.name, "CAA", &step.answer);
+        }
+    }
+    if let Some(dnssec) = &obs.dnssec {
+        for q in &dnssec.queries {
+            let record_type = if q.record_type == "DS" {
+                "DS"
+            } else {
+                "DNSKEY"
+            };
+            push(&mut out, &q.name, record_type, &q.answer);
+        }
+    }
+    if let Some(spf) = &obs.spf {
+        push(&mut out, &spf.records.name, "TXT", &spf.records.answer);
+    }
+    if let Some(dmarc) = &obs.dmarc {
+        for lookup in &dmarc.lookups {
+            push(&mut out, &lookup.name, "TXT", &lookup.answer);
+        }
+    }
+    if let Some(sts) = &obs.mta_sts {
+        push(&mut out, &sts.txt.name, "TXT", &sts.txt.answer);
+    }
+    if let Some(tlsrpt) = &obs.tlsrpt {
+        push(&mut out, &tlsrpt.txt.name, "TXT", &tlsrpt.txt.answer);
+    }
+    out
+}
+
+/// The answer as the evidence shows it: `records`, `nxdomain`, `no_records`, or the failure.
+fn outcome<T>(answer: &Answer<T>) -> &'static str {
+    match answer {
+        Answer::Records { total: 0, .. }
+        | Answer::None {
+            reason: LookupFailure::NoRecords,
+        } => "no_records",
+        Answer::Records { .. } => "records",
+        Answer::None { .. } => "nxdomain",
+        Answer::Failed { failure } => response_name(failure),
+    }
+}
+
+/// The DNS response, as people who read zone files name it.
+pub(crate) fn response_name(failure: &LookupFailure) -> &'static str {
+    match failure {
+        LookupFailure::NxDomain => "NXDOMAIN",
+        LookupFailure::NoRecords => "NOERROR, no records",
+        LookupFailure::ServFail => "SERVFAIL",
+        LookupFailure::Refused => "REFUSED",
+        LookupFailure::Timeout => "timeout",
+        LookupFailure::Other { .. } => "error",
+    }
+}
+
+fn or_list(names: &[&str]) -> String {
+    match names {
+        [] => "the domain".to_owned(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::probe::dns::{CaaRecord, Climb, DnssecFacts, DnssecQuery, NamedAnswer, Nameserver};
+
+    pub(crate) fn now() -> DateTime<Utc> {
+        "2026-03-01T12:00:00Z".parse().unwrap()
+    }
+
+    pub(crate) fn records<T>(records: Vec<T>) -> Answer<T> {
+        let total = records.len();
+        Answer::Records {
+            records,
+            total,
+            ignored: 0,
+        }
+    }
+
+    pub(crate) fn none<T>() -> Answer<T> {
+        Answer::None {
+            reason: LookupFailure::NoRecords,
+        }
+    }
+
+    pub(crate) fn servfail<T>() -> Answer<T> {
+        Answer::Failed {
+            failure: LookupFailure::ServFail,
+        }
+    }
+
+    pub(crate) fn named<T>(name: &str, answer: Answer<T>) -> NamedAnswer<T> {
+        NamedAnswer {
+            name: name.to_owned(),
+            answer,
+        }
+    }
+
+    fn ns(host: &str) -> Nameserver {
+        Nameserver {
+            host: host.to_owned(),
+            registrable: suffix::registrable_domain(host),
+        }
+    }
+
+    /// A domain with nothing to find fault with at the DNS level.
+    pub(crate) fn healthy() -> DomainObservation {
+        DomainObservation {
+            domain: "example.com".to_owned(),
+            resolution: Resolution::Resolves,
+            nameservers: Some(Climb {
+                steps: vec![named(
+                    "example.com",
+                    records(vec![ns("ns1.provider-a.net"), ns("ns2.provider-b.org")]),
+                )],
+            }),
+            mx: None,
+            caa: Some(Climb {
+                steps: vec![named(
+                    "example.com",
+                    records(vec![CaaRecord {
+                        critical: false,
+                        tag: "issue".to_owned(),
+                        value: "letsencrypt.org".to_owned(),
+                    }]),
+                )],
+            }),
+            dnssec: Some(DnssecFacts {
+                queries: vec![
+                    DnssecQuery {
+                        name: "example.com".to_owned(),
+                        record_type: "DS".to_owned(),
+                        answer: records(vec![
+                            "key tag 1, algorithm ECDSAP256SHA256, digest type 2".to_owned(),
+                        ]),
+                    },
+                    DnssecQuery {
+                        name: "example.com".to_owned(),
+                        record_type: "DNSKEY".to_owned(),
+                        answer: none(),
+                    },
+                ],
+            }),
+            spf: None,
+            dmarc: None,
+            mta_sts: None,
+            tlsrpt: None,
+            elapsed_ms: 1,
+        }
+    }
+
+    fn ids(obs: &DomainObservation) -> Vec<&'static str> {
+        check(obs, now(), &Policy::default())
+            .iter()
+            .map(|f| f.check)
+            .collect()
+    }
+
+    #[test]
+    fn a_healthy_domain_has_no_dns_findings() {
+        assert!(ids(&healthy()).is_empty(), "{:?}", ids(&healthy()));
+    }
+
+    #[test]
+    fn resolution_failures_are_told_apart_and_silence_the_rest() {
+        for (failure, words, response) in [
+            (
+                LookupFailure::NxDomain,
+                "does not exist (NXDOMAIN)",
+                "NXDOMAIN",
+            ),
+            (LookupFailure::ServFail, "(SERVFAIL)", "SERVFAIL"),
+            (LookupFailure::Timeout, "time out", "timeout"),
+        ] {
+            let mut obs = healthy();
+            obs.resolution = Resolution::Failed {
+                failure: failure.clone(),
+            };
+            // Even with facts that would otherwise fire, only the failure shows.
+            obs.caa = Some(Climb {
+                steps: vec![named("example.com", none())],
+            });
+            let findings = check(&obs, now(), &Policy::default());
+            assert_eq!(findings.len(), 1, "{findings:?}");
+            let f = &findings[0];
+            assert_eq!(f.check, "dns.resolution_failed");
+            assert_eq!(f.severity, Severity::High);
+            assert_eq!(f.target, "example.com");
+            assert!(f.summary.contains(words), "{}", f.summary);
+            assert_eq!(f.evidence["response"], response);
+            assert_eq!(f.evidence["failure"], json!(failure));
+        }
+    }
+
+    #[test]
+    fn a_partial_failure_is_reported_and_stays_unknown() {
+        let mut obs = healthy();
+        obs.caa = Some(Climb {
+            steps: vec![named("example.com", servfail())],
+        });
+        let findings = check(&obs, now(), &Policy::default());
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].check, "dns.resolution_failed");
+        assert!(
+            findings[0].summary.contains("example.com CAA (SERVFAIL)"),
+            "{}",
+            findings[0].summary
+        );
+        assert_eq!(findings[0].evidence["failed_queries"][0]["type"], "CAA");
+    }
+
+    #[test]
+    fn dnssec_missing_fires_only_when_nothing_is_found_and_nothing_failed() {
+        let mut obs = healthy();
+        let unsigned = DnssecFacts {
+            queries: vec![
+                DnssecQuery {
+                    name: "example.com".to_owned(),
+                    record_type: "DS".to_owned(),
+                    answer: none(),
+                },
+                DnssecQuery {
+                    name: "example.com".to_owned(),
+                    record_type: "DNSKEY".to_owned(),
+                    answer: none(),
+                },
+            ],
+        };
+        obs.dnssec = Some(unsigned.clone());
+        let findings = check(&obs, now(), &Policy::default());
+        assert_eq!(ids(&obs), ["dns.dnssec_missing"]);
+        assert_eq!(findings[0].severity, Severity::Low);
+        assert!(
+            findings[0].summary.contains("no DS record"),
+            "{}",
+            findings[0].summary
+        );
+
+        let mut keyed = unsigned.clone();
+        keyed.queries[1].answer = records(vec!["flags 257, algorithm ED25519".to_owned()]);
+        obs.dnssec = Some(keyed);
+        assert!(ids(&obs).is_empty());
+
+        let mut failing = unsigned;
+        failing.queries[0].answer = servfail();
+        obs.dnssec = Some(failing);
+        assert_eq!(
+            ids(&obs),
+            ["dns.resolution_failed"],
+            "unknown is not missing"
+        );
+    }
+
+    #[test]
+    fn single_nameserver_cases() {
+        let mut obs = healthy();
+        let set = |obs: &mut DomainObservation, hosts: &[&str]| {
+            obs.nameservers = Some(Climb {
+                steps: vec![
+                    named("www.example.com", none()),
+                    named(
+                        "example.com",
+                        records(hosts.iter().map(|h| ns(h)).collect()),
+                    ),
+                ],
+            });
+        };
+        set(&mut obs, &["ns1.provider.net"]);
+        let findings = check(&obs, now(), &Policy::default());
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].check, "dns.single_nameserver");
+        assert!(
+            findings[0].summary.contains("single name server"),
+            "{}",
+            findings[0].summary
+        );
+
+        set(
+            &mut obs,
+            &["ns1.provider.net", "ns2.provider.net", "ns3.PROVIDER.net"],
+        );
+        let findings = check(&obs, now(), &Policy::default());
+        assert_eq!(findings.len(), 1);
+        assert!(
+            findings[0].summary.contains("are under provider.net"),
+            "{}",
+            findings[0].summary
+        );
+        assert_eq!(findings[0].evidence["zone"], "example.com");
+
+        set(&mut obs, &["a.ns.provider.co.uk", "b.ns.other.co.uk"]);
+        assert!(ids(&obs).is_empty());
+
+        // Duplicates do not make two servers.
+        set(&mut obs, &["ns1.provider.net", "ns1.provider.net"]);
+        assert_eq!(ids(&obs), ["dns.single_nameserver"]);
+
+        obs.nameservers = Some(Climb {
+            steps: vec![
+                named("www.example.com", none()),
+                named("example.com", none()),
+            ],
+        });
+        assert_eq!(ids(&obs), ["dns.single_nameserver"]);
+
+        obs.nameservers = Some(Climb {
+            steps: vec![named("www.example.com", servfail())],
+        });
+        assert_eq!(ids(&obs), ["dns.resolution_failed"]);
+    }
+
+    #[test]
+    fn caa_missing_needs_every_level_to_answer_none() {
+        let mut obs = healthy();
+        obs.domain = "www.example.com".to_owned();
+        obs.caa = Some(Climb {
+            steps: vec![
+                named("www.example.com", none()),
+                named("example.com", none()),
+            ],
+        });
+        let findings = check(&obs, now(), &Policy::default());
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].check, "dns.caa_missing");
+        assert_eq!(findings[0].severity, Severity::Low);
+        assert!(
+            findings[0]
+                .summary
+                .contains("www.example.com or example.com"),
+            "{}",
+            findings[0].summary
+        );
+
+        // Found at the parent: fine.
+        obs.caa = Some(Climb {
+            steps: vec![
+                named("www.example.com", none()),
+                named(
+                    "example.com",
+                    records(vec![CaaRecord {
+                        critical: false,
+                        tag: "issue".to_owned(),
+                        value: "ca.test".to_owned(),
+                    }]),
+                ),
+            ],
+        });
+        assert!(ids(&obs).is_empty());
+    }
+}

@@ -1,0 +1,978 @@
+//! `email.*` checks over a [`DomainObservation`]: SPF, DMARC, MX, MTA-STS
+//! and TLS-RPT.
+//!
+//! Pure: no I/O, no clock. When the domain does not resolve, or a lookup
+//! a check needs failed, that check stays silent — unknown is not missing
+//! (`dns.resolution_failed` reports the failure).
+//!
+//! SPF permerrors other than the RFC 7208 4.6.4 limits (a syntax error, an
+//! include of a domain without SPF) have no catalogue id yet; they are in
+//! the observation, not in a finding.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::{Finding, Policy, Severity};
+use crate::probe::dns::{
+    DmarcFacts, DmarcPolicy, DomainObservation, FinalAll, MtaStsFacts, PolicyFetch, Qualifier,
+    SpfFacts, SpfProblem, SpfResult, StsMode, TlsRptFacts, spf,
+};
+
+/// All `email.*` findings for one domain observation.
+#[must_use]
+pub fn check(obs: &DomainObservation, _now: DateTime<Utc>, _policy: &Policy) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if !obs.resolves() {
+        return out;
+    }
+    let mut push = |check: &'static str, severity: Severity, summary: String, evidence| {
+        out.push(Finding {
+            check,
+            severity,
+            target: obs.domain.clone(),
+            summary,
+            evidence,
+        });
+    };
+    let domain = obs.domain.as_str();
+    if let Some(spf) = &obs.spf {
+        spf_checks(domain, spf, &mut push);
+    }
+    if let Some(dmarc) = &obs.dmarc {
+        dmarc_checks(domain, dmarc, &mut push);
+    }
+    if let Some(mx) = &obs.mx
+        && mx.answer.is_missing()
+    {
+        push(
+            "email.mx_missing",
+            Severity::Info,
+            format!("{domain} has no MX record and no null MX (RFC 7505) saying it takes no mail"),
+            json!({"name": mx.name, "answer": mx.answer}),
+        );
+    }
+    if let Some(sts) = &obs.mta_sts {
+        mta_sts_check(domain, sts, &mut push);
+    }
+    if let Some(tlsrpt) = &obs.tlsrpt {
+        tlsrpt_check(domain, tlsrpt, &mut push);
+    }
+    out
+}
+
+type Push<'a> = dyn FnMut(&'static str, Severity, String, serde_json::Value) + 'a;
+
+fn spf_checks(domain: &str, facts: &SpfFacts, push: &mut Push<'_>) {
+    let answer = &facts.records.answer;
+    if answer.error().is_some() {
+        return;
+    }
+    if answer.is_missing() {
+        push(
+            "email.spf_missing",
+            Severity::Medium,
+            format!(
+                "{domain} publishes no SPF record (no v=spf1 TXT record): anyone may send mail as it"
+            ),
+            json!({"name": facts.records.name, "answer": answer}),
+        );
+        return;
+    }
+    if answer.total() > 1 {
+        push(
+            "email.spf_multiple",
+            Severity::Medium,
+            format!(
+                "{domain} publishes {} SPF records; receivers treat that as a permanent error (RFC 7208 4.5) and SPF fails for all its mail",
+                answer.total()
+            ),
+            json!({"name": facts.records.name, "records": answer.records(), "count": answer.total()}),
+        );
+        return;
+    }
+    let Some(eval) = &facts.evaluation else {
+        return;
+    };
+    let record = answer.records().first().map_or("", String::as_str);
+
+    spf_permissive(domain, record, eval, push);
+    spf_limits(domain, eval, push);
+}
+
+fn spf_permissive(domain: &str, record: &str, eval: &spf::SpfEvaluation, push: &mut Push<'_>) {
+    let permissive = match &eval.final_all {
+        FinalAll::All {
+            qualifier: Qualifier::Pass,
+            domain: at,
+        } => {
+            let written = if spf_record_of(eval, at, record)
+                .split(' ')
+                .any(|t| t.eq_ignore_ascii_case("all"))
+            {
+                "all (which means +all)"
+            } else {
+                "+all"
+            };
+            Some(format!(
+                "the SPF policy of {domain} ends in {written}{}: every server on the internet passes",
+                redirected(domain, at)
+            ))
+        }
+        FinalAll::All {
+            qualifier: Qualifier::Neutral,
+            domain: at,
+        } => Some(format!(
+            "the SPF policy of {domain} ends in ?all{}: mail from any other server is neutral, never rejected",
+            redirected(domain, at)
+        )),
+        FinalAll::Missing { domain: at } => Some(format!(
+            "the SPF policy of {domain} has no all and no redirect{}: mail from any other server is neutral, never rejected",
+            redirected(domain, at)
+        )),
+        FinalAll::All { .. } | FinalAll::Unknown => None,
+    }
+    .or_else(|| {
+        eval.permissive_includes.first().map(|target| {
+            format!(
+                "the SPF policy of {domain} includes {target}, whose policy ends in +all: the include matches every server"
+            )
+        })
+    });
+    if let Some(summary) = permissive {
+        push(
+            "email.spf_permissive",
+            Severity::Medium,
+            summary,
+            json!({
+                "record": record,
+                "final_all": eval.final_all,
+                "permissive_includes": eval.permissive_includes,
+            }),
+        );
+    }
+}
+
+fn spf_limits(domain: &str, eval: &spf::SpfEvaluation, push: &mut Push<'_>) {
+    if let SpfResult::PermError { problem } = &eval.result {
+        let summary = match problem {
+            SpfProblem::TooManyLookups { term, domain: at } => Some(format!(
+                "SPF evaluation for {domain} needs more than {} DNS lookups (the 11th is {term} in {at}); receivers return permerror",
+                spf::LOOKUP_LIMIT
+            )),
+            SpfProblem::TooManyVoidLookups { term, domain: at } => Some(format!(
+                "SPF evaluation for {domain} meets more than {} lookups that find nothing (the 3rd is {term} in {at}); receivers return permerror",
+                spf::VOID_LOOKUP_LIMIT
+            )),
+            SpfProblem::TooManyMxRecords {
+                term,
+                target,
+                count,
+            } => Some(format!(
+                "{term} in the SPF policy of {domain} points at {count} MX records for {target}, more than the {} an mx mechanism may use; receivers return permerror",
+                spf::MX_LIMIT
+            )),
+            SpfProblem::Loop { chain } => Some(format!(
+                "the SPF policy of {domain} loops ({}): evaluation can never finish within {} lookups",
+                chain.join(" → "),
+                spf::LOOKUP_LIMIT
+            )),
+            SpfProblem::Syntax { .. }
+            | SpfProblem::NoSpfRecord { .. }
+            | SpfProblem::MultipleRecords { .. }
+            | SpfProblem::TooDeep { .. } => None,
+        };
+        if let Some(summary) = summary {
+            push(
+                "email.spf_too_many_lookups",
+                Severity::Medium,
+                summary,
+                json!({
+                    "problem": problem,
+                    "lookups": eval.lookups,
+                    "void_lookups": eval.void_lookups,
+                    "lookup_terms": eval.lookup_terms,
+                    "records": eval.records,
+                }),
+            );
+        }
+    }
+}
+
+/// The text of the record evaluated for `at` (the domain's own or a
+/// redirect target's).
+fn spf_record_of<'a>(eval: &'a spf::SpfEvaluation, at: &str, own: &'a str) -> &'a str {
+    eval.records
+        .iter()
+        .rev()
+        .find(|v| v.domain == at && v.via != spf::Via::Include)
+        .map_or(own, |v| v.record.as_str())
+}
+
+fn redirected(domain: &str, at: &str) -> String {
+    if at == domain {
+        String::new()
+    } else {
+        format!(" (through redirect to {at})")
+    }
+}
+
+fn dmarc_checks(domain: &str, facts: &DmarcFacts, push: &mut Push<'_>) {
+    if facts.lookups.iter().any(|l| l.answer.error().is_some()) {
+        return;
+    }
+    let Some(applied) = &facts.applied else {
+        let names: Vec<&str> = facts.lookups.iter().map(|l| l.name.as_str()).collect();
+        let summary = match &facts.problem {
+            Some(problem) => format!("{domain} has no usable DMARC policy: {problem}"),
+            None => format!(
+                "{domain} publishes no DMARC record (no v=DMARC1 TXT record at {})",
+                names.join(" nor at ")
+            ),
+        };
+        push(
+            "email.dmarc_missing",
+            Severity::High,
+            summary,
+            json!({"queried": facts.lookups, "problem": facts.problem}),
+        );
+        return;
+    };
+    let record = &applied.record;
+    let evidence = json!({
+        "name": applied.name,
+        "organizational": applied.organizational,
+        "record": applied.text,
+        "p": record.policy,
+        "sp": record.subdomain_policy,
+        "pct": record.pct,
+        "policy_assumed": record.policy_assumed,
+        "rua": record.rua,
+        "problems": record.problems,
+    });
+    let none_summary = if applied.organizational {
+        // A subdomain without a record of its own gets the organisational
+        // domain's subdomain policy (RFC 7489 6.6.3).
+        let (effective, tag) = match record.subdomain_policy {
+            Some(sp) => (sp, "sp"),
+            None => (record.policy, "p"),
+        };
+        if effective == DmarcPolicy::None {
+            Some(format!(
+                "{domain} has no DMARC record of its own, and the organisational record at {} asks for {tag}=none: receivers take no action on mail failing DMARC",
+                applied.name
+            ))
+        } else if record.pct == Some(0) {
+            Some(format!(
+                "the organisational DMARC record at {} applies {tag}={} to 0% of mail (pct=0)",
+                applied.name,
+                effective.as_str()
+            ))
+        } else {
+            None
+        }
+    } else if record.policy == DmarcPolicy::None {
+        Some(if record.policy_assumed {
+            format!(
+                "the DMARC record of {domain} has no valid policy, so receivers act as if p=none and take no action"
+            )
+        } else {
+            format!(
+                "the DMARC policy of {domain} is p=none: receivers take no action on mail failing DMARC"
+            )
+        })
+    } else if record.subdomain_policy == Some(DmarcPolicy::None) {
+        Some(format!(
+            "the DMARC policy of {domain} is p={} but sp=none: mail from its subdomains failing DMARC is not acted on",
+            record.policy.as_str()
+        ))
+    } else if record.pct == Some(0) {
+        Some(format!(
+            "the DMARC policy of {domain} is p={} for 0% of mail (pct=0): in effect none",
+            record.policy.as_str()
+        ))
+    } else {
+        None
+    };
+    if let Some(summary) = none_summary {
+        push(
+            "email.dmarc_policy_none",
+            Severity::Medium,
+            summary,
+            evidence.clone(),
+        );
+    }
+    if record.rua.is_empty() {
+        push(
+            "email.dmarc_no_reporting",
+            Severity::Low,
+            format!(
+                "the DMARC record at {} has no rua: nobody receives aggregate reports about mail sent as {domain}",
+                applied.name
+            ),
+            evidence,
+        );
+    }
+}
+
+fn mta_sts_check(domain: &str, facts: &MtaStsFacts, push: &mut Push<'_>) {
+    if facts.txt.answer.error().is_some() {
+        return;
+    }
+    let (reason, summary) = if facts.txt.answer.is_missing() {
+        (
+            "no_txt_record",
+            format!(
+                "{domain} has no MTA-STS record at {}: senders cannot insist on TLS for its mail",
+                facts.txt.name
+            ),
+        )
+    } else if let Some(problem) = &facts.txt_problem {
+        (
+            "invalid_txt_record",
+            format!(
+                "the MTA-STS record at {} is not usable: {problem}",
+                facts.txt.name
+            ),
+        )
+    } else {
+        match &facts.policy {
+            PolicyFetch::Unreachable { error } => (
+                "policy_unreachable",
+                format!(
+                    "the MTA-STS policy at {} cannot be fetched: {error}",
+                    facts.policy_url
+                ),
+            ),
+            PolicyFetch::Invalid { error } => (
+                "policy_invalid",
+                format!(
+                    "the MTA-STS policy at {} is invalid: {error}",
+                    facts.policy_url
+                ),
+            ),
+            PolicyFetch::Valid { policy } if policy.mode == StsMode::None => (
+                "policy_mode_none",
+                format!(
+                    "the MTA-STS policy at {} has mode none, which switches MTA-STS off",
+                    facts.policy_url
+                ),
+            ),
+            PolicyFetch::Valid { .. } | PolicyFetch::NotFetched => return,
+        }
+    };
+    push(
+        "email.mta_sts_missing",
+        Severity::Low,
+        summary,
+        json!({
+            "reason": reason,
+            "txt": facts.txt,
+            "id": facts.id,
+            "txt_problem": facts.txt_problem,
+            "policy_url": facts.policy_url,
+            "policy": facts.policy,
+        }),
+    );
+}
+
+fn tlsrpt_check(domain: &str, facts: &TlsRptFacts, push: &mut Push<'_>) {
+    if facts.txt.answer.error().is_some() {
+        return;
+    }
+    let summary = if facts.txt.answer.is_missing() {
+        format!(
+            "{domain} has no TLS-RPT record (v=TLSRPTv1 at {}): nobody hears about TLS failures delivering its mail",
+            facts.txt.name
+        )
+    } else if let Some(problem) = &facts.problem {
+        format!(
+            "the TLS-RPT record at {} is not usable: {problem}",
+            facts.txt.name
+        )
+    } else {
+        return;
+    };
+    push(
+        "email.tlsrpt_missing",
+        Severity::Info,
+        summary,
+        json!({"txt": facts.txt, "problem": facts.problem}),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::dns::tests::{named, none, now, records, servfail};
+    use crate::probe::LookupFailure;
+    use crate::probe::dns::dmarc::parse_dmarc;
+    use crate::probe::dns::mtasts::parse_policy;
+    use crate::probe::dns::{AppliedDmarc, MxRecord, Resolution, SpfEvaluation, TlsRptFacts};
+
+    fn evaluation(final_all: FinalAll, result: SpfResult) -> SpfEvaluation {
+        SpfEvaluation {
+            lookups: 1,
+            void_lookups: 0,
+            lookup_terms: vec!["include:_spf.provider.test (in example.com)".to_owned()],
+            unexpanded: Vec::new(),
+            records: Vec::new(),
+            result,
+            final_all,
+            permissive_includes: Vec::new(),
+        }
+    }
+
+    fn fail_all() -> FinalAll {
+        FinalAll::All {
+            qualifier: Qualifier::Fail,
+            domain: "example.com".to_owned(),
+        }
+    }
+
+    fn spf_facts(record: &str, eval: SpfEvaluation) -> SpfFacts {
+        SpfFacts {
+            records: named("example.com", records(vec![record.to_owned()])),
+            syntax_error: None,
+            evaluation: Some(eval),
+        }
+    }
+
+    fn dmarc(text: &str, organizational: bool) -> DmarcFacts {
+        let name = if organizational {
+            "_dmarc.example.com"
+        } else {
+            "_dmarc.mail.example.com"
+        };
+        let mut lookups = vec![named(
+            "_dmarc.mail.example.com",
+            if organizational {
+                none()
+            } else {
+                records(vec![text.to_owned()])
+            },
+        )];
+        if organizational {
+            lookups.push(named("_dmarc.example.com", records(vec![text.to_owned()])));
+        }
+        DmarcFacts {
+            lookups,
+            applied: Some(AppliedDmarc {
+                name: name.to_owned(),
+                organizational,
+                text: text.to_owned(),
+                record: parse_dmarc(text).unwrap(),
+            }),
+            problem: None,
+        }
+    }
+
+    fn sts(policy: PolicyFetch) -> MtaStsFacts {
+        MtaStsFacts {
+            txt: named(
+                "_mta-sts.example.com",
+                records(vec!["v=STSv1; id=1".to_owned()]),
+            ),
+            id: Some("1".to_owned()),
+            txt_problem: None,
+            policy_url: "https://mta-sts.example.com/.well-known/mta-sts.txt".to_owned(),
+            policy,
+        }
+    }
+
+    fn valid_policy(mode: &str) -> PolicyFetch {
+        PolicyFetch::Valid {
+            policy: parse_policy(&format!(
+                "version: STSv1\nmode: {mode}\nmx: mx.example.com\nmax_age: 86400\n"
+            ))
+            .unwrap(),
+        }
+    }
+
+    /// A domain with nothing to find fault with in its e-mail setup.
+    fn healthy() -> DomainObservation {
+        let mut obs = crate::checks::dns::tests::healthy();
+        obs.spf = Some(spf_facts(
+            "v=spf1 include:_spf.provider.test -all",
+            evaluation(fail_all(), SpfResult::Completed),
+        ));
+        obs.dmarc = Some(dmarc("v=DMARC1; p=reject; rua=mailto:d@example.com", false));
+        obs.mx = Some(named(
+            "example.com",
+            records(vec![MxRecord {
+                preference: 10,
+                exchange: "mx.example.com".to_owned(),
+            }]),
+        ));
+        obs.mta_sts = Some(sts(valid_policy("enforce")));
+        obs.tlsrpt = Some(TlsRptFacts {
+            txt: named(
+                "_smtp._tls.example.com",
+                records(vec!["v=TLSRPTv1; rua=mailto:t@example.com".to_owned()]),
+            ),
+            rua: vec!["mailto:t@example.com".to_owned()],
+            problem: None,
+        });
+        obs
+    }
+
+    fn findings(obs: &DomainObservation) -> Vec<Finding> {
+        check(obs, now(), &Policy::default())
+    }
+
+    fn ids(obs: &DomainObservation) -> Vec<&'static str> {
+        findings(obs).iter().map(|f| f.check).collect()
+    }
+
+    fn only(obs: &DomainObservation, id: &str) -> Finding {
+        let all = findings(obs);
+        assert_eq!(all.len(), 1, "expected only {id}: {all:#?}");
+        assert_eq!(all[0].check, id);
+        assert_eq!(all[0].target, obs.domain);
+        all[0].clone()
+    }
+
+    #[test]
+    fn a_healthy_domain_has_no_email_findings() {
+        assert!(ids(&healthy()).is_empty(), "{:?}", ids(&healthy()));
+    }
+
+    #[test]
+    fn nothing_fires_for_a_domain_that_does_not_resolve() {
+        let mut obs = healthy();
+        obs.resolution = Resolution::Failed {
+            failure: LookupFailure::NxDomain,
+        };
+        obs.spf = Some(SpfFacts {
+            records: named("example.com", none()),
+            syntax_error: None,
+            evaluation: None,
+        });
+        assert!(ids(&obs).is_empty());
+    }
+
+    #[test]
+    fn spf_missing() {
+        let mut obs = healthy();
+        obs.spf = Some(SpfFacts {
+            records: named(
+                "example.com",
+                Answer::Records {
+                    records: vec![],
+                    total: 0,
+                    ignored: 3,
+                },
+            ),
+            syntax_error: None,
+            evaluation: None,
+        });
+        let f = only(&obs, "email.spf_missing");
+        assert_eq!(f.severity, Severity::Medium);
+        assert!(f.summary.contains("no SPF record"), "{}", f.summary);
+        assert_eq!(f.evidence["answer"]["ignored"], 3);
+
+        obs.spf = Some(SpfFacts {
+            records: named("example.com", servfail()),
+            syntax_error: None,
+            evaluation: None,
+        });
+        assert!(
+            ids(&obs).is_empty(),
+            "a failed lookup is not a missing record"
+        );
+    }
+
+    use crate::probe::dns::Answer;
+
+    #[test]
+    fn spf_multiple() {
+        let mut obs = healthy();
+        obs.spf = Some(SpfFacts {
+            records: named(
+                "example.com",
+                records(vec!["v=spf1 -all".to_owned(), "v=spf1 +all".to_owned()]),
+            ),
+            syntax_error: None,
+            evaluation: None,
+        });
+        let f = only(&obs, "email.spf_multiple");
+        assert!(f.summary.contains("2 SPF records"), "{}", f.summary);
+        assert_eq!(f.evidence["count"], 2);
+    }
+
+    #[test]
+    fn spf_permissive_variants() {
+        for (record, final_all, words) in [
+            (
+                "v=spf1 mx +all",
+                FinalAll::All {
+                    qualifier: Qualifier::Pass,
+                    domain: "example.com".to_owned(),
+                },
+                "ends in +all",
+            ),
+            (
+                "v=spf1 mx all",
+                FinalAll::All {
+                    qualifier: Qualifier::Pass,
+                    domain: "example.com".to_owned(),
+                },
+                "all (which means +all)",
+            ),
+            (
+                "v=spf1 mx ?all",
+                FinalAll::All {
+                    qualifier: Qualifier::Neutral,
+                    domain: "example.com".to_owned(),
+                },
+                "ends in ?all",
+            ),
+            (
+                "v=spf1 mx",
+                FinalAll::Missing {
+                    domain: "example.com".to_owned(),
+                },
+                "no all and no redirect",
+            ),
+        ] {
+            let mut obs = healthy();
+            obs.spf = Some(spf_facts(
+                record,
+                evaluation(final_all, SpfResult::Completed),
+            ));
+            let f = only(&obs, "email.spf_permissive");
+            assert!(f.summary.contains(words), "{record}: {}", f.summary);
+            assert_eq!(f.severity, Severity::Medium);
+        }
+        for (record, qualifier) in [
+            ("v=spf1 mx ~all", Qualifier::SoftFail),
+            ("v=spf1 mx -all", Qualifier::Fail),
+        ] {
+            let mut obs = healthy();
+            let all = FinalAll::All {
+                qualifier,
+                domain: "example.com".to_owned(),
+            };
+            obs.spf = Some(spf_facts(record, evaluation(all, SpfResult::Completed)));
+            assert!(ids(&obs).is_empty(), "{record}");
+        }
+        // Through a redirect.
+        let mut obs = healthy();
+        obs.spf = Some(spf_facts(
+            "v=spf1 redirect=_spf.example.net",
+            evaluation(
+                FinalAll::All {
+                    qualifier: Qualifier::Neutral,
+                    domain: "_spf.example.net".to_owned(),
+                },
+                SpfResult::Completed,
+            ),
+        ));
+        assert!(
+            only(&obs, "email.spf_permissive")
+                .summary
+                .contains("through redirect to _spf.example.net")
+        );
+        // An include that matches everyone.
+        let mut eval = evaluation(fail_all(), SpfResult::Completed);
+        eval.permissive_includes
+            .push("open.provider.test".to_owned());
+        obs.spf = Some(spf_facts("v=spf1 include:open.provider.test -all", eval));
+        assert!(
+            only(&obs, "email.spf_permissive")
+                .summary
+                .contains("includes open.provider.test")
+        );
+    }
+
+    #[test]
+    fn spf_too_many_lookups_covers_every_rfc_limit() {
+        for (problem, words) in [
+            (
+                SpfProblem::TooManyLookups {
+                    term: "a:x.test".to_owned(),
+                    domain: "inc.test".to_owned(),
+                },
+                "more than 10 DNS lookups (the 11th is a:x.test in inc.test)",
+            ),
+            (
+                SpfProblem::TooManyVoidLookups {
+                    term: "mx:gone.test".to_owned(),
+                    domain: "example.com".to_owned(),
+                },
+                "more than 2 lookups that find nothing",
+            ),
+            (
+                SpfProblem::TooManyMxRecords {
+                    term: "mx".to_owned(),
+                    target: "example.com".to_owned(),
+                    count: 11,
+                },
+                "11 MX records",
+            ),
+            (
+                SpfProblem::Loop {
+                    chain: vec![
+                        "a.test".to_owned(),
+                        "b.test".to_owned(),
+                        "a.test".to_owned(),
+                    ],
+                },
+                "loops (a.test → b.test → a.test)",
+            ),
+        ] {
+            let mut obs = healthy();
+            obs.spf = Some(spf_facts(
+                "v=spf1 include:x.test -all",
+                evaluation(fail_all(), SpfResult::PermError { problem }),
+            ));
+            let f = only(&obs, "email.spf_too_many_lookups");
+            assert!(f.summary.contains(words), "{}", f.summary);
+            assert_eq!(f.severity, Severity::Medium);
+        }
+        // Other permerrors and temperrors have no catalogue id.
+        let mut obs = healthy();
+        obs.spf = Some(spf_facts(
+            "v=spf1 include:x.test -all",
+            evaluation(
+                fail_all(),
+                SpfResult::PermError {
+                    problem: SpfProblem::NoSpfRecord {
+                        domain: "x.test".to_owned(),
+                        via: spf::Via::Include,
+                    },
+                },
+            ),
+        ));
+        assert!(ids(&obs).is_empty());
+        obs.spf = Some(spf_facts(
+            "v=spf1 include:x.test -all",
+            evaluation(
+                fail_all(),
+                SpfResult::TempError {
+                    domain: "example.com".to_owned(),
+                    term: "include:x.test".to_owned(),
+                    failure: LookupFailure::Timeout,
+                },
+            ),
+        ));
+        assert!(ids(&obs).is_empty());
+    }
+
+    #[test]
+    fn dmarc_missing() {
+        let mut obs = healthy();
+        obs.dmarc = Some(DmarcFacts {
+            lookups: vec![
+                named("_dmarc.mail.example.com", none()),
+                named("_dmarc.example.com", none()),
+            ],
+            applied: None,
+            problem: None,
+        });
+        let f = only(&obs, "email.dmarc_missing");
+        assert_eq!(f.severity, Severity::High);
+        assert!(
+            f.summary
+                .contains("_dmarc.mail.example.com nor at _dmarc.example.com"),
+            "{}",
+            f.summary
+        );
+
+        obs.dmarc = Some(DmarcFacts {
+            lookups: vec![named(
+                "_dmarc.example.com",
+                records(vec![
+                    "v=DMARC1; p=reject".to_owned(),
+                    "v=DMARC1; p=none".to_owned(),
+                ]),
+            )],
+            applied: None,
+            problem: Some(
+                "_dmarc.example.com publishes 2 DMARC records; receivers apply none of them"
+                    .to_owned(),
+            ),
+        });
+        assert!(
+            only(&obs, "email.dmarc_missing")
+                .summary
+                .contains("2 DMARC records")
+        );
+
+        obs.dmarc = Some(DmarcFacts {
+            lookups: vec![named("_dmarc.example.com", servfail())],
+            applied: None,
+            problem: None,
+        });
+        assert!(ids(&obs).is_empty(), "unknown is not missing");
+    }
+
+    #[test]
+    fn dmarc_policy_none() {
+        for (text, organizational, fires, words) in [
+            (
+                "v=DMARC1; p=none; rua=mailto:d@example.com",
+                false,
+                true,
+                "is p=none",
+            ),
+            (
+                "v=DMARC1; p=reject; sp=none; rua=mailto:d@example.com",
+                false,
+                true,
+                "sp=none",
+            ),
+            (
+                "v=DMARC1; p=quarantine; pct=0; rua=mailto:d@example.com",
+                false,
+                true,
+                "pct=0",
+            ),
+            (
+                "v=DMARC1; p=bogus; rua=mailto:d@example.com",
+                false,
+                true,
+                "no valid policy",
+            ),
+            (
+                "v=DMARC1; p=reject; rua=mailto:d@example.com",
+                false,
+                false,
+                "",
+            ),
+            (
+                "v=DMARC1; p=quarantine; pct=10; rua=mailto:d@example.com",
+                false,
+                false,
+                "",
+            ),
+            // The organisational record: sp decides for subdomains.
+            (
+                "v=DMARC1; p=reject; sp=none; rua=mailto:d@example.com",
+                true,
+                true,
+                "sp=none",
+            ),
+            (
+                "v=DMARC1; p=none; rua=mailto:d@example.com",
+                true,
+                true,
+                "p=none",
+            ),
+            (
+                "v=DMARC1; p=none; sp=reject; rua=mailto:d@example.com",
+                true,
+                false,
+                "",
+            ),
+        ] {
+            let mut obs = healthy();
+            obs.domain = "mail.example.com".to_owned();
+            obs.dmarc = Some(dmarc(text, organizational));
+            if fires {
+                let f = only(&obs, "email.dmarc_policy_none");
+                assert!(f.summary.contains(words), "{text}: {}", f.summary);
+                assert_eq!(f.severity, Severity::Medium);
+                assert_eq!(f.evidence["organizational"], organizational);
+            } else {
+                assert!(ids(&obs).is_empty(), "{text}: {:?}", ids(&obs));
+            }
+        }
+    }
+
+    #[test]
+    fn dmarc_no_reporting() {
+        let mut obs = healthy();
+        obs.dmarc = Some(dmarc("v=DMARC1; p=reject", false));
+        let f = only(&obs, "email.dmarc_no_reporting");
+        assert_eq!(f.severity, Severity::Low);
+        assert!(f.summary.contains("no rua"), "{}", f.summary);
+        obs.dmarc = Some(dmarc("v=DMARC1; p=reject; rua=not-a-uri", false));
+        assert_eq!(ids(&obs), ["email.dmarc_no_reporting"]);
+    }
+
+    #[test]
+    fn mx_missing_but_null_mx_is_an_answer() {
+        let mut obs = healthy();
+        obs.mx = Some(named("example.com", none()));
+        let f = only(&obs, "email.mx_missing");
+        assert_eq!(f.severity, Severity::Info);
+        obs.mx = Some(named(
+            "example.com",
+            records(vec![MxRecord {
+                preference: 0,
+                exchange: ".".to_owned(),
+            }]),
+        ));
+        assert!(ids(&obs).is_empty());
+        obs.mx = Some(named("example.com", servfail()));
+        assert!(ids(&obs).is_empty());
+    }
+
+    #[test]
+    fn mta_sts_missing_says_which_part_is_missing() {
+        let mut obs = healthy();
+        let mut no_txt = sts(PolicyFetch::NotFetched);
+        no_txt.txt = named("_mta-sts.example.com", none());
+        no_txt.id = None;
+        for (facts, reason) in [
+            (no_txt, "no_txt_record"),
+            (
+                MtaStsFacts {
+                    id: None,
+                    txt_problem: Some("the record has no id".to_owned()),
+                    ..sts(PolicyFetch::NotFetched)
+                },
+                "invalid_txt_record",
+            ),
+            (
+                sts(PolicyFetch::Unreachable {
+                    error: "connection refused".to_owned(),
+                }),
+                "policy_unreachable",
+            ),
+            (
+                sts(PolicyFetch::Invalid {
+                    error: "the policy has no mode".to_owned(),
+                }),
+                "policy_invalid",
+            ),
+            (sts(valid_policy("none")), "policy_mode_none"),
+        ] {
+            obs.mta_sts = Some(facts);
+            let f = only(&obs, "email.mta_sts_missing");
+            assert_eq!(f.evidence["reason"], reason);
+            assert_eq!(f.severity, Severity::Low);
+        }
+        obs.mta_sts = Some(sts(valid_policy("testing")));
+        assert!(ids(&obs).is_empty());
+        let mut failing = sts(PolicyFetch::NotFetched);
+        failing.txt = named("_mta-sts.example.com", servfail());
+        obs.mta_sts = Some(failing);
+        assert!(ids(&obs).is_empty());
+    }
+
+    #[test]
+    fn tlsrpt_missing() {
+        let mut obs = healthy();
+        obs.tlsrpt = Some(TlsRptFacts {
+            txt: named("_smtp._tls.example.com", none()),
+            rua: Vec::new(),
+            problem: None,
+        });
+        let f = only(&obs, "email.tlsrpt_missing");
+        assert_eq!(f.severity, Severity::Info);
+        obs.tlsrpt = Some(TlsRptFacts {
+            txt: named(
+                "_smtp._tls.example.com",
+                records(vec!["v=TLSRPTv1;".to_owned()]),
+            ),
+            rua: Vec::new(),
+            problem: Some("the record has no rua".to_owned()),
+        });
+        assert!(
+            only(&obs, "email.tlsrpt_missing")
+                .summary
+                .contains("no rua")
+        );
+    }
+}

@@ -1,0 +1,1135 @@
+//! `http.*` and `securitytxt.*` checks over an [`HttpObservation`].
+//!
+//! Which response each rule reads:
+//! - HSTS: the HTTPS responses from the endpoint's own host, the first one
+//!   that carries the header — only those protect this host (RFC 6797
+//!   §8.1); a redirect to another host's HSTS does not.
+//! - CSP, framing, nosniff, Referrer-Policy: the last response, i.e. the
+//!   page a visitor of the endpoint ends up on (the evidence names it).
+//! - Server / X-Powered-By: every response on the way.
+//! - `http.no_https_redirect`: only plain-HTTP observations (the prober's
+//!   port-80 rule); they get no other header check.
+//!
+//! An observation refused by the address rule gives no finding (the run
+//! reports it as an error line); one without any response gives
+//! `http.unreachable` and nothing else — for a plain-HTTP endpoint too
+//! (evidence `scheme: http`): an endpoint the registry lists that does not
+//! answer is worth saying, and silence would look like a pass.
+
+use chrono::{DateTime, Months, Utc};
+use serde_json::json;
+
+use super::securitytxt::{self, SecurityTxt};
+use super::{Finding, Policy, Severity};
+use crate::probe::http::{
+    FailureKind, Fetch, HttpObservation, HttpResponse, HttpScheme, is_text_plain,
+};
+
+/// `http.hsts_short` below this max-age: six months, in seconds.
+pub const HSTS_MIN_MAX_AGE: u64 = 15_768_000;
+
+/// All `http.*` and `securitytxt.*` findings for one observation.
+#[must_use]
+pub fn check(obs: &HttpObservation, now: DateTime<Utc>, _policy: &Policy) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if obs.refused().is_some() {
+        return out;
+    }
+    let finding = |check: &'static str,
+                   severity: Severity,
+                   summary: String,
+                   evidence: serde_json::Value| Finding {
+        check,
+        severity,
+        target: obs.target.clone(),
+        summary,
+        evidence,
+    };
+    let Some(last) = obs.page.last() else {
+        let (what, detail) = obs.page.failure.as_ref().map_or(
+            (None, "no response and no error recorded".to_owned()),
+            |f| (Some(f), f.detail.clone()),
+        );
+        let over = match obs.scheme {
+            HttpScheme::Https => "HTTPS",
+            HttpScheme::Http => "plain HTTP",
+        };
+        out.push(finding(
+            "http.unreachable",
+            Severity::Medium,
+            format!("no HTTP response over {over}: {detail}"),
+            json!({
+                "url": obs.page.url,
+                "scheme": obs.scheme,
+                "failure": what,
+                "timed_out": what.is_some_and(|f| f.kind == FailureKind::Timeout),
+            }),
+        ));
+        return out;
+    };
+
+    if obs.scheme == HttpScheme::Http {
+        if let Some(f) = no_https_redirect(&obs.page, last) {
+            out.push(finding(
+                "http.no_https_redirect",
+                Severity::Medium,
+                f.0,
+                f.1,
+            ));
+        }
+        return out;
+    }
+
+    hsts(obs, &mut |c, s, m, e| out.push(finding(c, s, m, e)));
+    page_headers(last, &mut |c, s, m, e| out.push(finding(c, s, m, e)));
+    server_version(&obs.page, &mut |c, s, m, e| out.push(finding(c, s, m, e)));
+    if let Some(fetch) = &obs.security_txt {
+        security_txt(fetch, now, &mut |c, s, m, e| out.push(finding(c, s, m, e)));
+    }
+    out
+}
+
+type Emit<'a> = dyn FnMut(&'static str, Severity, String, serde_json::Value) + 'a;
+
+/// Plain HTTP passes when some redirect leads to `https://`.
+fn no_https_redirect(page: &Fetch, last: &HttpResponse) -> Option<(String, serde_json::Value)> {
+    if page
+        .redirects
+        .iter()
+        .any(|r| r.to.as_deref().is_some_and(|to| to.starts_with("https://")))
+    {
+        return None;
+    }
+    let summary = match (page.redirects.last(), &page.failure) {
+        (_, Some(failure)) => format!(
+            "{} does not redirect to HTTPS (the redirects stopped: {})",
+            page.url, failure.detail
+        ),
+        (Some(_), None) => format!(
+            "{} redirects only over plain HTTP, ending at {} with {}",
+            page.url, last.url, last.status
+        ),
+        (None, None) => format!(
+            "{} does not redirect to HTTPS (it answers {})",
+            page.url, last.status
+        ),
+    };
+    Some((
+        summary,
+        json!({
+            "url": page.url,
+            "status": last.status,
+            "final_url": last.url,
+            "redirects": page.redirects,
+            "failure": page.failure,
+        }),
+    ))
+}
+
+/// The max-age of an HSTS header value (RFC 6797 §6.1), `None` when it has
+/// no valid one (a user agent then ignores the header).
+fn hsts_max_age(value: &str) -> Option<u64> {
+    value.split(';').find_map(|directive| {
+        let (name, arg) = directive.split_once('=')?;
+        if !name.trim().eq_ignore_ascii_case("max-age") {
+            return None;
+        }
+        let arg = arg.trim();
+        let arg = arg
+            .strip_prefix('"')
+            .and_then(|a| a.strip_suffix('"'))
+            .unwrap_or(arg);
+        if arg.is_empty() || !arg.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        // Absurdly long numbers are "forever", not an error.
+        Some(arg.parse::<u64>().unwrap_or(u64::MAX))
+    })
+}
+
+fn hsts(obs: &HttpObservation, emit: &mut Emit<'_>) {
+    let own: Vec<&HttpResponse> = obs
+        .page
+        .responses
+        .iter()
+        .filter(|r| r.url.starts_with("https://") && r.host == obs.host && r.port == obs.port)
+        .collect();
+    let Some(with_header) = own
+        .iter()
+        .find(|r| r.header("strict-transport-security").is_some())
+    else {
+        let url = own
+            .first()
+            .map_or(obs.page.url.as_str(), |r| r.url.as_str());
+        emit(
+            "http.hsts_missing",
+            Severity::Medium,
+            format!("no Strict-Transport-Security header on {url}"),
+            json!({"url": url, "responses_checked": own.len()}),
+        );
+        return;
+    };
+    let value = with_header
+        .header("strict-transport-security")
+        .unwrap_or_default();
+    match hsts_max_age(value) {
+        None => emit(
+            "http.hsts_missing",
+            Severity::Medium,
+            format!(
+                "the Strict-Transport-Security header on {} has no valid max-age ({value:?}), so browsers ignore it",
+                with_header.url
+            ),
+            json!({"url": with_header.url, "header": value}),
+        ),
+        Some(age) if age < HSTS_MIN_MAX_AGE => emit(
+            "http.hsts_short",
+            Severity::Low,
+            format!(
+                "HSTS max-age is {age} seconds ({} days), below six months ({HSTS_MIN_MAX_AGE} seconds){}",
+                age / 86_400,
+                if age == 0 {
+                    "; max-age=0 switches HSTS off"
+                } else {
+                    ""
+                }
+            ),
+            json!({"url": with_header.url, "header": value, "max_age": age, "minimum": HSTS_MIN_MAX_AGE}),
+        ),
+        Some(_) => {}
+    }
+}
+
+fn page_headers(last: &HttpResponse, emit: &mut Emit<'_>) {
+    let url = &last.url;
+    let csp = last.header_values("content-security-policy");
+    if csp.is_empty() {
+        let report_only = last.header("content-security-policy-report-only");
+        emit(
+            "http.csp_missing",
+            Severity::Low,
+            format!(
+                "no Content-Security-Policy header on {url}{}",
+                if report_only.is_some() {
+                    " (only a report-only policy, which enforces nothing)"
+                } else {
+                    ""
+                }
+            ),
+            json!({"url": url, "status": last.status, "report_only": report_only}),
+        );
+    }
+    let frame_ancestors = csp.iter().any(|policy| {
+        policy.split(';').any(|directive| {
+            directive
+                .split_whitespace()
+                .next()
+                .is_some_and(|name| name.eq_ignore_ascii_case("frame-ancestors"))
+        })
+    });
+    let xfo = last.header_values("x-frame-options");
+    // DENY and SAMEORIGIN are what browsers honour; ALLOW-FROM and
+    // anything else are ignored, i.e. no protection.
+    let xfo_valid = !xfo.is_empty()
+        && xfo.iter().all(|v| {
+            v.split(',').all(|token| {
+                let t = token.trim();
+                t.eq_ignore_ascii_case("deny") || t.eq_ignore_ascii_case("sameorigin")
+            })
+        });
+    if !frame_ancestors && !xfo_valid {
+        emit(
+            "http.framing_unprotected",
+            Severity::Low,
+            if xfo.is_empty() {
+                format!(
+                    "{url} can be framed by any site: neither X-Frame-Options nor a CSP frame-ancestors directive"
+                )
+            } else {
+                format!(
+                    "{url} can be framed by any site: X-Frame-Options {:?} is not DENY or SAMEORIGIN, and there is no CSP frame-ancestors directive",
+                    xfo.join(", ")
+                )
+            },
+            json!({"url": url, "x_frame_options": xfo, "content_security_policy": csp}),
+        );
+    }
+    let nosniff = last.header_values("x-content-type-options");
+    if !nosniff
+        .iter()
+        .any(|v| v.trim().eq_ignore_ascii_case("nosniff"))
+    {
+        emit(
+            "http.nosniff_missing",
+            Severity::Low,
+            if nosniff.is_empty() {
+                format!("no X-Content-Type-Options: nosniff on {url}")
+            } else {
+                format!(
+                    "X-Content-Type-Options on {url} is {:?}, not nosniff",
+                    nosniff.join(", ")
+                )
+            },
+            json!({"url": url, "x_content_type_options": nosniff}),
+        );
+    }
+    if last
+        .header_values("referrer-policy")
+        .iter()
+        .all(|v| v.trim().is_empty())
+    {
+        emit(
+            "http.referrer_policy_missing",
+            Severity::Info,
+            format!("no Referrer-Policy header on {url}"),
+            json!({"url": url}),
+        );
+    }
+}
+
+fn server_version(page: &Fetch, emit: &mut Emit<'_>) {
+    let mut disclosed: Vec<serde_json::Value> = Vec::new();
+    for response in &page.responses {
+        for header in ["server", "x-powered-by"] {
+            for value in response.header_values(header) {
+                let entry = json!({"url": response.url, "header": header, "value": value});
+                if reveals_version(value) && !disclosed.contains(&entry) {
+                    disclosed.push(entry);
+                }
+            }
+        }
+    }
+    let Some(first) = disclosed.first() else {
+        return;
+    };
+    let name = match first.get("header").and_then(|h| h.as_str()) {
+        Some("x-powered-by") => "X-Powered-By",
+        _ => "Server",
+    };
+    let value = first.get("value").and_then(|v| v.as_str()).unwrap_or("?");
+    emit(
+        "http.server_version_disclosed",
+        Severity::Info,
+        format!("the {name} header reveals a version: {value:?}"),
+        json!({"disclosed": disclosed}),
+    );
+}
+
+/// Whether a Server / X-Powered-By value carries a version number:
+/// `name/1.2` (or `name/7` alone), or `1.2`-like numbers after a space or
+/// bracket (`Jetty(9.4.z)`, `Apache 2.4`). `nginx`, `ASP.NET` or an opaque
+/// id such as `ECS (nyb/1D2E)` do not.
+#[must_use]
+pub fn reveals_version(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let at_start = bytes.get(i).is_some_and(u8::is_ascii_digit)
+            && (i == 0
+                || bytes
+                    .get(i - 1)
+                    .is_some_and(|p| matches!(p, b'/' | b' ' | b'(' | b'v' | b'V' | b'-')));
+        if !at_start {
+            i += 1;
+            continue;
+        }
+        let after_slash = i > 0 && bytes.get(i - 1) == Some(&b'/');
+        let mut j = i;
+        let mut dotted = false;
+        loop {
+            while bytes.get(j).is_some_and(u8::is_ascii_digit) {
+                j += 1;
+            }
+            if bytes.get(j) == Some(&b'.') && bytes.get(j + 1).is_some_and(u8::is_ascii_digit) {
+                dotted = true;
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        let boundary = bytes
+            .get(j)
+            .is_none_or(|b| !b.is_ascii_alphanumeric() || dotted);
+        // "v" counts only as a prefix ("v1.2"), not inside a word ("nv1").
+        let v_prefix_ok = i < 2
+            || !matches!(bytes.get(i - 1), Some(b'v' | b'V'))
+            || !bytes.get(i - 2).is_some_and(u8::is_ascii_alphanumeric);
+        if boundary && v_prefix_ok && (dotted || after_slash) {
+            return true;
+        }
+        i = j.max(i + 1);
+    }
+    false
+}
+
+/// What is wrong with how the file was served, before its content.
+fn delivery_problems(last: &HttpResponse, content_type: Option<&str>, plain: bool) -> Vec<String> {
+    let mut problems: Vec<String> = Vec::new();
+    if !plain {
+        problems.push(format!(
+            "served as {}, not text/plain",
+            content_type.unwrap_or("no content type")
+        ));
+    }
+    if !last.url.starts_with("https://") {
+        problems.push(format!(
+            "served over plain HTTP from {} (RFC 9116 requires HTTPS)",
+            last.url
+        ));
+    }
+    if !last.body_utf8 {
+        problems.push("not valid UTF-8".to_owned());
+    }
+    if last.truncated {
+        problems.push(format!(
+            "larger than {} KiB; only the start was read",
+            crate::probe::http::SECURITY_TXT_CAP / 1024
+        ));
+    }
+    if let Some(error) = &last.body_error {
+        problems.push(format!("the body could not be read to its end: {error}"));
+    }
+    problems
+}
+
+fn security_txt(fetch: &Fetch, now: DateTime<Utc>, emit: &mut Emit<'_>) {
+    let url = fetch.url.as_str();
+    let Some(last) = fetch.last() else {
+        let detail = fetch
+            .failure
+            .as_ref()
+            .map_or("no response", |f| f.detail.as_str());
+        emit(
+            "securitytxt.missing",
+            Severity::Medium,
+            format!("no security.txt could be fetched from {url}: {detail}"),
+            json!({"url": url, "failure": fetch.failure}),
+        );
+        return;
+    };
+    if !(200..300).contains(&last.status) || fetch.failure.is_some() {
+        emit(
+            "securitytxt.missing",
+            Severity::Medium,
+            match &fetch.failure {
+                Some(f) => format!("no security.txt at {url}: {}", f.detail),
+                None => format!("no security.txt at {url} (HTTP {})", last.status),
+            },
+            json!({"url": url, "status": last.status, "final_url": last.url, "failure": fetch.failure}),
+        );
+        return;
+    }
+    let text = last.body.as_deref().unwrap_or_default();
+    let parsed: SecurityTxt = securitytxt::parse(text);
+    let content_type = last.header("content-type");
+    let plain = content_type.is_some_and(is_text_plain);
+    if !plain && !parsed.has_known_fields() {
+        // A "soft 404": the site answers every path with a page.
+        emit(
+            "securitytxt.missing",
+            Severity::Medium,
+            format!(
+                "no security.txt at {url}: it answers with a {} page that holds no security.txt fields",
+                content_type.unwrap_or("untyped")
+            ),
+            json!({"url": url, "status": last.status, "content_type": content_type, "final_url": last.url}),
+        );
+        return;
+    }
+
+    let mut problems = delivery_problems(last, content_type, plain);
+    problems.extend(parsed.problems.iter().cloned());
+    let more = parsed.more_problems;
+
+    if let Some(expires) = parsed.expires.map(|e| e.with_timezone(&Utc)) {
+        if expires < now {
+            let days = (now - expires).num_days();
+            emit(
+                "securitytxt.expired",
+                Severity::Medium,
+                format!(
+                    "security.txt at {url} expired {} on {}",
+                    if days == 0 {
+                        "today".to_owned()
+                    } else if days == 1 {
+                        "1 day ago".to_owned()
+                    } else {
+                        format!("{days} days ago")
+                    },
+                    expires.date_naive()
+                ),
+                json!({"url": url, "expires": expires}),
+            );
+        } else if now
+            .checked_add_months(Months::new(12))
+            .is_some_and(|limit| expires > limit)
+        {
+            problems.push(format!(
+                "Expires {} is more than a year ahead (RFC 9116 recommends less)",
+                expires.to_rfc3339()
+            ));
+        }
+    }
+
+    if !problems.is_empty() {
+        let shown = problems.len();
+        emit(
+            "securitytxt.invalid",
+            Severity::Low,
+            format!(
+                "security.txt at {url} is invalid: {}{}",
+                problems.first().map_or("", String::as_str),
+                match shown + more {
+                    0 | 1 => String::new(),
+                    n => format!(" (and {} more)", n - 1),
+                }
+            ),
+            json!({
+                "url": url,
+                "final_url": last.url,
+                "content_type": content_type,
+                "signed": parsed.signed,
+                "problems": problems,
+                "more_problems": more,
+            }),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::TimeZone as _;
+
+    use super::*;
+    use crate::probe::http::{FetchFailure, Redirect};
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 28, 9, 0, 0).unwrap()
+    }
+
+    const TARGET: &str = "portal.acme.test:443";
+
+    fn response(url: &str, status: u16, headers: &[(&str, &str)]) -> HttpResponse {
+        let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (n, v) in headers {
+            map.entry((*n).to_owned())
+                .or_default()
+                .push((*v).to_owned());
+        }
+        // Enough of a URL parser for the tests' URLs.
+        let authority = url.split('/').nth(2).unwrap_or_default();
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_owned(), p.parse().unwrap()),
+            None => (
+                authority.to_owned(),
+                if url.starts_with("https") { 443 } else { 80 },
+            ),
+        };
+        HttpResponse {
+            url: url.to_owned(),
+            host,
+            port,
+            status,
+            version: "HTTP/1.1".to_owned(),
+            headers: map,
+            body_bytes: 0,
+            truncated: false,
+            body_error: None,
+            body: None,
+            body_utf8: true,
+        }
+    }
+
+    const GOOD_HEADERS: [(&str, &str); 6] = [
+        (
+            "strict-transport-security",
+            "max-age=31536000; includeSubDomains",
+        ),
+        (
+            "content-security-policy",
+            "default-src 'self'; frame-ancestors 'none'",
+        ),
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("server", "nginx"),
+    ];
+
+    const GOOD_TXT: &str = "Contact: mailto:security@acme.test\nExpires: 2027-06-01T00:00:00Z\n";
+
+    fn headers_without(name: &str) -> Vec<(&'static str, &'static str)> {
+        GOOD_HEADERS
+            .iter()
+            .filter(|(n, _)| *n != name)
+            .copied()
+            .collect()
+    }
+
+    fn txt_response(body: &str, content_type: &str) -> HttpResponse {
+        let mut r = response(
+            "https://portal.acme.test/.well-known/security.txt",
+            200,
+            &[("content-type", content_type)],
+        );
+        r.body = Some(body.to_owned());
+        r
+    }
+
+    fn fetch(url: &str, responses: Vec<HttpResponse>) -> Fetch {
+        Fetch {
+            url: url.to_owned(),
+            responses,
+            redirects: vec![],
+            failure: None,
+        }
+    }
+
+    fn obs_with(page: Vec<HttpResponse>, txt: Option<HttpResponse>) -> HttpObservation {
+        HttpObservation {
+            target: TARGET.to_owned(),
+            host: "portal.acme.test".to_owned(),
+            port: 443,
+            scheme: HttpScheme::Https,
+            page: fetch("https://portal.acme.test/", page),
+            security_txt: Some(fetch(
+                "https://portal.acme.test/.well-known/security.txt",
+                txt.into_iter().collect(),
+            )),
+            elapsed_ms: 1,
+        }
+    }
+
+    fn good_obs() -> HttpObservation {
+        obs_with(
+            vec![response("https://portal.acme.test/", 200, &GOOD_HEADERS)],
+            Some(txt_response(GOOD_TXT, "text/plain; charset=utf-8")),
+        )
+    }
+
+    fn ids(obs: &HttpObservation) -> Vec<&'static str> {
+        let mut ids: Vec<&'static str> = check(obs, now(), &Policy::default())
+            .iter()
+            .map(|f| f.check)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    fn only(obs: &HttpObservation, id: &str) -> Finding {
+        let findings = check(obs, now(), &Policy::default());
+        assert_eq!(
+            findings.iter().map(|f| f.check).collect::<Vec<_>>(),
+            vec![id],
+            "{findings:#?}"
+        );
+        assert!(findings.iter().all(|f| f.target == obs.target));
+        findings.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn a_good_site_has_no_findings() {
+        assert!(ids(&good_obs()).is_empty());
+    }
+
+    #[test]
+    fn refused_targets_give_nothing() {
+        let mut obs = good_obs();
+        obs.page = Fetch {
+            url: "https://10.0.0.1/".into(),
+            responses: vec![],
+            redirects: vec![],
+            failure: Some(FetchFailure {
+                url: "https://10.0.0.1/".into(),
+                kind: FailureKind::Refused,
+                detail: "refused".into(),
+                address: Some("10.0.0.1".parse().unwrap()),
+            }),
+        };
+        obs.security_txt = None;
+        assert!(ids(&obs).is_empty());
+    }
+
+    #[test]
+    fn unreachable_fires_alone() {
+        let mut obs = good_obs();
+        obs.page.responses.clear();
+        obs.page.failure = Some(FetchFailure {
+            url: obs.page.url.clone(),
+            kind: FailureKind::Timeout,
+            detail: "no answer within 2s".into(),
+            address: None,
+        });
+        let f = only(&obs, "http.unreachable");
+        assert_eq!(f.severity, Severity::Medium);
+        assert_eq!(f.evidence["timed_out"], true);
+        assert!(f.summary.contains("over HTTPS"));
+    }
+
+    #[test]
+    fn hsts_missing_invalid_and_short() {
+        let obs = obs_with(
+            vec![response(
+                "https://portal.acme.test/",
+                200,
+                &headers_without("strict-transport-security"),
+            )],
+            Some(txt_response(GOOD_TXT, "text/plain")),
+        );
+        assert_eq!(only(&obs, "http.hsts_missing").severity, Severity::Medium);
+
+        let mut h = headers_without("strict-transport-security");
+        h.push(("strict-transport-security", "includeSubDomains"));
+        let obs = obs_with(
+            vec![response("https://portal.acme.test/", 200, &h)],
+            Some(txt_response(GOOD_TXT, "text/plain")),
+        );
+        assert!(
+            only(&obs, "http.hsts_missing")
+                .summary
+                .contains("no valid max-age")
+        );
+
+        for (value, fires) in [
+            ("max-age=86400", true),
+            ("max-age=0", true),
+            ("max-age=15767999; preload", true),
+            ("max-age=15768000", false),
+            ("includeSubDomains; max-age=\"31536000\"", false),
+            ("MAX-AGE = 63072000", false),
+        ] {
+            let mut h = headers_without("strict-transport-security");
+            h.push(("strict-transport-security", value));
+            let obs = obs_with(
+                vec![response("https://portal.acme.test/", 200, &h)],
+                Some(txt_response(GOOD_TXT, "text/plain")),
+            );
+            let expected: Vec<&str> = if fires {
+                vec!["http.hsts_short"]
+            } else {
+                vec![]
+            };
+            assert_eq!(ids(&obs), expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn hsts_is_read_from_the_endpoints_own_host() {
+        // portal → www (with HSTS): portal itself sent none.
+        let mut obs = obs_with(
+            vec![
+                response(
+                    "https://portal.acme.test/",
+                    301,
+                    &[("location", "https://www.acme.test/")],
+                ),
+                response("https://www.acme.test/", 200, &GOOD_HEADERS),
+            ],
+            Some(txt_response(GOOD_TXT, "text/plain")),
+        );
+        obs.page.redirects.push(Redirect {
+            status: 301,
+            from: "https://portal.acme.test/".into(),
+            location: "https://www.acme.test/".into(),
+            to: Some("https://www.acme.test/".into()),
+        });
+        assert_eq!(ids(&obs), vec!["http.hsts_missing"]);
+        // portal → portal/en (HSTS on the second): fine.
+        let obs = obs_with(
+            vec![
+                response("https://portal.acme.test/", 302, &[("location", "/en/")]),
+                response("https://portal.acme.test/en/", 200, &GOOD_HEADERS),
+            ],
+            Some(txt_response(GOOD_TXT, "text/plain")),
+        );
+        assert!(ids(&obs).is_empty());
+        // A non-default port is part of the origin.
+        let mut obs = good_obs();
+        obs.target = "portal.acme.test:8443".into();
+        obs.port = 8443;
+        obs.page.responses[0].url = "https://portal.acme.test:8443/".into();
+        obs.page.responses[0].port = 8443;
+        assert!(ids(&obs).is_empty());
+        // … and a response from another port of the host is not its own.
+        obs.page.responses[0].port = 443;
+        assert_eq!(ids(&obs), vec!["http.hsts_missing"]);
+    }
+
+    #[test]
+    fn each_page_header_missing_fires_its_own_id() {
+        for (header, expected) in [
+            ("content-security-policy", vec!["http.csp_missing"]),
+            ("x-content-type-options", vec!["http.nosniff_missing"]),
+            ("referrer-policy", vec!["http.referrer_policy_missing"]),
+            // Either framing protection is enough on its own.
+            ("x-frame-options", vec![]),
+        ] {
+            let obs = obs_with(
+                vec![response(
+                    "https://portal.acme.test/",
+                    200,
+                    &headers_without(header),
+                )],
+                Some(txt_response(GOOD_TXT, "text/plain")),
+            );
+            assert_eq!(ids(&obs), expected, "{header}");
+        }
+        let severities = [
+            ("content-security-policy", Severity::Low),
+            ("x-content-type-options", Severity::Low),
+            ("referrer-policy", Severity::Info),
+        ];
+        for (header, severity) in severities {
+            let obs = obs_with(
+                vec![response(
+                    "https://portal.acme.test/",
+                    200,
+                    &headers_without(header),
+                )],
+                Some(txt_response(GOOD_TXT, "text/plain")),
+            );
+            assert_eq!(check(&obs, now(), &Policy::default())[0].severity, severity);
+        }
+    }
+
+    #[test]
+    fn framing() {
+        let base: Vec<(&str, &str)> = GOOD_HEADERS
+            .iter()
+            .filter(|(n, _)| *n != "x-frame-options" && *n != "content-security-policy")
+            .copied()
+            .collect();
+        let run = |extra: &[(&'static str, &'static str)]| {
+            let mut h = base.clone();
+            h.extend_from_slice(extra);
+            let obs = obs_with(
+                vec![response("https://portal.acme.test/", 200, &h)],
+                Some(txt_response(GOOD_TXT, "text/plain")),
+            );
+            ids(&obs)
+        };
+        assert_eq!(
+            run(&[]),
+            vec!["http.csp_missing", "http.framing_unprotected"]
+        );
+        assert_eq!(
+            run(&[("x-frame-options", "SAMEORIGIN")]),
+            vec!["http.csp_missing"]
+        );
+        assert_eq!(
+            run(&[("x-frame-options", "ALLOW-FROM https://a.test")]),
+            vec!["http.csp_missing", "http.framing_unprotected"]
+        );
+        assert_eq!(
+            run(&[("content-security-policy", "default-src 'self'")]),
+            vec!["http.framing_unprotected"]
+        );
+        assert!(run(&[("content-security-policy", "frame-ancestors 'self'")]).is_empty());
+        let only_report = run(&[(
+            "content-security-policy-report-only",
+            "default-src 'self'; frame-ancestors 'none'",
+        )]);
+        assert_eq!(
+            only_report,
+            vec!["http.csp_missing", "http.framing_unprotected"]
+        );
+    }
+
+    #[test]
+    fn nosniff_needs_the_value() {
+        let mut h = headers_without("x-content-type-options");
+        h.push(("x-content-type-options", "sniff-away"));
+        let obs = obs_with(
+            vec![response("https://portal.acme.test/", 200, &h)],
+            Some(txt_response(GOOD_TXT, "text/plain")),
+        );
+        assert!(
+            only(&obs, "http.nosniff_missing")
+                .summary
+                .contains("sniff-away")
+        );
+    }
+
+    #[test]
+    fn version_detection() {
+        for (value, reveals) in [
+            ("nginx/1.18.0", true),
+            ("Apache/2.4.41 (Ubuntu)", true),
+            ("PHP/7.4.3", true),
+            ("Microsoft-IIS/10.0", true),
+            ("PHP/7", true),
+            ("Jetty(9.4.z-SNAPSHOT)", true),
+            ("gunicorn/20.0.4", true),
+            ("Apache 2.4", true),
+            ("Express v4.17.1", true),
+            ("nginx", false),
+            ("Apache", false),
+            ("ASP.NET", false),
+            ("cloudflare", false),
+            ("ECS (nyb/1D2E)", false),
+            ("AmazonS3", false),
+            ("gws", false),
+            ("nv1", false),
+            ("h2o", false),
+            ("", false),
+            ("/", false),
+            ("1", false),
+        ] {
+            assert_eq!(reveals_version(value), reveals, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn server_version_is_info_and_names_the_header() {
+        let mut h = headers_without("server");
+        h.push(("server", "nginx/1.18.0"));
+        h.push(("x-powered-by", "PHP/7.4.3"));
+        let obs = obs_with(
+            vec![response("https://portal.acme.test/", 200, &h)],
+            Some(txt_response(GOOD_TXT, "text/plain")),
+        );
+        let f = only(&obs, "http.server_version_disclosed");
+        assert_eq!(f.severity, Severity::Info);
+        assert!(f.summary.contains("nginx/1.18.0"));
+        assert_eq!(f.evidence["disclosed"].as_array().unwrap().len(), 2);
+        let mut h = headers_without("server");
+        h.push(("x-powered-by", "ASP.NET"));
+        h.push(("server", "nginx"));
+        let obs = obs_with(
+            vec![response("https://portal.acme.test/", 200, &h)],
+            Some(txt_response(GOOD_TXT, "text/plain")),
+        );
+        assert!(ids(&obs).is_empty());
+    }
+
+    fn plain_obs(responses: Vec<HttpResponse>, redirects: Vec<Redirect>) -> HttpObservation {
+        HttpObservation {
+            target: "portal.acme.test:80".into(),
+            host: "portal.acme.test".into(),
+            port: 80,
+            scheme: HttpScheme::Http,
+            page: Fetch {
+                url: "http://portal.acme.test/".into(),
+                responses,
+                redirects,
+                failure: None,
+            },
+            security_txt: None,
+            elapsed_ms: 1,
+        }
+    }
+
+    #[test]
+    fn plain_http_must_redirect_to_https() {
+        let redirect = |from: &str, to: &str| Redirect {
+            status: 301,
+            from: from.into(),
+            location: to.into(),
+            to: Some(to.into()),
+        };
+        // Straight to https: fine, and no header checks over plain HTTP.
+        let obs = plain_obs(
+            vec![response(
+                "http://portal.acme.test/",
+                301,
+                &[("location", "https://portal.acme.test/")],
+            )],
+            vec![redirect(
+                "http://portal.acme.test/",
+                "https://portal.acme.test/",
+            )],
+        );
+        assert!(ids(&obs).is_empty());
+        // Via another plain page, then https: fine.
+        let obs = plain_obs(
+            vec![
+                response("http://portal.acme.test/", 301, &[]),
+                response("http://www.acme.test/", 301, &[]),
+            ],
+            vec![
+                redirect("http://portal.acme.test/", "http://www.acme.test/"),
+                redirect("http://www.acme.test/", "https://www.acme.test/"),
+            ],
+        );
+        assert!(ids(&obs).is_empty());
+        // A page over plain HTTP.
+        let obs = plain_obs(vec![response("http://portal.acme.test/", 200, &[])], vec![]);
+        let f = only(&obs, "http.no_https_redirect");
+        assert_eq!(f.severity, Severity::Medium);
+        assert!(f.summary.contains("answers 200"), "{}", f.summary);
+        // Redirects that stay on plain HTTP.
+        let obs = plain_obs(
+            vec![
+                response("http://portal.acme.test/", 302, &[]),
+                response("http://www.acme.test/", 200, &[]),
+            ],
+            vec![redirect(
+                "http://portal.acme.test/",
+                "http://www.acme.test/",
+            )],
+        );
+        assert!(
+            only(&obs, "http.no_https_redirect")
+                .summary
+                .contains("plain HTTP")
+        );
+        // Nothing answers on port 80.
+        let mut obs = plain_obs(vec![], vec![]);
+        obs.page.failure = Some(FetchFailure {
+            url: "http://portal.acme.test/".into(),
+            kind: FailureKind::Connect,
+            detail: "connection refused".into(),
+            address: None,
+        });
+        assert!(
+            only(&obs, "http.unreachable")
+                .summary
+                .contains("plain HTTP")
+        );
+    }
+
+    #[test]
+    fn https_observations_never_fire_no_https_redirect() {
+        let obs = good_obs();
+        assert!(!ids(&obs).contains(&"http.no_https_redirect"));
+    }
+
+    fn txt_obs(txt: HttpResponse) -> HttpObservation {
+        obs_with(
+            vec![response("https://portal.acme.test/", 200, &GOOD_HEADERS)],
+            Some(txt),
+        )
+    }
+
+    #[test]
+    fn security_txt_missing() {
+        let mut obs = txt_obs(response(
+            "https://portal.acme.test/.well-known/security.txt",
+            404,
+            &[("content-type", "text/html")],
+        ));
+        let f = only(&obs, "securitytxt.missing");
+        assert_eq!(f.severity, Severity::Medium);
+        assert!(f.summary.contains("404"));
+        // A soft 404: HTML without any field.
+        obs = txt_obs(txt_response("<html>welcome</html>", "text/html"));
+        assert!(
+            only(&obs, "securitytxt.missing")
+                .summary
+                .contains("text/html")
+        );
+        // No response at all.
+        obs = txt_obs(txt_response("", "text/plain"));
+        let fetch = obs.security_txt.as_mut().unwrap();
+        fetch.responses.clear();
+        fetch.failure = Some(FetchFailure {
+            url: fetch.url.clone(),
+            kind: FailureKind::Timeout,
+            detail: "no answer within 2s".into(),
+            address: None,
+        });
+        assert!(
+            only(&obs, "securitytxt.missing")
+                .summary
+                .contains("no answer")
+        );
+        // Too many redirects.
+        obs = txt_obs(response(
+            "https://portal.acme.test/6",
+            302,
+            &[("location", "/7")],
+        ));
+        obs.security_txt.as_mut().unwrap().failure = Some(FetchFailure {
+            url: "https://portal.acme.test/6".into(),
+            kind: FailureKind::TooManyRedirects,
+            detail: "more than 5 redirects".into(),
+            address: None,
+        });
+        assert!(
+            only(&obs, "securitytxt.missing")
+                .summary
+                .contains("more than 5")
+        );
+    }
+
+    #[test]
+    fn security_txt_expired_and_too_far_ahead() {
+        let obs = txt_obs(txt_response(
+            "Contact: mailto:s@acme.test\nExpires: 2026-11-25T00:00:00Z\n",
+            "text/plain",
+        ));
+        let f = only(&obs, "securitytxt.expired");
+        assert_eq!(f.severity, Severity::Medium);
+        assert!(f.summary.contains("3 days ago"), "{}", f.summary);
+
+        let obs = txt_obs(txt_response(
+            "Contact: mailto:s@acme.test\nExpires: 2028-01-01T00:00:00Z\n",
+            "text/plain",
+        ));
+        let f = only(&obs, "securitytxt.invalid");
+        assert_eq!(f.severity, Severity::Low);
+        assert!(f.summary.contains("more than a year"), "{}", f.summary);
+
+        // Just under a year ahead is fine.
+        let obs = txt_obs(txt_response(
+            "Contact: mailto:s@acme.test\nExpires: 2027-11-27T00:00:00Z\n",
+            "text/plain",
+        ));
+        assert!(ids(&obs).is_empty());
+    }
+
+    #[test]
+    fn security_txt_invalid_reasons() {
+        for (body, content_type, needle) in [
+            (
+                "Expires: 2027-06-01T00:00:00Z\n",
+                "text/plain",
+                "no Contact",
+            ),
+            ("Contact: mailto:s@acme.test\n", "text/plain", "no Expires"),
+            (GOOD_TXT, "text/html", "not text/plain"),
+            (GOOD_TXT, "application/octet-stream", "not text/plain"),
+            (
+                "Contact: mailto:s@acme.test\nExpires: 2027-06-01T00:00:00Z\nrubbish\n",
+                "text/plain",
+                "neither a field",
+            ),
+        ] {
+            let obs = txt_obs(txt_response(body, content_type));
+            let f = only(&obs, "securitytxt.invalid");
+            let problems = f.evidence["problems"].to_string();
+            assert!(
+                problems.contains(needle),
+                "{body:?} {content_type}: {problems}"
+            );
+        }
+        let mut r = txt_response(GOOD_TXT, "text/plain");
+        r.truncated = true;
+        r.body_utf8 = false;
+        let f = only(&txt_obs(r), "securitytxt.invalid");
+        assert!(f.summary.contains("and 1 more"), "{}", f.summary);
+        let mut r = txt_response(GOOD_TXT, "text/plain");
+        r.url = "http://portal.acme.test/.well-known/security.txt".into();
+        assert!(
+            only(&txt_obs(r), "securitytxt.invalid")
+                .summary
+                .contains("plain HTTP")
+        );
+    }
+
+    #[test]
+    fn signed_security_txt_is_accepted() {
+        let body = format!(
+            "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n{GOOD_TXT}-----BEGIN PGP SIGNATURE-----\n\nabc=\n-----END PGP SIGNATURE-----\n"
+        );
+        assert!(ids(&txt_obs(txt_response(&body, "text/plain"))).is_empty());
+    }
+
+    #[test]
+    fn no_security_txt_fetch_no_security_txt_finding() {
+        let mut obs = good_obs();
+        obs.security_txt = None;
+        assert!(ids(&obs).is_empty());
+    }
+}

@@ -1,0 +1,758 @@
+//! The domain probe and the `dns.*`/`email.*` checks against the local
+//! world's authoritative DNS: one zone per case, each a healthy domain with
+//! one thing changed, so every test asserts the exact set of ids.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use supplywatch::checks::{self, Finding, Policy};
+use supplywatch::config::ProbeConfig;
+use supplywatch::probe::DnsResolver;
+use supplywatch::probe::dns::{
+    DomainObservation, MtaStsFetch, PolicyFetch, Resolution, SpfResult, probe_domain,
+};
+use supplywatch::registry::Domain;
+use supplywatch_testworld::proto::dnssec::rdata::{DNSKEY, DNSSECRData, DS};
+use supplywatch_testworld::proto::dnssec::{Algorithm, DigestType, PublicKeyBuf};
+use supplywatch_testworld::proto::rr::RData;
+use supplywatch_testworld::proto::rr::rdata::{SOA, TXT};
+use supplywatch_testworld::{DnsRecord, World, WorldBuilder};
+
+use crate::support::day;
+
+const GOOD_POLICY: &str =
+    "version: STSv1\r\nmode: enforce\r\nmx: mx.example.test\r\nmax_age: 604800\r\n";
+
+/// An MTA-STS fetcher that serves canned bodies by URL (a valid policy for
+/// any other URL) and remembers what it was asked for.
+#[derive(Default)]
+struct FakeFetch {
+    replies: HashMap<String, Result<String, String>>,
+    asked: Mutex<Vec<String>>,
+}
+
+impl FakeFetch {
+    fn reply(mut self, domain: &str, reply: Result<&str, &str>) -> Self {
+        self.replies.insert(
+            format!("https://mta-sts.{domain}/.well-known/mta-sts.txt"),
+            reply.map(str::to_owned).map_err(str::to_owned),
+        );
+        self
+    }
+}
+
+impl MtaStsFetch for FakeFetch {
+    fn fetch<'a>(
+        &'a self,
+        url: &'a str,
+    ) -> Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send + 'a>> {
+        self.asked.lock().unwrap().push(url.to_owned());
+        let reply = self
+            .replies
+            .get(url)
+            .cloned()
+            .unwrap_or_else(|| Ok(GOOD_POLICY.to_owned()));
+        Box::pin(async move { reply })
+    }
+}
+
+/// A domain as a zone: healthy unless a test changes a field.
+struct Zone {
+    name: String,
+    nameservers: Vec<&'static str>,
+    caa: bool,
+    dnskey: bool,
+    ds: bool,
+    mx: Vec<(u16, &'static str)>,
+    spf: Vec<String>,
+    dmarc: Vec<String>,
+    sts: Vec<String>,
+    tlsrpt: Vec<String>,
+    extra: Vec<DnsRecord>,
+}
+
+impl Zone {
+    fn good(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            nameservers: vec!["a.ns.alpha-dns.test", "b.ns.beta-dns.test"],
+            caa: true,
+            dnskey: true,
+            ds: false,
+            mx: vec![(10, "mx.example.test")],
+            spf: vec!["v=spf1 ip4:192.0.2.0/24 -all".to_owned()],
+            dmarc: vec![format!("v=DMARC1; p=reject; rua=mailto:dmarc@{name}")],
+            sts: vec!["v=STSv1; id=20260301T000000".to_owned()],
+            tlsrpt: vec![format!("v=TLSRPTv1; rua=mailto:tls@{name}")],
+            extra: Vec::new(),
+        }
+    }
+
+    fn with(mut self, change: impl FnOnce(&mut Self)) -> Self {
+        change(&mut self);
+        self
+    }
+
+    fn records(&self) -> Vec<DnsRecord> {
+        let name = self.name.as_str();
+        let mut out = Vec::new();
+        // NS with an SOA makes the name an apex in the world's zone, so its
+        // other records are still answered (NS alone would be a delegation).
+        if !self.nameservers.is_empty() {
+            let soa = SOA::new(
+                fqdn(self.nameservers[0]),
+                fqdn(&format!("hostmaster.{name}")),
+                1,
+                3600,
+                600,
+                86_400,
+                60,
+            );
+            out.push(DnsRecord::new(name, 300, RData::SOA(soa)));
+            for ns in &self.nameservers {
+                out.push(DnsRecord::ns(name, ns).unwrap());
+            }
+        }
+        if self.caa {
+            out.push(DnsRecord::caa_issue(name, "ca.test").unwrap());
+        }
+        if self.dnskey {
+            let key = DNSKEY::new(
+                true,
+                true,
+                false,
+                PublicKeyBuf::new(vec![7; 32], Algorithm::ED25519),
+            );
+            out.push(DnsRecord::new(
+                name,
+                300,
+                RData::DNSSEC(DNSSECRData::DNSKEY(key)),
+            ));
+        }
+        if self.ds {
+            let ds = DS::new(4242, Algorithm::ED25519, DigestType::SHA256, vec![9; 32]);
+            out.push(DnsRecord::new(
+                name,
+                300,
+                RData::DNSSEC(DNSSECRData::DS(ds)),
+            ));
+        }
+        for (preference, exchange) in &self.mx {
+            out.push(DnsRecord::mx(name, *preference, exchange).unwrap());
+        }
+        for text in &self.spf {
+            out.push(DnsRecord::txt(name, [text.as_str()]));
+        }
+        for text in &self.dmarc {
+            out.push(DnsRecord::txt(format!("_dmarc.{name}"), [text.as_str()]));
+        }
+        for text in &self.sts {
+            out.push(DnsRecord::txt(format!("_mta-sts.{name}"), [text.as_str()]));
+        }
+        for text in &self.tlsrpt {
+            out.push(DnsRecord::txt(
+                format!("_smtp._tls.{name}"),
+                [text.as_str()],
+            ));
+        }
+        out.extend(self.extra.iter().cloned());
+        out
+    }
+}
+
+fn fqdn(name: &str) -> supplywatch_testworld::proto::rr::Name {
+    supplywatch_testworld::dns::fqdn(name).unwrap()
+}
+
+fn spf(text: &str) -> impl FnOnce(&mut Zone) + use<> {
+    let text = text.to_owned();
+    move |z| z.spf = vec![text]
+}
+
+async fn world(zones: &[Zone], extra: Vec<DnsRecord>, builder: WorldBuilder) -> World {
+    builder
+        .records(zones.iter().flat_map(Zone::records))
+        .records(extra)
+        .start()
+        .await
+        .unwrap()
+}
+
+fn resolver_for(dns: SocketAddr, timeout_secs: u64) -> DnsResolver {
+    let config = ProbeConfig {
+        nameservers: vec![dns],
+        extra_roots: Vec::new(),
+        timeout: Duration::from_secs(timeout_secs),
+        concurrency: 4,
+        per_host_concurrency: 2,
+        allow_private_targets: true,
+    };
+    DnsResolver::new(&config).unwrap()
+}
+
+/// Probes `domain` and applies both check families.
+async fn probe(
+    resolver: &DnsResolver,
+    domain: &str,
+    fetch: &FakeFetch,
+) -> (DomainObservation, Vec<Finding>) {
+    let domain: Domain = domain.parse().unwrap();
+    let obs = probe_domain(resolver, &domain, fetch).await;
+    // The observation is data: it survives a JSON round trip unchanged.
+    let json = serde_json::to_string(&obs).unwrap();
+    assert_eq!(
+        serde_json::from_str::<DomainObservation>(&json).unwrap(),
+        obs
+    );
+    let mut findings = checks::dns::check(&obs, day(1), &Policy::default());
+    findings.extend(checks::email::check(&obs, day(1), &Policy::default()));
+    for f in &findings {
+        assert_eq!(f.target, domain.as_str(), "targets are the bare domain");
+    }
+    (obs, findings)
+}
+
+fn ids(findings: &[Finding]) -> BTreeSet<&'static str> {
+    findings.iter().map(|f| f.check).collect()
+}
+
+fn find<'a>(findings: &'a [Finding], id: &str) -> &'a Finding {
+    findings
+        .iter()
+        .find(|f| f.check == id)
+        .unwrap_or_else(|| panic!("no {id} in {findings:#?}"))
+}
+
+/// Asserts that exactly `expected` fire for each domain.
+async fn expect(
+    resolver: &DnsResolver,
+    fetch: &FakeFetch,
+    cases: &[(&str, &[&str])],
+) -> HashMap<String, (DomainObservation, Vec<Finding>)> {
+    let mut out = HashMap::new();
+    for (domain, expected) in cases {
+        let (obs, findings) = probe(resolver, domain, fetch).await;
+        let expected: BTreeSet<&str> = expected.iter().copied().collect();
+        assert_eq!(
+            ids(&findings),
+            expected,
+            "{domain}: {findings:#?}\n{obs:#?}"
+        );
+        out.insert((*domain).to_owned(), (obs, findings));
+    }
+    out
+}
+
+/// Zones for the SPF cases, and the records their policies point at.
+fn spf_zones() -> (Vec<Zone>, Vec<DnsRecord>) {
+    // 10 lookups: a, mx, include (3) → c1: include, a (5) → c2: exists, ptr,
+    // redirect (8) → c3: mx, include (10) → c4: none. One more `a` makes 11.
+    let chain = |extra: &str| {
+        spf(&format!(
+            "v=spf1 {extra}a mx include:c1.spf-chain.test -all"
+        ))
+    };
+    let zones = vec![
+        Zone::good("good.mail.test"),
+        Zone::good("spf10.mail.test").with(chain("")),
+        Zone::good("spf11.mail.test").with(chain("a ")),
+        Zone::good("void2.mail.test").with(spf("v=spf1 a:gone1.spf-chain.test mx:gone2.spf-chain.test -all")),
+        Zone::good("void3.mail.test").with(spf(
+            "v=spf1 a:gone1.spf-chain.test mx:gone2.spf-chain.test exists:gone3.spf-chain.test -all",
+        )),
+        Zone::good("multi.mail.test").with(|z| {
+            z.spf = vec!["v=spf1 -all".to_owned(), "v=spf1 mx -all".to_owned()];
+        }),
+        Zone::good("nospf.mail.test").with(|z| {
+            z.spf = vec!["google-site-verification=abc".to_owned()];
+        }),
+        Zone::good("plusall.mail.test").with(spf("v=spf1 mx +all")),
+        Zone::good("bareall.mail.test").with(spf("v=spf1 mx all")),
+        Zone::good("neutral.mail.test").with(spf("v=spf1 mx ?all")),
+        Zone::good("noall.mail.test").with(spf("v=spf1 mx")),
+        Zone::good("softfail.mail.test").with(spf("v=spf1 mx ~all")),
+        Zone::good("redirect.mail.test").with(spf("v=spf1 redirect=open.spf-chain.test")),
+        Zone::good("loop.mail.test").with(spf("v=spf1 include:loop1.spf-chain.test -all")),
+        Zone::good("mx11.mail.test").with(spf("v=spf1 mx:mx11.spf-chain.test -all")),
+    ];
+    let mut extra = vec![
+        DnsRecord::txt(
+            "c1.spf-chain.test",
+            ["v=spf1 include:c2.spf-chain.test a:host.spf-chain.test -all"],
+        ),
+        // Split over two strings: joined without a separator (RFC 7208 3.3).
+        DnsRecord::txt(
+            "c2.spf-chain.test",
+            [
+                "v=spf1 exists:host.spf-chain.test ptr red",
+                "irect=c3.spf-chain.test",
+            ],
+        ),
+        DnsRecord::txt(
+            "c3.spf-chain.test",
+            ["v=spf1 mx:mx.spf-chain.test include:c4.spf-chain.test ~all"],
+        ),
+        DnsRecord::txt("c4.spf-chain.test", ["v=spf1 ip4:192.0.2.0/24 -all"]),
+        DnsRecord::a("host.spf-chain.test", Ipv4Addr::new(192, 0, 2, 1)),
+        DnsRecord::mx("mx.spf-chain.test", 10, "host.spf-chain.test").unwrap(),
+        DnsRecord::a("spf10.mail.test", Ipv4Addr::new(192, 0, 2, 10)),
+        DnsRecord::a("spf11.mail.test", Ipv4Addr::new(192, 0, 2, 11)),
+        DnsRecord::txt("open.spf-chain.test", ["v=spf1 ?all"]),
+        DnsRecord::txt(
+            "loop1.spf-chain.test",
+            ["v=spf1 include:loop2.spf-chain.test -all"],
+        ),
+        DnsRecord::txt(
+            "loop2.spf-chain.test",
+            ["v=spf1 include:loop1.spf-chain.test -all"],
+        ),
+    ];
+    for i in 0..11 {
+        extra.push(
+            DnsRecord::mx("mx11.spf-chain.test", i, &format!("mx{i}.spf-chain.test")).unwrap(),
+        );
+    }
+    (zones, extra)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn spf_lookup_limits_and_endings() {
+    let (zones, extra) = spf_zones();
+    let world = world(&zones, extra, World::builder()).await;
+    let resolver = resolver_for(world.dns, 2);
+    let fetch = FakeFetch::default();
+    let seen = expect(
+        &resolver,
+        &fetch,
+        &[
+            ("good.mail.test", &[]),
+            ("spf10.mail.test", &[]),
+            ("spf11.mail.test", &["email.spf_too_many_lookups"]),
+            ("void2.mail.test", &[]),
+            ("void3.mail.test", &["email.spf_too_many_lookups"]),
+            ("multi.mail.test", &["email.spf_multiple"]),
+            ("nospf.mail.test", &["email.spf_missing"]),
+            ("plusall.mail.test", &["email.spf_permissive"]),
+            ("bareall.mail.test", &["email.spf_permissive"]),
+            ("neutral.mail.test", &["email.spf_permissive"]),
+            ("noall.mail.test", &["email.spf_permissive"]),
+            ("softfail.mail.test", &[]),
+            ("redirect.mail.test", &["email.spf_permissive"]),
+            ("loop.mail.test", &["email.spf_too_many_lookups"]),
+            ("mx11.mail.test", &["email.spf_too_many_lookups"]),
+        ],
+    )
+    .await;
+
+    let ten = seen["spf10.mail.test"]
+        .0
+        .spf
+        .as_ref()
+        .unwrap()
+        .evaluation
+        .clone()
+        .unwrap();
+    assert_eq!(ten.result, SpfResult::Completed, "{ten:#?}");
+    assert_eq!(
+        (ten.lookups, ten.void_lookups),
+        (10, 0),
+        "{:#?}",
+        ten.lookup_terms
+    );
+
+    let eleven = &seen["spf11.mail.test"].1;
+    let f = find(eleven, "email.spf_too_many_lookups");
+    assert!(
+        f.summary
+            .contains("the 11th is a:host.spf-chain.test in c1.spf-chain.test"),
+        "{}",
+        f.summary
+    );
+    assert_eq!(f.evidence["lookups"], 11);
+    assert_eq!(f.evidence["problem"]["kind"], "too_many_lookups");
+
+    let void = find(&seen["void3.mail.test"].1, "email.spf_too_many_lookups");
+    assert_eq!(void.evidence["problem"]["kind"], "too_many_void_lookups");
+    assert_eq!(void.evidence["void_lookups"], 3);
+    let void2 = seen["void2.mail.test"]
+        .0
+        .spf
+        .as_ref()
+        .unwrap()
+        .evaluation
+        .clone()
+        .unwrap();
+    assert_eq!(void2.void_lookups, 2);
+
+    assert_eq!(
+        find(&seen["loop.mail.test"].1, "email.spf_too_many_lookups").evidence["problem"]["kind"],
+        "loop"
+    );
+    assert_eq!(
+        find(&seen["mx11.mail.test"].1, "email.spf_too_many_lookups").evidence["problem"]["count"],
+        11
+    );
+    assert!(
+        find(&seen["bareall.mail.test"].1, "email.spf_permissive")
+            .summary
+            .contains("all (which means +all)")
+    );
+    assert!(
+        find(&seen["redirect.mail.test"].1, "email.spf_permissive")
+            .summary
+            .contains("ends in ?all (through redirect to open.spf-chain.test)")
+    );
+    assert!(
+        find(&seen["noall.mail.test"].1, "email.spf_permissive")
+            .summary
+            .contains("no all and no redirect")
+    );
+    assert_eq!(
+        find(&seen["nospf.mail.test"].1, "email.spf_missing").evidence["answer"]["ignored"],
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dmarc_policies_reporting_and_the_organisational_fallback() {
+    let dmarc = |text: &str| {
+        let text = text.to_owned();
+        move |z: &mut Zone| {
+            z.dmarc = if text.is_empty() {
+                Vec::new()
+            } else {
+                vec![text]
+            }
+        }
+    };
+    let zones = [
+        Zone::good("dmarc-none.mail.test").with(dmarc("v=DMARC1; p=none; rua=mailto:d@mail.test")),
+        Zone::good("dmarc-spnone.mail.test")
+            .with(dmarc("v=DMARC1; p=reject; sp=none; rua=mailto:d@mail.test")),
+        Zone::good("dmarc-norua.mail.test").with(dmarc("v=DMARC1; p=quarantine")),
+        Zone::good("dmarc-missing.mail.test").with(dmarc("")),
+        Zone::good("dmarc-two.mail.test").with(|z| {
+            z.dmarc = vec![
+                "v=DMARC1; p=reject".to_owned(),
+                "v=DMARC1; p=none".to_owned(),
+            ];
+        }),
+        // Subdomains without a record: the organisational domain's applies.
+        Zone::good("sub.dmarc-org.test").with(dmarc("")),
+        Zone::good("sub.dmarc-org-strict.test").with(dmarc("")),
+    ];
+    let extra = vec![
+        DnsRecord::txt(
+            "_dmarc.dmarc-org.test",
+            ["v=DMARC1; p=reject; sp=none; rua=mailto:d@dmarc-org.test"],
+        ),
+        DnsRecord::txt(
+            "_dmarc.dmarc-org-strict.test",
+            ["v=DMARC1; p=none; sp=reject; rua=mailto:d@dmarc-org-strict.test"],
+        ),
+    ];
+    let world = world(&zones, extra, World::builder()).await;
+    let resolver = resolver_for(world.dns, 2);
+    let fetch = FakeFetch::default();
+    let seen = expect(
+        &resolver,
+        &fetch,
+        &[
+            ("dmarc-none.mail.test", &["email.dmarc_policy_none"]),
+            ("dmarc-spnone.mail.test", &["email.dmarc_policy_none"]),
+            ("dmarc-norua.mail.test", &["email.dmarc_no_reporting"]),
+            ("dmarc-missing.mail.test", &["email.dmarc_missing"]),
+            ("dmarc-two.mail.test", &["email.dmarc_missing"]),
+            ("sub.dmarc-org.test", &["email.dmarc_policy_none"]),
+            ("sub.dmarc-org-strict.test", &[]),
+        ],
+    )
+    .await;
+    let missing = find(&seen["dmarc-missing.mail.test"].1, "email.dmarc_missing");
+    assert!(
+        missing
+            .summary
+            .contains("_dmarc.dmarc-missing.mail.test nor at _dmarc.mail.test"),
+        "{}",
+        missing.summary
+    );
+    assert!(
+        find(&seen["dmarc-two.mail.test"].1, "email.dmarc_missing")
+            .summary
+            .contains("2 DMARC records")
+    );
+    assert!(
+        find(&seen["dmarc-spnone.mail.test"].1, "email.dmarc_policy_none")
+            .summary
+            .contains("sp=none")
+    );
+    let org = find(&seen["sub.dmarc-org.test"].1, "email.dmarc_policy_none");
+    assert_eq!(org.evidence["organizational"], true);
+    assert_eq!(org.evidence["name"], "_dmarc.dmarc-org.test");
+    let strict = seen["sub.dmarc-org-strict.test"].0.dmarc.as_ref().unwrap();
+    assert_eq!(strict.lookups.len(), 2);
+    assert!(strict.applied.as_ref().unwrap().organizational);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dns_infrastructure_mx_caa_ns_and_dnssec() {
+    let zones = [
+        Zone::good("nullmx.mail.test").with(|z| z.mx = vec![(0, ".")]),
+        Zone::good("nomx.mail.test").with(|z| z.mx = Vec::new()),
+        Zone::good("www.caa-parent.test").with(|z| z.caa = false),
+        Zone::good("www.nocaa.test").with(|z| z.caa = false),
+        Zone::good("one-provider.dns.test")
+            .with(|z| z.nameservers = vec!["a.ns.alpha-dns.test", "b.ns.alpha-dns.test"]),
+        Zone::good("single-ns.dns.test").with(|z| z.nameservers = vec!["a.ns.alpha-dns.test"]),
+        Zone::good("unsigned.dns.test").with(|z| z.dnskey = false),
+        Zone::good("ds-only.dns.test").with(|z| {
+            z.dnskey = false;
+            z.ds = true;
+        }),
+    ];
+    let extra = vec![DnsRecord::caa_issue("caa-parent.test", "ca.test").unwrap()];
+    let world = world(&zones, extra, World::builder()).await;
+    let resolver = resolver_for(world.dns, 2);
+    let fetch = FakeFetch::default();
+    let seen = expect(
+        &resolver,
+        &fetch,
+        &[
+            ("nullmx.mail.test", &[]),
+            ("nomx.mail.test", &["email.mx_missing"]),
+            ("www.caa-parent.test", &[]),
+            ("www.nocaa.test", &["dns.caa_missing"]),
+            ("one-provider.dns.test", &["dns.single_nameserver"]),
+            ("single-ns.dns.test", &["dns.single_nameserver"]),
+            ("unsigned.dns.test", &["dns.dnssec_missing"]),
+            ("ds-only.dns.test", &[]),
+        ],
+    )
+    .await;
+    let caa = seen["www.caa-parent.test"].0.caa.as_ref().unwrap();
+    assert_eq!(caa.found().unwrap().name, "caa-parent.test");
+    let missing = find(&seen["www.nocaa.test"].1, "dns.caa_missing");
+    assert!(
+        missing.summary.contains("www.nocaa.test or nocaa.test"),
+        "{}",
+        missing.summary
+    );
+    assert!(
+        find(&seen["one-provider.dns.test"].1, "dns.single_nameserver")
+            .summary
+            .contains(
+                "all 2 name servers of the zone one-provider.dns.test are under alpha-dns.test"
+            )
+    );
+    assert!(
+        find(&seen["single-ns.dns.test"].1, "dns.single_nameserver")
+            .summary
+            .contains("single name server")
+    );
+    let mx = seen["nullmx.mail.test"].0.mx.as_ref().unwrap();
+    assert_eq!(mx.answer.records()[0].exchange, ".");
+    assert!(
+        find(&seen["unsigned.dns.test"].1, "dns.dnssec_missing")
+            .summary
+            .contains("no DS record")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mta_sts_and_tls_rpt() {
+    let zones = [
+        Zone::good("sts.mail.test"),
+        Zone::good("nosts.mail.test").with(|z| z.sts = Vec::new()),
+        Zone::good("stsdown.mail.test"),
+        Zone::good("stsbad.mail.test"),
+        Zone::good("stsnoid.mail.test").with(|z| z.sts = vec!["v=STSv1;".to_owned()]),
+        Zone::good("notlsrpt.mail.test").with(|z| z.tlsrpt = Vec::new()),
+        Zone::good("tlsrpt-norua.mail.test").with(|z| z.tlsrpt = vec!["v=TLSRPTv1;".to_owned()]),
+    ];
+    let world = world(&zones, Vec::new(), World::builder()).await;
+    let resolver = resolver_for(world.dns, 2);
+    let fetch = FakeFetch::default()
+        .reply("stsdown.mail.test", Err("connection refused"))
+        .reply("stsbad.mail.test", Ok("<html>Not Found</html>"));
+    let seen = expect(
+        &resolver,
+        &fetch,
+        &[
+            ("sts.mail.test", &[]),
+            ("nosts.mail.test", &["email.mta_sts_missing"]),
+            ("stsdown.mail.test", &["email.mta_sts_missing"]),
+            ("stsbad.mail.test", &["email.mta_sts_missing"]),
+            ("stsnoid.mail.test", &["email.mta_sts_missing"]),
+            ("notlsrpt.mail.test", &["email.tlsrpt_missing"]),
+            ("tlsrpt-norua.mail.test", &["email.tlsrpt_missing"]),
+        ],
+    )
+    .await;
+    for (domain, reason) in [
+        ("nosts.mail.test", "no_txt_record"),
+        ("stsdown.mail.test", "policy_unreachable"),
+        ("stsbad.mail.test", "policy_invalid"),
+        ("stsnoid.mail.test", "invalid_txt_record"),
+    ] {
+        let f = find(&seen[domain].1, "email.mta_sts_missing");
+        assert_eq!(f.evidence["reason"], reason, "{domain}: {}", f.summary);
+    }
+    let sts = seen["sts.mail.test"].0.mta_sts.as_ref().unwrap();
+    assert_eq!(sts.id.as_deref(), Some("20260301T000000"));
+    assert!(matches!(&sts.policy, PolicyFetch::Valid { policy } if policy.max_age == 604_800));
+    let asked = fetch.asked.lock().unwrap().clone();
+    assert!(asked.contains(&"https://mta-sts.sts.mail.test/.well-known/mta-sts.txt".to_owned()));
+    assert!(
+        !asked
+            .iter()
+            .any(|u| u.contains("nosts") || u.contains("stsnoid")),
+        "no policy is fetched without a valid record: {asked:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn servfail_nxdomain_and_partial_failures_are_told_apart() {
+    let zones = [
+        Zone::good("broken.dns.test"),
+        Zone::good("partial.dns.test").with(|z| z.dmarc = Vec::new()),
+    ];
+    let world = world(
+        &zones,
+        Vec::new(),
+        World::builder()
+            .servfail("broken.dns.test")
+            .servfail("_dmarc.partial.dns.test"),
+    )
+    .await;
+    let resolver = resolver_for(world.dns, 2);
+    let fetch = FakeFetch::default();
+    let seen = expect(
+        &resolver,
+        &fetch,
+        &[
+            ("broken.dns.test", &["dns.resolution_failed"]),
+            ("nxdomain.dns.test", &["dns.resolution_failed"]),
+            // The failed _dmarc lookup is unknown, not a missing record.
+            ("partial.dns.test", &["dns.resolution_failed"]),
+        ],
+    )
+    .await;
+    let servfail = find(&seen["broken.dns.test"].1, "dns.resolution_failed");
+    assert_eq!(servfail.evidence["response"], "SERVFAIL", "{servfail:#?}");
+    assert_eq!(servfail.evidence["failure"]["kind"], "serv_fail");
+    assert!(
+        servfail.summary.contains("(SERVFAIL)"),
+        "{}",
+        servfail.summary
+    );
+    let nx = find(&seen["nxdomain.dns.test"].1, "dns.resolution_failed");
+    assert_eq!(nx.evidence["response"], "NXDOMAIN");
+    assert!(nx.summary.contains("does not exist"), "{}", nx.summary);
+    assert!(
+        seen["nxdomain.dns.test"].0.spf.is_none(),
+        "nothing else is looked up"
+    );
+    let partial = find(&seen["partial.dns.test"].1, "dns.resolution_failed");
+    assert_eq!(
+        partial.evidence["failed_queries"][0]["name"],
+        "_dmarc.partial.dns.test"
+    );
+    assert_eq!(
+        partial.evidence["failed_queries"][0]["response"],
+        "SERVFAIL"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_nameserver_is_a_timeout() {
+    // A UDP socket nobody reads and a TCP listener nobody accepts on: every
+    // query goes unanswered.
+    let udp = tokio::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .unwrap();
+    let addr = udp.local_addr().unwrap();
+    let _tcp = tokio::net::TcpListener::bind(addr).await.ok();
+    let resolver = resolver_for(addr, 1);
+    let started = std::time::Instant::now();
+    let (obs, findings) = probe(&resolver, "silent.dns.test", &FakeFetch::default()).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        ids(&findings),
+        BTreeSet::from(["dns.resolution_failed"]),
+        "{obs:#?}"
+    );
+    let f = find(&findings, "dns.resolution_failed");
+    assert_eq!(f.evidence["response"], "timeout", "{f:#?}");
+    assert!(matches!(obs.resolution, Resolution::Failed { .. }));
+    drop(udp);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_records_are_capped_and_never_panic() {
+    let big: Vec<String> = (0..60).map(|i| format!("{i:0>255}")).collect();
+    let mut spf_strings = vec!["v=spf1 ".to_owned()];
+    spf_strings.extend(big.iter().cloned());
+    let mut extra = vec![
+        // A 15 KiB SPF-looking record, a non-UTF-8 one with CRLF, and a
+        // flood of DMARC records.
+        DnsRecord::txt("hostile.mail.test", spf_strings),
+        DnsRecord::new(
+            "_mta-sts.hostile.mail.test",
+            300,
+            RData::TXT(TXT::from_bytes(vec![b"v=STSv1; id=\xff\xfe\r\n", b"abc"])),
+        ),
+    ];
+    for i in 0..200 {
+        extra.push(DnsRecord::txt(
+            "_dmarc.hostile.mail.test",
+            [format!("v=DMARC1; p=none; rua=mailto:{i}@x.test")],
+        ));
+        extra.push(DnsRecord::txt(
+            "_smtp._tls.hostile.mail.test",
+            [format!("v=TLSRPTv1; rua=mailto:{i}@x.test")],
+        ));
+    }
+    let zones = [Zone::good("hostile.mail.test").with(|z| {
+        z.spf = Vec::new();
+        z.dmarc = Vec::new();
+        z.sts = Vec::new();
+        z.tlsrpt = Vec::new();
+    })];
+    let world = world(&zones, extra, World::builder()).await;
+    let resolver = resolver_for(world.dns, 2);
+    let fetch = FakeFetch::default();
+    let (obs, findings) = probe(&resolver, "hostile.mail.test", &fetch).await;
+    let spf = obs.spf.as_ref().unwrap();
+    assert_eq!(spf.records.answer.total(), 1);
+    assert!(spf.records.answer.records()[0].len() <= 4097);
+    assert!(
+        spf.syntax_error.as_deref().unwrap().contains("bytes long"),
+        "{spf:#?}"
+    );
+    let dmarc = obs.dmarc.as_ref().unwrap();
+    assert_eq!(dmarc.lookups[0].answer.total(), 200);
+    assert_eq!(dmarc.lookups[0].answer.records().len(), 8);
+    let sts = obs.mta_sts.as_ref().unwrap();
+    assert!(sts.txt_problem.is_some(), "{sts:#?}");
+    assert_eq!(
+        ids(&findings),
+        BTreeSet::from([
+            "email.dmarc_missing",
+            "email.mta_sts_missing",
+            "email.tlsrpt_missing"
+        ]),
+        "{findings:#?}"
+    );
+    assert!(
+        find(&findings, "email.dmarc_missing")
+            .summary
+            .contains("200 DMARC records")
+    );
+}
