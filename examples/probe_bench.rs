@@ -1,12 +1,17 @@
-//! `cargo run --release --example probe_bench [-- N]`: how fast the TLS probe
-//! runs, and in how much memory.
+//! `cargo run --release --example probe_bench [-- N]`: how fast the probes
+//! run, and in how much memory.
 //!
-//! Stands up the local test world with N host names (default 1,000) that
-//! all resolve to one local rustls server, and runs the full TLS probe
-//! (resolve, handshake with chain capture, TLS 1.0 and 1.1 hellos) over all
-//! of them through the same runner as `supplywatch check`, with the default
-//! `probe.concurrency`. Prints endpoints/s and the process's peak RSS (the
-//! world's servers run in the same process and are included).
+//! Stands up the local test world in this process with N endpoint names
+//! (default 1,000) that resolve to one local HTTPS site, and a zone of N
+//! domains, each with SOA, two NS, MX, an SPF record with an include, DMARC,
+//! CAA and TLS-RPT. Then runs, through the same runner as `supplywatch
+//! check` and with the default `probe.concurrency`:
+//! 1. the endpoint probes: TLS (handshake with chain capture, TLS 1.0 and
+//!    1.1 hellos), then HTTP (`GET /`) and `GET /.well-known/security.txt`;
+//! 2. the domain probes: DNS and e-mail authentication.
+//!
+//! Prints endpoints/s, domains/s and the process's peak RSS (the world's
+//! servers run in the same process and are included).
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
@@ -16,17 +21,84 @@ use std::time::Instant;
 use supplywatch::checks::{self, Policy};
 use supplywatch::clock::{Clock, SystemClock};
 use supplywatch::config::Config;
-use supplywatch::probe::run::{self, Silent};
+use supplywatch::probe::run::{self, Silent, SupplierObservations};
 use supplywatch::probe::{self as probes, Reach};
-use supplywatch_testworld::{DnsRecord, TlsCase, World};
+use supplywatch_testworld::proto::rr::RData;
+use supplywatch_testworld::proto::rr::rdata::SOA;
+use supplywatch_testworld::{DnsRecord, SiteSpec, World};
 
 const PER_SUPPLIER: usize = 10;
+const SITE: &str = "bench.site.test";
 
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// A healthy domain's records.
+fn domain_records(name: &str) -> anyhow::Result<Vec<DnsRecord>> {
+    let soa = SOA::new(
+        supplywatch_testworld::dns::fqdn("a.ns.alpha-dns.test")?,
+        supplywatch_testworld::dns::fqdn(&format!("hostmaster.{name}"))?,
+        1,
+        3600,
+        600,
+        86_400,
+        60,
+    );
+    Ok(vec![
+        DnsRecord::new(name, 300, RData::SOA(soa)),
+        DnsRecord::ns(name, "a.ns.alpha-dns.test")?,
+        DnsRecord::ns(name, "b.ns.beta-dns.test")?,
+        DnsRecord::mx(name, 10, "mx.bench.test")?,
+        DnsRecord::caa_issue(name, "ca.test")?,
+        DnsRecord::txt(name, ["v=spf1 mx include:_spf.bench.test -all"]),
+        DnsRecord::txt(
+            format!("_dmarc.{name}"),
+            [format!("v=DMARC1; p=reject; rua=mailto:dmarc@{name}").as_str()],
+        ),
+        DnsRecord::txt(
+            format!("_smtp._tls.{name}"),
+            [format!("v=TLSRPTv1; rua=mailto:tls@{name}").as_str()],
+        ),
+    ])
+}
+
+fn suppliers_toml(world: &World, targets: &[String], key: &str) -> String {
+    let mut config = format!(
+        "[probe]\nnameservers = [\"{}\"]\nextra_roots = [\"{}\"]\nallow_private_targets = true\n",
+        world.dns,
+        world.roots_pem.display()
+    );
+    for (s, chunk) in targets.chunks(PER_SUPPLIER).enumerate() {
+        let list: Vec<String> = chunk.iter().map(|t| format!("\"{t}\"")).collect();
+        let _ = write!(
+            config,
+            "\n[[supplier]]\nid = \"s{s}\"\nname = \"Supplier {s}\"\ncriticality = \"standard\"\n{key} = [{}]\n",
+            list.join(", ")
+        );
+    }
+    config
+}
+
+async fn timed(
+    world: &World,
+    name: &str,
+    toml: &str,
+) -> anyhow::Result<(f64, Vec<SupplierObservations>)> {
+    let path = world.write(name, toml)?;
+    let config = Config::load(&path)?;
+    let started = Instant::now();
+    let observations =
+        run::probe_suppliers(&config.suppliers, &config.probe, Arc::new(Silent)).await?;
+    Ok((started.elapsed().as_secs_f64(), observations))
+}
+
+#[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
+fn rate(n: usize, secs: f64) -> f64 {
+    n as f64 / secs
 }
 
 #[tokio::main]
@@ -36,56 +108,85 @@ async fn main() -> anyhow::Result<()> {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000);
     probes::install_crypto_provider();
-    let names: Vec<String> = (0..n).map(|i| format!("e{i}.bench.test")).collect();
+    let hosts: Vec<String> = (0..n).map(|i| format!("e{i}.bench.test")).collect();
+    let domains: Vec<String> = (0..n).map(|i| format!("d{i}.bench.test")).collect();
+    let mut records: Vec<DnsRecord> = hosts
+        .iter()
+        .map(|h| DnsRecord::a(h.clone(), Ipv4Addr::LOCALHOST))
+        .collect();
+    records.push(DnsRecord::txt(
+        "_spf.bench.test",
+        ["v=spf1 ip4:192.0.2.0/24 -all"],
+    ));
+    records.push(DnsRecord::a("mx.bench.test", Ipv4Addr::new(192, 0, 2, 25)));
+    for d in &domains {
+        records.extend(domain_records(d)?);
+    }
+    let expires = (chrono::Utc::now() + chrono::TimeDelta::days(90))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let world = World::builder()
-        .records(
-            names
-                .iter()
-                .map(|name| DnsRecord::a(name.clone(), Ipv4Addr::LOCALHOST)),
+        .records(records)
+        .site(
+            SITE,
+            SiteSpec::https().security_txt_text(&format!(
+                "Contact: mailto:security@bench.test\nExpires: {expires}\n"
+            )),
         )
         .start()
         .await?;
-    let port = world.port(TlsCase::GoodEcdsa);
+    let port = world.site(SITE).addr.port();
+    let endpoints: Vec<String> = hosts.iter().map(|h| format!("{h}:{port}")).collect();
 
-    let mut config = format!(
-        "[probe]\nnameservers = [\"{}\"]\nextra_roots = [\"{}\"]\nallow_private_targets = true\n",
-        world.dns,
-        world.roots_pem.display()
-    );
-    for (s, chunk) in names.chunks(PER_SUPPLIER).enumerate() {
-        let endpoints: Vec<String> = chunk.iter().map(|h| format!("\"{h}:{port}\"")).collect();
-        let _ = write!(
-            config,
-            "\n[[supplier]]\nid = \"s{s}\"\nname = \"Supplier {s}\"\ncriticality = \"standard\"\nendpoints = [{}]\n",
-            endpoints.join(", ")
-        );
-    }
-    let path = world.write("bench.toml", &config)?;
-    let config = Config::load(&path)?;
-
-    let started = Instant::now();
-    let observations =
-        run::probe_suppliers(&config.suppliers, &config.probe, Arc::new(Silent)).await?;
-    let elapsed = started.elapsed().as_secs_f64();
-    let results = checks::evaluate(&observations, SystemClock.now(), &Policy::default());
-
-    let all: Vec<_> = observations.iter().flat_map(|o| &o.endpoints).collect();
-    let handshakes = all
+    let (endpoint_secs, observed) = timed(
+        &world,
+        "endpoints.toml",
+        &suppliers_toml(&world, &endpoints, "endpoints"),
+    )
+    .await?;
+    let handshakes = observed
         .iter()
+        .flat_map(|o| &o.endpoints)
         .filter(|o| matches!(o.reach, Reach::Handshake))
         .count();
-    let findings: usize = results.iter().map(|r| r.findings.len()).sum();
-    println!("endpoints          {}", all.len());
-    println!("completed handshakes {handshakes}");
-    println!("findings           {findings}");
-    println!("concurrency        {}", config.probe.concurrency);
-    println!("elapsed            {elapsed:.2} s");
-    #[expect(clippy::cast_precision_loss, reason = "a count far below 2^52")]
-    let rate = all.len() as f64 / elapsed;
-    println!("endpoints/s        {rate:.0}");
+    let pages = observed
+        .iter()
+        .flat_map(|o| &o.http)
+        .filter(|o| o.page.last().is_some())
+        .count();
+    let (domain_secs, observed_domains) = timed(
+        &world,
+        "domains.toml",
+        &suppliers_toml(&world, &domains, "domains"),
+    )
+    .await?;
+    let resolved = observed_domains
+        .iter()
+        .flat_map(|o| &o.domains)
+        .filter(|d| d.resolves())
+        .count();
+    let now = SystemClock.now();
+    let findings: usize = checks::evaluate(&observed_domains, now, &Policy::default())
+        .iter()
+        .chain(checks::evaluate(&observed, now, &Policy::default()).iter())
+        .map(|r| r.findings.len())
+        .sum();
+
+    println!("N                      {n}");
+    println!("concurrency            64 (default)");
+    println!("endpoints              {n}: {handshakes} TLS handshakes, {pages} HTTP responses");
+    println!(
+        "endpoint probes        {endpoint_secs:.2} s  →  {:.0} endpoints/s",
+        rate(n, endpoint_secs)
+    );
+    println!("domains                {n}: {resolved} resolved");
+    println!(
+        "domain probes          {domain_secs:.2} s  →  {:.0} domains/s",
+        rate(n, domain_secs)
+    );
+    println!("findings               {findings}");
     match peak_rss_mib() {
-        Some(mib) => println!("peak RSS           {mib:.1} MiB"),
-        None => println!("peak RSS           unknown (no /proc/self/status)"),
+        Some(mib) => println!("peak RSS               {mib:.1} MiB"),
+        None => println!("peak RSS               unknown (no /proc/self/status)"),
     }
     Ok(())
 }

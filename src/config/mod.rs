@@ -155,6 +155,9 @@ pub struct ProbeConfig {
     pub concurrency: usize,
     pub per_host_concurrency: usize,
     pub allow_private_targets: bool,
+    /// The port MTA-STS policies are fetched from: 443, as RFC 8461 says;
+    /// another only for test setups.
+    pub mta_sts_port: u16,
 }
 
 /// Certificates from one `extra_roots` PEM file.

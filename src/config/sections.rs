@@ -35,6 +35,7 @@ const PROBE_KEYS: &[&str] = &[
     "concurrency",
     "per_host_concurrency",
     "allow_private_targets",
+    "mta_sts_port",
 ];
 const EMAIL_KEYS: &[&str] = &[
     "transport",
@@ -306,6 +307,9 @@ fn probe(r: &mut Reader<'_>, t: Table<'_, '_>, base: &Path) -> Option<ProbeConfi
         .integer(t, "per_host_concurrency", 1..=64)
         .map_or(Some(2), |v| usize::try_from(v).ok());
     let allow_private_targets = r.boolean(t, "allow_private_targets").unwrap_or(false);
+    let mta_sts_port = r
+        .integer(t, "mta_sts_port", 1..=65_535)
+        .map_or(Some(443), |v| u16::try_from(v).ok());
     if !ok {
         return None;
     }
@@ -316,6 +320,7 @@ fn probe(r: &mut Reader<'_>, t: Table<'_, '_>, base: &Path) -> Option<ProbeConfi
         concurrency: concurrency?,
         per_host_concurrency: per_host?,
         allow_private_targets,
+        mta_sts_port: mta_sts_port?,
     })
 }
 

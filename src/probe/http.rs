@@ -1075,6 +1075,7 @@ mod tests {
             concurrency: 1,
             per_host_concurrency: 1,
             allow_private_targets: allow_private,
+            mta_sts_port: 443,
         };
         let resolver = DnsResolver::new(&config).unwrap();
         HttpProber::with_options(

@@ -88,15 +88,28 @@ pub struct SupplierObservations {
     pub domains: Vec<DomainObservation>,
 }
 
-/// MTA-STS policies are fetched over the HTTPS client, verifying for real.
-struct PolicyFetcher(HttpProber);
+/// MTA-STS policies are fetched over the HTTPS client, verifying for real,
+/// from `probe.mta_sts_port` (443 unless a test setup says otherwise).
+struct PolicyFetcher {
+    http: HttpProber,
+    port: u16,
+}
 
 impl MtaStsFetch for PolicyFetcher {
     fn fetch<'a>(
         &'a self,
         url: &'a str,
     ) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>> {
-        Box::pin(self.0.fetch_policy(url))
+        Box::pin(async move {
+            let url = match (self.port, url.strip_prefix("https://")) {
+                (443, _) | (_, None) => url.to_owned(),
+                (port, Some(rest)) => match rest.split_once('/') {
+                    Some((host, path)) => format!("https://{host}:{port}/{path}"),
+                    None => format!("https://{rest}:{port}"),
+                },
+            };
+            self.http.fetch_policy(&url).await
+        })
     }
 }
 
@@ -177,7 +190,10 @@ pub async fn probe_suppliers(
     let http = HttpProber::new(config, resolver.clone())?;
     let probers = Arc::new(Probers {
         tls: TlsProber::new(config)?,
-        policy: PolicyFetcher(http.clone()),
+        policy: PolicyFetcher {
+            http: http.clone(),
+            port: config.mta_sts_port,
+        },
         http,
         resolver,
     });

@@ -18,4 +18,5 @@ mod cli;
 mod config_errors;
 mod dns;
 mod http;
+mod posture;
 mod store;
