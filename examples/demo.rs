@@ -2,9 +2,10 @@
 //! suppliers of your own and no internet.
 //!
 //! Starts the local test world on 127.0.0.1 (a test PKI, a TLS server per
-//! certificate case, an authoritative DNS server for `.test`), writes a
-//! config for four suppliers with a realistic mix of good and bad endpoints,
-//! and runs the same probe → checks → report path as `supplywatch check`.
+//! certificate case, HTTPS sites, an authoritative DNS server for `.test`
+//! with the suppliers' mail domains), writes a config for four suppliers
+//! with a realistic mix of good and bad endpoints and domains, and runs the
+//! same probe → checks → report path as `supplywatch check`.
 
 use std::sync::Arc;
 
@@ -14,7 +15,8 @@ use supplywatch::config::Config;
 use supplywatch::probe as probes;
 use supplywatch::probe::run::{self, ProbeEvent, Progress};
 use supplywatch::report::{check_summary, check_table};
-use supplywatch_testworld::{TlsCase, World};
+use supplywatch_testworld::zone::{clean_site, security_txt};
+use supplywatch_testworld::{MailDomain, Reply, SiteCert, SiteSpec, TlsCase, World};
 
 struct Lines;
 
@@ -40,7 +42,40 @@ impl Progress for Lines {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     probes::install_crypto_provider();
-    let world = World::start().await?;
+
+    // Mail domains: acme's is in order; the others each miss something.
+    let acme = MailDomain::good("acme.test");
+    let globex = MailDomain::good("globex.test").with(|d| {
+        d.spf = vec!["v=spf1 mx +all".to_owned()];
+        d.dmarc = vec!["v=DMARC1; p=none".to_owned()];
+    });
+    let initech = MailDomain::good("initech.test").with(|d| {
+        d.dmarc.clear();
+        d.sts.clear();
+        d.caa = false;
+        d.dnskey = false;
+    });
+    let (acme_sts_host, acme_sts_site) = acme.policy_site(SiteCert::Good);
+    let mut records = acme.records()?;
+    records.extend(globex.records()?);
+    records.extend(initech.records()?);
+
+    let world = World::builder()
+        .records(records)
+        .site(&acme_sts_host, acme_sts_site)
+        .site("www.acme.test", clean_site("acme.test"))
+        .site(
+            "portal.globex.test",
+            SiteSpec::https()
+                .root(
+                    Reply::secure_page()
+                        .without("strict-transport-security")
+                        .replace("server", "nginx/1.18.0"),
+                )
+                .security_txt_text(&security_txt("globex.test", -10)),
+        )
+        .start()
+        .await?;
     let e = |case| world.endpoint(case);
     let config_text = format!(
         r#"# Written by the supplywatch demo: four suppliers served on 127.0.0.1.
@@ -49,6 +84,7 @@ nameservers = ["{dns}"]
 extra_roots = ["{roots}"]
 timeout_secs = 3
 allow_private_targets = true   # the demo world lives on loopback
+mta_sts_port = {sts_port}             # the world serves MTA-STS policies off port 443
 
 [contacts]
 risk_manager = ["risk@bank.example"]
@@ -61,7 +97,8 @@ criticality = "critical"
 owner = "jane.doe@bank.example"
 security_contact = "security@acme.example"
 services = ["payments hosting"]
-endpoints = ["{good_ecdsa}", "{expired}", "{wrong_host}"]
+domains = ["acme.test"]
+endpoints = ["{www_acme}", "{good_ecdsa}", "{expired}", "{wrong_host}"]
 contract = {{ reference = "C-2024-017", start = 2024-01-01, end = 2027-06-30, notice_days = 90 }}
 exit_plan = "DOC-EXIT-0042"
 
@@ -69,22 +106,28 @@ exit_plan = "DOC-EXIT-0042"
 id = "globex"
 name = "Globex Mail Services"
 criticality = "important"
-endpoints = ["{good_rsa}", "{incomplete}", "{legacy}", "{tls12}"]
+domains = ["globex.test"]
+endpoints = ["{portal_globex}", "{good_rsa}", "{incomplete}", "{legacy}", "{tls12}"]
 
 [[supplier]]
 id = "initech"
 name = "Initech Payroll"
 criticality = "standard"
+domains = ["initech.test"]
 endpoints = ["{self_signed}", "{untrusted}", "{rsa1024}", "{sha1}"]
 
 [[supplier]]
 id = "umbrella"
 name = "Umbrella Analytics"
 criticality = "important"
+domains = ["umbrella.test"]
 endpoints = ["{expiring}", "{not_yet}", "{long}", "{stall}", "{closed}"]
 "#,
         dns = world.dns,
         roots = world.roots_pem.display(),
+        sts_port = world.site(&acme_sts_host).addr.port(),
+        www_acme = world.site_endpoint("www.acme.test"),
+        portal_globex = world.site_endpoint("portal.globex.test"),
         good_ecdsa = e(TlsCase::GoodEcdsa),
         expired = e(TlsCase::Expired),
         wrong_host = e(TlsCase::WrongHost),

@@ -88,29 +88,7 @@ enum Body {
     StallAfterHeaders,
 }
 
-/// The headers a well-configured site sends: HSTS for a year (with
-/// subdomains), a CSP with `frame-ancestors`, `X-Frame-Options`,
-/// `nosniff`, a Referrer-Policy, and a `Server` without a version.
-#[must_use]
-pub fn secure_headers() -> Vec<(String, String)> {
-    [
-        (
-            "strict-transport-security",
-            "max-age=31536000; includeSubDomains",
-        ),
-        (
-            "content-security-policy",
-            "default-src 'self'; frame-ancestors 'none'",
-        ),
-        ("x-frame-options", "DENY"),
-        ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "strict-origin-when-cross-origin"),
-        ("server", "nginx"),
-    ]
-    .into_iter()
-    .map(|(n, v)| (n.to_owned(), v.to_owned()))
-    .collect()
-}
+pub use crate::tls::secure_headers;
 
 impl Reply {
     /// `status` with no body and no headers beyond the framing ones.

@@ -30,12 +30,14 @@ pub mod raw;
 pub mod task;
 pub mod tls;
 pub mod world;
+pub mod zone;
 
 pub use dns::DnsRecord;
 pub use http::{Reply, SiteCert, SiteEndpoint, SiteSpec};
 pub use pki::{Authority, Leaf, LeafKey, LeafSpec, Pki};
 pub use tls::TlsCase;
 pub use world::{World, WorldBuilder};
+pub use zone::MailDomain;
 
 /// hickory's protocol types (`rr::RData`, `rr::rdata::*`), for building
 /// [`DnsRecord`]s without depending on hickory directly.

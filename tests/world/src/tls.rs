@@ -3,8 +3,9 @@
 //! `<case-name>.tls.test`.
 //!
 //! Most cases are a rustls server (via tokio-rustls) that, after the
-//! handshake, answers one HTTP/1.1 request with `200 ok` so HTTP clients can
-//! use them too. `Rsa1024` and the TLS 1.0/1.1 branch of `Legacy` are raw
+//! handshake, answers one HTTP/1.1 request like a well-configured site
+//! (secure headers, a current security.txt), so HTTP clients can use them
+//! too and a case raises only its own TLS finding. `Rsa1024` and the TLS 1.0/1.1 branch of `Legacy` are raw
 //! responders built on [`crate::raw`]; `Stall` and `Closed` never speak TLS.
 //! Depends on [`crate::pki`], [`crate::raw`] and [`crate::task`].
 
@@ -311,7 +312,7 @@ async fn stall(stream: TcpStream) {
 }
 
 /// Completes a rustls handshake, then answers one HTTP/1.1 request, if the
-/// client sends one, with `200 ok`. Failures are the point of most cases,
+/// client sends one, like a well-configured site. Failures are the point of most cases,
 /// so they are simply the end of the connection.
 async fn serve_rustls(acceptor: TlsAcceptor, stream: TcpStream) {
     let _ = rustls_session(acceptor, stream).await;
@@ -337,13 +338,69 @@ async fn rustls_session(acceptor: TlsAcceptor, stream: TcpStream) -> anyhow::Res
         .await
         .context("request timed out")??;
     if !request.is_empty() {
-        tls.write_all(
-            b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 3\r\nconnection: close\r\n\r\nok\n",
-        )
-        .await?;
+        tls.write_all(&case_http_response(&request)).await?;
     }
     tls.shutdown().await?;
     Ok(())
+}
+
+/// The headers a well-configured site sends: HSTS for a year (with
+/// subdomains), a CSP with `frame-ancestors`, `X-Frame-Options`,
+/// `nosniff`, a Referrer-Policy, and a `Server` without a version.
+#[must_use]
+pub fn secure_headers() -> Vec<(String, String)> {
+    [
+        (
+            "strict-transport-security",
+            "max-age=31536000; includeSubDomains",
+        ),
+        (
+            "content-security-policy",
+            "default-src 'self'; frame-ancestors 'none'",
+        ),
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "strict-origin-when-cross-origin"),
+        ("server", "nginx"),
+    ]
+    .into_iter()
+    .map(|(n, v)| (n.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// What a TLS case answers over HTTP: everything else about it is in
+/// order (secure headers on `/`, a current security.txt), so that a case
+/// raises only its own TLS finding.
+fn case_http_response(request: &[u8]) -> Vec<u8> {
+    let path = request
+        .split(|b| *b == b' ')
+        .nth(1)
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .unwrap_or_default();
+    let (content_type, body) = if path == "/.well-known/security.txt" {
+        let expires = (chrono::Utc::now() + chrono::TimeDelta::days(90))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        (
+            "text/plain; charset=utf-8",
+            format!("Contact: mailto:security@tls.test\nExpires: {expires}\n"),
+        )
+    } else {
+        (
+            "text/html; charset=utf-8",
+            "<!doctype html><title>ok</title>\n".to_owned(),
+        )
+    };
+    let mut head = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in secure_headers() {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut out = head.into_bytes();
+    out.extend_from_slice(body.as_bytes());
+    out
 }
 
 fn server_random() -> [u8; 32] {
