@@ -39,10 +39,10 @@ impl Progress for Lines {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    probes::install_crypto_provider();
-
+/// The world: TLS cases, three mail domains (acme's in order, the others
+/// each missing something), acme's MTA-STS policy host and two HTTPS sites.
+/// Returns it with the MTA-STS policy host.
+async fn start_world() -> anyhow::Result<(World, String)> {
     // Mail domains: acme's is in order; the others each miss something.
     let acme = MailDomain::good("acme.test");
     let globex = MailDomain::good("globex.test").with(|d| {
@@ -76,8 +76,13 @@ async fn main() -> anyhow::Result<()> {
         )
         .start()
         .await?;
+    Ok((world, acme_sts_host))
+}
+
+/// The config for the world's four suppliers.
+fn config_text(world: &World, acme_sts_host: &str) -> String {
     let e = |case| world.endpoint(case);
-    let config_text = format!(
+    format!(
         r#"# Written by the supplywatch demo: four suppliers served on 127.0.0.1.
 [probe]
 nameservers = ["{dns}"]
@@ -125,7 +130,7 @@ endpoints = ["{expiring}", "{not_yet}", "{long}", "{stall}", "{closed}"]
 "#,
         dns = world.dns,
         roots = world.roots_pem.display(),
-        sts_port = world.site(&acme_sts_host).addr.port(),
+        sts_port = world.site(acme_sts_host).addr.port(),
         www_acme = world.site_endpoint("www.acme.test"),
         portal_globex = world.site_endpoint("portal.globex.test"),
         good_ecdsa = e(TlsCase::GoodEcdsa),
@@ -144,7 +149,14 @@ endpoints = ["{expiring}", "{not_yet}", "{long}", "{stall}", "{closed}"]
         long = e(TlsCase::LongValidity),
         stall = e(TlsCase::Stall),
         closed = e(TlsCase::Closed),
-    );
+    )
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    probes::install_crypto_provider();
+    let (world, acme_sts_host) = start_world().await?;
+    let config_text = config_text(&world, &acme_sts_host);
     let path = world.write("supplywatch.toml", &config_text)?;
     let config = Config::load(&path)?;
     println!(
