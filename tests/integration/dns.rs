@@ -15,11 +15,9 @@ use supplywatch::probe::dns::{
     DomainObservation, MtaStsFetch, PolicyFetch, Resolution, SpfResult, probe_domain,
 };
 use supplywatch::registry::Domain;
-use supplywatch_testworld::proto::dnssec::rdata::{DNSKEY, DNSSECRData, DS};
-use supplywatch_testworld::proto::dnssec::{Algorithm, DigestType, PublicKeyBuf};
 use supplywatch_testworld::proto::rr::RData;
-use supplywatch_testworld::proto::rr::rdata::{SOA, TXT};
-use supplywatch_testworld::{DnsRecord, World, WorldBuilder};
+use supplywatch_testworld::proto::rr::rdata::TXT;
+use supplywatch_testworld::{DnsRecord, MailDomain, World, WorldBuilder};
 
 use crate::support::day;
 
@@ -59,122 +57,19 @@ impl MtaStsFetch for FakeFetch {
     }
 }
 
-/// A domain as a zone: healthy unless a test changes a field.
-struct Zone {
-    name: String,
-    nameservers: Vec<&'static str>,
-    caa: bool,
-    dnskey: bool,
-    ds: bool,
-    mx: Vec<(u16, &'static str)>,
-    spf: Vec<String>,
-    dmarc: Vec<String>,
-    sts: Vec<String>,
-    tlsrpt: Vec<String>,
-    extra: Vec<DnsRecord>,
+/// A healthy domain as a zone, its MX the host [`GOOD_POLICY`] names.
+fn good(name: &str) -> MailDomain {
+    MailDomain::good(name).with(|z| z.mx = vec![(10, "mx.example.test".to_owned())])
 }
 
-impl Zone {
-    fn good(name: &str) -> Self {
-        Self {
-            name: name.to_owned(),
-            nameservers: vec!["a.ns.alpha-dns.test", "b.ns.beta-dns.test"],
-            caa: true,
-            dnskey: true,
-            ds: false,
-            mx: vec![(10, "mx.example.test")],
-            spf: vec!["v=spf1 ip4:192.0.2.0/24 -all".to_owned()],
-            dmarc: vec![format!("v=DMARC1; p=reject; rua=mailto:dmarc@{name}")],
-            sts: vec!["v=STSv1; id=20260301T000000".to_owned()],
-            tlsrpt: vec![format!("v=TLSRPTv1; rua=mailto:tls@{name}")],
-            extra: Vec::new(),
-        }
-    }
-
-    fn with(mut self, change: impl FnOnce(&mut Self)) -> Self {
-        change(&mut self);
-        self
-    }
-
-    fn records(&self) -> Vec<DnsRecord> {
-        let name = self.name.as_str();
-        let mut out = Vec::new();
-        // NS with an SOA makes the name an apex in the world's zone, so its
-        // other records are still answered (NS alone would be a delegation).
-        if !self.nameservers.is_empty() {
-            let soa = SOA::new(
-                fqdn(self.nameservers[0]),
-                fqdn(&format!("hostmaster.{name}")),
-                1,
-                3600,
-                600,
-                86_400,
-                60,
-            );
-            out.push(DnsRecord::new(name, 300, RData::SOA(soa)));
-            for ns in &self.nameservers {
-                out.push(DnsRecord::ns(name, ns).unwrap());
-            }
-        }
-        if self.caa {
-            out.push(DnsRecord::caa_issue(name, "ca.test").unwrap());
-        }
-        if self.dnskey {
-            let key = DNSKEY::new(
-                true,
-                true,
-                false,
-                PublicKeyBuf::new(vec![7; 32], Algorithm::ED25519),
-            );
-            out.push(DnsRecord::new(
-                name,
-                300,
-                RData::DNSSEC(DNSSECRData::DNSKEY(key)),
-            ));
-        }
-        if self.ds {
-            let ds = DS::new(4242, Algorithm::ED25519, DigestType::SHA256, vec![9; 32]);
-            out.push(DnsRecord::new(
-                name,
-                300,
-                RData::DNSSEC(DNSSECRData::DS(ds)),
-            ));
-        }
-        for (preference, exchange) in &self.mx {
-            out.push(DnsRecord::mx(name, *preference, exchange).unwrap());
-        }
-        for text in &self.spf {
-            out.push(DnsRecord::txt(name, [text.as_str()]));
-        }
-        for text in &self.dmarc {
-            out.push(DnsRecord::txt(format!("_dmarc.{name}"), [text.as_str()]));
-        }
-        for text in &self.sts {
-            out.push(DnsRecord::txt(format!("_mta-sts.{name}"), [text.as_str()]));
-        }
-        for text in &self.tlsrpt {
-            out.push(DnsRecord::txt(
-                format!("_smtp._tls.{name}"),
-                [text.as_str()],
-            ));
-        }
-        out.extend(self.extra.iter().cloned());
-        out
-    }
-}
-
-fn fqdn(name: &str) -> supplywatch_testworld::proto::rr::Name {
-    supplywatch_testworld::dns::fqdn(name).unwrap()
-}
-
-fn spf(text: &str) -> impl FnOnce(&mut Zone) + use<> {
+fn spf(text: &str) -> impl FnOnce(&mut MailDomain) + use<> {
     let text = text.to_owned();
     move |z| z.spf = vec![text]
 }
 
-async fn world(zones: &[Zone], extra: Vec<DnsRecord>, builder: WorldBuilder) -> World {
+async fn world(zones: &[MailDomain], extra: Vec<DnsRecord>, builder: WorldBuilder) -> World {
     builder
-        .records(zones.iter().flat_map(Zone::records))
+        .records(zones.iter().flat_map(|z| z.records().unwrap()))
         .records(extra)
         .start()
         .await
@@ -248,7 +143,7 @@ async fn expect(
 }
 
 /// Zones for the SPF cases, and the records their policies point at.
-fn spf_zones() -> (Vec<Zone>, Vec<DnsRecord>) {
+fn spf_zones() -> (Vec<MailDomain>, Vec<DnsRecord>) {
     // 10 lookups: a, mx, include (3) → c1: include, a (5) → c2: exists, ptr,
     // redirect (8) → c3: mx, include (10) → c4: none. One more `a` makes 11.
     let chain = |extra: &str| {
@@ -257,27 +152,27 @@ fn spf_zones() -> (Vec<Zone>, Vec<DnsRecord>) {
         ))
     };
     let zones = vec![
-        Zone::good("good.mail.test"),
-        Zone::good("spf10.mail.test").with(chain("")),
-        Zone::good("spf11.mail.test").with(chain("a ")),
-        Zone::good("void2.mail.test").with(spf("v=spf1 a:gone1.spf-chain.test mx:gone2.spf-chain.test -all")),
-        Zone::good("void3.mail.test").with(spf(
+        good("good.mail.test"),
+        good("spf10.mail.test").with(chain("")),
+        good("spf11.mail.test").with(chain("a ")),
+        good("void2.mail.test").with(spf("v=spf1 a:gone1.spf-chain.test mx:gone2.spf-chain.test -all")),
+        good("void3.mail.test").with(spf(
             "v=spf1 a:gone1.spf-chain.test mx:gone2.spf-chain.test exists:gone3.spf-chain.test -all",
         )),
-        Zone::good("multi.mail.test").with(|z| {
+        good("multi.mail.test").with(|z| {
             z.spf = vec!["v=spf1 -all".to_owned(), "v=spf1 mx -all".to_owned()];
         }),
-        Zone::good("nospf.mail.test").with(|z| {
+        good("nospf.mail.test").with(|z| {
             z.spf = vec!["google-site-verification=abc".to_owned()];
         }),
-        Zone::good("plusall.mail.test").with(spf("v=spf1 mx +all")),
-        Zone::good("bareall.mail.test").with(spf("v=spf1 mx all")),
-        Zone::good("neutral.mail.test").with(spf("v=spf1 mx ?all")),
-        Zone::good("noall.mail.test").with(spf("v=spf1 mx")),
-        Zone::good("softfail.mail.test").with(spf("v=spf1 mx ~all")),
-        Zone::good("redirect.mail.test").with(spf("v=spf1 redirect=open.spf-chain.test")),
-        Zone::good("loop.mail.test").with(spf("v=spf1 include:loop1.spf-chain.test -all")),
-        Zone::good("mx11.mail.test").with(spf("v=spf1 mx:mx11.spf-chain.test -all")),
+        good("plusall.mail.test").with(spf("v=spf1 mx +all")),
+        good("bareall.mail.test").with(spf("v=spf1 mx all")),
+        good("neutral.mail.test").with(spf("v=spf1 mx ?all")),
+        good("noall.mail.test").with(spf("v=spf1 mx")),
+        good("softfail.mail.test").with(spf("v=spf1 mx ~all")),
+        good("redirect.mail.test").with(spf("v=spf1 redirect=open.spf-chain.test")),
+        good("loop.mail.test").with(spf("v=spf1 include:loop1.spf-chain.test -all")),
+        good("mx11.mail.test").with(spf("v=spf1 mx:mx11.spf-chain.test -all")),
     ];
     let mut extra = vec![
         DnsRecord::txt(
@@ -421,7 +316,7 @@ async fn spf_lookup_limits_and_endings() {
 async fn dmarc_policies_reporting_and_the_organisational_fallback() {
     let dmarc = |text: &str| {
         let text = text.to_owned();
-        move |z: &mut Zone| {
+        move |z: &mut MailDomain| {
             z.dmarc = if text.is_empty() {
                 Vec::new()
             } else {
@@ -430,20 +325,20 @@ async fn dmarc_policies_reporting_and_the_organisational_fallback() {
         }
     };
     let zones = [
-        Zone::good("dmarc-none.mail.test").with(dmarc("v=DMARC1; p=none; rua=mailto:d@mail.test")),
-        Zone::good("dmarc-spnone.mail.test")
+        good("dmarc-none.mail.test").with(dmarc("v=DMARC1; p=none; rua=mailto:d@mail.test")),
+        good("dmarc-spnone.mail.test")
             .with(dmarc("v=DMARC1; p=reject; sp=none; rua=mailto:d@mail.test")),
-        Zone::good("dmarc-norua.mail.test").with(dmarc("v=DMARC1; p=quarantine")),
-        Zone::good("dmarc-missing.mail.test").with(dmarc("")),
-        Zone::good("dmarc-two.mail.test").with(|z| {
+        good("dmarc-norua.mail.test").with(dmarc("v=DMARC1; p=quarantine")),
+        good("dmarc-missing.mail.test").with(dmarc("")),
+        good("dmarc-two.mail.test").with(|z| {
             z.dmarc = vec![
                 "v=DMARC1; p=reject".to_owned(),
                 "v=DMARC1; p=none".to_owned(),
             ];
         }),
         // Subdomains without a record: the organisational domain's applies.
-        Zone::good("sub.dmarc-org.test").with(dmarc("")),
-        Zone::good("sub.dmarc-org-strict.test").with(dmarc("")),
+        good("sub.dmarc-org.test").with(dmarc("")),
+        good("sub.dmarc-org-strict.test").with(dmarc("")),
     ];
     let extra = vec![
         DnsRecord::txt(
@@ -501,15 +396,19 @@ async fn dmarc_policies_reporting_and_the_organisational_fallback() {
 #[tokio::test(flavor = "multi_thread")]
 async fn dns_infrastructure_mx_caa_ns_and_dnssec() {
     let zones = [
-        Zone::good("nullmx.mail.test").with(|z| z.mx = vec![(0, ".")]),
-        Zone::good("nomx.mail.test").with(|z| z.mx = Vec::new()),
-        Zone::good("www.caa-parent.test").with(|z| z.caa = false),
-        Zone::good("www.nocaa.test").with(|z| z.caa = false),
-        Zone::good("one-provider.dns.test")
-            .with(|z| z.nameservers = vec!["a.ns.alpha-dns.test", "b.ns.alpha-dns.test"]),
-        Zone::good("single-ns.dns.test").with(|z| z.nameservers = vec!["a.ns.alpha-dns.test"]),
-        Zone::good("unsigned.dns.test").with(|z| z.dnskey = false),
-        Zone::good("ds-only.dns.test").with(|z| {
+        good("nullmx.mail.test").with(|z| z.mx = vec![(0, ".".to_owned())]),
+        good("nomx.mail.test").with(|z| z.mx = Vec::new()),
+        good("www.caa-parent.test").with(|z| z.caa = false),
+        good("www.nocaa.test").with(|z| z.caa = false),
+        good("one-provider.dns.test").with(|z| {
+            z.nameservers = vec![
+                "a.ns.alpha-dns.test".to_owned(),
+                "b.ns.alpha-dns.test".to_owned(),
+            ];
+        }),
+        good("single-ns.dns.test").with(|z| z.nameservers = vec!["a.ns.alpha-dns.test".to_owned()]),
+        good("unsigned.dns.test").with(|z| z.dnskey = false),
+        good("ds-only.dns.test").with(|z| {
             z.dnskey = false;
             z.ds = true;
         }),
@@ -565,13 +464,13 @@ async fn dns_infrastructure_mx_caa_ns_and_dnssec() {
 #[tokio::test(flavor = "multi_thread")]
 async fn mta_sts_and_tls_rpt() {
     let zones = [
-        Zone::good("sts.mail.test"),
-        Zone::good("nosts.mail.test").with(|z| z.sts = Vec::new()),
-        Zone::good("stsdown.mail.test"),
-        Zone::good("stsbad.mail.test"),
-        Zone::good("stsnoid.mail.test").with(|z| z.sts = vec!["v=STSv1;".to_owned()]),
-        Zone::good("notlsrpt.mail.test").with(|z| z.tlsrpt = Vec::new()),
-        Zone::good("tlsrpt-norua.mail.test").with(|z| z.tlsrpt = vec!["v=TLSRPTv1;".to_owned()]),
+        good("sts.mail.test"),
+        good("nosts.mail.test").with(|z| z.sts = Vec::new()),
+        good("stsdown.mail.test"),
+        good("stsbad.mail.test"),
+        good("stsnoid.mail.test").with(|z| z.sts = vec!["v=STSv1;".to_owned()]),
+        good("notlsrpt.mail.test").with(|z| z.tlsrpt = Vec::new()),
+        good("tlsrpt-norua.mail.test").with(|z| z.tlsrpt = vec!["v=TLSRPTv1;".to_owned()]),
     ];
     let world = world(&zones, Vec::new(), World::builder()).await;
     let resolver = resolver_for(world.dns, 2);
@@ -617,8 +516,8 @@ async fn mta_sts_and_tls_rpt() {
 #[tokio::test(flavor = "multi_thread")]
 async fn servfail_nxdomain_and_partial_failures_are_told_apart() {
     let zones = [
-        Zone::good("broken.dns.test"),
-        Zone::good("partial.dns.test").with(|z| z.dmarc = Vec::new()),
+        good("broken.dns.test"),
+        good("partial.dns.test").with(|z| z.dmarc = Vec::new()),
     ];
     let world = world(
         &zones,
@@ -720,7 +619,7 @@ async fn hostile_records_are_capped_and_never_panic() {
             [format!("v=TLSRPTv1; rua=mailto:{i}@x.test")],
         ));
     }
-    let zones = [Zone::good("hostile.mail.test").with(|z| {
+    let zones = [good("hostile.mail.test").with(|z| {
         z.spf = Vec::new();
         z.dmarc = Vec::new();
         z.sts = Vec::new();

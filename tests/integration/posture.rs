@@ -10,127 +10,13 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use chrono::{SecondsFormat, TimeDelta, Utc};
-use supplywatch_testworld::proto::dnssec::rdata::{DNSKEY, DNSSECRData};
-use supplywatch_testworld::proto::dnssec::{Algorithm, PublicKeyBuf};
-use supplywatch_testworld::proto::rr::RData;
-use supplywatch_testworld::proto::rr::rdata::SOA;
-use supplywatch_testworld::{DnsRecord, Reply, SiteCert, SiteSpec, TlsCase, World, WorldBuilder};
+use supplywatch_testworld::zone::{POLICY_PATH, clean_site};
+use supplywatch_testworld::{MailDomain, Reply, SiteCert, SiteSpec, TlsCase, World, WorldBuilder};
 
 use crate::support::{Run, Scratch, run_in};
 
-/// Where RFC 8461 puts the policy, on `mta-sts.<domain>`.
-const POLICY_PATH: &str = "/.well-known/mta-sts.txt";
-
-/// A domain's records: fully configured unless a test changes a field.
-struct Zone {
-    name: String,
-    spf: Option<String>,
-    dmarc: bool,
-    /// The `_mta-sts` TXT record (the policy site is added separately).
-    sts: bool,
-}
-
-impl Zone {
-    fn good(name: &str) -> Self {
-        Self {
-            name: name.to_owned(),
-            spf: Some("v=spf1 ip4:192.0.2.0/24 -all".to_owned()),
-            dmarc: true,
-            sts: true,
-        }
-    }
-
-    fn with(mut self, change: impl FnOnce(&mut Self)) -> Self {
-        change(&mut self);
-        self
-    }
-
-    /// The MX host, which the policy names too.
-    fn mx(&self) -> String {
-        format!("mx.{}", self.name)
-    }
-
-    fn records(&self) -> Vec<DnsRecord> {
-        let name = self.name.as_str();
-        let fqdn = |n: &str| supplywatch_testworld::dns::fqdn(n).unwrap();
-        // Two name servers under two registrable domains; NS with an SOA
-        // makes the name an apex in the world's zone (NS alone would be a
-        // delegation and hide the other records).
-        let soa = SOA::new(
-            fqdn("a.ns.alpha-dns.test"),
-            fqdn(&format!("hostmaster.{name}")),
-            1,
-            3600,
-            600,
-            86_400,
-            60,
-        );
-        let key = DNSKEY::new(
-            true,
-            true,
-            false,
-            PublicKeyBuf::new(vec![7; 32], Algorithm::ED25519),
-        );
-        let mut out = vec![
-            DnsRecord::new(name, 300, RData::SOA(soa)),
-            DnsRecord::ns(name, "a.ns.alpha-dns.test").unwrap(),
-            DnsRecord::ns(name, "b.ns.beta-dns.test").unwrap(),
-            DnsRecord::caa_issue(name, "ca.test").unwrap(),
-            DnsRecord::new(name, 300, RData::DNSSEC(DNSSECRData::DNSKEY(key))),
-            DnsRecord::mx(name, 10, &self.mx()).unwrap(),
-            DnsRecord::txt(
-                format!("_smtp._tls.{name}"),
-                [format!("v=TLSRPTv1; rua=mailto:tls@{name}")],
-            ),
-        ];
-        if let Some(spf) = &self.spf {
-            out.push(DnsRecord::txt(name, [spf.as_str()]));
-        }
-        if self.dmarc {
-            out.push(DnsRecord::txt(
-                format!("_dmarc.{name}"),
-                [format!("v=DMARC1; p=reject; rua=mailto:dmarc@{name}")],
-            ));
-        }
-        if self.sts {
-            out.push(DnsRecord::txt(
-                format!("_mta-sts.{name}"),
-                ["v=STSv1; id=20260301T000000"],
-            ));
-        }
-        out
-    }
-
-    /// The HTTPS site `mta-sts.<domain>` serving a valid policy for its MX
-    /// as text/plain, under a certificate of the kind given.
-    fn policy_site(&self, cert: SiteCert) -> (String, SiteSpec) {
-        let policy = format!(
-            "version: STSv1\r\nmode: enforce\r\nmx: {}\r\nmax_age: 604800\r\n",
-            self.mx()
-        );
-        (
-            format!("mta-sts.{}", self.name),
-            SiteSpec::https().certificate(cert).route(
-                POLICY_PATH,
-                Reply::typed("text/plain; charset=utf-8", policy),
-            ),
-        )
-    }
-}
-
-/// A `security.txt` with a contact and an `Expires` 90 days ahead.
-fn security_txt() -> String {
-    let expires = (Utc::now() + TimeDelta::days(90)).to_rfc3339_opts(SecondsFormat::Secs, true);
-    format!("Contact: mailto:security@posture.test\nExpires: {expires}\n")
-}
-
-/// An HTTPS site with secure headers and a current security.txt.
-fn clean_site() -> SiteSpec {
-    SiteSpec::https()
-        .root(Reply::secure_page())
-        .security_txt_text(&security_txt())
-}
+/// The contact domain of the sites' `security.txt`.
+const CONTACT: &str = "posture.test";
 
 /// One `[[supplier]]` per entry: id, domains, endpoints.
 struct Entry<'a> {
@@ -256,12 +142,12 @@ fn assert_targets(report: &serde_json::Value, entries: &[Entry<'_>]) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_clean_supplier_has_no_findings_at_all() {
-    let domain = Zone::good("clean.posture.test");
+    let domain = MailDomain::good("clean.posture.test");
     let (sts_host, sts_site) = domain.policy_site(SiteCert::Good);
     let world = WorldBuilder::default()
-        .records(domain.records())
+        .records(domain.records().unwrap())
         .site(&sts_host, sts_site)
-        .site("www.clean.posture.test", clean_site())
+        .site("www.clean.posture.test", clean_site(CONTACT))
         .start()
         .await
         .unwrap();
@@ -302,23 +188,23 @@ async fn domain_and_http_ids_fire_through_check() {
     // 443, where the world serves nothing (see the ignored tests): these
     // domains publish no `_mta-sts` record, so each raises its one missing
     // thing plus email.mta_sts_missing (no_txt_record), whatever the port.
-    let no_sts = |z: &mut Zone| z.sts = false;
+    let no_sts = |z: &mut MailDomain| z.sts.clear();
     let zones = [
-        Zone::good("nodmarc.posture.test").with(|z| {
+        MailDomain::good("nodmarc.posture.test").with(|z| {
             no_sts(z);
-            z.dmarc = false;
+            z.dmarc.clear();
         }),
-        Zone::good("plusall.posture.test").with(|z| {
+        MailDomain::good("plusall.posture.test").with(|z| {
             no_sts(z);
-            z.spf = Some("v=spf1 mx +all".to_owned());
+            z.spf = vec!["v=spf1 mx +all".to_owned()];
         }),
-        Zone::good("nosts.posture.test").with(no_sts),
+        MailDomain::good("nosts.posture.test").with(no_sts),
     ];
     let world = WorldBuilder::default()
-        .records(zones.iter().flat_map(Zone::records))
+        .records(zones.iter().flat_map(|z| z.records().unwrap()))
         .site(
             "nohsts.posture.test",
-            clean_site().root(Reply::secure_page().without("strict-transport-security")),
+            clean_site(CONTACT).root(Reply::secure_page().without("strict-transport-security")),
         )
         .site(
             "notxt.posture.test",
@@ -409,10 +295,10 @@ async fn domain_and_http_ids_fire_through_check() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_untrusted_policy_certificate_leaves_mta_sts_missing() {
-    let domain = Zone::good("stsrogue.posture.test");
+    let domain = MailDomain::good("stsrogue.posture.test");
     let (sts_host, sts_site) = domain.policy_site(SiteCert::UntrustedRoot);
     let world = WorldBuilder::default()
-        .records(domain.records())
+        .records(domain.records().unwrap())
         .site(&sts_host, sts_site)
         .start()
         .await
@@ -452,7 +338,7 @@ async fn an_untrusted_policy_certificate_leaves_mta_sts_missing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn private_targets_refuse_http_too() {
     let world = WorldBuilder::default()
-        .site("private.posture.test", clean_site())
+        .site("private.posture.test", clean_site(CONTACT))
         .start()
         .await
         .unwrap();
