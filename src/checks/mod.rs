@@ -4,6 +4,7 @@
 pub mod dns;
 pub mod email;
 pub mod http;
+pub mod score;
 pub mod securitytxt;
 pub mod tls;
 
@@ -178,4 +179,78 @@ pub fn evaluate(
             .then_with(|| a.supplier.id.cmp(&b.supplier.id))
     });
     results
+}
+
+/// The checks of one family (`tls`, `http`, `securitytxt`, `dns`, `email`)
+/// on one target of one supplier, as a run covered them: `complete` when
+/// the target was probed far enough that a finding of the family that did
+/// not fire can be taken as resolved. Unknown is not healthy: when the
+/// family's failure finding fired (`tls.unreachable`, `http.unreachable`,
+/// `dns.resolution_failed`), only that finding is known this run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Scope {
+    pub supplier: String,
+    pub target: String,
+    pub family: &'static str,
+    pub complete: bool,
+}
+
+/// The family of a check id: the part before the first dot.
+#[must_use]
+pub fn family_of(check: &str) -> &str {
+    check.split_once('.').map_or(check, |(family, _)| family)
+}
+
+/// The failure finding that makes a family's scope incomplete.
+fn failure_id(family: &str) -> &'static str {
+    match family {
+        "tls" => "tls.unreachable",
+        "http" | "securitytxt" => "http.unreachable",
+        _ => "dns.resolution_failed",
+    }
+}
+
+/// What a run covered, from its observations and the findings they gave.
+/// Targets refused by policy were not probed and have no scope.
+#[must_use]
+pub fn scopes(
+    observations: &[crate::probe::run::SupplierObservations],
+    results: &[SupplierResult],
+) -> Vec<Scope> {
+    let mut out = Vec::new();
+    for o in observations {
+        let supplier = o.supplier.id.as_str();
+        let fired = |target: &str, family: &str| {
+            let id = failure_id(family);
+            results
+                .iter()
+                .filter(|r| r.supplier.id.as_str() == supplier)
+                .flat_map(|r| &r.findings)
+                .any(|f| f.target == target && f.check == id)
+        };
+        let mut push = |target: &str, family: &'static str| {
+            out.push(Scope {
+                supplier: supplier.to_owned(),
+                target: target.to_owned(),
+                family,
+                complete: !fired(target, family),
+            });
+        };
+        for e in &o.endpoints {
+            if !matches!(e.reach, crate::probe::Reach::Refused { .. }) {
+                push(&e.target, "tls");
+            }
+        }
+        for h in &o.http {
+            if h.refused().is_none() {
+                push(&h.target, "http");
+                push(&h.target, "securitytxt");
+            }
+        }
+        for d in &o.domains {
+            push(&d.domain, "dns");
+            push(&d.domain, "email");
+        }
+    }
+    out
 }

@@ -195,3 +195,29 @@ mod tests {
         assert!(!is_valid_country("NLD"));
     }
 }
+
+/// A risk the organisation has accepted: a finding that stays recorded and
+/// visible, but is left out of the score and of escalation until `until`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acceptance {
+    pub supplier: SupplierId,
+    /// A check id from the catalogue, e.g. `tls.no_tls13`.
+    pub check: String,
+    /// One target (`host:port`, a domain); `None` for every target of the supplier.
+    pub target: Option<String>,
+    /// The last day the acceptance holds.
+    pub until: NaiveDate,
+    pub reason: String,
+    pub approved_by: EmailAddress,
+}
+
+impl Acceptance {
+    /// Whether it covers a finding of `check` on `target` of `supplier` on `day`.
+    #[must_use]
+    pub fn covers(&self, supplier: &str, check: &str, target: &str, day: NaiveDate) -> bool {
+        self.supplier.as_str() == supplier
+            && self.check == check
+            && self.target.as_deref().is_none_or(|t| t == target)
+            && day <= self.until
+    }
+}
