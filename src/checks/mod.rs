@@ -8,59 +8,9 @@ pub mod score;
 pub mod securitytxt;
 pub mod tls;
 
-use std::fmt;
-use std::str::FromStr;
+use serde::Serialize;
 
-use serde::{Deserialize, Serialize};
-
-/// Severity ladder: critical > high > medium > low > info.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub const NAMES: [&'static str; 5] = ["critical", "high", "medium", "low", "info"];
-
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Critical => "critical",
-            Self::High => "high",
-            Self::Medium => "medium",
-            Self::Low => "low",
-            Self::Info => "info",
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Severity {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "critical" => Ok(Self::Critical),
-            "high" => Ok(Self::High),
-            "medium" => Ok(Self::Medium),
-            "low" => Ok(Self::Low),
-            "info" => Ok(Self::Info),
-            _ => Err(format!(
-                "{s:?} is not a severity; use one of {}",
-                Self::NAMES.join(", ")
-            )),
-        }
-    }
-}
+pub use crate::registry::Severity;
 
 /// One thing wrong, about one target.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -83,6 +33,20 @@ pub struct Policy {
     pub expiring_days: i64,
     /// … and high within min(this, lifetime / 6).
     pub expiring_urgent_days: i64,
+    /// Severity overrides for every supplier, by check id (`[findings]
+    /// severity`); a supplier's own `severity` table wins over these.
+    pub severity: std::collections::BTreeMap<String, Severity>,
+}
+
+impl Policy {
+    /// The defaults, with the config's global severity overrides.
+    #[must_use]
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            severity: config.findings.severity.clone(),
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for Policy {
@@ -90,6 +54,7 @@ impl Default for Policy {
         Self {
             expiring_days: 30,
             expiring_urgent_days: 7,
+            severity: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -163,6 +128,16 @@ pub fn evaluate(
             for domain in &o.domains {
                 findings.extend(dns::check(domain, now, policy));
                 findings.extend(email::check(domain, now, policy));
+            }
+            for f in &mut findings {
+                if let Some(severity) = o
+                    .supplier
+                    .severity
+                    .get(f.check)
+                    .or_else(|| policy.severity.get(f.check))
+                {
+                    f.severity = *severity;
+                }
             }
             sort_findings(&mut findings);
             SupplierResult {

@@ -56,7 +56,7 @@ pub async fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome>
     let started = std::time::Instant::now();
     let observations = run::probe_suppliers(&selected, &config.probe, progress).await?;
     let now = SystemClock.now();
-    let results = checks::evaluate(&observations, now, &Policy::default());
+    let results = checks::evaluate(&observations, now, &Policy::from_config(&config));
     match globals.format {
         Format::Json => {
             for r in &results {

@@ -239,6 +239,25 @@ pub struct Contacts {
     pub auditors: Vec<EmailAddress>,
 }
 
+/// `[findings]`: how findings live.
+#[derive(Debug, Clone)]
+pub struct FindingsConfig {
+    /// `tls.unreachable`, `http.unreachable` and `dns.resolution_failed`
+    /// open only after this many consecutive failing runs.
+    pub damping_runs: u32,
+    /// Severity overrides for every supplier, by check id.
+    pub severity: std::collections::BTreeMap<String, crate::registry::Severity>,
+}
+
+impl Default for FindingsConfig {
+    fn default() -> Self {
+        Self {
+            damping_runs: 2,
+            severity: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
 /// A loaded, validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -248,7 +267,10 @@ pub struct Config {
     pub probe: ProbeConfig,
     pub email: EmailConfig,
     pub contacts: Contacts,
+    pub findings: FindingsConfig,
     pub suppliers: Vec<Supplier>,
+    /// `[[accept]]`: accepted risks.
+    pub acceptances: Vec<crate::registry::Acceptance>,
 }
 
 impl Config {

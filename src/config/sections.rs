@@ -1,6 +1,6 @@
 //! The sections of the config file and the rules for each key.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -8,17 +8,29 @@ use std::time::Duration;
 
 use toml::de::{DeTable, DeValue};
 
+use super::diagnostic::did_you_mean;
 use super::reader::{Reader, Table};
 use super::{
     Config, ConfigError, Contacts, CronSchedule, DaemonConfig, EmailConfig, ExtraRoots,
-    ProbeConfig, SecretString, SmtpTls, Transport,
+    FindingsConfig, ProbeConfig, SecretString, SmtpTls, Transport,
 };
 use crate::registry::{
-    Certification, Contract, Criticality, Domain, EmailAddress, Endpoint, Supplier, SupplierId,
-    SupplierStatus, is_valid_country, is_valid_lei,
+    Acceptance, CHECK_IDS, Certification, Contract, Criticality, Domain, EmailAddress, Endpoint,
+    Severity, Supplier, SupplierId, SupplierStatus, is_valid_country, is_valid_lei,
 };
 
-const TOP_KEYS: &[&str] = &["daemon", "probe", "email", "contacts", "supplier"];
+const TOP_KEYS: &[&str] = &[
+    "daemon", "probe", "email", "contacts", "findings", "supplier", "accept",
+];
+const FINDINGS_KEYS: &[&str] = &["damping_runs", "severity"];
+const ACCEPT_KEYS: &[&str] = &[
+    "supplier",
+    "check",
+    "target",
+    "until",
+    "reason",
+    "approved_by",
+];
 const DAEMON_KEYS: &[&str] = &[
     "database",
     "probe_schedule",
@@ -64,6 +76,7 @@ const SUPPLIER_KEYS: &[&str] = &[
     "status",
     "lei",
     "country",
+    "severity",
 ];
 const CONTRACT_KEYS: &[&str] = &["reference", "start", "end", "notice_days", "auto_renew"];
 const CERTIFICATION_KEYS: &[&str] = &["kind", "expires"];
@@ -142,17 +155,23 @@ pub(super) fn parse(
         email(r, t, base, &database_dir, env_password)
     });
     let contacts = section(&mut r, root, "contacts", contacts);
+    let findings = section(&mut r, root, "findings", findings);
     let suppliers = suppliers(&mut r, root);
+    let acceptances = acceptances(&mut r, root, &suppliers);
 
-    match (daemon, probe, email, contacts) {
-        (Some(daemon), Some(probe), Some(email), Some(contacts)) if r.diagnostics.is_empty() => {
+    match (daemon, probe, email, contacts, findings) {
+        (Some(daemon), Some(probe), Some(email), Some(contacts), Some(findings))
+            if r.diagnostics.is_empty() =>
+        {
             Ok(Config {
                 path: path.to_path_buf(),
                 daemon,
                 probe,
                 email,
                 contacts,
+                findings,
                 suppliers,
+                acceptances,
             })
         }
         _ => {
@@ -202,6 +221,7 @@ fn known_keys(section: &str) -> &'static [&'static str] {
         "probe" => PROBE_KEYS,
         "email" => EMAIL_KEYS,
         "contacts" => CONTACT_KEYS,
+        "findings" => FINDINGS_KEYS,
         _ => &[],
     }
 }
@@ -553,6 +573,168 @@ where
     ok.then_some(out)
 }
 
+/// `{ "check.id" = "severity", … }`: ids from the catalogue, severities by name.
+fn severity_map(
+    r: &mut Reader<'_>,
+    t: Table<'_, '_>,
+    key: &str,
+) -> Option<BTreeMap<String, Severity>> {
+    let mut out = BTreeMap::new();
+    if t.get(key).is_none() {
+        return Some(out);
+    }
+    let (table, _) = r.table(t, key)?;
+    let mut ok = true;
+    for (id, value) in table {
+        let id_text: &str = id.get_ref();
+        let item_key = format!("{}.{id_text}", t.key(key));
+        if !CHECK_IDS.contains(&id_text) {
+            ok = false;
+            let hint = did_you_mean(id_text, CHECK_IDS)
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
+            r.error(&id.span(), item_key, format!("unknown check id{hint}"));
+            continue;
+        }
+        if let DeValue::String(name) = value.get_ref() {
+            match name.parse::<Severity>() {
+                Ok(severity) => {
+                    out.insert(id_text.to_owned(), severity);
+                }
+                Err(e) => {
+                    ok = false;
+                    r.error(&value.span(), item_key, e);
+                }
+            }
+        } else {
+            ok = false;
+            r.type_error(value, item_key, "a severity name such as \"low\"");
+        }
+    }
+    ok.then_some(out)
+}
+
+fn findings(r: &mut Reader<'_>, t: Table<'_, '_>) -> Option<FindingsConfig> {
+    let damping_runs = r
+        .integer(t, "damping_runs", 1..=100)
+        .map_or(Some(2), |n| u32::try_from(n).ok());
+    let severity = severity_map(r, t, "severity");
+    Some(FindingsConfig {
+        damping_runs: damping_runs?,
+        severity: severity?,
+    })
+}
+
+/// `[[accept]]` entries, checked against the suppliers they name.
+fn acceptances(r: &mut Reader<'_>, root: Table<'_, '_>, suppliers: &[Supplier]) -> Vec<Acceptance> {
+    let Some(value) = root.get("accept") else {
+        return Vec::new();
+    };
+    let DeValue::Array(items) = value.get_ref() else {
+        r.error(
+            &value.span(),
+            "accept".to_owned(),
+            "expected [[accept]] tables, one per accepted risk",
+        );
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        let label = format!("accept[{index}]");
+        let DeValue::Table(table) = item.get_ref() else {
+            r.type_error(item, label, "a table");
+            continue;
+        };
+        let t = Table {
+            entries: table,
+            start: item.span().start,
+            path: &label,
+        };
+        r.refuse_unknown(t, ACCEPT_KEYS);
+        if let Some(acceptance) = acceptance(r, t, suppliers) {
+            out.push(acceptance);
+        }
+    }
+    out
+}
+
+fn acceptance(r: &mut Reader<'_>, t: Table<'_, '_>, suppliers: &[Supplier]) -> Option<Acceptance> {
+    let supplier_id = r.parsed::<SupplierId>(t, "supplier", true, "supplier id");
+    let supplier = supplier_id.as_ref().and_then(|id| {
+        let found = suppliers.iter().find(|s| &s.id == id);
+        if found.is_none() {
+            let span = t.get("supplier").map_or(0..0, toml::Spanned::span);
+            r.error(
+                &span,
+                t.key("supplier"),
+                format!("no [[supplier]] has id {:?}", id.as_str()),
+            );
+        }
+        found
+    });
+    let check = match r.required_string(t, "check") {
+        Some((id, _)) if CHECK_IDS.contains(&id) => Some(id.to_owned()),
+        Some((id, span)) => {
+            let hint = did_you_mean(id, CHECK_IDS)
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
+            r.error(
+                &span,
+                t.key("check"),
+                format!("unknown check id {id:?}{hint}"),
+            );
+            None
+        }
+        None => None,
+    };
+    let target = match r.string(t, "target") {
+        None => Some(None),
+        Some((text, span)) => supplier.and_then(|s| {
+            let normalised = target_of(s, text);
+            if normalised.is_none() {
+                r.error(
+                    &span,
+                    t.key("target"),
+                    format!(
+                        "{text:?} is not one of {}'s targets (its endpoints as host:port, its domains, or its id)",
+                        s.id
+                    ),
+                );
+            }
+            normalised.map(Some)
+        }),
+    };
+    let until = r.date(t, "until", true);
+    let reason = r.text(t, "reason", true);
+    let approved_by = r.parsed::<EmailAddress>(t, "approved_by", true, "e-mail address");
+    Some(Acceptance {
+        supplier: supplier?.id.clone(),
+        check: check?,
+        target: target?,
+        until: until?.0,
+        reason: reason?,
+        approved_by: approved_by?,
+    })
+}
+
+/// A target of `supplier` in the form findings use, if `text` names one:
+/// its id, one of its domains, or one of its endpoints (`host` alone means
+/// port 443 unless it is one of its domains).
+fn target_of(supplier: &Supplier, text: &str) -> Option<String> {
+    if text == supplier.id.as_str() {
+        return Some(text.to_owned());
+    }
+    if let Ok(domain) = text.parse::<Domain>()
+        && supplier.domains.contains(&domain)
+    {
+        return Some(domain.to_string());
+    }
+    text.parse::<Endpoint>()
+        .ok()
+        .filter(|e| supplier.endpoints.contains(e))
+        .map(|e| e.to_string())
+}
+
 fn supplier(r: &mut Reader<'_>, t: Table<'_, '_>) -> Option<Supplier> {
     let id = r.parsed::<SupplierId>(t, "id", true, "supplier id");
     let name = r.text(t, "name", true);
@@ -609,6 +791,7 @@ fn supplier(r: &mut Reader<'_>, t: Table<'_, '_>) -> Option<Supplier> {
             None
         }
     };
+    let severity = severity_map(r, t, "severity");
     let country = match r.string(t, "country") {
         None => Some(None),
         Some((c, _)) if is_valid_country(c) => Some(Some(c.to_owned())),
@@ -636,6 +819,7 @@ fn supplier(r: &mut Reader<'_>, t: Table<'_, '_>) -> Option<Supplier> {
         exit_plan: exit_plan?,
         lei: lei?,
         country: country?,
+        severity: severity?,
     })
 }
 

@@ -6,6 +6,7 @@
 //! crate.
 
 mod names;
+mod severity;
 
 use std::fmt;
 use std::str::FromStr;
@@ -14,6 +15,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 pub use names::{Domain, EmailAddress, Endpoint, Host, NameError, SupplierId};
+pub use severity::{CHECK_IDS, Severity};
 
 /// How much the organisation depends on a supplier (DORA: "supports a
 /// critical or important function").
@@ -140,6 +142,9 @@ pub struct Supplier {
     pub lei: Option<String>,
     /// ISO 3166-1 alpha-2 country code.
     pub country: Option<String>,
+    /// Severity overrides for this supplier's findings, by check id.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub severity: std::collections::BTreeMap<String, Severity>,
 }
 
 /// Checks an ISO 17442 LEI: 20 characters, upper-case alphanumerics, with

@@ -260,3 +260,38 @@ async fn the_table_groups_by_supplier_worst_first() {
     // (three endpoints: a TLS and an HTTP probe each)
     assert!(run.stderr.contains("[6/6]"), "{}", run.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn severity_overrides_apply_globally_and_per_supplier() {
+    let world = World::start().await.unwrap();
+    let cases = vec![
+        ("old".to_owned(), world.endpoint(TlsCase::Tls12Only)),
+        ("expired".to_owned(), world.endpoint(TlsCase::Expired)),
+    ];
+    let scratch = Scratch::new();
+    let mut config = world_config(&world, &cases, true);
+    config = config.replacen(
+        "[probe]",
+        "[findings]\nseverity = { \"tls.no_tls13\" = \"high\", \"tls.cert_expired\" = \"low\" }\n\n[probe]",
+        1,
+    );
+    // The supplier's own table wins over the global one.
+    config = config.replace(
+        "id = \"expired\"\n",
+        "id = \"expired\"\nseverity = { \"tls.cert_expired\" = \"medium\" }\n",
+    );
+    scratch.write("supplywatch.toml", config);
+    let run = check(&scratch, &["check", "--format", "json"]).await;
+    run.expect_code(0);
+    let report = run.json();
+    let suppliers = report["suppliers"].as_array().unwrap();
+    let of = |id: &str| suppliers.iter().find(|s| s["id"] == id).unwrap();
+    assert_eq!(finding_of(of("old"), "tls.no_tls13")["severity"], "high");
+    assert_eq!(
+        finding_of(of("expired"), "tls.cert_expired")["severity"],
+        "medium"
+    );
+    check(&scratch, &["check", "old", "--fail-on", "high"])
+        .await
+        .expect_code(1);
+}

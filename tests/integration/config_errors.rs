@@ -442,6 +442,75 @@ fn cases() -> Vec<Case> {
             1,
             "the file is empty",
         ),
+        // Severity overrides and accepted risks.
+        case(
+            "override of an unknown check",
+            "[findings]\nseverity = { \"tls.no_tls1.3\" = \"info\" }\n",
+            "findings.severity.tls.no_tls1.3",
+            2,
+            "did you mean `tls.no_tls13`?",
+        ),
+        case(
+            "override to an unknown severity",
+            "[findings]\nseverity = { \"tls.no_tls13\" = \"minor\" }\n",
+            "findings.severity.tls.no_tls13",
+            2,
+            "is not a severity",
+        ),
+        case(
+            "damping of zero runs",
+            "[findings]\ndamping_runs = 0\n",
+            "findings.damping_runs",
+            2,
+            "out of range",
+        ),
+        case(
+            "supplier override of an unknown check",
+            &acme("severity = { \"tls.nope\" = \"low\" }"),
+            "supplier[acme].severity.tls.nope",
+            5,
+            "unknown check id",
+        ),
+        case(
+            "acceptance of an unknown supplier",
+            &format!(
+                "{}[[accept]]\nsupplier = \"nobody\"\ncheck = \"tls.no_tls13\"\nuntil = 2027-01-01\nreason = \"r\"\napproved_by = \"ciso@bank.example\"\n",
+                acme("")
+            ),
+            "accept[0].supplier",
+            7,
+            "no [[supplier]] has id \"nobody\"",
+        ),
+        case(
+            "acceptance of an unknown check",
+            &format!(
+                "{}[[accept]]\nsupplier = \"acme\"\ncheck = \"tls.no_tls_13\"\nuntil = 2027-01-01\nreason = \"r\"\napproved_by = \"ciso@bank.example\"\n",
+                acme("")
+            ),
+            "accept[0].check",
+            8,
+            "did you mean `tls.no_tls13`?",
+        ),
+        case(
+            "acceptance of a target the supplier does not have",
+            &format!(
+                "{}[[accept]]\nsupplier = \"acme\"\ncheck = \"tls.no_tls13\"\ntarget = \"other.example:443\"\nuntil = 2027-01-01\nreason = \"r\"\napproved_by = \"ciso@bank.example\"\n",
+                acme("endpoints = [\"portal.acme.example\"]")
+            ),
+            "accept[0].target",
+            9,
+            "is not one of acme's targets",
+        ),
+        case(
+            "acceptance without an approver",
+            &format!(
+                "{}[[accept]]\nsupplier = \"acme\"\ncheck = \"tls.no_tls13\"\nuntil = 2027-01-01\nreason = \"r\"\n",
+                acme("")
+            ),
+            "accept[0].approved_by",
+            6,
+            "required key is missing",
+        ),
     ]
 }
 
@@ -671,4 +740,30 @@ fn defaults_fill_absent_sections() {
     assert_eq!(config.email.smtp_port, 587);
     assert!(config.email.password.is_none());
     assert_eq!(config.database_path(), Path::new("supplywatch.db"));
+}
+
+#[test]
+fn overrides_and_acceptances_are_read() {
+    let config = parse(&format!(
+        "[findings]\ndamping_runs = 3\nseverity = {{ \"tls.no_tls13\" = \"info\" }}\n{}[[accept]]\nsupplier = \"acme\"\ncheck = \"tls.no_tls13\"\ntarget = \"Portal.Acme.Example\"\nuntil = 2027-01-31\nreason = \"migration planned\"\napproved_by = \"ciso@bank.example\"\n",
+        acme("endpoints = [\"portal.acme.example\"]\nseverity = { \"tls.long_validity\" = \"info\" }")
+    ))
+    .unwrap();
+    assert_eq!(config.findings.damping_runs, 3);
+    assert_eq!(
+        config.findings.severity.get("tls.no_tls13"),
+        Some(&supplywatch::registry::Severity::Info)
+    );
+    assert_eq!(
+        config.suppliers[0].severity.get("tls.long_validity"),
+        Some(&supplywatch::registry::Severity::Info)
+    );
+    let accepted = &config.acceptances[0];
+    assert_eq!(
+        accepted.target.as_deref(),
+        Some("portal.acme.example:443"),
+        "targets are normalised like findings' targets"
+    );
+    assert_eq!(accepted.until.to_string(), "2027-01-31");
+    assert_eq!(config.acceptances.len(), 1);
 }
