@@ -3,7 +3,10 @@
 //!
 //! Pure: no I/O, no clock. A lookup that failed (SERVFAIL, timeout) is
 //! unknown, never "missing": the checks that need it stay silent and
-//! `dns.resolution_failed` says what failed. `dns.dnssec_bogus` is not
+//! `dns.resolution_failed` says what failed. Of the domain's own queries,
+//! only NXDOMAIN, SERVFAIL, REFUSED and timeouts raise it; another error
+//! (an answer that could not be decoded) is unknown too, but is only
+//! listed in the evidence of a finding raised for a DNS failure. `dns.dnssec_bogus` is not
 //! judged: the probe detects presence only (no validation).
 
 use std::collections::BTreeSet;
@@ -42,6 +45,10 @@ pub fn check(obs: &DomainObservation, _now: DateTime<Utc>, _policy: &Policy) -> 
 
 type Push<'a> = dyn FnMut(&'static str, Severity, String, serde_json::Value) + 'a;
 
+/// The existence lookup failed, so nothing else was looked up. This fires
+/// whatever the failure, `Other` too: every fact of the domain is then
+/// unknown, and only this finding keeps the run from taking the silence of
+/// the `dns` and `email` checks as a clean bill (the run's scope reads it).
 fn resolution_failed(obs: &DomainObservation, failure: &LookupFailure, push: &mut Push<'_>) {
     let domain = obs.domain.as_str();
     push(
@@ -63,9 +70,28 @@ fn resolution_failed(obs: &DomainObservation, failure: &LookupFailure, push: &mu
     );
 }
 
+/// Whether a failed lookup says the DNS failed: NXDOMAIN, SERVFAIL, a
+/// timeout or REFUSED. Anything else (an answer hickory could not decode,
+/// a name it would not send) says nothing about the domain's DNS.
+fn is_dns_failure(failure: &LookupFailure) -> bool {
+    matches!(
+        failure,
+        LookupFailure::NxDomain
+            | LookupFailure::ServFail
+            | LookupFailure::Timeout
+            | LookupFailure::Refused
+    )
+}
+
+/// Queries at the domain's own names that failed. Only DNS failures (see
+/// [`is_dns_failure`]) raise the finding; other errors are listed in its
+/// evidence (`other_errors`) and never raise it alone — the facts they hid
+/// stay unknown all the same.
 fn partial_failure(obs: &DomainObservation, push: &mut Push<'_>) {
     let domain = obs.domain.as_str();
-    let failed = failed_queries(obs);
+    let (failed, others): (Vec<FailedQuery>, Vec<FailedQuery>) = failed_queries(obs)
+        .into_iter()
+        .partition(|q| is_dns_failure(&q.failure));
     if let Some(first) = failed.first() {
         let what: Vec<String> = failed
             .iter()
@@ -98,6 +124,9 @@ fn partial_failure(obs: &DomainObservation, push: &mut Push<'_>) {
                     "response": response_name(&q.failure),
                 })).collect::<Vec<_>>(),
                 "first": {"name": first.name, "type": first.record_type},
+                "other_errors": others.iter().map(|q| json!({
+                    "name": q.name, "type": q.record_type, "failure": q.failure,
+                })).collect::<Vec<_>>(),
             }),
         );
     }
@@ -449,6 +478,38 @@ pub(crate) mod tests {
             findings[0].summary
         );
         assert_eq!(findings[0].evidence["failed_queries"][0]["type"], "CAA");
+    }
+
+    #[test]
+    fn other_errors_alone_raise_no_resolution_finding() {
+        let undecodable = || Answer::Failed {
+            failure: LookupFailure::Other {
+                detail: "could not decode the CAA record".to_owned(),
+            },
+        };
+        let mut obs = healthy();
+        obs.caa = Some(Climb {
+            steps: vec![named("example.com", undecodable())],
+        });
+        // Nothing fires: not resolution_failed, and not caa_missing
+        // either (the CAA facts are unknown).
+        assert!(ids(&obs).is_empty(), "{:?}", ids(&obs));
+
+        // Beside a real failure, the error is in the evidence.
+        obs.nameservers = Some(Climb {
+            steps: vec![named("example.com", servfail())],
+        });
+        let findings = check(&obs, now(), &Policy::default());
+        assert_eq!(ids(&obs), ["dns.resolution_failed"]);
+        let evidence = &findings[0].evidence;
+        assert_eq!(evidence["failed_queries"].as_array().unwrap().len(), 1);
+        assert_eq!(evidence["failed_queries"][0]["type"], "NS");
+        assert_eq!(evidence["other_errors"][0]["type"], "CAA");
+        assert!(
+            !findings[0].summary.contains("CAA"),
+            "{}",
+            findings[0].summary
+        );
     }
 
     #[test]

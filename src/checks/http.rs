@@ -6,6 +6,14 @@
 //!   §8.1); a redirect to another host's HSTS does not.
 //! - CSP, framing, nosniff, Referrer-Policy: the last response, i.e. the
 //!   page a visitor of the endpoint ends up on (the evidence names it).
+//! - When the fetch of `/` stopped short (too many or bad redirects, a
+//!   redirect to a refused address, a timeout on a later hop), the last
+//!   response is not that page, often a bare redirect: the page-header
+//!   checks are skipped (unknown), and HSTS is judged only if one of the
+//!   endpoint's own responses carried the header.
+//! - `securitytxt.missing`: only a 404 or 410 (or a soft 404, a page with
+//!   no security.txt field). A fetch that failed or a 5xx, 401, 403 …
+//!   says nothing either way: no `securitytxt.*` finding.
 //! - Server / X-Powered-By: every response on the way.
 //! - `http.no_https_redirect`: only plain-HTTP observations (the prober's
 //!   port-80 rule); they get no other header check.
@@ -81,7 +89,9 @@ pub fn check(obs: &HttpObservation, now: DateTime<Utc>, _policy: &Policy) -> Vec
     }
 
     hsts(obs, &mut |c, s, m, e| out.push(finding(c, s, m, e)));
-    page_headers(last, &mut |c, s, m, e| out.push(finding(c, s, m, e)));
+    if obs.page.failure.is_none() {
+        page_headers(last, &mut |c, s, m, e| out.push(finding(c, s, m, e)));
+    }
     server_version(&obs.page, &mut |c, s, m, e| out.push(finding(c, s, m, e)));
     if let Some(fetch) = &obs.security_txt {
         security_txt(fetch, now, &mut |c, s, m, e| out.push(finding(c, s, m, e)));
@@ -158,6 +168,11 @@ fn hsts(obs: &HttpObservation, emit: &mut Emit<'_>) {
         .iter()
         .find(|r| r.header("strict-transport-security").is_some())
     else {
+        if obs.page.failure.is_some() {
+            // The fetch stopped short: the response that would have
+            // carried the header may be the one never received.
+            return;
+        }
         let url = own
             .first()
             .map_or(obs.page.url.as_str(), |r| r.url.as_str());
@@ -394,29 +409,23 @@ fn delivery_problems(last: &HttpResponse, content_type: Option<&str>, plain: boo
 
 fn security_txt(fetch: &Fetch, now: DateTime<Utc>, emit: &mut Emit<'_>) {
     let url = fetch.url.as_str();
+    // No answer, a broken redirect chain, a server error: unknown, not
+    // missing.
     let Some(last) = fetch.last() else {
-        let detail = fetch
-            .failure
-            .as_ref()
-            .map_or("no response", |f| f.detail.as_str());
-        emit(
-            "securitytxt.missing",
-            Severity::Medium,
-            format!("no security.txt could be fetched from {url}: {detail}"),
-            json!({"url": url, "failure": fetch.failure}),
-        );
         return;
     };
-    if !(200..300).contains(&last.status) || fetch.failure.is_some() {
-        emit(
-            "securitytxt.missing",
-            Severity::Medium,
-            match &fetch.failure {
-                Some(f) => format!("no security.txt at {url}: {}", f.detail),
-                None => format!("no security.txt at {url} (HTTP {})", last.status),
-            },
-            json!({"url": url, "status": last.status, "final_url": last.url, "failure": fetch.failure}),
-        );
+    if fetch.failure.is_some() {
+        return;
+    }
+    if !(200..300).contains(&last.status) {
+        if matches!(last.status, 404 | 410) {
+            emit(
+                "securitytxt.missing",
+                Severity::Medium,
+                format!("no security.txt at {url} (HTTP {})", last.status),
+                json!({"url": url, "status": last.status, "final_url": last.url}),
+            );
+        }
         return;
     }
     let text = last.body.as_deref().unwrap_or_default();
@@ -1012,6 +1021,12 @@ mod tests {
         let f = only(&obs, "securitytxt.missing");
         assert_eq!(f.severity, Severity::Medium);
         assert!(f.summary.contains("404"));
+        obs = txt_obs(response(
+            "https://portal.acme.test/.well-known/security.txt",
+            410,
+            &[],
+        ));
+        assert!(only(&obs, "securitytxt.missing").summary.contains("410"));
         // A soft 404: HTML without any field.
         obs = txt_obs(txt_response("<html>welcome</html>", "text/html"));
         assert!(
@@ -1019,8 +1034,15 @@ mod tests {
                 .summary
                 .contains("text/html")
         );
+    }
+
+    /// A fetch that failed, or a server error, says nothing about whether
+    /// the file exists: no `securitytxt.*` finding at all. (It used to
+    /// raise `securitytxt.missing`, which was wrong.)
+    #[test]
+    fn security_txt_unknown_is_not_missing() {
         // No response at all.
-        obs = txt_obs(txt_response("", "text/plain"));
+        let mut obs = txt_obs(txt_response("", "text/plain"));
         let fetch = obs.security_txt.as_mut().unwrap();
         fetch.responses.clear();
         fetch.failure = Some(FetchFailure {
@@ -1029,11 +1051,7 @@ mod tests {
             detail: "no answer within 2s".into(),
             address: None,
         });
-        assert!(
-            only(&obs, "securitytxt.missing")
-                .summary
-                .contains("no answer")
-        );
+        assert!(ids(&obs).is_empty(), "{:?}", ids(&obs));
         // Too many redirects.
         obs = txt_obs(response(
             "https://portal.acme.test/6",
@@ -1046,10 +1064,55 @@ mod tests {
             detail: "more than 5 redirects".into(),
             address: None,
         });
+        assert!(ids(&obs).is_empty(), "{:?}", ids(&obs));
+        // Server errors, and refusals that do not say "not found".
+        for status in [500, 502, 503, 504, 401, 403, 429] {
+            let obs = txt_obs(response(
+                "https://portal.acme.test/.well-known/security.txt",
+                status,
+                &[("content-type", "text/html")],
+            ));
+            assert!(ids(&obs).is_empty(), "{status}: {:?}", ids(&obs));
+        }
+    }
+
+    /// When the redirect chain of `/` broke, the last response is not the
+    /// page a visitor sees (here a bare redirect): no page-header finding,
+    /// and no HSTS finding unless an own response carried the header.
+    #[test]
+    fn a_broken_redirect_chain_skips_the_page_headers() {
+        let broken = |first_headers: &[(&str, &str)]| {
+            let mut headers = first_headers.to_vec();
+            headers.push(("location", "https://portal.acme.test/6"));
+            let mut obs = obs_with(
+                vec![response("https://portal.acme.test/", 302, &headers)],
+                Some(txt_response(GOOD_TXT, "text/plain")),
+            );
+            obs.page.failure = Some(FetchFailure {
+                url: "https://portal.acme.test/".into(),
+                kind: FailureKind::TooManyRedirects,
+                detail: "more than 5 redirects".into(),
+                address: None,
+            });
+            obs
+        };
+        assert!(ids(&broken(&[])).is_empty(), "{:?}", ids(&broken(&[])));
+        // An own response with HSTS is still judged.
+        assert_eq!(
+            ids(&broken(&[("strict-transport-security", "max-age=60")])),
+            vec!["http.hsts_short"]
+        );
         assert!(
-            only(&obs, "securitytxt.missing")
-                .summary
-                .contains("more than 5")
+            ids(&broken(&[(
+                "strict-transport-security",
+                "max-age=31536000"
+            )]))
+            .is_empty()
+        );
+        // The Server header is read on every response, broken chain or not.
+        assert_eq!(
+            ids(&broken(&[("server", "nginx/1.18.0")])),
+            vec!["http.server_version_disclosed"]
         );
     }
 

@@ -203,28 +203,39 @@ pub fn scopes(
                 .flat_map(|r| &r.findings)
                 .any(|f| f.target == target && f.check == id)
         };
-        let mut push = |target: &str, family: &'static str| {
+        let mut push = |target: &str, family: &'static str, known: bool| {
             out.push(Scope {
                 supplier: supplier.to_owned(),
                 target: target.to_owned(),
                 family,
-                complete: !fired(target, family),
+                complete: known && !fired(target, family),
             });
         };
         for e in &o.endpoints {
             if !matches!(e.reach, crate::probe::Reach::Refused { .. }) {
-                push(&e.target, "tls");
+                push(&e.target, "tls", true);
             }
         }
         for h in &o.http {
             if h.refused().is_none() {
-                push(&h.target, "http");
-                push(&h.target, "securitytxt");
+                // A broken redirect chain or a failed security.txt fetch
+                // judges nothing: what it would have shown is unknown.
+                let page_known = h.page.failure.is_none() && h.page.last().is_some();
+                let txt_known = h.security_txt.as_ref().is_some_and(|f| {
+                    f.failure.is_none()
+                        && f.last().is_some_and(|r| {
+                            (200..300).contains(&r.status) || r.status == 404 || r.status == 410
+                        })
+                });
+                push(&h.target, "http", page_known);
+                push(&h.target, "securitytxt", txt_known);
             }
         }
         for d in &o.domains {
-            push(&d.domain, "dns");
-            push(&d.domain, "email");
+            // A query that failed leaves its checks unknown.
+            let known = d.resolves() && dns::failed_queries(d).is_empty();
+            push(&d.domain, "dns", known);
+            push(&d.domain, "email", known);
         }
     }
     out

@@ -251,7 +251,7 @@ fn judge_fields(out: &mut SecurityTxt) {
                 "line {}: Contact {} is not a URI; write mailto:{}",
                 field.line,
                 quote(&field.value),
-                field.value
+                shorten(&field.value)
             )),
             None => problems.push(format!(
                 "line {}: {} {} is not a URI",
@@ -284,11 +284,16 @@ fn uri_scheme(value: &str) -> Option<&str> {
 
 /// `text` in quotes, cut to [`QUOTE_CHARS`] characters.
 fn quote(text: &str) -> String {
+    format!("{:?}", shorten(text))
+}
+
+/// `text` cut to [`QUOTE_CHARS`] characters, with `…` when it was cut.
+fn shorten(text: &str) -> String {
     let mut cut: String = text.chars().take(QUOTE_CHARS).collect();
     if text.chars().nth(QUOTE_CHARS).is_some() {
         cut.push('…');
     }
-    format!("{cut:?}")
+    cut
 }
 
 #[cfg(test)]
@@ -397,6 +402,21 @@ mod tests {
         let txt = parse("Contact: mailto:a@b.test\n");
         assert!(txt.problems[0].contains("no Expires"));
         assert!(txt.expires.is_none());
+    }
+
+    #[test]
+    fn a_long_bare_address_is_cut_in_the_advice_too() {
+        let address = format!("{}@acme.test", "a".repeat(5_000));
+        let txt = parse(&format!(
+            "Contact: {address}\nExpires: 2027-01-01T00:00:00Z\n"
+        ));
+        let problem = txt
+            .problems
+            .iter()
+            .find(|p| p.contains("write mailto:"))
+            .unwrap();
+        assert!(problem.len() < 300, "{} bytes: {problem}", problem.len());
+        assert!(problem.ends_with('…'), "{problem}");
     }
 
     #[test]

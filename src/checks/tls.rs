@@ -73,6 +73,8 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
         ));
     }
 
+    // The probe keeps `chain` in the server's order up to the first
+    // certificate that cannot be parsed: index 0 is the leaf or nothing.
     let Some(leaf) = tls.chain.first() else {
         if !tls.unparseable.is_empty() {
             out.push(finding(
@@ -110,8 +112,10 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
         ));
     }
 
-    let self_signed = tls.chain.len() == 1 && leaf.self_issued;
+    let presented = tls.chain.len() + tls.unparseable.len();
+    let self_signed = presented == 1 && leaf.self_issued;
     let top = tls.chain.last().unwrap_or(leaf);
+    let subjects: Vec<&String> = tls.chain.iter().map(|c| &c.subject).collect();
     if self_signed {
         out.push(finding(
             "tls.self_signed",
@@ -119,24 +123,42 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
             format!("the certificate is self-signed ('{}')", leaf.subject),
             json!({"subject": leaf.subject, "sha256": leaf.sha256}),
         ));
-    } else if tls.trust == Trust::UnknownIssuer {
-        if !top.is_ca && !top.self_issued {
-            out.push(finding(
+    } else {
+        match &tls.trust {
+            Trust::UnknownIssuer if !tls.unparseable.is_empty() => out.push(finding(
+                "tls.untrusted_root",
+                Severity::High,
+                format!(
+                    "the chain does not lead to a trusted root, and the server sends a certificate that cannot be parsed ({})",
+                    tls.unparseable.join("; ")
+                ),
+                json!({"presented": subjects, "unparseable": tls.unparseable, "trust": tls.trust}),
+            )),
+            Trust::UnknownIssuer if !top.is_ca && !top.self_issued => out.push(finding(
                 "tls.incomplete_chain",
                 Severity::Medium,
                 format!(
                     "the server sends no intermediate certificate: '{}' is issued by '{}', which it does not send",
                     top.subject, top.issuer
                 ),
-                json!({"presented": tls.chain.iter().map(|c| &c.subject).collect::<Vec<_>>(), "missing_issuer": top.issuer}),
-            ));
-        } else {
-            out.push(finding(
+                json!({"presented": subjects, "missing_issuer": top.issuer}),
+            )),
+            Trust::UnknownIssuer => out.push(finding(
                 "tls.untrusted_root",
                 Severity::High,
                 format!("the chain is issued by '{}', which is not trusted", top.issuer),
-                json!({"presented": tls.chain.iter().map(|c| &c.subject).collect::<Vec<_>>(), "root_issuer": top.issuer}),
-            ));
+                json!({"presented": subjects, "root_issuer": top.issuer}),
+            )),
+            // A signature rustls refuses because it is SHA-1 or MD5 is
+            // reported by tls.weak_signature below, with the certificate.
+            Trust::BadSignature { .. } if signs_weakly(tls) => {}
+            Trust::BadSignature { detail } | Trust::Other { detail } => out.push(finding(
+                "tls.untrusted_root",
+                Severity::High,
+                format!("the chain does not validate to a trusted root: {detail}"),
+                json!({"presented": subjects, "trust": tls.trust, "unparseable": tls.unparseable}),
+            )),
+            Trust::Trusted | Trust::NotChecked => {}
         }
     }
 
@@ -185,21 +207,52 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
         ));
     }
 
-    let lifetime = leaf.not_after - leaf.not_before;
+    // The CA/B Forum counts validity inclusively: notBefore and notAfter
+    // are both valid seconds, so the period is notAfter − notBefore + 1 s,
+    // and a certificate of exactly 398 × 86 400 s between the two exceeds
+    // 398 days by a second.
+    let validity = leaf.not_after - leaf.not_before + TimeDelta::seconds(1);
     let max_days = cab_max_validity_days(leaf.not_before.date_naive());
-    if lifetime > TimeDelta::days(max_days) {
+    if validity > TimeDelta::days(max_days) {
         out.push(finding(
             "tls.long_validity",
             Severity::Low,
             format!(
-                "the certificate is valid for {} days, more than the {max_days} allowed for certificates issued on {}",
-                lifetime.num_days(),
+                "the certificate is valid for {}, more than the {max_days} days allowed for certificates issued on {}",
+                validity_length(validity, max_days),
                 leaf.not_before.date_naive()
             ),
-            json!({"not_before": leaf.not_before, "not_after": leaf.not_after, "validity_days": lifetime.num_days(), "max_days": max_days}),
+            json!({
+                "not_before": leaf.not_before,
+                "not_after": leaf.not_after,
+                "validity_days": validity.num_days(),
+                "validity_seconds": validity.num_seconds(),
+                "max_days": max_days,
+            }),
         ));
     }
     out
+}
+
+/// Whether a certificate the checks judge (not a self-signed root's own
+/// signature) is signed with SHA-1 or MD5.
+fn signs_weakly(tls: &crate::probe::TlsFacts) -> bool {
+    tls.chain
+        .iter()
+        .enumerate()
+        .any(|(i, c)| (i == 0 || !c.self_issued) && weak_signature(&c.signature_algorithm))
+}
+
+/// "400 days", or "398 days and 1 second" when whole days alone would
+/// read as no more than the maximum.
+fn validity_length(validity: TimeDelta, max_days: i64) -> String {
+    let days = validity.num_days();
+    let rest = (validity - TimeDelta::days(days)).num_seconds();
+    match rest {
+        _ if days > max_days => format!("{days} days"),
+        1 => format!("{days} days and 1 second"),
+        _ => format!("{days} days and {rest} seconds"),
+    }
 }
 
 fn describe_position(entry: &serde_json::Value) -> String {
@@ -465,7 +518,10 @@ mod tests {
         let with = |lifetime: i64, left: i64| {
             let mut chain = good_chain(now);
             chain[0].not_after = now + TimeDelta::days(left);
-            chain[0].not_before = chain[0].not_after - TimeDelta::days(lifetime);
+            // The longest lifetime allowed is a second short of the days
+            // between the dates (validity counts both ends).
+            chain[0].not_before =
+                chain[0].not_after - TimeDelta::days(lifetime) + TimeDelta::seconds(1);
             check(&obs(chain, Trust::Trusted), now, &policy)
         };
         // 398-day cert: medium within 30 days, high within 7.
@@ -589,8 +645,128 @@ mod tests {
             )),
             ["tls.long_validity"]
         );
+        // Validity counts both ends (notAfter − notBefore + 1 s): exactly
+        // 200 days between the two is one second too many.
         chain[0].not_after = chain[0].not_before + TimeDelta::days(200);
+        assert_eq!(
+            ids(&check(
+                &obs(chain.clone(), Trust::Trusted),
+                now,
+                &Policy::default()
+            )),
+            ["tls.long_validity"]
+        );
+        chain[0].not_after = chain[0].not_before + TimeDelta::days(200) - TimeDelta::seconds(1);
         assert!(check(&obs(chain, Trust::Trusted), now, &Policy::default()).is_empty());
+    }
+
+    #[test]
+    fn exactly_398_days_between_the_dates_is_too_long() {
+        let now = t(2025, 7, 1);
+        let mut chain = good_chain(now);
+        chain[0].not_before = t(2025, 6, 1);
+        chain[0].not_after = t(2025, 6, 1) + TimeDelta::days(398);
+        let f = check(&obs(chain.clone(), Trust::Trusted), now, &Policy::default());
+        assert_eq!(ids(&f), ["tls.long_validity"]);
+        assert!(
+            f[0].summary
+                .contains("398 days and 1 second, more than the 398 days"),
+            "{}",
+            f[0].summary
+        );
+        assert_eq!(f[0].evidence["validity_seconds"], 398 * 86_400 + 1);
+        chain[0].not_after -= TimeDelta::seconds(1);
+        assert!(check(&obs(chain, Trust::Trusted), now, &Policy::default()).is_empty());
+    }
+
+    #[test]
+    fn every_failed_verdict_is_untrusted_with_its_detail() {
+        let now = NOW();
+        for trust in [
+            Trust::Other {
+                detail: "the certificate 'CN=Test Intermediate' at position 1 expired on 2026-01-01T00:00:00+00:00".into(),
+            },
+            Trust::Other {
+                detail: "InvalidPurpose".into(),
+            },
+            Trust::BadSignature {
+                detail: "BadSignature".into(),
+            },
+        ] {
+            let f = check(&obs(good_chain(now), trust.clone()), now, &Policy::default());
+            assert_eq!(ids(&f), ["tls.untrusted_root"], "{trust:?}");
+            assert_eq!(f[0].severity, Severity::High);
+            let (Trust::Other { detail } | Trust::BadSignature { detail }) = &trust else {
+                unreachable!()
+            };
+            assert!(f[0].summary.contains(detail.as_str()), "{}", f[0].summary);
+            assert_eq!(f[0].evidence["trust"], serde_json::to_value(&trust).unwrap());
+        }
+        // Trusted and not checked say nothing.
+        for trust in [Trust::Trusted, Trust::NotChecked] {
+            assert!(check(&obs(good_chain(now), trust), now, &Policy::default()).is_empty());
+        }
+    }
+
+    #[test]
+    fn a_sha1_signature_refused_by_rustls_is_only_a_weak_signature() {
+        let now = NOW();
+        let refused = Trust::BadSignature {
+            detail: "UnsupportedSignatureAlgorithmContext { .. }".into(),
+        };
+        let mut chain = good_chain(now);
+        chain[0].signature_algorithm = "sha1WithRSAEncryption".into();
+        let f = check(&obs(chain, refused.clone()), now, &Policy::default());
+        assert_eq!(ids(&f), ["tls.weak_signature"]);
+        // A self-signed root's SHA-1 is not judged, so it excuses nothing.
+        let mut chain = good_chain(now);
+        let mut root = ca("Test Root", "Test Root");
+        root.signature_algorithm = "sha1WithRSAEncryption".into();
+        chain.push(root);
+        let f = check(&obs(chain, refused), now, &Policy::default());
+        assert_eq!(ids(&f), ["tls.untrusted_root"]);
+    }
+
+    #[test]
+    fn unparseable_certificates_keep_their_place() {
+        let now = NOW();
+        // The leaf did not parse: the probe leaves the chain empty.
+        let mut o = obs(vec![], Trust::NotChecked);
+        o.tls.as_mut().unwrap().unparseable = vec![
+            "the leaf (position 0): unparseable certificate: bad".into(),
+            "position 1: 'CN=Test Intermediate' is not judged, it follows a certificate that cannot be parsed".into(),
+        ];
+        let f = check(&o, now, &Policy::default());
+        assert_eq!(ids(&f), ["tls.untrusted_root"]);
+        assert!(
+            f[0].summary
+                .starts_with("the server presented a certificate that cannot be parsed"),
+            "{}",
+            f[0].summary
+        );
+
+        // The intermediate did not parse: not "no intermediate sent", and a
+        // lone parsed self-issued leaf is not "self-signed".
+        let mut leaf = good_chain(now)[0].clone();
+        let mut o = obs(vec![leaf.clone()], Trust::UnknownIssuer);
+        o.tls.as_mut().unwrap().unparseable =
+            vec!["position 1: unparseable certificate: bad".into()];
+        let f = check(&o, now, &Policy::default());
+        assert_eq!(ids(&f), ["tls.untrusted_root"]);
+        assert!(
+            f[0].summary.contains("cannot be parsed"),
+            "{}",
+            f[0].summary
+        );
+        leaf.issuer = leaf.subject.clone();
+        leaf.self_issued = true;
+        let mut o = obs(vec![leaf], Trust::UnknownIssuer);
+        o.tls.as_mut().unwrap().unparseable =
+            vec!["position 1: unparseable certificate: bad".into()];
+        assert_eq!(
+            ids(&check(&o, now, &Policy::default())),
+            ["tls.untrusted_root"]
+        );
     }
 
     #[test]

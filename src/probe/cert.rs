@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificate};
 use x509_parser::public_key::PublicKey;
+use x509_parser::x509::SubjectPublicKeyInfo;
 
 /// What a certificate says about itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,18 +118,28 @@ fn ip_from_bytes(bytes: &[u8]) -> Option<std::net::IpAddr> {
 }
 
 fn key_facts(cert: &X509Certificate<'_>) -> KeyFacts {
-    let spki = cert.public_key();
+    spki_facts(cert.public_key())
+}
+
+fn spki_facts(spki: &SubjectPublicKeyInfo<'_>) -> KeyFacts {
     let oid = spki.algorithm.algorithm.to_id_string();
     match spki.parsed() {
         Ok(PublicKey::RSA(rsa)) => KeyFacts {
             algorithm: "RSA".to_owned(),
             bits: Some(significant_bits(rsa.modulus)),
         },
-        Ok(PublicKey::EC(point)) => KeyFacts {
-            algorithm: "EC".to_owned(),
-            // An uncompressed point is 04 || X || Y.
-            bits: u32::try_from(point.data().len().saturating_sub(1) / 2 * 8).ok(),
-        },
+        Ok(PublicKey::EC(point)) => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|oid| oid.to_id_string());
+            KeyFacts {
+                algorithm: "EC".to_owned(),
+                bits: ec_bits(curve.as_deref(), point.data()),
+            }
+        }
         Ok(PublicKey::DSA(_)) => KeyFacts {
             algorithm: "DSA".to_owned(),
             bits: None,
@@ -142,6 +153,25 @@ fn key_facts(cert: &X509Certificate<'_>) -> KeyFacts {
             },
             bits: None,
         },
+    }
+}
+
+/// The size of an EC key: the curve's, from its OID in the algorithm
+/// parameters; for a curve not named here, the field size read off the
+/// point (uncompressed `04 || X || Y`, compressed `02|03 || X`).
+fn ec_bits(curve: Option<&str>, point: &[u8]) -> Option<u32> {
+    match curve {
+        Some("1.2.840.10045.3.1.7" | "1.3.132.0.10") => Some(256), // P-256, secp256k1
+        Some("1.3.132.0.34") => Some(384),                         // P-384
+        Some("1.3.132.0.35") => Some(521),                         // P-521
+        _ => {
+            let coordinates = match point.first() {
+                Some(0x02 | 0x03) => point.len().saturating_sub(1),
+                Some(0x04) => point.len().saturating_sub(1) / 2,
+                _ => return None,
+            };
+            u32::try_from(coordinates * 8).ok().filter(|bits| *bits > 0)
+        }
     }
 }
 
@@ -202,6 +232,69 @@ mod tests {
         let mut modulus = vec![0x00];
         modulus.extend(std::iter::repeat_n(0xff, 128));
         assert_eq!(significant_bits(&modulus), 1024);
+    }
+
+    /// A DER `SubjectPublicKeyInfo` for an EC key on the curve whose OID
+    /// content bytes are `curve_oid`, with the point `point`.
+    fn ec_spki(curve_oid: &[u8], point: &[u8]) -> Vec<u8> {
+        fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+            let len = u8::try_from(body.len()).unwrap();
+            let mut out = if len < 0x80 {
+                vec![tag, len]
+            } else {
+                vec![tag, 0x81, len]
+            };
+            out.extend_from_slice(body);
+            out
+        }
+        // id-ecPublicKey 1.2.840.10045.2.1
+        let mut algorithm = tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]);
+        algorithm.extend(tlv(0x06, curve_oid));
+        let mut key = vec![0];
+        key.extend_from_slice(point);
+        let mut body = tlv(0x30, &algorithm);
+        body.extend(tlv(0x03, &key));
+        tlv(0x30, &body)
+    }
+
+    fn ec_facts(curve_oid: &[u8], point: &[u8]) -> KeyFacts {
+        let der = ec_spki(curve_oid, point);
+        let (_, spki) = SubjectPublicKeyInfo::from_der(&der).unwrap();
+        spki_facts(&spki)
+    }
+
+    const P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+    const P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
+    const P521: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x23];
+    const SECP256K1: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x0a];
+    /// brainpoolP256r1 1.3.36.3.3.2.8.1.1.7: not in the table.
+    const BRAINPOOL_P256: &[u8] = &[0x2b, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x07];
+
+    fn point(prefix: u8, len: usize) -> Vec<u8> {
+        let mut p = vec![prefix];
+        p.extend(std::iter::repeat_n(0x11, len - 1));
+        p
+    }
+
+    #[test]
+    fn ec_key_sizes_come_from_the_curve() {
+        let facts = ec_facts(P256, &point(0x02, 33));
+        assert_eq!(facts.algorithm, "EC");
+        assert_eq!(
+            facts.bits,
+            Some(256),
+            "a compressed P-256 point is 256 bits"
+        );
+        assert_eq!(ec_facts(P256, &point(0x04, 65)).bits, Some(256));
+        assert_eq!(ec_facts(P384, &point(0x03, 49)).bits, Some(384));
+        assert_eq!(ec_facts(P521, &point(0x04, 133)).bits, Some(521));
+        assert_eq!(ec_facts(SECP256K1, &point(0x02, 33)).bits, Some(256));
+        // Unknown curves: the point's field size, compressed or not.
+        assert_eq!(ec_facts(BRAINPOOL_P256, &point(0x04, 65)).bits, Some(256));
+        assert_eq!(ec_facts(BRAINPOOL_P256, &point(0x03, 33)).bits, Some(256));
+        assert_eq!(ec_bits(None, &point(0x02, 25)), Some(192));
+        assert_eq!(ec_bits(None, &[]), None);
+        assert_eq!(ec_bits(None, &[0x04]), None);
     }
 
     #[test]

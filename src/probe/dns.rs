@@ -16,7 +16,7 @@ pub mod mtasts;
 pub mod spf;
 pub mod suffix;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use hickory_resolver::proto::rr::rdata::TXT;
 use hickory_resolver::proto::rr::{RData, RecordType};
@@ -37,8 +37,6 @@ pub const MAX_TXT_RECORDS: usize = 8;
 pub const MAX_TXT_BYTES: usize = 4096;
 /// Names tried when climbing towards the registrable domain.
 const MAX_CLIMB: usize = 10;
-/// The MTA-STS policy fetch, whatever the fetcher's own timeouts.
-const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What one lookup gave.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -684,10 +682,12 @@ async fn mta_sts_facts(
             return facts;
         }
     }
-    facts.policy = match tokio::time::timeout(FETCH_TIMEOUT, fetcher.fetch(&facts.policy_url)).await
-    {
+    // The probe timeout bounds the policy fetch, whatever the fetcher's own
+    // timeouts (the HTTP prober's fetch keeps within it by itself).
+    let limit = resolver.probe_timeout();
+    facts.policy = match tokio::time::timeout(limit, fetcher.fetch(&facts.policy_url)).await {
         Err(_) => PolicyFetch::Unreachable {
-            error: format!("no answer within {} s", FETCH_TIMEOUT.as_secs()),
+            error: format!("no answer within {} s", limit.as_secs_f32()),
         },
         Ok(Err(error)) => PolicyFetch::Unreachable {
             error: error.chars().take(512).collect(),

@@ -22,6 +22,7 @@ const MAX_RECORD_LEN: usize = 16_384 + 2_048;
 const MAX_CERTIFICATES: usize = 16;
 
 const RECORD_ALERT: u8 = 21;
+const ALERT_FATAL: u8 = 2;
 const RECORD_HANDSHAKE: u8 = 22;
 const HS_SERVER_HELLO: u8 = 2;
 const HS_CERTIFICATE: u8 = 11;
@@ -118,7 +119,9 @@ pub struct ServerFlight {
     pub cipher_suite: Option<u16>,
     /// DER certificates from the Certificate message, leaf first.
     pub certificates: Vec<Vec<u8>>,
-    /// An alert (level, description) the server sent instead.
+    /// The last alert (level, description) the server sent. A warning
+    /// (level 1, e.g. Apache's `unrecognized_name` before a ServerHello)
+    /// does not end the flight; a fatal alert (level 2) does.
     pub alert: Option<(u8, u8)>,
     /// The ServerHelloDone was seen: nothing more to wait for.
     pub done: bool,
@@ -167,10 +170,15 @@ impl FlightParser {
         self.parse_handshakes()
     }
 
-    /// True once the flight is complete or the server gave up.
+    /// True once the flight is complete or the server gave up (a fatal
+    /// alert; after a warning the server goes on).
     #[must_use]
     pub fn finished(&self) -> bool {
-        self.flight.done || self.flight.alert.is_some()
+        self.flight.done
+            || self
+                .flight
+                .alert
+                .is_some_and(|(level, _)| level == ALERT_FATAL)
     }
 
     fn parse_records(&mut self) -> Result<(), FlightError> {
@@ -192,7 +200,10 @@ impl FlightParser {
                 RECORD_HANDSHAKE => self.handshake.extend_from_slice(payload),
                 RECORD_ALERT => {
                     if let [level, description, ..] = payload {
-                        self.flight.alert = Some((*level, *description));
+                        // After a fatal alert nothing more is read.
+                        if !self.finished() {
+                            self.flight.alert = Some((*level, *description));
+                        }
                     } else {
                         return Err(FlightError::Malformed("alert"));
                     }
@@ -373,6 +384,37 @@ mod tests {
             p.feed(&record(RECORD_HANDSHAKE, &handshake(HS_CERTIFICATE, &body)))
                 .is_err()
         );
+    }
+
+    /// Apache sends a warning `unrecognized_name` before its ServerHello
+    /// when the SNI name is not one of its virtual hosts: the flight goes on.
+    #[test]
+    fn a_warning_alert_does_not_end_the_flight() {
+        let mut p = FlightParser::new();
+        p.feed(&[0x15, 0x03, 0x01, 0x00, 0x02, 0x01, 0x70]).unwrap();
+        assert_eq!(p.flight.alert, Some((1, 112)));
+        assert!(!p.finished(), "a warning is not the end");
+        let mut hs = server_hello(TLS10);
+        hs.extend(certificate(&[b"leaf-der"]));
+        hs.extend(handshake(HS_SERVER_HELLO_DONE, &[]));
+        p.feed(&record(RECORD_HANDSHAKE, &hs)).unwrap();
+        assert!(p.finished());
+        assert_eq!(p.flight.version, Some(TLS10));
+        assert_eq!(p.flight.certificates, vec![b"leaf-der".to_vec()]);
+
+        // Both in one read.
+        let mut bytes = vec![0x15, 0x03, 0x01, 0x00, 0x02, 0x01, 0x70];
+        bytes.extend(record(RECORD_HANDSHAKE, &server_hello(TLS10)));
+        let mut p = FlightParser::new();
+        p.feed(&bytes).unwrap();
+        assert_eq!(p.flight.version, Some(TLS10));
+
+        // A fatal alert after a warning ends it, and is the one kept.
+        let mut p = FlightParser::new();
+        p.feed(&record(RECORD_ALERT, &[1, 112])).unwrap();
+        p.feed(&record(RECORD_ALERT, &[2, 70])).unwrap();
+        assert!(p.finished());
+        assert_eq!(p.flight.alert, Some((2, 70)));
     }
 
     #[test]

@@ -43,15 +43,11 @@ use std::time::{Duration, Instant};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::HeaderMap;
 use reqwest::{Client, Response, Url};
-use rustls::client::WebPkiServerVerifier;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
-use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use serde::{Deserialize, Serialize};
 use tokio::time::timeout_at;
 
 use super::resolve::{DnsResolver, LookupFailure, private_reason};
+use super::tls::{LenientVerifier, web_pki_verifier};
 use crate::config::ProbeConfig;
 use crate::registry::Endpoint;
 
@@ -241,6 +237,8 @@ pub enum FailureKind {
     BadRedirect,
     /// The URL itself is unusable.
     InvalidUrl,
+    /// The probe itself failed (a bug in supplywatch): nothing is known.
+    Internal,
 }
 
 /// Shared, read-only state for HTTP probes. Cheap to clone.
@@ -348,19 +346,7 @@ impl HttpProber {
         // reqwest is built with `rustls-no-provider`: it must find one.
         super::install_crypto_provider();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut roots = RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        for file in &config.extra_roots {
-            for der in &file.certificates {
-                roots
-                    .add(der.clone())
-                    .map_err(|e| HttpSetupError::Roots(format!("{}: {e}", file.path.display())))?;
-            }
-        }
-        let verifier =
-            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                .build()
-                .map_err(|e| HttpSetupError::Roots(e.to_string()))?;
+        let verifier = web_pki_verifier(config, provider.clone()).map_err(HttpSetupError::Roots)?;
         let verified_tls = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| HttpSetupError::Tls(e.to_string()))?
@@ -370,7 +356,7 @@ impl HttpProber {
             .with_safe_default_protocol_versions()
             .map_err(|e| HttpSetupError::Tls(e.to_string()))?
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate { provider }))
+            .with_custom_certificate_verifier(Arc::new(LenientVerifier::accept_any(provider)))
             .with_no_client_auth();
         let rule = AddressRule {
             allow_private: config.allow_private_targets,
@@ -931,63 +917,6 @@ impl Resolve for GuardedResolver {
             let addrs: Addrs = Box::new(ips.into_iter().map(|ip| SocketAddr::new(ip, 0)));
             Ok::<Addrs, Box<dyn StdError + Send + Sync>>(addrs)
         })
-    }
-}
-
-/// Accepts any certificate so that a site with a bad one still has its
-/// headers read; the TLS probe reports the certificate. Handshake
-/// signatures are still checked (the server must hold the key). The
-/// posture client sends nothing secret — GETs without credentials or
-/// cookies — so a man in the middle learns nothing from us.
-#[derive(Debug)]
-struct AnyCertificate {
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
     }
 }
 

@@ -49,6 +49,9 @@ impl std::fmt::Display for LookupFailure {
 #[derive(Clone)]
 pub struct DnsResolver {
     inner: TokioResolver,
+    /// `probe.timeout`, for the steps of a domain probe that are not DNS
+    /// lookups (the MTA-STS policy fetch).
+    probe_timeout: Duration,
 }
 
 impl DnsResolver {
@@ -83,17 +86,28 @@ impl DnsResolver {
         options.use_hosts_file = ResolveHosts::Never;
         options.ndots = 0;
         let inner = builder.build().map_err(|e| ResolverError(e.to_string()))?;
-        Ok(Self { inner })
+        Ok(Self {
+            inner,
+            probe_timeout: config.timeout,
+        })
+    }
+
+    /// The probe timeout (`probe.timeout`) this resolver was set up with.
+    #[must_use]
+    pub fn probe_timeout(&self) -> Duration {
+        self.probe_timeout
     }
 
     /// The addresses of `host`, IPv4 and IPv6, in the order the server gave.
+    /// Bounded like [`DnsResolver::records`]: the resolver's own timeout and
+    /// attempts, and the same guard once more.
     ///
     /// # Errors
     /// The [`LookupFailure`], as data for the observation.
     pub async fn addresses(&self, host: &str) -> Result<Vec<IpAddr>, LookupFailure> {
         let fqdn = format!("{}.", host.trim_end_matches('.'));
-        match self.inner.lookup_ip(fqdn.as_str()).await {
-            Ok(lookup) => {
+        match tokio::time::timeout(self.guard(), self.inner.lookup_ip(fqdn.as_str())).await {
+            Ok(Ok(lookup)) => {
                 let ips: Vec<IpAddr> = lookup.iter().collect();
                 if ips.is_empty() {
                     Err(LookupFailure::NoRecords)
@@ -101,8 +115,21 @@ impl DnsResolver {
                     Ok(ips)
                 }
             }
-            Err(e) => Err(classify(&e)),
+            Ok(Err(e)) => Err(classify_response(&e)),
+            Err(_) => Err(LookupFailure::Timeout),
         }
+    }
+
+    /// How long one lookup may take in all: every attempt timing out twice
+    /// over (UDP, then TCP), plus a second. A stalled transport cannot hold
+    /// a probe past it.
+    fn guard(&self) -> Duration {
+        let options = self.inner.options();
+        options
+            .timeout
+            .saturating_mul(u32::try_from(options.attempts).unwrap_or(u32::MAX).max(1))
+            .saturating_mul(2)
+            .saturating_add(Duration::from_secs(1))
     }
 }
 
@@ -128,18 +155,12 @@ impl DnsResolver {
                 detail: format!("{name:?} is not a valid DNS name: {e}"),
             })?;
         query.set_fqdn(true);
-        let options = self.inner.options();
-        let guard = options
-            .timeout
-            .saturating_mul(u32::try_from(options.attempts).unwrap_or(u32::MAX).max(1))
-            .saturating_mul(2)
-            .saturating_add(Duration::from_secs(1));
-        let lookup = match tokio::time::timeout(guard, self.inner.lookup(query, record_type)).await
-        {
-            Ok(Ok(lookup)) => lookup,
-            Ok(Err(e)) => return Err(classify_response(&e)),
-            Err(_) => return Err(LookupFailure::Timeout),
-        };
+        let lookup =
+            match tokio::time::timeout(self.guard(), self.inner.lookup(query, record_type)).await {
+                Ok(Ok(lookup)) => lookup,
+                Ok(Err(e)) => return Err(classify_response(&e)),
+                Err(_) => return Err(LookupFailure::Timeout),
+            };
         let records: Vec<RData> = lookup
             .answers()
             .iter()
@@ -154,63 +175,58 @@ impl DnsResolver {
     }
 }
 
-/// Like [`classify`], and also reads the response code hickory reports as
-/// `DnsError::ResponseCode` (how it returns SERVFAIL and REFUSED answers).
+/// How a lookup failed, read from the error's types alone (never its
+/// text): the response code hickory reports as `DnsError::ResponseCode`
+/// (how it returns SERVFAIL and REFUSED answers), the code of a "no
+/// records" answer (NXDOMAIN, or NOERROR without the type), a timeout.
 #[must_use]
 pub fn classify_response(error: &NetError) -> LookupFailure {
-    if let NetError::Dns(DnsError::ResponseCode(code)) = error {
-        return match code {
+    match error {
+        NetError::Dns(DnsError::ResponseCode(code)) => match *code {
             ResponseCode::ServFail => LookupFailure::ServFail,
             ResponseCode::Refused => LookupFailure::Refused,
             ResponseCode::NXDomain => LookupFailure::NxDomain,
             other => LookupFailure::Other {
                 detail: format!("the nameserver answered {other}"),
             },
-        };
-    }
-    classify(error)
-}
-
-/// hickory reports SERVFAIL much like "no records": read the response code.
-#[must_use]
-pub fn classify(error: &NetError) -> LookupFailure {
-    if error.is_nx_domain() {
-        return LookupFailure::NxDomain;
-    }
-    if let NetError::Dns(DnsError::NoRecordsFound(no)) = error {
-        return match no.response_code {
+        },
+        NetError::Dns(DnsError::NoRecordsFound(no)) => match no.response_code {
             ResponseCode::ServFail => LookupFailure::ServFail,
             ResponseCode::Refused => LookupFailure::Refused,
             ResponseCode::NXDomain => LookupFailure::NxDomain,
             _ => LookupFailure::NoRecords,
-        };
-    }
-    let text = error.to_string();
-    if matches!(error, NetError::Timeout) || text.contains("timed out") {
-        LookupFailure::Timeout
-    } else if text.contains("ServFail") || text.contains("SERVFAIL") {
-        LookupFailure::ServFail
-    } else {
-        LookupFailure::Other { detail: text }
+        },
+        // hickory turns an I/O error of kind TimedOut into `Timeout` too.
+        NetError::Timeout => LookupFailure::Timeout,
+        NetError::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => LookupFailure::Timeout,
+        other => LookupFailure::Other {
+            detail: other.to_string(),
+        },
     }
 }
 
-/// Why an address is off limits to probes by default, if it is.
+/// Why an address is off limits to probes by default, if it is. An IPv6
+/// address that carries an IPv4 address (IPv4-mapped, IPv4-compatible,
+/// NAT64, 6to4) is judged by the IPv4 address too: `64:ff9b::10.0.0.1`
+/// reaches 10.0.0.1 through a NAT64 gateway.
 #[must_use]
 pub fn private_reason(ip: IpAddr) -> Option<&'static str> {
     match ip {
         IpAddr::V4(v4) => v4_reason(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return v4_reason(v4);
-            }
-            v6_reason(v6)
-        }
+        IpAddr::V6(v6) => v6_reason(v6).or_else(|| {
+            embedded_v4(v6).into_iter().find_map(|(v4, via)| {
+                v4_reason(v4).map(|own| match via {
+                    Embedding::Same => own,
+                    Embedding::Nat64 => "a NAT64 address of an internal IPv4 address",
+                    Embedding::SixToFour => "a 6to4 address of an internal IPv4 address",
+                })
+            })
+        }),
     }
 }
 
 fn v4_reason(ip: Ipv4Addr) -> Option<&'static str> {
-    let [a, b, ..] = ip.octets();
+    let [a, b, c, _] = ip.octets();
     if ip == Ipv4Addr::new(169, 254, 169, 254) || ip == Ipv4Addr::new(100, 100, 100, 200) {
         Some("a cloud metadata address")
     } else if ip.is_loopback() {
@@ -225,6 +241,12 @@ fn v4_reason(ip: Ipv4Addr) -> Option<&'static str> {
         Some("an unspecified address")
     } else if ip.is_multicast() || ip.is_broadcast() {
         Some("a multicast or broadcast address")
+    } else if a == 198 && (b == 18 || b == 19) {
+        Some("a benchmarking address (198.18.0.0/15)")
+    } else if a == 192 && b == 0 && c == 0 {
+        Some("an IETF protocol assignment address (192.0.0.0/24)")
+    } else if a >= 240 {
+        Some("a reserved address (240.0.0.0/4)")
     } else {
         None
     }
@@ -242,10 +264,69 @@ fn v6_reason(ip: Ipv6Addr) -> Option<&'static str> {
         Some("a private (unique local) address")
     } else if first & 0xffc0 == 0xfe80 {
         Some("a link-local address")
+    } else if first & 0xffc0 == 0xfec0 {
+        Some("a site-local address")
     } else if ip.is_multicast() {
         Some("a multicast address")
     } else {
         None
+    }
+}
+
+/// How an IPv6 address carries an IPv4 address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Embedding {
+    /// IPv4-mapped or IPv4-compatible: the IPv4 address itself.
+    Same,
+    Nat64,
+    SixToFour,
+}
+
+/// The IPv4 addresses an IPv6 address may lead to: IPv4-mapped
+/// (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`, deprecated), the
+/// well-known NAT64 prefix `64:ff9b::/96`, the local-use NAT64 prefix
+/// `64:ff9b:1::/48` (RFC 8215; under it a network may use any RFC 6052
+/// layout, so /48, /56, /64 and /96 are all read) and 6to4
+/// (`2002:a.b.c.d::/48`).
+fn embedded_v4(ip: Ipv6Addr) -> Vec<(Ipv4Addr, Embedding)> {
+    let [
+        o0,
+        o1,
+        o2,
+        o3,
+        o4,
+        o5,
+        o6,
+        o7,
+        o8,
+        o9,
+        o10,
+        o11,
+        o12,
+        o13,
+        o14,
+        o15,
+    ] = ip.octets();
+    let tail = Ipv4Addr::new(o12, o13, o14, o15);
+    match (o0, o1, o2, o3, o4, o5) {
+        (0, 0, 0, 0, 0, 0)
+            if [o6, o7, o8, o9] == [0; 4] && matches!([o10, o11], [0, 0] | [0xff, 0xff]) =>
+        {
+            vec![(tail, Embedding::Same)]
+        }
+        (0, 0x64, 0xff, 0x9b, 0, 0) if [o6, o7, o8, o9, o10, o11] == [0; 6] => {
+            vec![(tail, Embedding::Nat64)]
+        }
+        // RFC 6052 §2.2: bits 64..72 are always zero; the IPv4 address
+        // follows the prefix, skipping them.
+        (0, 0x64, 0xff, 0x9b, 0, 1) => vec![
+            (Ipv4Addr::new(o6, o7, o9, o10), Embedding::Nat64), // /48
+            (Ipv4Addr::new(o7, o9, o10, o11), Embedding::Nat64), // /56
+            (Ipv4Addr::new(o9, o10, o11, o12), Embedding::Nat64), // /64
+            (tail, Embedding::Nat64),                           // /96
+        ],
+        (0x20, 0x02, ..) => vec![(Ipv4Addr::new(o2, o3, o4, o5), Embedding::SixToFour)],
+        _ => Vec::new(),
     }
 }
 
@@ -271,9 +352,50 @@ mod tests {
             ("93.184.216.34", false),
             ("2606:2800:220:1::", false),
             ("100.128.0.1", false),
+            // IPv4 carried in IPv6: judged by the IPv4 address.
+            ("64:ff9b::10.0.0.1", true),
+            ("64:ff9b::169.254.169.254", true),
+            ("64:ff9b::93.184.216.34", false),
+            ("64:ff9b:1::a00:1", true),
+            ("64:ff9b:1:a00:1::", true),
+            ("64:ff9b:1:0:a:1::", true),
+            ("64:ff9b:1::127.0.0.1", true),
+            ("2002:c0a8:101::1", true),
+            ("2002:0a00:0001:1::", true),
+            ("2002:5db8:d822::1", false),
+            ("::10.1.2.3", true),
+            ("::127.0.0.1", true),
+            ("::93.184.216.34", false),
+            ("::ffff:10.1.2.3", true),
+            // Site-local (deprecated, still routed inside some networks).
+            ("fec0::1", true),
+            ("feff::1", true),
+            // IPv4 special-purpose ranges.
+            ("198.18.0.1", true),
+            ("198.19.255.255", true),
+            ("198.20.0.1", false),
+            ("192.0.0.8", true),
+            ("192.0.1.1", false),
+            ("240.0.0.1", true),
+            ("255.255.255.254", true),
+            ("239.255.255.255", true),
         ] {
             let ip: IpAddr = ip.parse().unwrap();
             assert_eq!(private_reason(ip).is_some(), private, "{ip}");
         }
+    }
+
+    #[test]
+    fn embedded_addresses_say_how_they_are_carried() {
+        let reason = |s: &str| private_reason(s.parse().unwrap()).unwrap();
+        assert_eq!(reason("::ffff:127.0.0.1"), "a loopback address");
+        assert_eq!(
+            reason("64:ff9b::10.0.0.1"),
+            "a NAT64 address of an internal IPv4 address"
+        );
+        assert_eq!(
+            reason("2002:c0a8:101::1"),
+            "a 6to4 address of an internal IPv4 address"
+        );
     }
 }

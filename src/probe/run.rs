@@ -11,11 +11,13 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::dns::{DomainObservation, MtaStsFetch, probe_domain};
-use super::http::{HttpObservation, HttpProber, HttpSetupError};
-use super::resolve::{DnsResolver, ResolverError};
+use super::dns::{DomainObservation, MtaStsFetch, Resolution, probe_domain};
+use super::http::{
+    FailureKind, Fetch, FetchFailure, HttpObservation, HttpProber, HttpScheme, HttpSetupError,
+};
+use super::resolve::{DnsResolver, LookupFailure, ResolverError};
 use super::tls::{TlsProber, TlsSetupError};
-use super::{EndpointObservation, Reach};
+use super::{EndpointObservation, Reach, Stage};
 use crate::config::ProbeConfig;
 use crate::registry::{Domain, Endpoint, Supplier};
 
@@ -113,9 +115,11 @@ impl MtaStsFetch for PolicyFetcher {
     }
 }
 
+#[derive(Debug, Clone)]
 enum Job {
     Tls(Endpoint),
-    Http(Endpoint),
+    /// The endpoint, and whether it is probed as plain HTTP.
+    Http(Endpoint, bool),
     Domain(Domain),
 }
 
@@ -136,7 +140,7 @@ impl Probers {
     async fn run(&self, job: &Job) -> Done {
         match job {
             Job::Tls(e) => Done::Tls(Box::new(self.tls.probe(&self.resolver, e).await)),
-            Job::Http(e) => Done::Http(Box::new(self.http.probe(e).await)),
+            Job::Http(e, _) => Done::Http(Box::new(self.http.probe(e).await)),
             Job::Domain(d) => Done::Domain(Box::new(
                 probe_domain(&self.resolver, d, &self.policy).await,
             )),
@@ -200,12 +204,13 @@ pub async fn probe_suppliers(
     let global = Arc::new(Semaphore::new(config.concurrency));
     let mut per_host: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let mut tasks = JoinSet::new();
+    let mut pending: HashMap<tokio::task::Id, Pending> = HashMap::new();
 
     let jobs = jobs_for(suppliers, &probers.http);
     progress.start(jobs.len());
     for (order, (index, job)) in jobs.into_iter().enumerate() {
         let host = match &job {
-            Job::Tls(e) | Job::Http(e) => e.host.to_string(),
+            Job::Tls(e) | Job::Http(e, _) => e.host.to_string(),
             Job::Domain(d) => d.to_string(),
         };
         let host_limit = per_host
@@ -217,7 +222,13 @@ pub async fn probe_suppliers(
             .get(index)
             .map(|s| s.id.to_string())
             .unwrap_or_default();
-        tasks.spawn(async move {
+        let record = Pending {
+            order,
+            index,
+            job: job.clone(),
+            supplier: supplier_id.clone(),
+        };
+        let handle = tasks.spawn(async move {
             // Semaphores are never closed here; were one, the probe would run unthrottled.
             let _host = host_limit.acquire_owned().await.ok();
             let _slot = global.acquire_owned().await.ok();
@@ -251,16 +262,127 @@ pub async fn probe_suppliers(
             });
             (order, index, done)
         });
+        pending.insert(handle.id(), record);
     }
-    let mut results = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(result) => results.push(result),
-            Err(e) => tracing::error!("a probe task failed: {e}"),
-        }
-    }
+    let results = collect(tasks, pending, progress.as_ref()).await;
     progress.done();
     Ok(gather(suppliers, results))
+}
+
+/// A spawned probe, kept by task id so that a task that panics still
+/// yields an observation.
+struct Pending {
+    order: usize,
+    index: usize,
+    job: Job,
+    supplier: String,
+}
+
+/// Waits for every probe task. A task that panicked (a bug) becomes an
+/// observation of failure for its target — `tls.unreachable`,
+/// `http.unreachable` or `dns.resolution_failed` follow — rather than
+/// vanishing, which would make the target look probed and healthy.
+async fn collect(
+    mut tasks: JoinSet<(usize, usize, Done)>,
+    mut pending: HashMap<tokio::task::Id, Pending>,
+    progress: &dyn Progress,
+) -> Vec<(usize, usize, Done)> {
+    let mut results = Vec::new();
+    while let Some(joined) = tasks.join_next_with_id().await {
+        match joined {
+            Ok((id, result)) => {
+                pending.remove(&id);
+                results.push(result);
+            }
+            Err(e) => {
+                tracing::error!("a probe task failed: {e}");
+                let Some(task) = pending.remove(&e.id()) else {
+                    continue;
+                };
+                let done = internal_failure(&task.job, &format!("internal error: {e}"));
+                let (kind, target) = match &task.job {
+                    Job::Tls(endpoint) => (ProbeKind::Tls, endpoint.to_string()),
+                    Job::Http(endpoint, _) => (ProbeKind::Http, endpoint.to_string()),
+                    Job::Domain(domain) => (ProbeKind::Domain, domain.to_string()),
+                };
+                progress.finished(&ProbeEvent {
+                    supplier: &task.supplier,
+                    kind,
+                    target: &target,
+                    outcome: "internal error".to_owned(),
+                    elapsed_ms: 0,
+                });
+                results.push((task.order, task.index, done));
+            }
+        }
+    }
+    results
+}
+
+/// The observation of a probe that did not finish, in each kind's own
+/// terms for a failure: an unreachable endpoint, a fetch that failed, a
+/// domain whose lookup failed.
+fn internal_failure(job: &Job, error: &str) -> Done {
+    match job {
+        Job::Tls(endpoint) => Done::Tls(Box::new(EndpointObservation {
+            target: endpoint.to_string(),
+            host: endpoint.host.to_string(),
+            port: endpoint.port,
+            addresses: Vec::new(),
+            reach: Reach::Unreachable {
+                stage: Stage::Handshake,
+                error: error.to_owned(),
+                timed_out: false,
+            },
+            tls: None,
+            legacy: Vec::new(),
+            elapsed_ms: 0,
+        })),
+        Job::Http(endpoint, plain) => {
+            let (scheme, name) = if *plain {
+                (HttpScheme::Http, "http")
+            } else {
+                (HttpScheme::Https, "https")
+            };
+            let url = format!("{name}://{endpoint}/");
+            Done::Http(Box::new(HttpObservation {
+                target: endpoint.to_string(),
+                host: endpoint.host.to_string(),
+                port: endpoint.port,
+                scheme,
+                page: Fetch {
+                    url: url.clone(),
+                    responses: Vec::new(),
+                    redirects: Vec::new(),
+                    failure: Some(FetchFailure {
+                        url,
+                        kind: FailureKind::Internal,
+                        detail: error.to_owned(),
+                        address: None,
+                    }),
+                },
+                security_txt: None,
+                elapsed_ms: 0,
+            }))
+        }
+        Job::Domain(domain) => Done::Domain(Box::new(DomainObservation {
+            domain: domain.to_string(),
+            resolution: Resolution::Failed {
+                failure: LookupFailure::Other {
+                    detail: error.to_owned(),
+                },
+            },
+            nameservers: None,
+            mx: None,
+            caa: None,
+            dnssec: None,
+            spf: None,
+            dmarc: None,
+            mta_sts: None,
+            tlsrpt: None,
+            elapsed_ms: 0,
+        })),
+    }
 }
 
 /// Every probe to run: TLS (but not for plain-HTTP endpoints) and HTTP per
@@ -272,7 +394,10 @@ fn jobs_for(suppliers: &[Supplier], http: &HttpProber) -> Vec<(usize, Job)> {
             if !http.is_plain_http(endpoint) {
                 jobs.push((index, Job::Tls(endpoint.clone())));
             }
-            jobs.push((index, Job::Http(endpoint.clone())));
+            jobs.push((
+                index,
+                Job::Http(endpoint.clone(), http.is_plain_http(endpoint)),
+            ));
         }
         for domain in &supplier.domains {
             jobs.push((index, Job::Domain(domain.clone())));
@@ -307,4 +432,108 @@ fn gather(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use chrono::Utc;
+
+    use super::*;
+    use crate::checks::{self, Policy};
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl Progress for Recorder {
+        fn start(&self, _total: usize) {}
+        fn finished(&self, event: &ProbeEvent<'_>) {
+            self.0.lock().unwrap().push(format!(
+                "{} {} {}",
+                event.supplier, event.target, event.outcome
+            ));
+        }
+        fn done(&self) {}
+    }
+
+    /// A probe task that panics leaves an observation of failure, and the
+    /// checks turn it into the kind's failure finding.
+    #[tokio::test]
+    async fn a_panicking_probe_is_a_failure_not_a_silence() {
+        let endpoint: Endpoint = "portal.acme.test".parse().unwrap();
+        let domain: Domain = "acme.test".parse().unwrap();
+        let jobs = [
+            Job::Tls(endpoint.clone()),
+            Job::Http(endpoint.clone(), false),
+            Job::Http("portal.acme.test:80".parse().unwrap(), true),
+            Job::Domain(domain),
+        ];
+        let mut tasks: JoinSet<(usize, usize, Done)> = JoinSet::new();
+        let mut pending = HashMap::new();
+        for (order, job) in jobs.iter().enumerate() {
+            let handle = tasks.spawn(async move { panic!("probe {order} broke") });
+            pending.insert(
+                handle.id(),
+                Pending {
+                    order,
+                    index: 0,
+                    job: job.clone(),
+                    supplier: "acme".to_owned(),
+                },
+            );
+        }
+        let recorder = Recorder::default();
+        let mut results = collect(tasks, pending, &recorder).await;
+        results.sort_by_key(|(order, _, _)| *order);
+        assert_eq!(results.len(), 4);
+        assert_eq!(recorder.0.lock().unwrap().len(), 4);
+        assert!(
+            recorder
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .all(|line| line.ends_with("internal error")),
+            "{:?}",
+            recorder.0.lock().unwrap()
+        );
+
+        let now = Utc::now();
+        let policy = Policy::default();
+        let mut ids = Vec::new();
+        for (_, _, done) in &results {
+            let findings = match done {
+                Done::Tls(o) => {
+                    let Reach::Unreachable { stage, error, .. } = &o.reach else {
+                        panic!("{o:?}")
+                    };
+                    assert_eq!(*stage, Stage::Handshake);
+                    assert!(error.starts_with("internal error: "), "{error}");
+                    assert!(error.contains("probe 0 broke"), "{error}");
+                    checks::tls::check(o, now, &policy)
+                }
+                Done::Http(o) => {
+                    let failure = o.page.failure.as_ref().unwrap();
+                    assert_eq!(failure.kind, FailureKind::Internal);
+                    assert!(o.refused().is_none());
+                    checks::http::check(o, now, &policy)
+                }
+                Done::Domain(o) => {
+                    assert!(!o.resolves());
+                    checks::dns::check(o, now, &policy)
+                }
+            };
+            ids.push(findings.iter().map(|f| f.check).collect::<Vec<_>>());
+        }
+        assert_eq!(
+            ids,
+            [
+                vec!["tls.unreachable"],
+                vec!["http.unreachable"],
+                vec!["http.unreachable"],
+                vec!["dns.resolution_failed"],
+            ]
+        );
+    }
 }

@@ -1,11 +1,15 @@
 //! The TLS probe of one endpoint: resolve, connect, handshake with rustls
 //! while capturing the presented chain whatever its state, judge the chain's
 //! trust separately, and try TLS 1.0/1.1 with a hand-built ClientHello.
+//! Also home to what the HTTP prober shares with it: the trusted roots
+//! (`trusted_roots`, `web_pki_verifier`) and the verifier that accepts
+//! any certificate but still checks handshake signatures (`LenientVerifier`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
@@ -20,6 +24,9 @@ use super::resolve::{DnsResolver, private_reason};
 use super::{ChainSource, EndpointObservation, LegacyProbe, Reach, Stage, TlsFacts, Trust, cert};
 use crate::config::ProbeConfig;
 use crate::registry::{Endpoint, Host};
+
+/// Addresses of one name tried at most when connecting.
+pub const MAX_CONNECT_ADDRESSES: usize = 4;
 
 /// Why the prober could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -44,19 +51,7 @@ impl TlsProber {
     /// [`TlsSetupError`] when the root store cannot be built.
     pub fn new(config: &ProbeConfig) -> Result<Self, TlsSetupError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut roots = RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        for file in &config.extra_roots {
-            for der in &file.certificates {
-                roots
-                    .add(der.clone())
-                    .map_err(|e| TlsSetupError::Roots(format!("{}: {e}", file.path.display())))?;
-            }
-        }
-        let verifier =
-            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                .build()
-                .map_err(|e| TlsSetupError::Roots(e.to_string()))?;
+        let verifier = web_pki_verifier(config, provider.clone()).map_err(TlsSetupError::Roots)?;
         Ok(Self {
             provider,
             verifier,
@@ -151,7 +146,7 @@ impl TlsProber {
             }
         };
         let address = stream.peer_addr().ok();
-        let capture = Arc::new(Capture::new(self.provider.clone()));
+        let capture = Arc::new(LenientVerifier::recording(self.provider.clone()));
         let handshake = self
             .handshake(stream, server_name.clone(), capture.clone())
             .await;
@@ -201,15 +196,8 @@ impl TlsProber {
             None => Reach::Handshake,
             Some(error) => Reach::CertificateOnly { error },
         };
-        let mut chain = Vec::new();
-        let mut unparseable = Vec::new();
-        for der in &chain_der {
-            match cert::parse(der) {
-                Ok(facts) => chain.push(facts),
-                Err(e) => unparseable.push(e.to_string()),
-            }
-        }
-        let trust = self.trust(&chain_der, chain.first(), &server_name);
+        let (chain, unparseable) = read_chain(&chain_der);
+        let trust = self.trust(&chain_der, &chain, &server_name);
         obs.tls = Some(TlsFacts {
             version,
             cipher_suite,
@@ -220,28 +208,47 @@ impl TlsProber {
         });
     }
 
-    /// Connects to the first address that answers, each attempt bounded by the timeout.
+    /// Connects to the first address that answers, trying at most
+    /// [`MAX_CONNECT_ADDRESSES`] of them, all within one probe timeout: each
+    /// attempt gets an even share of the time left, so a name with many
+    /// black-holed addresses costs one timeout, not one per address, and a
+    /// quick refusal leaves its share to the next address. A single address
+    /// gets the whole timeout.
     async fn connect(
         &self,
         addresses: &[IpAddr],
         port: u16,
     ) -> Result<(TcpStream, SocketAddr), (String, bool)> {
+        let deadline = Instant::now() + self.timeout;
+        let tried = addresses.len().min(MAX_CONNECT_ADDRESSES);
         let mut last = ("no address to connect to".to_owned(), false);
-        for ip in addresses {
+        for (n, ip) in addresses.iter().take(tried).enumerate() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let share = left / u32::try_from(tried - n).unwrap_or(u32::MAX).max(1);
             let addr = SocketAddr::new(*ip, port);
-            match timeout(self.timeout, TcpStream::connect(addr)).await {
+            match timeout(share, TcpStream::connect(addr)).await {
                 Ok(Ok(stream)) => return Ok((stream, addr)),
                 Ok(Err(e)) => last = (format!("connect to {addr}: {e}"), false),
                 Err(_) => {
                     last = (
                         format!(
-                            "connect to {addr} timed out after {}s",
-                            self.timeout.as_secs()
+                            "connect to {addr} timed out after {:.1}s",
+                            share.as_secs_f32()
                         ),
                         true,
                     );
                 }
             }
+        }
+        if addresses.len() > tried {
+            last.0 = format!(
+                "{} (tried the first {tried} of {} addresses)",
+                last.0,
+                addresses.len()
+            );
         }
         Err(last)
     }
@@ -250,7 +257,7 @@ impl TlsProber {
         &self,
         stream: TcpStream,
         server_name: ServerName<'static>,
-        capture: Arc<Capture>,
+        capture: Arc<LenientVerifier>,
     ) -> Result<(String, String), (String, bool)> {
         let config = rustls::ClientConfig::builder_with_provider(self.provider.clone())
             .with_safe_default_protocol_versions()
@@ -286,8 +293,11 @@ impl TlsProber {
         port: u16,
         version: u16,
         server_name: Option<&str>,
-    ) -> Result<ServerFlight, (String, bool)> {
-        let (mut stream, _) = self.connect(addresses, port).await?;
+    ) -> Result<ServerFlight, HelloError> {
+        let (mut stream, _) = self
+            .connect(addresses, port)
+            .await
+            .map_err(|(error, _)| HelloError::Connect(error))?;
         let random = random_bytes();
         let exchange = async {
             stream
@@ -312,8 +322,8 @@ impl TlsProber {
         };
         match timeout(self.timeout, exchange).await {
             Ok(Ok(flight)) => Ok(flight),
-            Ok(Err(e)) => Err((e, false)),
-            Err(_) => Err(("timed out".to_owned(), true)),
+            Ok(Err(e)) => Err(HelloError::Exchange(e)),
+            Err(_) => Err(HelloError::TimedOut),
         }
     }
 
@@ -350,15 +360,21 @@ impl TlsProber {
                     },
                 },
                 // A reset or garbage in answer to a legacy hello is a refusal.
-                Err((e, false)) => LegacyProbe {
+                Err(HelloError::Exchange(e)) => LegacyProbe {
                     version: name,
                     accepted: Some(false),
                     detail: e,
                 },
-                Err((e, true)) => LegacyProbe {
+                // No connection, or no answer: the server said nothing.
+                Err(HelloError::Connect(e)) => LegacyProbe {
                     version: name,
                     accepted: None,
                     detail: e,
+                },
+                Err(HelloError::TimedOut) => LegacyProbe {
+                    version: name,
+                    accepted: None,
+                    detail: "timed out".to_owned(),
                 },
             }
         };
@@ -367,17 +383,19 @@ impl TlsProber {
     }
 
     /// Verifies the chain against the roots at a time within the leaf's
-    /// validity (dates are judged by the checks, on their own).
+    /// validity (dates are judged by the checks, on their own). `chain` is
+    /// the parsed prefix of `chain_der` (see [`read_chain`]): no leaf facts,
+    /// no verdict.
     fn trust(
         &self,
-        chain: &[CertificateDer<'static>],
-        leaf: Option<&cert::CertFacts>,
+        chain_der: &[CertificateDer<'static>],
+        chain: &[cert::CertFacts],
         name: &ServerName<'_>,
     ) -> Trust {
-        let (Some(end_entity), Some(leaf)) = (chain.first(), leaf) else {
+        let (Some(end_entity), Some(leaf)) = (chain_der.first(), chain.first()) else {
             return Trust::NotChecked;
         };
-        let intermediates = chain.get(1..).unwrap_or_default();
+        let intermediates = chain_der.get(1..).unwrap_or_default();
         let midpoint = leaf.not_before + (leaf.not_after - leaf.not_before) / 2;
         let at = UnixTime::since_unix_epoch(Duration::from_secs(
             u64::try_from(midpoint.timestamp()).unwrap_or(0),
@@ -399,6 +417,12 @@ impl TlsProber {
                         detail: format!("{e:?}"),
                     }
                 }
+                CertificateError::Expired
+                | CertificateError::ExpiredContext { .. }
+                | CertificateError::NotValidYet
+                | CertificateError::NotValidYetContext { .. } => Trust::Other {
+                    detail: out_of_date(chain, midpoint, &e),
+                },
                 other => Trust::Other {
                     detail: format!("{other:?}"),
                 },
@@ -408,6 +432,79 @@ impl TlsProber {
             },
         }
     }
+}
+
+/// Why the server's certificates could not be read, and how many.
+///
+/// `chain` holds the parsed certificates up to the first that cannot be
+/// parsed, so that an index in it is the certificate's position in what
+/// the server sent (index 0 is the leaf, or there is none): a leaf that
+/// cannot be parsed leaves `chain` empty, rather than shifting an
+/// intermediate into its place. `unparseable` says, by position, what
+/// became of each certificate from the first unparseable one on; the two
+/// together count every certificate presented.
+fn read_chain(chain_der: &[CertificateDer<'_>]) -> (Vec<cert::CertFacts>, Vec<String>) {
+    let mut chain = Vec::new();
+    let mut unparseable = Vec::new();
+    for (position, der) in chain_der.iter().enumerate() {
+        let which = if position == 0 {
+            "the leaf (position 0)".to_owned()
+        } else {
+            format!("position {position}")
+        };
+        match cert::parse(der) {
+            Ok(facts) if unparseable.is_empty() => chain.push(facts),
+            Ok(facts) => unparseable.push(format!(
+                "{which}: '{}' is not judged, it follows a certificate that cannot be parsed",
+                facts.subject
+            )),
+            Err(e) => unparseable.push(format!("{which}: {e}")),
+        }
+    }
+    (chain, unparseable)
+}
+
+/// Which presented certificates were outside their validity at `at`, the
+/// time the chain was judged at: rustls says only that one was.
+fn out_of_date(chain: &[cert::CertFacts], at: DateTime<Utc>, error: &CertificateError) -> String {
+    let culprits: Vec<String> = chain
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| at < c.not_before || at > c.not_after)
+        .map(|(position, c)| {
+            let which = if position == 0 {
+                format!("the leaf '{}'", c.subject)
+            } else {
+                format!("the certificate '{}' at position {position}", c.subject)
+            };
+            if at > c.not_after {
+                format!("{which} expired on {}", c.not_after.to_rfc3339())
+            } else {
+                format!("{which} is not valid before {}", c.not_before.to_rfc3339())
+            }
+        })
+        .collect();
+    let what = if culprits.is_empty() {
+        "a certificate of the chain that the server does not send (a root?) is not valid".to_owned()
+    } else {
+        culprits.join("; ")
+    };
+    format!(
+        "{what}, at {} (the middle of the leaf's validity, when the chain is judged); rustls: {error:?}",
+        at.to_rfc3339()
+    )
+}
+
+/// How a hand-built hello went wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HelloError {
+    /// No TCP connection: the server was not asked.
+    Connect(String),
+    /// The server answered with something that is not a first flight, or
+    /// reset the connection.
+    Exchange(String),
+    /// No complete answer within the timeout.
+    TimedOut,
 }
 
 fn unreachable(stage: Stage, error: String, timed_out: bool) -> Reach {
@@ -434,33 +531,81 @@ fn random_bytes() -> [u8; 32] {
     out
 }
 
-/// A verifier that records the presented chain and lets the handshake go
-/// on, so that protocol and cipher are learned even for a bad certificate.
-/// Handshake signatures are still checked: the server must hold the key.
-/// Safe because the connection is closed right after; no data is sent.
-#[derive(Debug)]
-struct Capture {
-    chain: Mutex<Vec<CertificateDer<'static>>>,
-    provider: Arc<CryptoProvider>,
+/// The web PKI roots plus `probe.extra_roots`: what both the TLS probe's
+/// trust verdict and the HTTP prober's verifying client trust.
+///
+/// # Errors
+/// A certificate of `probe.extra_roots` that is not a usable root, named
+/// by its file.
+pub(crate) fn trusted_roots(config: &ProbeConfig) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for file in &config.extra_roots {
+        for der in &file.certificates {
+            roots
+                .add(der.clone())
+                .map_err(|e| format!("{}: {e}", file.path.display()))?;
+        }
+    }
+    Ok(roots)
 }
 
-impl Capture {
-    fn new(provider: Arc<CryptoProvider>) -> Self {
+/// A web PKI verifier over [`trusted_roots`].
+///
+/// # Errors
+/// As [`trusted_roots`], or when rustls cannot build the verifier.
+pub(crate) fn web_pki_verifier(
+    config: &ProbeConfig,
+    provider: Arc<CryptoProvider>,
+) -> Result<Arc<WebPkiServerVerifier>, String> {
+    WebPkiServerVerifier::builder_with_provider(Arc::new(trusted_roots(config)?), provider)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// A verifier that accepts any certificate and lets the handshake go on,
+/// so that what a bad certificate hides is still learned: the TLS probe's
+/// protocol and cipher (recording the presented chain), the HTTP probe's
+/// headers. Handshake signatures are still checked: the server must hold
+/// the key. Safe for both: the TLS probe closes the connection right after
+/// the handshake and sends no data; the HTTP posture client sends nothing
+/// secret (GETs without credentials or cookies), so a man in the middle
+/// learns nothing from us. The judgement on the certificate is made apart
+/// (the TLS probe's trust verdict and the checks).
+#[derive(Debug)]
+pub(crate) struct LenientVerifier {
+    provider: Arc<CryptoProvider>,
+    /// The last chain presented, when recording.
+    recorded: Option<Mutex<Vec<CertificateDer<'static>>>>,
+}
+
+impl LenientVerifier {
+    /// Accepts any certificate and keeps nothing.
+    pub(crate) fn accept_any(provider: Arc<CryptoProvider>) -> Self {
         Self {
-            chain: Mutex::new(Vec::new()),
             provider,
+            recorded: None,
         }
     }
 
+    /// Accepts any certificate and records the chain, for one handshake.
+    fn recording(provider: Arc<CryptoProvider>) -> Self {
+        Self {
+            provider,
+            recorded: Some(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// The recorded chain, leaf first (empty when none was presented).
     fn take(&self) -> Vec<CertificateDer<'static>> {
-        self.chain
-            .lock()
-            .map(|mut c| std::mem::take(&mut *c))
+        self.recorded
+            .as_ref()
+            .and_then(|chain| chain.lock().ok().map(|mut c| std::mem::take(&mut *c)))
             .unwrap_or_default()
     }
 }
 
-impl ServerCertVerifier for Capture {
+impl ServerCertVerifier for LenientVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -469,7 +614,7 @@ impl ServerCertVerifier for Capture {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if let Ok(mut chain) = self.chain.lock() {
+        if let Some(Ok(mut chain)) = self.recorded.as_ref().map(Mutex::lock) {
             *chain = std::iter::once(end_entity)
                 .chain(intermediates)
                 .map(|c| c.clone().into_owned())
@@ -510,5 +655,201 @@ impl ServerCertVerifier for Capture {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair,
+        KeyUsagePurpose, date_time_ymd,
+    };
+
+    use super::*;
+    use crate::config::{ExtraRoots, ProbeConfig};
+
+    fn config(timeout: Duration, extra_roots: Vec<ExtraRoots>) -> ProbeConfig {
+        ProbeConfig {
+            nameservers: Vec::new(),
+            extra_roots,
+            timeout,
+            concurrency: 1,
+            per_host_concurrency: 1,
+            allow_private_targets: true,
+            mta_sts_port: 443,
+        }
+    }
+
+    fn prober(timeout: Duration) -> TlsProber {
+        super::super::install_crypto_provider();
+        TlsProber::new(&config(timeout, Vec::new())).unwrap()
+    }
+
+    /// A listener whose accept queue is full: the kernel drops further
+    /// SYNs, so a connect to it hangs like one to a black-holed address,
+    /// without leaving 127.0.0.1.
+    async fn black_hole() -> (tokio::net::TcpListener, Vec<TcpStream>, SocketAddr) {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind((Ipv4Addr::LOCALHOST, 0).into()).unwrap();
+        let listener = socket.listen(1).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut held = Vec::new();
+        // Fill the queue: connects that complete at once until one hangs.
+        for _ in 0..8 {
+            match timeout(Duration::from_millis(200), TcpStream::connect(addr)).await {
+                Ok(Ok(stream)) => held.push(stream),
+                _ => break,
+            }
+        }
+        (listener, held, addr)
+    }
+
+    #[tokio::test]
+    async fn many_black_holed_addresses_cost_one_timeout() {
+        let (_listener, _held, addr) = black_hole().await;
+        let prober = prober(Duration::from_millis(800));
+        let addresses = vec![addr.ip(); 250];
+        let started = Instant::now();
+        let (error, timed_out) = prober.connect(&addresses, addr.port()).await.unwrap_err();
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(3), "took {took:?}: {error}");
+        assert!(timed_out, "{error}");
+        assert!(
+            error.contains("tried the first 4 of 250 addresses"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_quick_refusal_leaves_its_time_to_the_next_address() {
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // 127.0.0.2 refuses at once (nothing listens there on this port);
+        // 127.0.0.1 answers.
+        let prober = prober(Duration::from_secs(2));
+        let addresses: Vec<IpAddr> = vec![
+            Ipv4Addr::new(127, 0, 0, 2).into(),
+            Ipv4Addr::LOCALHOST.into(),
+        ];
+        let (_, addr) = prober.connect(&addresses, port).await.unwrap();
+        assert_eq!(addr.ip(), IpAddr::from(Ipv4Addr::LOCALHOST));
+    }
+
+    #[tokio::test]
+    async fn a_legacy_probe_that_cannot_connect_is_unknown() {
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let probes = prober(Duration::from_secs(2))
+            .legacy(&[Ipv4Addr::LOCALHOST.into()], port, Some("closed.test"))
+            .await;
+        assert_eq!(probes.len(), 2);
+        for probe in probes {
+            assert_eq!(probe.accepted, None, "{probe:?}");
+            assert!(probe.detail.contains("connect to"), "{probe:?}");
+        }
+    }
+
+    fn ca(cn: &str, from: (i32, u8, u8), to: (i32, u8, u8)) -> CertificateParams {
+        let mut params = CertificateParams::default();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params.distinguished_name.push(DnType::CommonName, cn);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        params.not_before = date_time_ymd(from.0, from.1, from.2);
+        params.not_after = date_time_ymd(to.0, to.1, to.2);
+        params
+    }
+
+    /// Root (trusted), an intermediate that expired in 2024, and a leaf
+    /// of 2025 under it: the chain is judged in the middle of the leaf's
+    /// validity, when the intermediate had expired.
+    #[test]
+    fn an_expired_intermediate_is_named() {
+        let root = CertifiedIssuer::self_signed(
+            ca("Test Root", (2020, 1, 1), (2040, 1, 1)),
+            KeyPair::generate().unwrap(),
+        )
+        .unwrap();
+        let intermediate = CertifiedIssuer::signed_by(
+            ca("Old Intermediate", (2020, 1, 1), (2024, 1, 1)),
+            KeyPair::generate().unwrap(),
+            &root,
+        )
+        .unwrap();
+        let mut params = CertificateParams::new(vec!["portal.acme.test".to_owned()]).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "portal.acme.test");
+        params.not_before = date_time_ymd(2025, 1, 1);
+        params.not_after = date_time_ymd(2025, 3, 1);
+        let leaf = params
+            .signed_by(&KeyPair::generate().unwrap(), &intermediate)
+            .unwrap();
+
+        super::super::install_crypto_provider();
+        let roots = ExtraRoots {
+            path: "test-root.pem".into(),
+            certificates: vec![root.der().clone()],
+        };
+        let prober = TlsProber::new(&config(Duration::from_secs(1), vec![roots])).unwrap();
+        let chain_der = vec![leaf.der().clone(), intermediate.der().clone()];
+        let (chain, unparseable) = read_chain(&chain_der);
+        assert!(unparseable.is_empty());
+        let name = ServerName::try_from("portal.acme.test").unwrap();
+        let Trust::Other { detail } = prober.trust(&chain_der, &chain, &name) else {
+            panic!("expected another failure")
+        };
+        assert!(
+            detail.contains(
+                "the certificate 'CN=Old Intermediate' at position 1 expired on 2024-01-01"
+            ),
+            "{detail}"
+        );
+        assert!(detail.contains("rustls: Expired"), "{detail}");
+        assert!(!detail.contains("the leaf '"), "{detail}");
+
+        // The same chain without the intermediate: no path at all.
+        assert_eq!(
+            prober.trust(&chain_der[..1], &chain[..1], &name),
+            Trust::UnknownIssuer
+        );
+    }
+
+    #[test]
+    fn an_unparseable_leaf_leaves_no_leaf_to_judge() {
+        let root = CertifiedIssuer::self_signed(
+            ca("Test Root", (2020, 1, 1), (2040, 1, 1)),
+            KeyPair::generate().unwrap(),
+        )
+        .unwrap();
+        let garbage = CertificateDer::from(b"not a certificate".to_vec());
+        let chain_der = vec![garbage, root.der().clone()];
+        let (chain, unparseable) = read_chain(&chain_der);
+        assert!(chain.is_empty(), "the root must not stand in for the leaf");
+        assert_eq!(unparseable.len(), 2);
+        assert!(
+            unparseable[0].starts_with("the leaf (position 0): "),
+            "{unparseable:?}"
+        );
+        assert!(
+            unparseable[1].starts_with("position 1: 'CN=Test Root'"),
+            "{unparseable:?}"
+        );
+        let prober = prober(Duration::from_secs(1));
+        let name = ServerName::try_from("portal.acme.test").unwrap();
+        assert_eq!(prober.trust(&chain_der, &chain, &name), Trust::NotChecked);
+
+        // A bad intermediate: the leaf keeps its place.
+        let (chain, unparseable) = read_chain(&[root.der().clone(), b"junk".to_vec().into()]);
+        assert_eq!(chain.len(), 1);
+        assert!(
+            unparseable[0].starts_with("position 1: "),
+            "{unparseable:?}"
+        );
     }
 }

@@ -29,10 +29,18 @@ const GOOD_POLICY: &str =
 #[derive(Default)]
 struct FakeFetch {
     replies: HashMap<String, Result<String, String>>,
+    /// URLs that never answer.
+    stalls: Vec<String>,
     asked: Mutex<Vec<String>>,
 }
 
 impl FakeFetch {
+    fn stall(mut self, domain: &str) -> Self {
+        self.stalls
+            .push(format!("https://mta-sts.{domain}/.well-known/mta-sts.txt"));
+        self
+    }
+
     fn reply(mut self, domain: &str, reply: Result<&str, &str>) -> Self {
         self.replies.insert(
             format!("https://mta-sts.{domain}/.well-known/mta-sts.txt"),
@@ -48,6 +56,9 @@ impl MtaStsFetch for FakeFetch {
         url: &'a str,
     ) -> Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send + 'a>> {
         self.asked.lock().unwrap().push(url.to_owned());
+        if self.stalls.iter().any(|u| u == url) {
+            return Box::pin(std::future::pending());
+        }
         let reply = self
             .replies
             .get(url)
@@ -513,6 +524,34 @@ async fn mta_sts_and_tls_rpt() {
     );
 }
 
+/// The policy fetch is bounded by the configured probe timeout, not by a
+/// fixed 30 seconds.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_policy_fetch_ends_at_the_probe_timeout() {
+    let zones = [good("stsstall.mail.test")];
+    let world = world(&zones, Vec::new(), World::builder()).await;
+    let resolver = resolver_for(world.dns, 1);
+    let fetch = FakeFetch::default().stall("stsstall.mail.test");
+    let started = std::time::Instant::now();
+    let (obs, findings) = probe(&resolver, "stsstall.mail.test", &fetch).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    let sts = obs.mta_sts.as_ref().unwrap();
+    match &sts.policy {
+        PolicyFetch::Unreachable { error } => {
+            assert_eq!(error, "no answer within 1 s");
+        }
+        other => panic!("expected an unreachable policy, got {other:?}"),
+    }
+    assert_eq!(
+        find(&findings, "email.mta_sts_missing").evidence["reason"],
+        "policy_unreachable"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn servfail_nxdomain_and_partial_failures_are_told_apart() {
     let zones = [
@@ -564,6 +603,42 @@ async fn servfail_nxdomain_and_partial_failures_are_told_apart() {
         partial.evidence["failed_queries"][0]["response"],
         "SERVFAIL"
     );
+}
+
+/// Address lookups (the TLS and HTTP probes' resolution) tell SERVFAIL,
+/// NXDOMAIN and a timeout apart by the error's type, as record lookups do.
+#[tokio::test(flavor = "multi_thread")]
+async fn address_lookups_classify_failures_like_record_lookups() {
+    use supplywatch::probe::LookupFailure;
+    use supplywatch_testworld::dns::{MISSING_HOST, SERVFAIL_HOST};
+    let world = world(&[], Vec::new(), World::builder()).await;
+    let resolver = resolver_for(world.dns, 1);
+    assert_eq!(
+        resolver.addresses(SERVFAIL_HOST).await,
+        Err(LookupFailure::ServFail)
+    );
+    assert_eq!(
+        resolver.addresses(MISSING_HOST).await,
+        Err(LookupFailure::NxDomain)
+    );
+
+    let udp = tokio::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .unwrap();
+    let addr = udp.local_addr().unwrap();
+    let _tcp = tokio::net::TcpListener::bind(addr).await.ok();
+    let silent = resolver_for(addr, 1);
+    let started = std::time::Instant::now();
+    assert_eq!(
+        silent.addresses("silent.dns.test").await,
+        Err(LookupFailure::Timeout)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    drop(udp);
 }
 
 #[tokio::test(flavor = "multi_thread")]

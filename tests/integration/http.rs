@@ -465,6 +465,37 @@ async fn at_most_five_redirects_are_followed() {
     assert!(!ids(&obs["six.site.test"]).contains(&"http.unreachable"));
 }
 
+/// A redirect chain that breaks on redirects without any security header:
+/// the last response is a bare redirect, not the page a visitor sees, so
+/// its missing headers are not judged (they used to raise csp, framing,
+/// nosniff, referrer and HSTS findings against a page nobody sees).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_redirect_chain_is_not_judged_as_a_page() {
+    let mut spec = SiteSpec::https().root(Reply::redirect(302, "/1"));
+    for i in 1..=MAX_REDIRECTS {
+        spec = spec.route(
+            &format!("/{i}"),
+            Reply::redirect(302, &format!("/{}", i + 1)),
+        );
+    }
+    let world = WorldBuilder::default()
+        .site("bare-six.site.test", spec)
+        .start()
+        .await
+        .unwrap();
+    let obs = probe_all(&prober(&world), &world, &["bare-six.site.test"]).await;
+    let bare = &obs["bare-six.site.test"];
+    assert_eq!(
+        bare.page.failure.as_ref().map(|f| f.kind),
+        Some(FailureKind::TooManyRedirects)
+    );
+    let http_ids: Vec<&str> = ids(bare)
+        .into_iter()
+        .filter(|id| id.starts_with("http."))
+        .collect();
+    assert!(http_ids.is_empty(), "{http_ids:?}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn internal_addresses_are_refused_without_a_request() {
     let world = WorldBuilder::default()
@@ -633,14 +664,21 @@ async fn stalls_time_out() {
     assert_eq!(finding.evidence["timed_out"], true);
 
     // Headers came, then the body stalled: the headers are judged; the
-    // security.txt that never answers is missing.
+    // security.txt that never answers is unknown, not missing (this test
+    // expected securitytxt.missing before; a timeout says nothing either way).
     let body = &obs["stall-body.site.test"];
     let page = body.page.last().unwrap();
     assert!(
         page.body_error.as_ref().unwrap().contains("did not arrive"),
         "{page:?}"
     );
-    assert_eq!(ids(body), vec!["securitytxt.missing"]);
+    let txt = body.security_txt.as_ref().unwrap();
+    assert_eq!(
+        txt.failure.as_ref().map(|f| f.kind),
+        Some(FailureKind::Timeout),
+        "{txt:?}"
+    );
+    assert!(ids(body).is_empty(), "{:?}", ids(body));
 }
 
 #[tokio::test(flavor = "multi_thread")]

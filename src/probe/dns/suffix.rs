@@ -44,25 +44,33 @@ pub fn is_public_suffix(name: &str) -> bool {
 /// `name` and its parents, longest first, stopping before the public
 /// suffix: `a.b.example.co.uk` gives `a.b.example.co.uk`, `b.example.co.uk`,
 /// `example.co.uk`. Empty when `name` is a public suffix. At most `cap`
-/// names, so a hostile 127-label name cannot fan out into 127 queries.
+/// names, so a hostile 127-label name cannot fan out into 127 queries; when
+/// there are more, names from the middle are dropped, never the
+/// registrable domain, which is where CAA and NS records usually are.
 #[must_use]
 pub fn names_below_suffix(name: &str, cap: usize) -> Vec<String> {
     let name = normalise(name);
     let Some(registrable) = registrable_domain(&name) else {
         return Vec::new();
     };
+    if cap == 0 {
+        return Vec::new();
+    }
     let mut out = Vec::new();
     let mut current = name.as_str();
-    while out.len() < cap {
-        out.push(current.to_owned());
+    loop {
         if current == registrable {
             break;
+        }
+        if out.len() + 1 < cap {
+            out.push(current.to_owned());
         }
         match current.split_once('.') {
             Some((_, parent)) => current = parent,
             None => break,
         }
     }
+    out.push(registrable);
     out
 }
 
@@ -120,5 +128,29 @@ mod tests {
         );
         assert!(names_below_suffix("com", 10).is_empty());
         assert_eq!(names_below_suffix("a.b.c.d.example.com", 2).len(), 2);
+    }
+
+    #[test]
+    fn a_capped_climb_keeps_the_registrable_domain() {
+        let long = "l1.l2.l3.l4.l5.l6.l7.l8.l9.l10.l11.example.com";
+        let names = names_below_suffix(long, 10);
+        assert_eq!(names.len(), 10);
+        assert_eq!(names.first().map(String::as_str), Some(long));
+        assert_eq!(
+            names.get(8).map(String::as_str),
+            Some("l9.l10.l11.example.com")
+        );
+        assert_eq!(names.last().map(String::as_str), Some("example.com"));
+        assert_eq!(
+            names_below_suffix("a.b.c.d.example.com", 2),
+            ["a.b.c.d.example.com", "example.com"]
+        );
+        assert_eq!(names_below_suffix("a.b.example.com", 1), ["example.com"]);
+        assert!(names_below_suffix("a.b.example.com", 0).is_empty());
+        // Exactly at the cap: nothing dropped.
+        assert_eq!(
+            names_below_suffix("a.b.example.com", 3),
+            ["a.b.example.com", "b.example.com", "example.com"]
+        );
     }
 }
