@@ -9,12 +9,13 @@
 
 use std::sync::Arc;
 
-use supplywatch::checks::{self, Policy};
 use supplywatch::clock::{Clock, SystemClock};
 use supplywatch::config::Config;
+use supplywatch::pipeline;
 use supplywatch::probe as probes;
-use supplywatch::probe::run::{self, ProbeEvent, Progress};
-use supplywatch::report::{check_summary, check_table};
+use supplywatch::probe::run::{ProbeEvent, Progress};
+use supplywatch::report::{Scores, check_summary, check_table};
+use supplywatch::store::{OpenMode, Store};
 use supplywatch_testworld::zone::{clean_site, security_txt};
 use supplywatch_testworld::{MailDomain, Reply, SiteCert, SiteSpec, TlsCase, World};
 
@@ -166,17 +167,32 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let started = std::time::Instant::now();
-    let observations =
-        run::probe_suppliers(&config.suppliers, &config.probe, Arc::new(Lines)).await?;
-    let results = checks::evaluate(&observations, SystemClock.now(), &Policy::default());
-    print!("{}", check_table(&results, false));
+    let run = pipeline::probe_and_check(&config, &config.suppliers, Arc::new(Lines), || {
+        SystemClock.now()
+    })
+    .await?;
+    // Saved as `supplywatch check --save` would: findings open, scores are kept.
+    let db = world.dir().join("supplywatch.db");
+    let store = Store::open(&db, OpenMode::Create).await?;
+    let saved = run.save(&store, &config, "demo").await?;
+    store.close().await;
+    let scores: Scores = saved
+        .scores
+        .iter()
+        .map(|s| (s.supplier.clone(), (s.score, s.grade)))
+        .collect();
+    print!("{}", check_table(&run.results, &scores, false));
     println!(
         "{} — probed in {:.1}s",
-        check_summary(&results),
+        check_summary(&run.results),
         started.elapsed().as_secs_f64()
     );
     println!(
-        "\nThe same report as JSON: supplywatch check --config {} --format json\n(the config works while this world runs; the world stops when the demo exits)",
+        "\nSaved to {} (run {}: {} findings opened, {} damped until a second failing run).\nThe same report as JSON: supplywatch check --config {} --format json\n(the config works while this world runs; the world stops when the demo exits)",
+        db.display(),
+        saved.run_id,
+        saved.opened.len(),
+        saved.pending,
         path.display()
     );
     Ok(())

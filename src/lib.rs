@@ -7,11 +7,13 @@
 //! - [`probe`]: network I/O (hickory, rustls, raw TLS hellos) → observations, failures as data.
 //! - [`checks`]: pure rules, observation + now + policy → findings with catalogue ids.
 //! - [`store`]: SQLite — migrations, registry sync, the append-only audit log. Only it knows SQL.
+//! - [`pipeline`]: one probe run end to end — probe, checks, scores, and the store when asked.
 //! - [`report`]: pure renderers (table, JSON) of what the store and the probes return.
 
 pub mod checks;
 pub mod clock;
 pub mod config;
+pub mod pipeline;
 pub mod probe;
 pub mod registry;
 pub mod report;

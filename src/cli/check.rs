@@ -1,14 +1,22 @@
-//! `supplywatch check`: probe suppliers once and report findings. Needs no database.
+//! `supplywatch check`: probe suppliers once and report findings. Needs no
+//! database, unless `--save` records the run in it.
 
 use std::io::IsTerminal as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clap::Args;
-use supplywatch::checks::{self, Policy, Severity};
+use std::collections::HashMap;
+
+use supplywatch::checks::Severity;
+use supplywatch::checks::score::Grade;
 use supplywatch::clock::{Clock, SystemClock};
+use supplywatch::config::Config;
+use supplywatch::pipeline;
 use supplywatch::probe::run::{self, ProbeEvent, Progress};
+use supplywatch::registry::Supplier;
 use supplywatch::report::{Format, check_report, check_summary, check_table};
+use supplywatch::store::{OpenMode, Store};
 
 use super::{Globals, Outcome, UsageError, print_json};
 
@@ -20,32 +28,42 @@ pub struct CheckArgs {
     /// Exit with code 1 when a finding is at or above this severity (critical, high, medium, low, info)
     #[arg(long, value_name = "SEVERITY")]
     fail_on: Option<Severity>,
+    /// Record the run in the database: findings open, refresh, resolve; scores are kept
+    #[arg(long)]
+    save: bool,
+}
+
+/// The suppliers named on the command line, or all of them.
+fn select(config: &Config, ids: &[String]) -> Result<Vec<Supplier>, UsageError> {
+    if ids.is_empty() {
+        return Ok(config.suppliers.clone());
+    }
+    ids.iter()
+        .map(|id| {
+            config
+                .suppliers
+                .iter()
+                .find(|s| s.id.as_str() == id)
+                .cloned()
+                .ok_or_else(|| {
+                    UsageError(format!(
+                        "no supplier {id:?} in {}; known: {}",
+                        config.path.display(),
+                        config
+                            .suppliers
+                            .iter()
+                            .map(|s| s.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })
+        })
+        .collect()
 }
 
 pub async fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome> {
     let config = globals.load_config()?;
-    let mut selected = Vec::new();
-    for id in &args.suppliers {
-        match config.suppliers.iter().find(|s| s.id.as_str() == id) {
-            Some(s) => selected.push(s.clone()),
-            None => {
-                return Err(UsageError(format!(
-                    "no supplier {id:?} in {}; known: {}",
-                    config.path.display(),
-                    config
-                        .suppliers
-                        .iter()
-                        .map(|s| s.id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-                .into());
-            }
-        }
-    }
-    if selected.is_empty() {
-        selected.clone_from(&config.suppliers);
-    }
+    let selected = select(&config, &args.suppliers)?;
     let progress: Arc<dyn Progress> = if globals.quiet {
         Arc::new(run::Silent)
     } else if std::io::stderr().is_terminal() {
@@ -53,27 +71,63 @@ pub async fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome>
     } else {
         Arc::new(Lines::default())
     };
+    // Open the database first: a bad path should fail before minutes of probing.
+    let store = if args.save {
+        let db = globals.database_path(Some(&config))?;
+        Some(Store::open(&db, OpenMode::Create).await?)
+    } else {
+        None
+    };
     let started = std::time::Instant::now();
-    let observations = run::probe_suppliers(&selected, &config.probe, progress).await?;
-    let now = SystemClock.now();
-    let results = checks::evaluate(&observations, now, &Policy::from_config(&config));
+    let run = pipeline::probe_and_check(&config, &selected, progress, || SystemClock.now()).await?;
+    let (now, observations, results) = (run.at, &run.observations, &run.results);
+    let mut scores: HashMap<String, (u8, Grade)> = results
+        .iter()
+        .map(|r| {
+            (
+                r.supplier.id.to_string(),
+                pipeline::fresh_score(r, &config.acceptances, now),
+            )
+        })
+        .collect();
+    if let Some(store) = &store {
+        let report = run.save(store, &config, "check --save").await?;
+        store.close().await;
+        // The stored scores count the lifecycle: damped and accepted findings.
+        for s in &report.scores {
+            scores.insert(s.supplier.clone(), (s.score, s.grade));
+        }
+        if !globals.quiet {
+            eprintln!(
+                "saved run {} to {}: {} opened, {} reopened, {} resolved, {} pending (damped), {} accepted",
+                report.run_id,
+                store.path().display(),
+                report.opened.len(),
+                report.reopened.len(),
+                report.resolved.len(),
+                report.pending,
+                report.accepted.len()
+            );
+        }
+    }
+    let results = results.as_slice();
     match globals.format {
         Format::Json => {
-            for r in &results {
+            for r in results {
                 for e in &r.errors {
                     eprintln!("warning: {} {}: {}", r.supplier.id, e.target, e.message);
                 }
             }
-            print_json(&check_report(&results, now))?;
+            print_json(&check_report(results, now, &scores))?;
         }
         Format::Table => {
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            print!("{}", check_table(&results, color));
+            print!("{}", check_table(results, &scores, color));
             let endpoints: usize = observations.iter().map(|o| o.http.len()).sum();
             let domains: usize = observations.iter().map(|o| o.domains.len()).sum();
             println!(
                 "{} — {endpoints} endpoint{} and {domains} domain{} probed in {:.1}s",
-                check_summary(&results),
+                check_summary(results),
                 if endpoints == 1 { "" } else { "s" },
                 if domains == 1 { "" } else { "s" },
                 started.elapsed().as_secs_f64()

@@ -4,7 +4,9 @@
 
 mod audit;
 mod check;
+mod findings;
 mod pending;
+mod status;
 mod suppliers;
 mod sync;
 mod validate;
@@ -70,10 +72,10 @@ enum Command {
     Check(check::CheckArgs),
     /// Run the daemon (not available yet)
     Run(pending::PendingArgs),
-    /// Show suppliers worst first with grades and deadlines (not available yet)
-    Status(pending::PendingArgs),
-    /// List findings (not available yet)
-    Findings(pending::PendingArgs),
+    /// Suppliers worst first: grade, score and trend, open findings, next deadline
+    Status,
+    /// Findings kept by `check --save` and the daemon, with their lifecycle
+    Findings(findings::FindingsArgs),
     /// Questionnaire bookkeeping (not available yet)
     Questionnaire(pending::PendingArgs),
     /// Build or send the weekly digest (not available yet)
@@ -186,8 +188,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Audit(args) => audit::run(&globals, &args).await,
             Command::Check(args) => check::run(&globals, &args).await,
             Command::Run(_) => pending::run("run"),
-            Command::Status(_) => pending::run("status"),
-            Command::Findings(_) => pending::run("findings"),
+            Command::Status => status::run(&globals).await,
+            Command::Findings(args) => findings::run(&globals, &args).await,
             Command::Questionnaire(_) => pending::run("questionnaire"),
             Command::Digest(_) => pending::run("digest"),
         }
@@ -198,6 +200,28 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
 async fn open_existing(globals: &Globals) -> anyhow::Result<Store> {
     let path = globals.database_path(None)?;
     Ok(Store::open(&path, OpenMode::Existing).await?)
+}
+
+/// Opens the database for `status`/`findings`: it must exist. When a config
+/// can be read, its accepted risks are applied first (and expired ones
+/// returned to open), so the listing is current.
+async fn open_for_reading(
+    globals: &Globals,
+    now: chrono::DateTime<chrono::Utc>,
+    source: &str,
+) -> anyhow::Result<Store> {
+    let config = match globals.config_path() {
+        Ok(_) => Some(globals.load_config()?),
+        Err(_) => None,
+    };
+    let path = globals.database_path(config.as_ref())?;
+    let store = Store::open(&path, OpenMode::Existing).await?;
+    if let Some(config) = &config {
+        store
+            .apply_acceptances(now, &config.acceptances, source)
+            .await?;
+    }
+    Ok(store)
 }
 
 /// Prints the error (with its cause chain) and returns the exit code.

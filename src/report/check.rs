@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::checks::score::Grade;
 use crate::checks::{Finding, Severity, SupplierResult, TargetError};
 
 /// `supplywatch check --format json`.
@@ -20,17 +21,24 @@ pub struct SupplierReport<'a> {
     pub id: &'a str,
     pub name: &'a str,
     pub criticality: &'a str,
-    /// Filled in once scoring exists.
+    /// 0–100; see README for the formula.
     pub score: Option<u8>,
-    pub grade: Option<&'a str>,
+    pub grade: Option<&'static str>,
     pub findings: &'a [Finding],
     /// Targets not probed (refused by policy), with why.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub errors: &'a [TargetError],
 }
 
+/// Score and grade by supplier id.
+pub type Scores = std::collections::HashMap<String, (u8, Grade)>;
+
 #[must_use]
-pub fn check_report(results: &[SupplierResult], now: DateTime<Utc>) -> CheckReport<'_> {
+pub fn check_report<'a>(
+    results: &'a [SupplierResult],
+    now: DateTime<Utc>,
+    scores: &Scores,
+) -> CheckReport<'a> {
     CheckReport {
         generated_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         suppliers: results
@@ -39,8 +47,8 @@ pub fn check_report(results: &[SupplierResult], now: DateTime<Utc>) -> CheckRepo
                 id: r.supplier.id.as_str(),
                 name: &r.supplier.name,
                 criticality: r.supplier.criticality.as_str(),
-                score: None,
-                grade: None,
+                score: scores.get(r.supplier.id.as_str()).map(|(s, _)| *s),
+                grade: scores.get(r.supplier.id.as_str()).map(|(_, g)| g.as_str()),
                 findings: &r.findings,
                 errors: &r.errors,
             })
@@ -71,7 +79,7 @@ fn safe(text: &str) -> String {
 
 /// The table: one block per supplier, worst first, findings worst first.
 #[must_use]
-pub fn check_table(results: &[SupplierResult], color: bool) -> String {
+pub fn check_table(results: &[SupplierResult], scores: &Scores, color: bool) -> String {
     let mut out = String::new();
     let check_w = results
         .iter()
@@ -99,9 +107,13 @@ pub fn check_table(results: &[SupplierResult], color: bool) -> String {
                 paint(worst.as_str(), worst, color)
             ),
         };
+        let graded = scores
+            .get(s.id.as_str())
+            .map(|(score, grade)| format!(", grade {grade} ({score})"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "{} — {} ({}): {headline}",
+            "{} — {} ({}): {headline}{graded}",
             s.id,
             safe(&s.name),
             s.criticality

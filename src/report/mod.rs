@@ -4,7 +4,7 @@
 mod check;
 mod table;
 
-pub use check::{CheckReport, SupplierReport, check_report, check_summary, check_table};
+pub use check::{CheckReport, Scores, SupplierReport, check_report, check_summary, check_table};
 pub use table::Table;
 
 use crate::store::{AuditEntry, StoredSupplier};

@@ -1,8 +1,13 @@
 //! SQLite storage: opening and migrating the database, syncing the registry,
-//! and the append-only audit log. The only module that knows SQL.
+//! the append-only audit log, and runs: findings with their lifecycle,
+//! scores per run, observations kept when they change. The only module that
+//! knows SQL; it depends on `checks` and `registry` types, never on `probe`
+//! I/O, `config` or the CLI.
 
 mod audit;
+mod findings;
 mod registry;
+mod runs;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -13,7 +18,12 @@ use sqlx::sqlite::{
 };
 
 pub use audit::{AuditEntry, AuditFilter};
+pub use findings::{FindingFilter, FindingKey, FindingState, LifecyclePolicy, StoredFinding};
 pub use registry::{StoredSupplier, SyncReport};
+pub use runs::{
+    ObservationBlob, PruneReport, RunInput, RunReport, ScorePoint, ScoreRow, SeverityCounts,
+    StoredObservation, StoredRun, SupplierScore, VOLATILE_HEADERS, canonical,
+};
 
 /// The migrations in `migrations/`, embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -55,6 +65,11 @@ pub enum StoreError {
     Sqlite { path: PathBuf, source: sqlx::Error },
     #[error("database {path}: stored row is unreadable: {why}")]
     Corrupt { path: PathBuf, why: String },
+    #[error(
+        "database {path}: a run names suppliers that are not in the stored registry ({}); run `supplywatch sync` first",
+        .ids.join(", ")
+    )]
+    UnknownSuppliers { path: PathBuf, ids: Vec<String> },
 }
 
 /// Whether opening may create the database file.
@@ -260,4 +275,11 @@ fn classify(path: &Path, source: sqlx::Error) -> StoreError {
 /// Timestamps are stored as RFC 3339 UTC text, which sorts by time.
 fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Reads back what [`timestamp`] wrote.
+fn parse_timestamp(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("timestamp {text:?}: {e}"))
 }

@@ -113,7 +113,9 @@ async fn every_tls_id_fires_where_it_must_and_nowhere_else() {
     let expired = by_id("expired");
     assert_eq!(expired["name"], "Case expired");
     assert_eq!(expired["criticality"], "important");
-    assert!(expired["score"].is_null() && expired["grade"].is_null());
+    // A critical finding: 100 - 40, and the grade capped at F.
+    assert_eq!(expired["score"], 60);
+    assert_eq!(expired["grade"], "F");
     let finding = &expired["findings"][0];
     assert_eq!(
         finding["check"], "tls.cert_expired",

@@ -17,6 +17,8 @@ mod check;
 mod cli;
 mod config_errors;
 mod dns;
+mod history;
 mod http;
+mod lifecycle;
 mod posture;
 mod store;

@@ -77,7 +77,7 @@ async fn empty_database_is_created_and_migrated() {
             .unwrap();
     let expected: Vec<(i64, bool)> = MIGRATOR.iter().map(|m| (m.version, true)).collect();
     assert_eq!(versions, expected);
-    assert_eq!(versions.len(), 2);
+    assert!(versions.len() >= 2, "{versions:?}");
     let (journal,): (String,) = sqlx::query_as("PRAGMA journal_mode")
         .fetch_one(&pool)
         .await

@@ -1,0 +1,145 @@
+//! `supplywatch status`: suppliers worst first — grade, score and its trend
+//! over the last week, open findings by severity, the next deadline.
+
+use chrono::{NaiveDate, TimeDelta};
+use serde::Serialize;
+use supplywatch::clock::{Clock, SystemClock};
+use supplywatch::report::{Format, Table};
+use supplywatch::store::{ScoreRow, SeverityCounts, StoredSupplier};
+
+use super::{Globals, Outcome, open_for_reading, print_json};
+
+/// One line of `status`.
+#[derive(Debug, Serialize)]
+struct StatusLine<'a> {
+    id: &'a str,
+    name: &'a str,
+    criticality: &'a str,
+    status: &'a str,
+    grade: Option<&'static str>,
+    score: Option<u8>,
+    /// Score points since the latest run at least a week before.
+    trend: Option<i16>,
+    scored_at: Option<String>,
+    open: SeverityCounts,
+    next_deadline: Option<Deadline>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Deadline {
+    what: &'static str,
+    date: NaiveDate,
+}
+
+/// The next contract date still ahead: the last day to give notice, or the end.
+fn next_deadline(s: &StoredSupplier, today: NaiveDate) -> Option<Deadline> {
+    let end = s.contract_end.as_deref()?.parse::<NaiveDate>().ok()?;
+    let notice = s
+        .contract_notice_days
+        .map(|d| end - TimeDelta::days(d))
+        .filter(|n| *n != end);
+    [
+        notice.map(|date| Deadline {
+            what: "notice",
+            date,
+        }),
+        Some(Deadline {
+            what: "contract end",
+            date: end,
+        }),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|d| d.date >= today)
+    .min_by_key(|d| d.date)
+}
+
+fn open_cell(o: &SeverityCounts) -> String {
+    if o.total() == 0 {
+        return "-".to_owned();
+    }
+    [
+        (o.critical, "critical"),
+        (o.high, "high"),
+        (o.medium, "medium"),
+        (o.low, "low"),
+        (o.info, "info"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, name)| format!("{n} {name}"))
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
+    let now = SystemClock.now();
+    let store = open_for_reading(globals, now, "status").await?;
+    let scores = store.supplier_scores(now).await?;
+    let suppliers = store.suppliers().await?;
+    store.close().await;
+    let today = now.date_naive();
+    let score_of = |id: &str| -> Option<&ScoreRow> { scores.iter().find(|r| r.supplier == id) };
+    let mut lines: Vec<StatusLine<'_>> = suppliers
+        .iter()
+        .filter(|s| s.in_registry)
+        .map(|s| {
+            let row = score_of(&s.id);
+            StatusLine {
+                id: &s.id,
+                name: &s.name,
+                criticality: &s.criticality,
+                status: &s.status,
+                grade: row.map(|r| r.latest.grade.as_str()),
+                score: row.map(|r| r.latest.score),
+                trend: row.and_then(ScoreRow::trend),
+                scored_at: row.map(|r| {
+                    r.latest
+                        .at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                }),
+                open: row.map(|r| r.open).unwrap_or_default(),
+                next_deadline: next_deadline(s, today),
+            }
+        })
+        .collect();
+    // Worst first: grade, then score; suppliers never scored last.
+    lines.sort_by(|a, b| {
+        (a.grade.is_none(), std::cmp::Reverse(a.grade), a.score, a.id).cmp(&(
+            b.grade.is_none(),
+            std::cmp::Reverse(b.grade),
+            b.score,
+            b.id,
+        ))
+    });
+    match globals.format {
+        Format::Json => print_json(&lines)?,
+        Format::Table => {
+            let mut t = Table::new(&[
+                "SUPPLIER",
+                "CRITICALITY",
+                "GRADE",
+                "SCORE",
+                "7-DAY TREND",
+                "OPEN FINDINGS",
+                "NEXT DEADLINE",
+            ]);
+            for l in &lines {
+                t.row(vec![
+                    l.id.to_owned(),
+                    l.criticality.to_owned(),
+                    l.grade.unwrap_or("-").to_owned(),
+                    l.score
+                        .map_or_else(|| "not probed".to_owned(), |s| s.to_string()),
+                    l.trend.map_or_else(|| "-".to_owned(), |t| format!("{t:+}")),
+                    open_cell(&l.open),
+                    l.next_deadline
+                        .as_ref()
+                        .map_or_else(|| "-".to_owned(), |d| format!("{} {}", d.what, d.date)),
+                ]);
+            }
+            print!("{}", t.render());
+        }
+    }
+    Ok(Outcome::Ok)
+}

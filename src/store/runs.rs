@@ -1,0 +1,951 @@
+//! Recording a run: one short `BEGIN IMMEDIATE` transaction that adds the
+//! run row, keeps observations that changed, reconciles findings (see
+//! `findings.rs`), applies acceptances and stores a score per supplier.
+//! Also reading scores with their week-on-week trend, observation history,
+//! and pruning old runs.
+//!
+//! # Observations: what "unchanged" means
+//! Observation facts are stored content-addressed (`observation_facts`,
+//! keyed by a SHA-256) and each (supplier, target, kind) points at the facts
+//! it showed (`observations`): a new row only when the hash of its
+//! *normalised* facts differs from its current one. The normalisation
+//! ([`canonical`]) removes what changes from one probe to the next while
+//! the supplier's posture does not:
+//! - object keys are sorted, the text compact (the JSON is canonical
+//!   whatever the map order);
+//! - `elapsed_ms`, anywhere: how long the probe took;
+//! - `body_bytes`, anywhere: the size of a page whose body is not kept
+//!   (dynamic pages differ on every request); where a body is kept
+//!   (security.txt) the body itself is compared;
+//! - in any `headers` object, the per-response headers [`VOLATILE_HEADERS`]
+//!   (`date`, `age`, `expires`, `set-cookie`, `etag`, `last-modified`,
+//!   `content-length`, request and trace ids, cache status), and CSP nonces
+//!   (`'nonce-…'` becomes `'nonce-'`);
+//! - arrays under `addresses` and `records` are sorted: resolvers rotate
+//!   round-robin answers, and DNS record sets have no order. Every other
+//!   array (certificate chains, redirects, responses) keeps its order.
+//!
+//! What is stored is that canonical text, so a stored blob always hashes to
+//! its key; `last_seen` of the observation row moves on while the facts stay
+//! the same. Facts that come back (A → B → A) are not stored twice.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::Row as _;
+use sqlx::SqliteConnection;
+
+use super::findings::{
+    Lifecycle, LifecyclePolicy, Row, accept_pass, batch, fetch_json, json_list, reconcile,
+};
+use super::{FindingKey, FindingState, Store, StoreError, parse_timestamp, timestamp};
+use crate::checks::score::{Grade, score};
+use crate::checks::{Finding, Scope, Severity};
+use crate::registry::Acceptance;
+
+/// What one run saw, ready to be reconciled.
+#[derive(Debug, Clone)]
+pub struct RunInput {
+    /// When the run probed (its findings' `last_seen`).
+    pub at: DateTime<Utc>,
+    /// Who recorded it, for the run row and audit rows: `check --save`,
+    /// `daemon` …
+    pub source: String,
+    /// What was probed and whether completely ([`crate::checks::scopes`]):
+    /// findings outside these are left as they are.
+    pub scopes: Vec<Scope>,
+    /// (supplier id, finding), severities already overridden by config.
+    pub findings: Vec<(String, Finding)>,
+    /// The facts behind the findings, kept when they change.
+    pub observations: Vec<ObservationBlob>,
+}
+
+/// The facts one probe gathered about one target of a supplier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservationBlob {
+    pub supplier: String,
+    /// `host:port` or a domain.
+    pub target: String,
+    /// `tls`, `http` or `domain`.
+    pub kind: String,
+    /// The observation as JSON (e.g. a serialised `EndpointObservation`).
+    pub facts: Value,
+}
+
+/// A supplier's score as of one run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SupplierScore {
+    pub supplier: String,
+    pub score: u8,
+    pub grade: Grade,
+}
+
+/// What recording a run changed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunReport {
+    pub run_id: i64,
+    /// Findings open for the first time.
+    pub opened: Vec<FindingKey>,
+    /// Findings back after being resolved.
+    pub reopened: Vec<FindingKey>,
+    pub resolved: Vec<FindingKey>,
+    /// Open findings that became accepted (this run's or any supplier's).
+    pub accepted: Vec<FindingKey>,
+    /// Accepted findings back to open: acceptance expired or removed.
+    pub unaccepted: Vec<FindingKey>,
+    /// Findings that fired but are held back by flap damping.
+    pub pending: usize,
+    /// Findings that fired and already were open or accepted.
+    pub refreshed: usize,
+    /// Observation blobs stored (new or changed).
+    pub observations_stored: usize,
+    /// Observations identical to the stored ones (only `last_seen` moved).
+    pub observations_unchanged: usize,
+    /// One per supplier in the run, by supplier id.
+    pub scores: Vec<SupplierScore>,
+}
+
+/// One point of a supplier's score history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScorePoint {
+    pub at: DateTime<Utc>,
+    pub run_id: i64,
+    pub score: u8,
+    pub grade: Grade,
+}
+
+/// Open (not accepted, not pending) findings by severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SeverityCounts {
+    pub critical: u32,
+    pub high: u32,
+    pub medium: u32,
+    pub low: u32,
+    pub info: u32,
+}
+
+impl SeverityCounts {
+    fn add(&mut self, severity: Severity, n: u32) {
+        let slot = match severity {
+            Severity::Critical => &mut self.critical,
+            Severity::High => &mut self.high,
+            Severity::Medium => &mut self.medium,
+            Severity::Low => &mut self.low,
+            Severity::Info => &mut self.info,
+        };
+        *slot = slot.saturating_add(n);
+    }
+
+    #[must_use]
+    pub fn total(&self) -> u32 {
+        self.critical + self.high + self.medium + self.low + self.info
+    }
+}
+
+/// A supplier's standing for `status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScoreRow {
+    pub supplier: String,
+    /// The latest run that scored it.
+    pub latest: ScorePoint,
+    /// The latest run at least 7 days before `latest`, for the trend.
+    pub week_ago: Option<ScorePoint>,
+    /// Its open findings now.
+    pub open: SeverityCounts,
+}
+
+impl ScoreRow {
+    /// Score points gained (positive) or lost since a week before.
+    #[must_use]
+    pub fn trend(&self) -> Option<i16> {
+        self.week_ago
+            .as_ref()
+            .map(|w| i16::from(self.latest.score) - i16::from(w.score))
+    }
+}
+
+/// What [`Store::prune`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PruneReport {
+    pub runs: u64,
+    pub scores: u64,
+    /// Observation rows superseded before the cutoff.
+    pub observations: u64,
+    /// Stored facts no observation row refers to any more.
+    pub facts: u64,
+}
+
+/// A recorded run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredRun {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub source: String,
+    pub suppliers: u32,
+    /// Findings that fired.
+    pub findings: u32,
+    pub opened: u32,
+    pub reopened: u32,
+    pub resolved: u32,
+    /// Observation blobs stored.
+    pub observations: u32,
+}
+
+/// One stored observation blob and the period its facts held.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredObservation {
+    pub supplier: String,
+    pub target: String,
+    pub kind: String,
+    /// SHA-256 of the canonical text of `facts`, hex.
+    pub hash: String,
+    /// The facts as normalised by [`canonical`] (volatile fields dropped).
+    pub facts: Value,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    /// When different facts replaced these; `None` for the current blob.
+    pub superseded_at: Option<DateTime<Utc>>,
+}
+
+/// Dropped wherever they occur: they measure the probe, not the supplier.
+const VOLATILE_KEYS: [&str; 2] = ["elapsed_ms", "body_bytes"];
+
+/// Response headers that differ per response while nothing changed.
+pub const VOLATILE_HEADERS: [&str; 22] = [
+    "age",
+    "cf-cache-status",
+    "cf-ray",
+    "content-length",
+    "date",
+    "etag",
+    "expires",
+    "last-modified",
+    "request-id",
+    "server-timing",
+    "set-cookie",
+    "x-amz-cf-id",
+    "x-amz-cf-pop",
+    "x-amz-request-id",
+    "x-amzn-requestid",
+    "x-amzn-trace-id",
+    "x-cache",
+    "x-correlation-id",
+    "x-request-id",
+    "x-runtime",
+    "x-served-by",
+    "x-timer",
+];
+
+/// Arrays whose order carries no meaning.
+const UNORDERED_KEYS: [&str; 2] = ["addresses", "records"];
+
+/// The canonical text of observation facts: what is stored, and hashed
+/// (SHA-256) to tell whether anything changed. See the module docs for what
+/// is dropped and why. Written straight to text
+/// rather than through a rebuilt `Value`: a run of 10,000 suppliers hashes
+/// 30,000 of these.
+#[must_use]
+pub fn canonical(facts: &Value) -> String {
+    let mut out = Vec::with_capacity(2048);
+    write_canonical(facts, None, &mut out);
+    // Only JSON text and whole UTF-8 strings were written.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+fn write_canonical(value: &Value, key: Option<&str>, out: &mut Vec<u8>) {
+    match value {
+        Value::Object(map) => {
+            let headers = key == Some("headers");
+            let mut entries: Vec<(&String, &Value)> = map
+                .iter()
+                .filter(|(k, _)| !VOLATILE_KEYS.contains(&k.as_str()))
+                .filter(|(k, _)| {
+                    !headers || !VOLATILE_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(k))
+                })
+                .collect();
+            // serde_json's map is sorted already unless its `preserve_order`
+            // feature is on somewhere in the build.
+            if !entries.is_sorted_by(|a, b| a.0 <= b.0) {
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            }
+            out.push(b'{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(k, out);
+                out.push(b':');
+                if headers {
+                    write_header_value(v, out);
+                } else {
+                    write_canonical(v, Some(k), out);
+                }
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) if key.is_some_and(|k| UNORDERED_KEYS.contains(&k)) => {
+            let mut parts: Vec<Vec<u8>> = items
+                .iter()
+                .map(|v| {
+                    let mut part = Vec::new();
+                    write_canonical(v, None, &mut part);
+                    part
+                })
+                .collect();
+            parts.sort_unstable();
+            out.push(b'[');
+            out.extend_from_slice(&parts.join(&b',')[..]);
+            out.push(b']');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(v, None, out);
+            }
+            out.push(b']');
+        }
+        scalar => write_scalar(scalar, out),
+    }
+}
+
+/// A header's value (a string or a list of them), CSP nonces blanked.
+fn write_header_value(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::String(s) if s.contains("'nonce-") => write_str(&scrub_nonce_text(s), out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_header_value(v, out);
+            }
+            out.push(b']');
+        }
+        other => write_canonical(other, None, out),
+    }
+}
+
+/// A string, number, bool or null as JSON, escaped by `serde_json`.
+fn write_scalar(value: &Value, out: &mut Vec<u8>) {
+    // Writing to a Vec cannot fail, and a scalar always serialises.
+    let _ = serde_json::to_writer(out, value);
+}
+
+fn write_str(text: &str, out: &mut Vec<u8>) {
+    let _ = serde_json::to_writer(out, text);
+}
+
+fn scrub_nonce_text(text: &str) -> String {
+    const MARK: &str = "'nonce-";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(MARK) {
+        let (before, from) = rest.split_at(start);
+        out.push_str(before);
+        out.push_str(MARK);
+        let after = from.get(MARK.len()..).unwrap_or_default();
+        rest = after
+            .find('\'')
+            .map_or("", |end| after.get(end..).unwrap_or_default());
+    }
+    out.push_str(rest);
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+const LOAD_CURRENT_OBSERVATIONS: &str = "SELECT json_group_array(json_array(o.id, o.supplier_id, \
+     o.target, o.kind, lower(hex(f.hash)))) \
+     FROM observations o JOIN observation_facts f ON f.id = o.facts_id \
+     WHERE o.superseded_at IS NULL AND o.supplier_id IN (SELECT value FROM json_each(?1))";
+
+// `WHERE true` keeps SQLite from reading ON CONFLICT as part of a join.
+const INSERT_FACTS: &str = "INSERT INTO observation_facts (hash, facts) \
+     SELECT unhex(value ->> 0), value ->> 1 FROM jsonb_each(?1) WHERE true \
+     ON CONFLICT (hash) DO NOTHING";
+
+const INSERT_OBSERVATIONS: &str = "INSERT INTO observations (supplier_id, target, kind, \
+     facts_id, first_seen, last_seen) \
+     SELECT value ->> 0, value ->> 1, value ->> 2, \
+     (SELECT id FROM observation_facts WHERE hash = unhex(value ->> 3)), ?2, ?2 \
+     FROM jsonb_each(?1)";
+
+const TOUCH_OBSERVATIONS: &str = "UPDATE observations SET last_seen = ?2 \
+     WHERE id IN (SELECT value FROM jsonb_each(?1))";
+
+const SUPERSEDE_OBSERVATIONS: &str = "UPDATE observations SET superseded_at = ?2 \
+     WHERE id IN (SELECT value FROM jsonb_each(?1))";
+
+const INSERT_SCORES: &str = "INSERT INTO scores (supplier_id, run_id, score, grade) \
+     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM jsonb_each(?1)";
+
+/// An observation blob in canonical form, with its hash.
+struct Hashed<'a> {
+    blob: &'a ObservationBlob,
+    canonical: String,
+    /// SHA-256 of `canonical`, hex.
+    hash: String,
+}
+
+/// Blobs hashed between two yields to the runtime.
+const HASH_SLICE: usize = 512;
+
+/// Canonicalises and hashes each (supplier, target, kind) once (a repeat in
+/// one run is ignored: the first one counts). Yields to the runtime every
+/// [`HASH_SLICE`] blobs: joined with a database future, this lets the
+/// connection's worker thread execute statement after statement meanwhile,
+/// so that hashing 30,000 blobs adds little wall time of its own.
+async fn hash_blobs(blobs: &[ObservationBlob]) -> Vec<Hashed<'_>> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::with_capacity(blobs.len());
+    for slice in blobs.chunks(HASH_SLICE) {
+        for blob in slice {
+            if !seen.insert((&blob.supplier, &blob.target, &blob.kind)) {
+                continue;
+            }
+            let canonical = canonical(&blob.facts);
+            let digest = ring::digest::digest(&ring::digest::SHA256, canonical.as_bytes());
+            out.push(Hashed {
+                blob,
+                hash: hex(digest.as_ref()),
+                canonical,
+            });
+        }
+        tokio::task::yield_now().await;
+    }
+    out
+}
+
+impl Store {
+    /// Records one run in one short transaction: the run row; observations
+    /// whose normalised facts changed; the lifecycle of every finding of the
+    /// suppliers in the run (open, refresh, resolve where the run's scope was
+    /// complete, reopen, flap damping); acceptances applied and expired —
+    /// for every supplier, each change with its audit row; and a score per
+    /// supplier in the run from its open, not accepted findings. Acceptances
+    /// are judged on the run's UTC day.
+    ///
+    /// Every supplier the run names must be in the stored registry.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownSuppliers`] when the run names suppliers not
+    /// synced; other [`StoreError`]s on database failure. On error nothing
+    /// of the run is kept.
+    pub async fn record_run(
+        &self,
+        input: &RunInput,
+        acceptances: &[Acceptance],
+        policy: &LifecyclePolicy,
+    ) -> Result<RunReport, StoreError> {
+        let at = timestamp(input.at);
+        let in_run: BTreeSet<&str> = input
+            .scopes
+            .iter()
+            .map(|s| s.supplier.as_str())
+            .chain(input.findings.iter().map(|(s, _)| s.as_str()))
+            .chain(input.observations.iter().map(|o| o.supplier.as_str()))
+            .collect();
+        let in_run_list: Vec<&str> = in_run.iter().copied().collect();
+        let in_run_json = json_list(&in_run_list).map_err(|e| self.err(e))?;
+
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| self.err(e))?;
+        let unknown: Vec<String> = sqlx::query_scalar(
+            "SELECT value FROM json_each(?1) WHERE value NOT IN (SELECT id FROM suppliers)",
+        )
+        .bind(&in_run_json)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?;
+        if !unknown.is_empty() {
+            return Err(StoreError::UnknownSuppliers {
+                path: self.path.clone(),
+                ids: unknown,
+            });
+        }
+
+        let lc = Lifecycle {
+            at: &at,
+            day: input.at.date_naive(),
+            policy,
+            acceptances,
+        };
+        let mut rows = self.load_rows(&mut tx, &in_run_json).await?;
+        let mut outcome = reconcile(&mut rows, &input.findings, &input.scopes, &lc);
+        // Suppliers outside the run still see their acceptances expire.
+        let mut others = self.load_live_rows_except(&mut tx, &in_run_json).await?;
+        accept_pass(&mut others, &lc, &mut outcome);
+        // The findings are written while this thread hashes the observations
+        // (see `hash_blobs`): the two biggest pieces of work, side by side.
+        let (written, blobs) = tokio::join!(
+            biased;
+            async {
+                self.write_rows(&mut tx, &rows, &at, &outcome.deleted)
+                    .await?;
+                self.write_rows(&mut tx, &others, &at, &[]).await?;
+                self.write_audit(&mut tx, &at, &input.source, &outcome.audit)
+                    .await
+            },
+            hash_blobs(&input.observations),
+        );
+        written?;
+        let (stored, unchanged) = self
+            .record_observations(&mut tx, &at, &in_run_json, &blobs)
+            .await?;
+
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        let run_id: i64 = sqlx::query_scalar(
+            "INSERT INTO runs (at, source, suppliers, findings, opened, reopened, resolved, observations) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&at)
+        .bind(&input.source)
+        .bind(count(in_run.len()))
+        .bind(count(outcome.fired))
+        .bind(count(outcome.opened.len()))
+        .bind(count(outcome.reopened.len()))
+        .bind(count(outcome.resolved.len()))
+        .bind(count(stored))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?;
+
+        let scores = self.store_scores(&mut tx, run_id, &in_run, &rows).await?;
+        tx.commit().await.map_err(|e| self.err(e))?;
+
+        Ok(RunReport {
+            run_id,
+            opened: outcome.opened,
+            reopened: outcome.reopened,
+            resolved: outcome.resolved,
+            accepted: outcome.accepted,
+            unaccepted: outcome.unaccepted,
+            pending: outcome.pending,
+            refreshed: outcome.refreshed,
+            observations_stored: stored,
+            observations_unchanged: unchanged,
+            scores,
+        })
+    }
+
+    /// Scores each supplier in the run from its open findings (`rows` holds
+    /// all of them, after reconciliation) and stores the scores.
+    async fn store_scores(
+        &self,
+        conn: &mut SqliteConnection,
+        run_id: i64,
+        in_run: &BTreeSet<&str>,
+        rows: &[Row],
+    ) -> Result<Vec<SupplierScore>, StoreError> {
+        let mut open: BTreeMap<&str, Vec<Severity>> =
+            in_run.iter().map(|s| (*s, Vec::new())).collect();
+        for row in rows.iter().filter(|r| r.state == FindingState::Open) {
+            if let Some(list) = open.get_mut(row.supplier.as_str()) {
+                list.push(row.severity);
+            }
+        }
+        let scores: Vec<SupplierScore> = open
+            .into_iter()
+            .map(|(supplier, severities)| {
+                let (score, grade) = score(severities);
+                SupplierScore {
+                    supplier: supplier.to_owned(),
+                    score,
+                    grade,
+                }
+            })
+            .collect();
+        let inserts: Vec<_> = scores
+            .iter()
+            .map(|s| (&s.supplier, run_id, s.score, s.grade.as_str()))
+            .collect();
+        batch(conn, INSERT_SCORES, &inserts, None)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(scores)
+    }
+
+    /// Stores the blobs whose normalised hash differs from the current one
+    /// of their key, superseding it (facts already stored under that hash,
+    /// for any target, are reused); moves `last_seen` of the others.
+    /// Returns (stored, unchanged).
+    async fn record_observations(
+        &self,
+        conn: &mut SqliteConnection,
+        at: &str,
+        suppliers: &str,
+        blobs: &[Hashed<'_>],
+    ) -> Result<(usize, usize), StoreError> {
+        if blobs.is_empty() {
+            return Ok((0, 0));
+        }
+        let text = fetch_json(conn, LOAD_CURRENT_OBSERVATIONS, suppliers)
+            .await
+            .map_err(|e| self.err(e))?;
+        let loaded: Vec<(i64, &str, &str, &str, &str)> =
+            serde_json::from_str(&text).map_err(|e| self.corrupt(format!("observations: {e}")))?;
+        let current: HashMap<(&str, &str, &str), (i64, &str)> = loaded
+            .iter()
+            .map(|(id, s, t, k, h)| ((*s, *t, *k), (*id, *h)))
+            .collect();
+        let mut touch = Vec::new();
+        let mut supersede = Vec::new();
+        let mut facts = Vec::new();
+        let mut insert = Vec::new();
+        for Hashed {
+            blob,
+            canonical,
+            hash,
+        } in blobs
+        {
+            let key = (
+                blob.supplier.as_str(),
+                blob.target.as_str(),
+                blob.kind.as_str(),
+            );
+            match current.get(&key) {
+                Some((id, old)) if old == hash => touch.push(*id),
+                found => {
+                    if let Some((id, _)) = found {
+                        supersede.push(*id);
+                    }
+                    facts.push((hash.as_str(), canonical.as_str()));
+                    insert.push((key.0, key.1, key.2, hash.as_str()));
+                }
+            }
+        }
+        let result = async {
+            // Supersede first: only one current row per key may exist.
+            batch(conn, SUPERSEDE_OBSERVATIONS, &supersede, Some(at)).await?;
+            batch(conn, TOUCH_OBSERVATIONS, &touch, Some(at)).await?;
+            batch(conn, INSERT_FACTS, &facts, None).await?;
+            batch(conn, INSERT_OBSERVATIONS, &insert, Some(at)).await
+        };
+        result.await.map_err(|e| self.err(e))?;
+        Ok((insert.len(), touch.len()))
+    }
+
+    /// Per supplier scored at or before `now`: its latest score, the score
+    /// of its latest run at least 7 days before that (the trend), and its
+    /// open findings by severity. Worst first: lowest score, then worst
+    /// grade, then by id. "Latest" is the last recorded, which is the last
+    /// in time for runs recorded as they happen.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure or an unreadable row.
+    pub async fn supplier_scores(&self, now: DateTime<Utc>) -> Result<Vec<ScoreRow>, StoreError> {
+        // One read transaction, so that scores and counts agree.
+        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let suppliers: Vec<String> = sqlx::query_scalar("SELECT id FROM suppliers ORDER BY id")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        let counts = sqlx::query(
+            "SELECT supplier_id, severity, count(*) AS n FROM findings WHERE state = 'open' \
+             GROUP BY supplier_id, severity",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?;
+        let mut open: HashMap<String, SeverityCounts> = HashMap::new();
+        for row in &counts {
+            let supplier: String = row.try_get("supplier_id").map_err(|e| self.err(e))?;
+            let severity: String = row.try_get("severity").map_err(|e| self.err(e))?;
+            let n: i64 = row.try_get("n").map_err(|e| self.err(e))?;
+            let severity: Severity = severity.parse().map_err(|why| self.corrupt(why))?;
+            open.entry(supplier)
+                .or_default()
+                .add(severity, u32::try_from(n).unwrap_or(u32::MAX));
+        }
+        let mut out = Vec::new();
+        for supplier in suppliers {
+            let Some(latest) = self.score_at_or_before(&mut tx, &supplier, now).await? else {
+                continue;
+            };
+            let week_ago = self
+                .score_at_or_before(&mut tx, &supplier, latest.at - Duration::days(7))
+                .await?;
+            out.push(ScoreRow {
+                open: open.get(&supplier).copied().unwrap_or_default(),
+                supplier,
+                latest,
+                week_ago,
+            });
+        }
+        tx.commit().await.map_err(|e| self.err(e))?;
+        out.sort_by(|a, b| {
+            a.latest
+                .score
+                .cmp(&b.latest.score)
+                .then_with(|| b.latest.grade.cmp(&a.latest.grade))
+                .then_with(|| a.supplier.cmp(&b.supplier))
+        });
+        Ok(out)
+    }
+
+    async fn score_at_or_before(
+        &self,
+        conn: &mut SqliteConnection,
+        supplier: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<ScorePoint>, StoreError> {
+        let row = sqlx::query(
+            "SELECT r.at, s.run_id, s.score, s.grade FROM scores s JOIN runs r ON r.id = s.run_id \
+             WHERE s.supplier_id = ?1 AND r.at <= ?2 ORDER BY s.run_id DESC LIMIT 1",
+        )
+        .bind(supplier)
+        .bind(timestamp(at))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| self.err(e))?;
+        row.map(|r| self.score_point(&r)).transpose()
+    }
+
+    fn score_point(&self, row: &sqlx::sqlite::SqliteRow) -> Result<ScorePoint, StoreError> {
+        let at: String = row.try_get("at").map_err(|e| self.err(e))?;
+        let score: i64 = row.try_get("score").map_err(|e| self.err(e))?;
+        let grade: String = row.try_get("grade").map_err(|e| self.err(e))?;
+        Ok(ScorePoint {
+            at: parse_timestamp(&at).map_err(|why| self.corrupt(why))?,
+            run_id: row.try_get("run_id").map_err(|e| self.err(e))?,
+            score: u8::try_from(score).map_err(|e| self.corrupt(format!("score {score}: {e}")))?,
+            grade: Grade::from_letter(&grade)
+                .ok_or_else(|| self.corrupt(format!("grade {grade:?}")))?,
+        })
+    }
+
+    /// Every score of `supplier`, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure or an unreadable row.
+    pub async fn score_history(&self, supplier: &str) -> Result<Vec<ScorePoint>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.at, s.run_id, s.score, s.grade FROM scores s JOIN runs r ON r.id = s.run_id \
+             WHERE s.supplier_id = ?1 ORDER BY s.run_id",
+        )
+        .bind(supplier)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        rows.iter().map(|r| self.score_point(r)).collect()
+    }
+
+    /// The last `limit` runs, newest first.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure or an unreadable row.
+    pub async fn recent_runs(&self, limit: u32) -> Result<Vec<StoredRun>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, at, source, suppliers, findings, opened, reopened, resolved, observations \
+             FROM runs ORDER BY at DESC, id DESC LIMIT ?1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(|r| {
+                let get = |e| self.err(e);
+                let n = |col: &str| -> Result<u32, StoreError> {
+                    let v: i64 = r.try_get(col).map_err(get)?;
+                    u32::try_from(v).map_err(|e| self.corrupt(format!("runs.{col}: {e}")))
+                };
+                let at: String = r.try_get("at").map_err(get)?;
+                Ok(StoredRun {
+                    id: r.try_get("id").map_err(get)?,
+                    at: parse_timestamp(&at).map_err(|why| self.corrupt(why))?,
+                    source: r.try_get("source").map_err(get)?,
+                    suppliers: n("suppliers")?,
+                    findings: n("findings")?,
+                    opened: n("opened")?,
+                    reopened: n("reopened")?,
+                    resolved: n("resolved")?,
+                    observations: n("observations")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The stored blobs of one (supplier, target, kind), oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure or an unreadable row.
+    pub async fn observation_history(
+        &self,
+        supplier: &str,
+        target: &str,
+        kind: &str,
+    ) -> Result<Vec<StoredObservation>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT o.supplier_id, o.target, o.kind, f.hash, f.facts, o.first_seen, o.last_seen, \
+             o.superseded_at FROM observations o JOIN observation_facts f ON f.id = o.facts_id \
+             WHERE o.supplier_id = ?1 AND o.target = ?2 AND o.kind = ?3 \
+             ORDER BY o.first_seen, o.id",
+        )
+        .bind(supplier)
+        .bind(target)
+        .bind(kind)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(|r| {
+                let get = |e| self.err(e);
+                let time = |col: &str| -> Result<DateTime<Utc>, StoreError> {
+                    let t: String = r.try_get(col).map_err(get)?;
+                    parse_timestamp(&t).map_err(|why| self.corrupt(why))
+                };
+                let facts: String = r.try_get("facts").map_err(get)?;
+                let hash: Vec<u8> = r.try_get("hash").map_err(get)?;
+                let superseded: Option<String> = r.try_get("superseded_at").map_err(get)?;
+                Ok(StoredObservation {
+                    supplier: r.try_get("supplier_id").map_err(get)?,
+                    target: r.try_get("target").map_err(get)?,
+                    kind: r.try_get("kind").map_err(get)?,
+                    hash: hex(&hash),
+                    facts: serde_json::from_str(&facts)
+                        .map_err(|e| self.corrupt(format!("observation facts: {e}")))?,
+                    first_seen: time("first_seen")?,
+                    last_seen: time("last_seen")?,
+                    superseded_at: superseded
+                        .map(|t| parse_timestamp(&t))
+                        .transpose()
+                        .map_err(|why| self.corrupt(why))?,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes runs older than `retention_days` before `now`, their score
+    /// rows, observation rows superseded before then (the current one of
+    /// every target is kept, however old) and the facts no row refers to
+    /// any more. Findings — open or not — and
+    /// the audit log are never pruned.
+    ///
+    /// # Errors
+    /// [`StoreError`]; on error nothing is deleted.
+    pub async fn prune(
+        &self,
+        now: DateTime<Utc>,
+        retention_days: u32,
+    ) -> Result<PruneReport, StoreError> {
+        let cutoff = timestamp(now - Duration::days(i64::from(retention_days)));
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| self.err(e))?;
+        let scores =
+            sqlx::query("DELETE FROM scores WHERE run_id IN (SELECT id FROM runs WHERE at < ?1)")
+                .bind(&cutoff)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?
+                .rows_affected();
+        let runs = sqlx::query("DELETE FROM runs WHERE at < ?1")
+            .bind(&cutoff)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?
+            .rows_affected();
+        let observations = sqlx::query(
+            "DELETE FROM observations WHERE superseded_at IS NOT NULL AND superseded_at < ?1",
+        )
+        .bind(&cutoff)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?
+        .rows_affected();
+        let facts = sqlx::query(
+            "DELETE FROM observation_facts WHERE id NOT IN (SELECT facts_id FROM observations)",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?
+        .rows_affected();
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(PruneReport {
+            runs,
+            scores,
+            observations,
+            facts,
+        })
+    }
+
+    fn corrupt(&self, why: impl Into<String>) -> StoreError {
+        StoreError::Corrupt {
+            path: self.path.clone(),
+            why: why.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn volatile_fields_do_not_change_the_hash() {
+        let a = json!({
+            "target": "a.test:443", "elapsed_ms": 12, "addresses": ["192.0.2.2", "192.0.2.1"],
+            "page": {"responses": [{"status": 200, "body_bytes": 5120, "headers": {
+                "date": ["Mon, 02 Mar 2026 12:00:00 GMT"], "server": ["nginx"],
+                "content-security-policy": ["script-src 'nonce-abc123' 'self'"]}}]}
+        });
+        let b = json!({
+            "page": {"responses": [{"body_bytes": 6001, "status": 200, "headers": {
+                "server": ["nginx"], "date": ["Tue, 03 Mar 2026 18:00:00 GMT"],
+                "content-security-policy": ["script-src 'nonce-zzz999' 'self'"]}}]},
+            "addresses": ["192.0.2.1", "192.0.2.2"], "elapsed_ms": 480, "target": "a.test:443"
+        });
+        assert_eq!(canonical(&a), canonical(&b));
+        let c = json!({
+            "page": {"responses": [{"status": 200, "headers": {"server": ["nginx/1.18.0"],
+                "content-security-policy": ["script-src 'nonce-abc123' 'self'"]}}]},
+            "addresses": ["192.0.2.1", "192.0.2.2"], "target": "a.test:443"
+        });
+        assert_ne!(canonical(&a), canonical(&c));
+    }
+
+    #[test]
+    fn ordered_arrays_keep_their_order() {
+        let a = json!({"chain": [{"subject": "leaf"}, {"subject": "ca"}]});
+        let b = json!({"chain": [{"subject": "ca"}, {"subject": "leaf"}]});
+        assert_ne!(canonical(&a), canonical(&b));
+    }
+
+    #[test]
+    fn canonical_text_is_sorted_and_compact() {
+        let facts = json!({"b": [1, {"z": null, "a": "x\"y"}], "a": true, "records": [3, 1, 2]});
+        assert_eq!(
+            canonical(&facts),
+            r#"{"a":true,"b":[1,{"a":"x\"y","z":null}],"records":[1,2,3]}"#
+        );
+    }
+
+    #[test]
+    fn nonces_are_blanked() {
+        assert_eq!(
+            scrub_nonce_text("default-src 'self'; script-src 'nonce-r4nd0m' 'nonce-x'"),
+            "default-src 'self'; script-src 'nonce-' 'nonce-'"
+        );
+        assert_eq!(scrub_nonce_text("'nonce-unterminated"), "'nonce-");
+    }
+}
