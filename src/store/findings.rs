@@ -6,8 +6,8 @@
 //! damping, acceptance — are plain functions over rows in memory
 //! ([`reconcile`], [`accept_pass`]), so a run's outcome is decided before
 //! anything is written; the writes then go out in a few batched statements
-//! ([`write_rows`]), which is what keeps a run of 100,000 findings one short
-//! transaction. Depends on `checks` (ids, families, scopes) and `registry`
+//! (`Store::write_rows`, through [`batch`]), which is what keeps a run of
+//! 100,000 findings one short transaction. Depends on `checks` (ids, families, scopes) and `registry`
 //! (acceptances); never on `probe`, `config` or the CLI.
 
 use std::collections::{HashMap, HashSet};
@@ -41,8 +41,10 @@ pub enum FindingState {
 }
 
 impl FindingState {
+    /// The states' names, as `--state` takes them.
     pub const NAMES: [&'static str; 4] = ["open", "resolved", "accepted", "pending"];
 
+    /// The name, as stored.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -157,6 +159,7 @@ pub struct StoredFinding {
 }
 
 impl StoredFinding {
+    /// What identifies it across runs.
     #[must_use]
     pub fn key(&self) -> FindingKey {
         FindingKey {
@@ -845,6 +848,7 @@ impl Store {
             .await
             .map_err(|e| self.err(e))?;
         let mut rows = self.load_live_rows_except(&mut tx, "[]").await?;
+        // Not consulted: nothing fires here, only acceptances move.
         let policy = LifecyclePolicy::default();
         let lc = Lifecycle {
             at: &at,

@@ -138,6 +138,7 @@ impl SeverityCounts {
         *slot = slot.saturating_add(n);
     }
 
+    /// All open findings.
     #[must_use]
     pub fn total(&self) -> u32 {
         self.critical + self.high + self.medium + self.low + self.info

@@ -620,6 +620,30 @@ async fn accepted_risks_are_kept_out_of_the_score_and_expire_with_audit_rows() {
         .await
         .unwrap();
     assert_eq!(report.resolved, [key("acme", "http.hsts_missing", WEB)]);
+
+    // A run of acme alone still expires globex's acceptance, audited with
+    // the run's source.
+    store
+        .apply_acceptances(at(17), &later, "findings")
+        .await
+        .unwrap();
+    let report = store
+        .record_run(
+            &run(at(18), vec![scope("acme", WEB, "tls", true)], vec![]),
+            &[],
+            &policy,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        report.unaccepted,
+        [key("globex", "email.dmarc_missing", "globex.example")]
+    );
+    let last = finding_audit(&store).await.pop().unwrap();
+    assert_eq!(
+        (last.0.as_str(), last.1.as_str(), last.5.as_str()),
+        ("globex", "unaccept", "daemon")
+    );
     store.close().await;
 }
 
@@ -773,16 +797,16 @@ async fn observations_are_stored_only_when_their_facts_change() {
     assert_eq!(history[0].superseded_at, Some(at(30)));
     assert_eq!(history[1].superseded_at, None);
     assert_ne!(history[0].hash, history[1].hash);
-    // And back again: a change too.
+    // And back again: a change too, its facts those already stored.
     record(&store, &with(31, facts(5, "Wed", "nginx"))).await;
-    assert_eq!(
-        store
-            .observation_history("acme", WEB, "http")
-            .await
-            .unwrap()
-            .len(),
-        3
-    );
+    let history = store
+        .observation_history("acme", WEB, "http")
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 3);
+    assert_eq!(history[2].hash, history[0].hash);
+    assert_eq!(history[2].facts, history[0].facts);
+    assert_eq!(history[1].superseded_at, Some(at(31)));
     assert_eq!(
         store
             .observation_history("acme", DOMAIN, "domain")
@@ -829,8 +853,13 @@ async fn prune_deletes_old_runs_but_never_open_findings_or_the_audit_log() {
 
     let pruned = store.prune(at(40), 30).await.unwrap();
     assert_eq!(
-        (pruned.runs, pruned.scores, pruned.observations),
-        (10, 10, 1)
+        (
+            pruned.runs,
+            pruned.scores,
+            pruned.observations,
+            pruned.facts
+        ),
+        (10, 10, 1, 1)
     );
     let runs = store.recent_runs(1000).await.unwrap();
     assert_eq!(runs.len(), 31);
@@ -1030,41 +1059,19 @@ async fn a_run_naming_an_unknown_supplier_is_refused_whole() {
 /// 100 runs — no update was lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_handles_record_runs_at_once_without_errors_or_lost_rows() {
-    const RUNS: i64 = 50;
     let scratch = Scratch::new();
     let store = store_with(&scratch, &["acme", "globex", "initech"]).await;
     let path = scratch.path("watch.db");
     let shared = "shared.initech.example:443";
-    let writer = |who: &'static str, handle: Store| async move {
-        for n in 0..RUNS {
-            let target = format!("{who}{n}.example:443");
-            let input = RunInput {
-                at: at(0) + Duration::minutes(n),
-                source: format!("writer {who}"),
-                scopes: vec![scope(who, &target, "tls", true)],
-                findings: vec![
-                    (
-                        who.to_owned(),
-                        finding("tls.no_tls13", &target, Severity::Low),
-                    ),
-                    (
-                        "initech".to_owned(),
-                        finding("tls.no_tls13", shared, Severity::Low),
-                    ),
-                ],
-                observations: vec![ObservationBlob {
-                    supplier: who.to_owned(),
-                    target,
-                    kind: "tls".to_owned(),
-                    facts: json!({ "n": n }),
-                }],
-            };
+    // Both start together, so that their transactions contend.
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+    let writer = |who: &'static str, handle: Store| {
+        let start = start.clone();
+        async move {
+            start.wait().await;
+            record_many(who, &handle, shared).await;
             handle
-                .record_run(&input, &[], &LifecyclePolicy::default())
-                .await
-                .unwrap();
         }
-        handle
     };
     let a = Store::open(&path, OpenMode::Existing).await.unwrap();
     let b = Store::open(&path, OpenMode::Existing).await.unwrap();
@@ -1088,4 +1095,38 @@ async fn two_handles_record_runs_at_once_without_errors_or_lost_rows() {
     assert_eq!(shared.streak, 100, "every run refreshed it");
     assert_eq!(store.score_history("initech").await.unwrap().len(), 100);
     store.close().await;
+}
+
+/// 50 runs of `who`, each with a new target of its own and the finding on
+/// initech's `shared` target.
+async fn record_many(who: &str, handle: &Store, shared: &str) {
+    const RUNS: i64 = 50;
+    for n in 0..RUNS {
+        let target = format!("{who}{n}.example:443");
+        let input = RunInput {
+            at: at(0) + Duration::minutes(n),
+            source: format!("writer {who}"),
+            scopes: vec![scope(who, &target, "tls", true)],
+            findings: vec![
+                (
+                    who.to_owned(),
+                    finding("tls.no_tls13", &target, Severity::Low),
+                ),
+                (
+                    "initech".to_owned(),
+                    finding("tls.no_tls13", shared, Severity::Low),
+                ),
+            ],
+            observations: vec![ObservationBlob {
+                supplier: who.to_owned(),
+                target,
+                kind: "tls".to_owned(),
+                facts: json!({ "n": n }),
+            }],
+        };
+        handle
+            .record_run(&input, &[], &LifecyclePolicy::default())
+            .await
+            .unwrap();
+    }
 }
