@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use supplywatch_testworld::{TlsCase, World};
 
-use crate::support::{Run, Scratch, run_in};
+use crate::support::{Run, Scratch};
 
 /// One supplier per case, so that findings can be told apart by supplier.
 fn world_config(world: &World, cases: &[(String, String)], allow_private: bool) -> String {
@@ -25,14 +25,7 @@ fn world_config(world: &World, cases: &[(String, String)], allow_private: bool) 
 }
 
 async fn check(scratch: &Scratch, args: &[&str]) -> Run {
-    let dir = scratch.dir.path().to_path_buf();
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run_in(&dir, &args, &[])
-    })
-    .await
-    .unwrap()
+    scratch.run_async(args).await
 }
 
 /// The `tls.*` ids of one supplier (a case whose server cannot answer HTTP

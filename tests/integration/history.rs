@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use supplywatch_testworld::{TlsCase, World};
 
-use crate::support::{Run, Scratch, run_in};
+use crate::support::{Run, Scratch};
 
 fn config(world: &World, accept_expired: bool) -> String {
     let mut text = format!(
@@ -34,14 +34,7 @@ fn config(world: &World, accept_expired: bool) -> String {
 }
 
 async fn run(scratch: &Scratch, args: &[&str]) -> Run {
-    let dir = scratch.dir.path().to_path_buf();
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run_in(&dir, &args, &[])
-    })
-    .await
-    .unwrap()
+    scratch.run_async(args).await
 }
 
 fn states(findings: &serde_json::Value) -> Vec<(String, String, String)> {

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use supplywatch_testworld::zone::{POLICY_PATH, clean_site};
 use supplywatch_testworld::{MailDomain, Reply, SiteCert, SiteSpec, TlsCase, World, WorldBuilder};
 
-use crate::support::{Run, Scratch, run_in};
+use crate::support::{Run, Scratch};
 
 /// The contact domain of the sites' `security.txt`.
 const CONTACT: &str = "posture.test";
@@ -79,14 +79,7 @@ fn world_config(world: &World, entries: &[Entry<'_>], allow_private: bool) -> St
 }
 
 async fn check(scratch: &Scratch, args: &[&str]) -> Run {
-    let dir = scratch.dir.path().to_path_buf();
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run_in(&dir, &args, &[])
-    })
-    .await
-    .unwrap()
+    scratch.run_async(args).await
 }
 
 fn supplier<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {

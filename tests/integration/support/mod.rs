@@ -40,6 +40,19 @@ impl Scratch {
         run_in(self.dir.path(), args, &[])
     }
 
+    /// [`Scratch::run`] from an async test, off the runtime's threads, so
+    /// that servers the test runs on the runtime (the local world) answer.
+    pub async fn run_async(&self, args: &[&str]) -> Run {
+        let dir = self.dir.path().to_path_buf();
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run_in(&dir, &args, &[])
+        })
+        .await
+        .unwrap()
+    }
+
     /// Like [`Scratch::run`], with extra environment variables.
     pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         run_in(self.dir.path(), args, env)
