@@ -125,12 +125,168 @@ impl CheckRun {
         store
             .sync_registry(&config.suppliers, &audit_source, self.at)
             .await?;
-        let policy = LifecyclePolicy {
-            damping_runs: config.findings.damping_runs,
-            ..LifecyclePolicy::default()
-        };
         store
-            .record_run(&self.run_input(source), &config.acceptances, &policy)
+            .record_run(
+                &self.run_input(source),
+                &config.acceptances,
+                &lifecycle_policy(config),
+            )
             .await
     }
+}
+
+/// One obligations run: the paperwork checks (contracts, questionnaires,
+/// certifications, onboarding) over the registry on one day.
+#[derive(Debug)]
+pub struct ObligationsRun {
+    pub at: DateTime<Utc>,
+    /// The day judged: `at` in the daemon's time zone.
+    pub today: chrono::NaiveDate,
+    /// Suppliers worst first.
+    pub results: Vec<SupplierResult>,
+    /// Stored suppliers no longer in the config: their paperwork findings
+    /// resolve.
+    pub departed: Vec<String>,
+}
+
+/// The day `at` falls on in the daemon's time zone.
+#[must_use]
+pub fn local_day(config: &Config, at: DateTime<Utc>) -> chrono::NaiveDate {
+    at.with_timezone(&config.daemon.timezone).date_naive()
+}
+
+/// Judges the paperwork of every supplier in the config as of `at`, with
+/// the questionnaires in `store` (none without a store: a preview before
+/// the first `sync`).
+///
+/// # Errors
+/// [`StoreError`] when the questionnaires cannot be read.
+pub async fn obligations(
+    config: &Config,
+    store: Option<&Store>,
+    at: DateTime<Utc>,
+) -> Result<ObligationsRun, StoreError> {
+    let (questionnaires, departed) = match store {
+        Some(store) => {
+            let stored = store.suppliers().await?;
+            let departed = stored
+                .into_iter()
+                .filter(|s| !config.suppliers.iter().any(|c| c.id.as_str() == s.id))
+                .map(|s| s.id)
+                .collect();
+            (store.questionnaires(None).await?, departed)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    let today = local_day(config, at);
+    let results = checks::paperwork::evaluate(
+        &config.suppliers,
+        &questionnaires,
+        today,
+        &config.questionnaires,
+        &Policy::from_config(config),
+    );
+    Ok(ObligationsRun {
+        at,
+        today,
+        results,
+        departed,
+    })
+}
+
+impl ObligationsRun {
+    /// The run as the store records it: complete scopes over every
+    /// paperwork family of every supplier (departed ones included).
+    #[must_use]
+    pub fn run_input(&self, source: &str) -> RunInput {
+        let ids = self
+            .results
+            .iter()
+            .map(|r| r.supplier.id.as_str())
+            .chain(self.departed.iter().map(String::as_str));
+        RunInput {
+            at: self.at,
+            source: source.to_owned(),
+            scopes: checks::paperwork::scopes(ids),
+            findings: self
+                .results
+                .iter()
+                .flat_map(|r| {
+                    r.findings
+                        .iter()
+                        .map(|f| (r.supplier.id.to_string(), f.clone()))
+                })
+                .collect(),
+            observations: Vec::new(),
+        }
+    }
+}
+
+/// Syncs the registry, then judges and records the paperwork as of `at`:
+/// the obligations job of the daemon and `supplywatch obligations`.
+///
+/// # Errors
+/// [`StoreError`]; a failed run leaves the store as it was.
+pub async fn run_obligations(
+    store: &Store,
+    config: &Config,
+    at: DateTime<Utc>,
+    source: &str,
+) -> Result<(ObligationsRun, RunReport), StoreError> {
+    let audit_source = format!("{source} {}", config.path.display());
+    store
+        .sync_registry(&config.suppliers, &audit_source, at)
+        .await?;
+    let run = obligations(config, Some(store), at).await?;
+    let report = store
+        .record_run(
+            &run.run_input(source),
+            &config.acceptances,
+            &lifecycle_policy(config),
+        )
+        .await?;
+    Ok((run, report))
+}
+
+/// The lifecycle rules of the config.
+#[must_use]
+pub fn lifecycle_policy(config: &Config) -> LifecyclePolicy {
+    LifecyclePolicy {
+        damping_runs: config.findings.damping_runs,
+        ..LifecyclePolicy::default()
+    }
+}
+
+/// Every paperwork date of a stored supplier (contract notice and end or
+/// renewal, certification expiry, questionnaire due dates, the next
+/// questionnaire by cadence), earliest first; past ones included.
+#[must_use]
+pub fn stored_deadlines(
+    supplier: &crate::store::StoredSupplier,
+    questionnaires: &[crate::registry::Questionnaire],
+    today: chrono::NaiveDate,
+    cadence: &crate::config::QuestionnaireConfig,
+) -> Vec<checks::paperwork::Deadline> {
+    let (Ok(criticality), Ok(status)) = (
+        supplier.criticality.parse::<crate::registry::Criticality>(),
+        supplier.status.parse::<crate::registry::SupplierStatus>(),
+    ) else {
+        return Vec::new();
+    };
+    let contract = supplier.contract();
+    let own: Vec<crate::registry::Questionnaire> = questionnaires
+        .iter()
+        .filter(|q| q.supplier == supplier.id)
+        .cloned()
+        .collect();
+    checks::paperwork::Paperwork {
+        supplier: &supplier.id,
+        criticality,
+        status,
+        contract: contract.as_ref(),
+        certifications: &supplier.certifications,
+        questionnaires: &own,
+        missing_fields: &[],
+    }
+    .deadlines(today, cadence)
 }

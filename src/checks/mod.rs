@@ -4,6 +4,7 @@
 pub mod dns;
 pub mod email;
 pub mod http;
+pub mod paperwork;
 pub mod score;
 pub mod securitytxt;
 pub mod tls;
@@ -129,31 +130,46 @@ pub fn evaluate(
                 findings.extend(dns::check(domain, now, policy));
                 findings.extend(email::check(domain, now, policy));
             }
-            for f in &mut findings {
-                if let Some(severity) = o
-                    .supplier
-                    .severity
-                    .get(f.check)
-                    .or_else(|| policy.severity.get(f.check))
-                {
-                    f.severity = *severity;
-                }
-            }
-            sort_findings(&mut findings);
-            SupplierResult {
-                supplier: o.supplier.clone(),
-                findings,
-                errors,
-            }
+            finish(o.supplier.clone(), findings, errors, policy)
         })
         .collect();
+    sort_results(&mut results);
+    results
+}
+
+/// A supplier's result: severities overridden (the supplier's own table
+/// first, then the global one), findings worst first.
+fn finish(
+    supplier: crate::registry::Supplier,
+    mut findings: Vec<Finding>,
+    errors: Vec<TargetError>,
+    policy: &Policy,
+) -> SupplierResult {
+    for f in &mut findings {
+        if let Some(severity) = supplier
+            .severity
+            .get(f.check)
+            .or_else(|| policy.severity.get(f.check))
+        {
+            f.severity = *severity;
+        }
+    }
+    sort_findings(&mut findings);
+    SupplierResult {
+        supplier,
+        findings,
+        errors,
+    }
+}
+
+/// Suppliers worst first, then by number of findings, then by id.
+fn sort_results(results: &mut [SupplierResult]) {
     results.sort_by(|a, b| {
         b.worst()
             .cmp(&a.worst())
             .then_with(|| b.findings.len().cmp(&a.findings.len()))
             .then_with(|| a.supplier.id.cmp(&b.supplier.id))
     });
-    results
 }
 
 /// The checks of one family (`tls`, `http`, `securitytxt`, `dns`, `email`)
@@ -165,9 +181,15 @@ pub fn evaluate(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Scope {
     pub supplier: String,
+    /// A target, or [`Scope::ANY_TARGET`] for every target of the family.
     pub target: String,
     pub family: &'static str,
     pub complete: bool,
+}
+
+impl Scope {
+    /// The target of a scope that covers every target of its family.
+    pub const ANY_TARGET: &'static str = "*";
 }
 
 /// The family of a check id: the part before the first dot.

@@ -30,7 +30,7 @@ pub struct FindingsArgs {
 
 pub async fn run(globals: &Globals, args: &FindingsArgs) -> anyhow::Result<Outcome> {
     let now = SystemClock.now();
-    let store = open_for_reading(globals, now, "findings").await?;
+    let (store, _) = open_for_reading(globals, now, "findings").await?;
     let mut findings = store
         .findings(&FindingFilter {
             supplier: args.supplier.clone(),

@@ -5,8 +5,11 @@
 mod audit;
 mod check;
 mod findings;
+mod obligations;
 mod pending;
+mod questionnaire;
 mod status;
+mod supplier;
 mod suppliers;
 mod sync;
 mod validate;
@@ -76,8 +79,13 @@ enum Command {
     Status,
     /// Findings kept by `check --save` and the daemon, with their lifecycle
     Findings(findings::FindingsArgs),
-    /// Questionnaire bookkeeping (not available yet)
-    Questionnaire(pending::PendingArgs),
+    /// Questionnaire bookkeeping: send, answer (keeping the document), review, list
+    Questionnaire(questionnaire::QuestionnaireArgs),
+    /// Judge contracts, questionnaires, certifications and onboarding; record the findings
+    Obligations(obligations::ObligationsArgs),
+    /// One supplier's whole file: registry data, contract and deadlines,
+    /// questionnaires, certifications, open findings, lifecycle
+    Supplier(supplier::SupplierArgs),
     /// Build or send the weekly digest (not available yet)
     Digest(pending::PendingArgs),
 }
@@ -190,7 +198,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Run(_) => pending::run("run"),
             Command::Status => status::run(&globals).await,
             Command::Findings(args) => findings::run(&globals, &args).await,
-            Command::Questionnaire(_) => pending::run("questionnaire"),
+            Command::Questionnaire(args) => questionnaire::run(&globals, &args).await,
+            Command::Obligations(args) => obligations::run(&globals, &args).await,
+            Command::Supplier(args) => supplier::run(&globals, &args).await,
             Command::Digest(_) => pending::run("digest"),
         }
     })
@@ -209,7 +219,7 @@ async fn open_for_reading(
     globals: &Globals,
     now: chrono::DateTime<chrono::Utc>,
     source: &str,
-) -> anyhow::Result<Store> {
+) -> anyhow::Result<(Store, Option<Config>)> {
     let config = match globals.config_path() {
         Ok(_) => Some(globals.load_config()?),
         Err(_) => None,
@@ -221,7 +231,7 @@ async fn open_for_reading(
             .apply_acceptances(now, &config.acceptances, source)
             .await?;
     }
-    Ok(store)
+    Ok((store, config))
 }
 
 /// Prints the error (with its cause chain) and returns the exit code.
@@ -244,7 +254,13 @@ pub fn report_error(error: &anyhow::Error) -> u8 {
 
 fn exit_code_of(error: &anyhow::Error) -> u8 {
     // Store failures and anything unforeseen are runtime failures.
-    if error.downcast_ref::<ConfigError>().is_some() || error.downcast_ref::<UsageError>().is_some()
+    let refused = matches!(
+        error.downcast_ref::<supplywatch::store::StoreError>(),
+        Some(supplywatch::store::StoreError::InvalidStep { .. })
+    );
+    if refused
+        || error.downcast_ref::<ConfigError>().is_some()
+        || error.downcast_ref::<UsageError>().is_some()
     {
         2
     } else {

@@ -1,9 +1,10 @@
 //! `supplywatch status`: suppliers worst first — grade, score and its trend
 //! over the last week, open findings by severity, the next deadline.
 
-use chrono::{NaiveDate, TimeDelta};
 use serde::Serialize;
+use supplywatch::checks::paperwork::Deadline;
 use supplywatch::clock::{Clock, SystemClock};
+use supplywatch::pipeline;
 use supplywatch::report::{Format, Table};
 use supplywatch::store::{ScoreRow, SeverityCounts, StoredSupplier};
 
@@ -23,35 +24,6 @@ struct StatusLine<'a> {
     scored_at: Option<String>,
     open: SeverityCounts,
     next_deadline: Option<Deadline>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct Deadline {
-    what: &'static str,
-    date: NaiveDate,
-}
-
-/// The next contract date still ahead: the last day to give notice, or the end.
-fn next_deadline(s: &StoredSupplier, today: NaiveDate) -> Option<Deadline> {
-    let end = s.contract_end.as_deref()?.parse::<NaiveDate>().ok()?;
-    let notice = s
-        .contract_notice_days
-        .map(|d| end - TimeDelta::days(d))
-        .filter(|n| *n != end);
-    [
-        notice.map(|date| Deadline {
-            what: "notice",
-            date,
-        }),
-        Some(Deadline {
-            what: "contract end",
-            date: end,
-        }),
-    ]
-    .into_iter()
-    .flatten()
-    .filter(|d| d.date >= today)
-    .min_by_key(|d| d.date)
 }
 
 fn open_cell(o: &SeverityCounts) -> String {
@@ -74,11 +46,20 @@ fn open_cell(o: &SeverityCounts) -> String {
 
 pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
     let now = SystemClock.now();
-    let store = open_for_reading(globals, now, "status").await?;
+    let (store, config) = open_for_reading(globals, now, "status").await?;
+    let questionnaires = store.questionnaires(None).await?;
     let scores = store.supplier_scores(now).await?;
     let suppliers = store.suppliers().await?;
     store.close().await;
-    let today = now.date_naive();
+    let today = config
+        .as_ref()
+        .map_or_else(|| now.date_naive(), |c| pipeline::local_day(c, now));
+    let cadence = config.map(|c| c.questionnaires).unwrap_or_default();
+    let next_deadline = |s: &StoredSupplier| {
+        pipeline::stored_deadlines(s, &questionnaires, today, &cadence)
+            .into_iter()
+            .find(|d| d.date >= today)
+    };
     let score_of = |id: &str| -> Option<&ScoreRow> { scores.iter().find(|r| r.supplier == id) };
     let mut lines: Vec<StatusLine<'_>> = suppliers
         .iter()
@@ -99,7 +80,7 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
                         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                 }),
                 open: row.map(|r| r.open).unwrap_or_default(),
-                next_deadline: next_deadline(s, today),
+                next_deadline: next_deadline(s),
             }
         })
         .collect();
@@ -133,9 +114,10 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
                         .map_or_else(|| "not probed".to_owned(), |s| s.to_string()),
                     l.trend.map_or_else(|| "-".to_owned(), |t| format!("{t:+}")),
                     open_cell(&l.open),
-                    l.next_deadline
-                        .as_ref()
-                        .map_or_else(|| "-".to_owned(), |d| format!("{} {}", d.what, d.date)),
+                    l.next_deadline.as_ref().map_or_else(
+                        || "-".to_owned(),
+                        |d| format!("{} {} ({})", d.what, d.date, d.subject),
+                    ),
                 ]);
             }
             print!("{}", t.render());

@@ -258,6 +258,37 @@ impl Default for FindingsConfig {
     }
 }
 
+/// `[questionnaires]`: how often each criticality tier is reviewed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuestionnaireConfig {
+    /// Months between reviewed questionnaires of a critical supplier.
+    pub cadence_critical: u32,
+    pub cadence_important: u32,
+    pub cadence_standard: u32,
+}
+
+impl QuestionnaireConfig {
+    /// The review cadence of a tier, in months.
+    #[must_use]
+    pub fn cadence_months(&self, tier: crate::registry::Criticality) -> u32 {
+        match tier {
+            crate::registry::Criticality::Critical => self.cadence_critical,
+            crate::registry::Criticality::Important => self.cadence_important,
+            crate::registry::Criticality::Standard => self.cadence_standard,
+        }
+    }
+}
+
+impl Default for QuestionnaireConfig {
+    fn default() -> Self {
+        Self {
+            cadence_critical: 12,
+            cadence_important: 24,
+            cadence_standard: 36,
+        }
+    }
+}
+
 /// A loaded, validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -268,6 +299,7 @@ pub struct Config {
     pub email: EmailConfig,
     pub contacts: Contacts,
     pub findings: FindingsConfig,
+    pub questionnaires: QuestionnaireConfig,
     pub suppliers: Vec<Supplier>,
     /// `[[accept]]`: accepted risks.
     pub acceptances: Vec<crate::registry::Acceptance>,

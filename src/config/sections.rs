@@ -12,15 +12,23 @@ use super::diagnostic::did_you_mean;
 use super::reader::{Reader, Table};
 use super::{
     Config, ConfigError, Contacts, CronSchedule, DaemonConfig, EmailConfig, ExtraRoots,
-    FindingsConfig, ProbeConfig, SecretString, SmtpTls, Transport,
+    FindingsConfig, ProbeConfig, QuestionnaireConfig, SecretString, SmtpTls, Transport,
 };
 use crate::registry::{
-    Acceptance, CHECK_IDS, Certification, Contract, Criticality, Domain, EmailAddress, Endpoint,
-    Severity, Supplier, SupplierId, SupplierStatus, is_valid_country, is_valid_lei,
+    Acceptance, CHECK_IDS, Certification, Contract, Criticality, DEFAULT_RENEWAL_MONTHS, Domain,
+    EmailAddress, Endpoint, Severity, Supplier, SupplierId, SupplierStatus, is_valid_country,
+    is_valid_lei,
 };
 
 const TOP_KEYS: &[&str] = &[
-    "daemon", "probe", "email", "contacts", "findings", "supplier", "accept",
+    "daemon",
+    "probe",
+    "email",
+    "contacts",
+    "findings",
+    "questionnaires",
+    "supplier",
+    "accept",
 ];
 const FINDINGS_KEYS: &[&str] = &["damping_runs", "severity"];
 const ACCEPT_KEYS: &[&str] = &[
@@ -78,7 +86,16 @@ const SUPPLIER_KEYS: &[&str] = &[
     "country",
     "severity",
 ];
-const CONTRACT_KEYS: &[&str] = &["reference", "start", "end", "notice_days", "auto_renew"];
+const CONTRACT_KEYS: &[&str] = &[
+    "reference",
+    "start",
+    "end",
+    "notice_days",
+    "auto_renew",
+    "renewal_months",
+];
+const QUESTIONNAIRE_KEYS: &[&str] = &["cadence_months"];
+const CADENCE_KEYS: &[&str] = &["critical", "important", "standard"];
 const CERTIFICATION_KEYS: &[&str] = &["kind", "expires"];
 
 pub(super) fn parse(
@@ -109,30 +126,7 @@ pub(super) fn parse(
     }
     let (doc, syntax_errors) = DeTable::parse_recoverable(source);
     if !syntax_errors.is_empty() {
-        const SHOWN: usize = 20;
-        for e in syntax_errors.iter().take(SHOWN) {
-            let span = e.span().unwrap_or(0..0);
-            let message: String = e.message().trim().chars().take(300).collect();
-            r.error(
-                &span,
-                String::new(),
-                format!("TOML syntax error: {message}"),
-            );
-        }
-        if syntax_errors.len() > SHOWN {
-            let span = syntax_errors
-                .get(SHOWN)
-                .and_then(toml::de::Error::span)
-                .unwrap_or(0..0);
-            r.error(
-                &span,
-                String::new(),
-                format!(
-                    "{} more syntax errors not shown; is this the right file?",
-                    syntax_errors.len() - SHOWN
-                ),
-            );
-        }
+        report_syntax_errors(&mut r, &syntax_errors);
         return Err(invalid(r.diagnostics));
     }
 
@@ -156,24 +150,29 @@ pub(super) fn parse(
     });
     let contacts = section(&mut r, root, "contacts", contacts);
     let findings = section(&mut r, root, "findings", findings);
+    let questionnaires = section(&mut r, root, "questionnaires", questionnaires);
     let suppliers = suppliers(&mut r, root);
     let acceptances = acceptances(&mut r, root, &suppliers);
 
-    match (daemon, probe, email, contacts, findings) {
-        (Some(daemon), Some(probe), Some(email), Some(contacts), Some(findings))
-            if r.diagnostics.is_empty() =>
-        {
-            Ok(Config {
-                path: path.to_path_buf(),
-                daemon,
-                probe,
-                email,
-                contacts,
-                findings,
-                suppliers,
-                acceptances,
-            })
-        }
+    match (daemon, probe, email, contacts, findings, questionnaires) {
+        (
+            Some(daemon),
+            Some(probe),
+            Some(email),
+            Some(contacts),
+            Some(findings),
+            Some(questionnaires),
+        ) if r.diagnostics.is_empty() => Ok(Config {
+            path: path.to_path_buf(),
+            daemon,
+            probe,
+            email,
+            contacts,
+            findings,
+            questionnaires,
+            suppliers,
+            acceptances,
+        }),
         _ => {
             if r.diagnostics.is_empty() {
                 r.error(
@@ -184,6 +183,34 @@ pub(super) fn parse(
             }
             Err(invalid(r.diagnostics))
         }
+    }
+}
+
+/// Up to 20 TOML syntax errors, and a count of the rest.
+fn report_syntax_errors(r: &mut Reader<'_>, syntax_errors: &[toml::de::Error]) {
+    const SHOWN: usize = 20;
+    for e in syntax_errors.iter().take(SHOWN) {
+        let span = e.span().unwrap_or(0..0);
+        let message: String = e.message().trim().chars().take(300).collect();
+        r.error(
+            &span,
+            String::new(),
+            format!("TOML syntax error: {message}"),
+        );
+    }
+    if syntax_errors.len() > SHOWN {
+        let span = syntax_errors
+            .get(SHOWN)
+            .and_then(toml::de::Error::span)
+            .unwrap_or(0..0);
+        r.error(
+            &span,
+            String::new(),
+            format!(
+                "{} more syntax errors not shown; is this the right file?",
+                syntax_errors.len() - SHOWN
+            ),
+        );
     }
 }
 
@@ -222,6 +249,7 @@ fn known_keys(section: &str) -> &'static [&'static str] {
         "email" => EMAIL_KEYS,
         "contacts" => CONTACT_KEYS,
         "findings" => FINDINGS_KEYS,
+        "questionnaires" => QUESTIONNAIRE_KEYS,
         _ => &[],
     }
 }
@@ -625,6 +653,32 @@ fn findings(r: &mut Reader<'_>, t: Table<'_, '_>) -> Option<FindingsConfig> {
     })
 }
 
+fn questionnaires(r: &mut Reader<'_>, t: Table<'_, '_>) -> Option<QuestionnaireConfig> {
+    let defaults = QuestionnaireConfig::default();
+    let Some((entries, start)) = r.table(t, "cadence_months") else {
+        return t.get("cadence_months").is_none().then_some(defaults);
+    };
+    let path = t.key("cadence_months");
+    let ct = Table {
+        entries,
+        start,
+        path: &path,
+    };
+    r.refuse_unknown(ct, CADENCE_KEYS);
+    let mut months = |key: &str, default: u32| {
+        r.integer(ct, key, 1..=120)
+            .map_or(Some(default), |n| u32::try_from(n).ok())
+    };
+    let critical = months("critical", defaults.cadence_critical);
+    let important = months("important", defaults.cadence_important);
+    let standard = months("standard", defaults.cadence_standard);
+    Some(QuestionnaireConfig {
+        cadence_critical: critical?,
+        cadence_important: important?,
+        cadence_standard: standard?,
+    })
+}
+
 /// `[[accept]]` entries, checked against the suppliers they name.
 fn acceptances(r: &mut Reader<'_>, root: Table<'_, '_>, suppliers: &[Supplier]) -> Vec<Acceptance> {
     let Some(value) = root.get("accept") else {
@@ -696,7 +750,7 @@ fn acceptance(r: &mut Reader<'_>, t: Table<'_, '_>, suppliers: &[Supplier]) -> O
                     &span,
                     t.key("target"),
                     format!(
-                        "{text:?} is not one of {}'s targets (its endpoints as host:port, its domains, or its id)",
+                        "{text:?} is not one of {}'s targets (its endpoints as host:port, its domains, its contract reference, a certification kind, or its id)",
                         s.id
                     ),
                 );
@@ -721,7 +775,12 @@ fn acceptance(r: &mut Reader<'_>, t: Table<'_, '_>, suppliers: &[Supplier]) -> O
 /// its id, one of its domains, or one of its endpoints (`host` alone means
 /// port 443 unless it is one of its domains).
 fn target_of(supplier: &Supplier, text: &str) -> Option<String> {
-    if text == supplier.id.as_str() {
+    let paperwork = supplier
+        .contract
+        .iter()
+        .map(|c| c.reference.as_str())
+        .chain(supplier.certifications.iter().map(|c| c.kind.as_str()));
+    if text == supplier.id.as_str() || paperwork.into_iter().any(|t| t == text) {
         return Some(text.to_owned());
     }
     if let Ok(domain) = text.parse::<Domain>()
@@ -859,6 +918,9 @@ fn contract(r: &mut Reader<'_>, t: Table<'_, '_>) -> Option<Contract> {
         .integer(t, "notice_days", 0..=3650)
         .map_or(Some(0), |n| u32::try_from(n).ok());
     let auto_renew = r.boolean(t, "auto_renew").unwrap_or(false);
+    let renewal_months = r
+        .integer(t, "renewal_months", 1..=120)
+        .map_or(Some(DEFAULT_RENEWAL_MONTHS), |n| u32::try_from(n).ok());
     if let (Some((start, _)), Some((end, end_span))) = (&start, &end)
         && end < start
     {
@@ -878,6 +940,7 @@ fn contract(r: &mut Reader<'_>, t: Table<'_, '_>) -> Option<Contract> {
         end: end.map(|(d, _)| d),
         notice_days: notice_days?,
         auto_renew,
+        renewal_months: renewal_months?,
     })
 }
 

@@ -6,6 +6,7 @@
 //! crate.
 
 mod names;
+mod questionnaire;
 mod severity;
 
 use std::fmt;
@@ -15,6 +16,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 pub use names::{Domain, EmailAddress, Endpoint, Host, NameError, SupplierId};
+pub use questionnaire::{Document, Questionnaire, QuestionnaireState, ReviewOutcome};
 pub use severity::{CHECK_IDS, Severity};
 
 /// How much the organisation depends on a supplier (DORA: "supports a
@@ -110,7 +112,60 @@ pub struct Contract {
     pub end: Option<NaiveDate>,
     /// Days of notice needed before `end` to terminate (or stop a renewal).
     pub notice_days: u32,
+    /// Whether the contract renews itself at `end` unless notice is given.
     pub auto_renew: bool,
+    /// Length of each renewal term of an auto-renewing contract, in months.
+    pub renewal_months: u32,
+}
+
+/// Months of a renewal term when the config does not say.
+pub const DEFAULT_RENEWAL_MONTHS: u32 = 12;
+
+/// Renewal terms looked ahead at most (a century of yearly renewals).
+const MAX_RENEWALS: u32 = 1200;
+
+impl Contract {
+    /// The end of the `k`-th term: `end` itself for `k = 0`, then one
+    /// renewal term later for each `k`. `None` when open-ended or past the
+    /// calendar.
+    fn term_end(&self, k: u32) -> Option<NaiveDate> {
+        let end = self.end?;
+        let months = self.renewal_months.max(1).checked_mul(k)?;
+        end.checked_add_months(chrono::Months::new(months))
+    }
+
+    /// The last day to give notice for a term ending on `end`: `notice_days`
+    /// before it (the end itself with no notice period).
+    fn notice_for(&self, end: NaiveDate) -> Option<NaiveDate> {
+        end.checked_sub_days(chrono::Days::new(u64::from(self.notice_days)))
+    }
+
+    /// The end of the term that matters on `today`: for a fixed contract its
+    /// end date (past or not); for an auto-renewing one the end of the first
+    /// term whose notice deadline is still ahead (on or after `today`) — once
+    /// a deadline passes without notice, the contract renews and the next
+    /// term is the one to act on. `None` for an open-ended contract.
+    #[must_use]
+    pub fn effective_end(&self, today: NaiveDate) -> Option<NaiveDate> {
+        if !self.auto_renew {
+            return self.end;
+        }
+        (0..=MAX_RENEWALS)
+            .filter_map(|k| self.term_end(k))
+            .find(|end| self.notice_for(*end).is_some_and(|d| d >= today))
+    }
+
+    /// The last day to give notice (to terminate, or to stop the renewal)
+    /// for the term that matters on `today` (see [`Self::effective_end`]).
+    /// `None` for an open-ended contract, and for a fixed one without a
+    /// notice period.
+    #[must_use]
+    pub fn notice_deadline(&self, today: NaiveDate) -> Option<NaiveDate> {
+        if !self.auto_renew && self.notice_days == 0 {
+            return None;
+        }
+        self.notice_for(self.effective_end(today)?)
+    }
 }
 
 /// An attestation the supplier holds (ISO 27001, SOC 2 Type II, ...).

@@ -571,7 +571,8 @@ fn clear_unfired(
             row.target.as_str(),
             family_of(&row.check),
         );
-        if complete.get(&scope) != Some(&true) {
+        let any = (scope.0, Scope::ANY_TARGET, scope.2);
+        if complete.get(&scope) != Some(&true) && complete.get(&any) != Some(&true) {
             continue;
         }
         if row.streak != 0 {

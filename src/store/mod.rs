@@ -6,6 +6,7 @@
 
 mod audit;
 mod findings;
+mod paperwork;
 mod registry;
 mod runs;
 
@@ -19,6 +20,7 @@ use sqlx::sqlite::{
 
 pub use audit::{AuditEntry, AuditFilter};
 pub use findings::{FindingFilter, FindingKey, FindingState, LifecyclePolicy, StoredFinding};
+pub use paperwork::{MAX_DOCUMENT_BYTES, NewQuestionnaire, Review};
 pub use registry::{StoredSupplier, SyncReport};
 pub use runs::{
     ObservationBlob, PruneReport, RunInput, RunReport, ScorePoint, ScoreRow, SeverityCounts,
@@ -70,6 +72,12 @@ pub enum StoreError {
         .ids.join(", ")
     )]
     UnknownSuppliers { path: PathBuf, ids: Vec<String> },
+    /// A bookkeeping step that the stored state does not allow (answering
+    /// a questionnaire never sent …): refused, nothing changed.
+    #[error("{why}")]
+    InvalidStep { path: PathBuf, why: String },
+    #[error("document {path}: {why}")]
+    Document { path: PathBuf, why: String },
 }
 
 /// Whether opening may create the database file.

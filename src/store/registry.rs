@@ -9,10 +9,10 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::{Store, StoreError, timestamp};
-use crate::registry::Supplier;
+use crate::registry::{Certification, Contract, DEFAULT_RENEWAL_MONTHS, Supplier};
 
 /// The columns compared and audited, in display order.
-const FIELDS: [&str; 17] = [
+const FIELDS: [&str; 18] = [
     "name",
     "criticality",
     "status",
@@ -26,6 +26,7 @@ const FIELDS: [&str; 17] = [
     "contract_end",
     "contract_notice_days",
     "contract_auto_renew",
+    "contract_renewal_months",
     "certifications",
     "exit_plan",
     "lei",
@@ -34,7 +35,7 @@ const FIELDS: [&str; 17] = [
 
 /// A supplier's stored fields as text, in [`FIELDS`] order: the one
 /// representation that both the config and the database are compared in.
-type FieldValues = [Option<String>; 17];
+type FieldValues = [Option<String>; 18];
 
 fn json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "[]".to_owned())
@@ -56,6 +57,7 @@ fn values_of(s: &Supplier) -> FieldValues {
         c.and_then(|c| c.end.map(|d| d.to_string())),
         c.map(|c| c.notice_days.to_string()),
         c.map(|c| c.auto_renew.to_string()),
+        c.map(|c| c.renewal_months.to_string()),
         Some(json(&s.certifications)),
         s.exit_plan.clone(),
         s.lei.clone(),
@@ -80,6 +82,7 @@ fn values_from_row(row: &SqliteRow) -> Result<FieldValues, sqlx::Error> {
         text("contract_end")?,
         int("contract_notice_days")?.map(|n| n.to_string()),
         int("contract_auto_renew")?.map(|b| (b != 0).to_string()),
+        int("contract_renewal_months")?.map(|n| n.to_string()),
         text("certifications")?,
         text("exit_plan")?,
         text("lei")?,
@@ -127,6 +130,8 @@ pub struct StoredSupplier {
     pub contract_end: Option<String>,
     pub contract_notice_days: Option<i64>,
     pub contract_auto_renew: Option<bool>,
+    pub contract_renewal_months: Option<i64>,
+    pub certifications: Vec<Certification>,
     pub exit_plan: Option<String>,
     pub lei: Option<String>,
     pub country: Option<String>,
@@ -136,16 +141,39 @@ pub struct StoredSupplier {
     pub updated_at: String,
 }
 
+impl StoredSupplier {
+    /// The contract as the registry types hold it; `None` without one (or
+    /// with stored dates that no longer parse).
+    #[must_use]
+    pub fn contract(&self) -> Option<Contract> {
+        let date = |d: &Option<String>| d.as_deref().and_then(|d| d.parse().ok());
+        Some(Contract {
+            reference: self.contract_reference.clone()?,
+            start: date(&self.contract_start)?,
+            end: date(&self.contract_end),
+            notice_days: self
+                .contract_notice_days
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(0),
+            auto_renew: self.contract_auto_renew.unwrap_or(false),
+            renewal_months: self
+                .contract_renewal_months
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(DEFAULT_RENEWAL_MONTHS),
+        })
+    }
+}
+
 const INSERT: &str = "INSERT INTO suppliers (id, name, criticality, status, owner, security_contact, \
      services, domains, endpoints, contract_reference, contract_start, contract_end, \
-     contract_notice_days, contract_auto_renew, certifications, exit_plan, lei, country, \
-     in_registry, onboarded_at, updated_at) \
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)";
+     contract_notice_days, contract_auto_renew, contract_renewal_months, certifications, \
+     exit_plan, lei, country, in_registry, onboarded_at, updated_at) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)";
 
 const UPDATE: &str = "UPDATE suppliers SET name = ?, criticality = ?, status = ?, owner = ?, \
      security_contact = ?, services = ?, domains = ?, endpoints = ?, contract_reference = ?, \
      contract_start = ?, contract_end = ?, contract_notice_days = ?, contract_auto_renew = ?, \
-     certifications = ?, exit_plan = ?, lei = ?, country = ?, in_registry = 1, updated_at = ? \
+     contract_renewal_months = ?, certifications = ?, exit_plan = ?, lei = ?, country = ?, in_registry = 1, updated_at = ? \
      WHERE id = ?";
 
 const AUDIT: &str = "INSERT INTO audit_log (at, source, supplier_id, action, field, old_value, new_value) \
@@ -157,7 +185,9 @@ type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArgume
 fn bind_values<'q>(mut q: Query<'q>, v: &FieldValues) -> Query<'q> {
     for (field, value) in FIELDS.iter().zip(v.iter()) {
         q = match *field {
-            "contract_notice_days" => q.bind(value.as_ref().and_then(|n| n.parse::<i64>().ok())),
+            "contract_notice_days" | "contract_renewal_months" => {
+                q.bind(value.as_ref().and_then(|n| n.parse::<i64>().ok()))
+            }
             "contract_auto_renew" => q.bind(value.as_ref().map(|b| i64::from(b == "true"))),
             _ => q.bind(value.clone()),
         };
@@ -341,6 +371,14 @@ impl Store {
                 .try_get::<Option<i64>, _>("contract_auto_renew")
                 .map_err(get)?
                 .map(|b| b != 0),
+            contract_renewal_months: row.try_get("contract_renewal_months").map_err(get)?,
+            certifications: {
+                let text: String = row.try_get("certifications").map_err(get)?;
+                serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
+                    path: self.path.clone(),
+                    why: format!("column certifications: {e}"),
+                })?
+            },
             exit_plan: row.try_get("exit_plan").map_err(get)?,
             lei: row.try_get("lei").map_err(get)?,
             country: row.try_get("country").map_err(get)?,

@@ -670,7 +670,7 @@ fn pending_commands_say_not_available_yet() {
     // A config that does not exist: should one of these commands become
     // real, it fails for want of a config instead of probing the network.
     let scratch = Scratch::new();
-    for command in ["run", "questionnaire", "digest"] {
+    for command in ["run", "digest"] {
         for extra in [&[][..], &["--fail-on", "high", "acme"][..]] {
             let mut args = vec!["--config", "absent.toml", command];
             args.extend_from_slice(extra);

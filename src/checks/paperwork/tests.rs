@@ -1,0 +1,1 @@
+//! Boundary tests of the paperwork checks, day by day.
