@@ -182,7 +182,7 @@ async fn step(
         QuestionnaireCommand::Answer(a) => {
             let day = step_day(a.on, today)?;
             // Checked before the document is copied: a refused step stores nothing.
-            store.questionnaire_to_answer(&a.supplier).await?;
+            store.questionnaire_to_answer(&a.supplier, day).await?;
             let document = a
                 .file
                 .as_deref()

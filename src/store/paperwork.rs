@@ -116,12 +116,7 @@ impl Store {
     ) -> Result<Questionnaire, StoreError> {
         let mut tx = self.begin_immediate().await?;
         let open = self.awaiting_answer(&mut tx, supplier).await?;
-        if answered_on < open.sent_on {
-            return Err(self.refuse(format!(
-                "questionnaire #{} was sent on {}; it cannot have been answered on {answered_on}",
-                open.id, open.sent_on
-            )));
-        }
+        self.answer_date_fits(&open, answered_on)?;
         sqlx::query(
             "UPDATE questionnaires SET answered_on = ?, document_sha256 = ?, document_name = ?, \
              document_size = ? WHERE id = ?",
@@ -167,9 +162,26 @@ impl Store {
     pub async fn questionnaire_to_answer(
         &self,
         supplier: &str,
+        answered_on: NaiveDate,
     ) -> Result<Questionnaire, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(|e| self.err(e))?;
-        self.awaiting_answer(&mut conn, supplier).await
+        let open = self.awaiting_answer(&mut conn, supplier).await?;
+        self.answer_date_fits(&open, answered_on)?;
+        Ok(open)
+    }
+
+    fn answer_date_fits(
+        &self,
+        open: &Questionnaire,
+        answered_on: NaiveDate,
+    ) -> Result<(), StoreError> {
+        if answered_on < open.sent_on {
+            return Err(self.refuse(format!(
+                "questionnaire #{} was sent on {}; it cannot have been answered on {answered_on}",
+                open.id, open.sent_on
+            )));
+        }
+        Ok(())
     }
 
     async fn awaiting_answer(
@@ -271,6 +283,18 @@ impl Store {
         let rows = sqlx::query(FILTERED)
             .bind(supplier)
             .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        rows.iter().map(|r| self.questionnaire(r)).collect()
+    }
+
+    /// Questionnaires in progress (not yet reviewed), over `conn`.
+    pub(super) async fn questionnaires_in(
+        &self,
+        conn: &mut SqliteConnection,
+    ) -> Result<Vec<Questionnaire>, StoreError> {
+        let rows = sqlx::query(ALL_IN_PROGRESS)
+            .fetch_all(&mut *conn)
             .await
             .map_err(|e| self.err(e))?;
         rows.iter().map(|r| self.questionnaire(r)).collect()
@@ -503,6 +527,10 @@ impl Store {
 const IN_PROGRESS: &str = "SELECT id, supplier_id, template, sent_on, sent_to, due, answered_on, \
      document_sha256, document_name, document_size, reviewed_on, score, reviewer, notes, outcome \
      FROM questionnaires WHERE supplier_id = ? AND reviewed_on IS NULL";
+
+const ALL_IN_PROGRESS: &str = "SELECT id, supplier_id, template, sent_on, sent_to, due, answered_on, \
+     document_sha256, document_name, document_size, reviewed_on, score, reviewer, notes, outcome \
+     FROM questionnaires WHERE reviewed_on IS NULL ORDER BY id";
 
 const BY_ID: &str = "SELECT id, supplier_id, template, sent_on, sent_to, due, answered_on, \
      document_sha256, document_name, document_size, reviewed_on, score, reviewer, notes, outcome \

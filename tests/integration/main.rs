@@ -20,5 +20,6 @@ mod dns;
 mod history;
 mod http;
 mod lifecycle;
+mod paperwork;
 mod posture;
 mod store;
