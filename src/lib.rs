@@ -13,6 +13,10 @@
 pub mod checks;
 pub mod clock;
 pub mod config;
+pub mod daemon;
+pub mod digest;
+pub mod escalate;
+pub mod mail;
 pub mod pipeline;
 pub mod probe;
 pub mod registry;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::checks::score::{Grade, score};
-use crate::checks::{self, Policy, SupplierResult};
+use crate::checks::{self, Policy, Severity, SupplierResult};
 use crate::config::Config;
 use crate::probe::run::{self, Progress, RunError, SupplierObservations};
 use crate::registry::{Acceptance, Supplier};
@@ -121,15 +121,42 @@ impl CheckRun {
         config: &Config,
         source: &str,
     ) -> Result<RunReport, StoreError> {
+        self.save_with(store, config, source, None).await
+    }
+
+    /// How completely the run saw its targets: the scopes probed, and how
+    /// many of them failed (unreachable, resolution failed).
+    #[must_use]
+    pub fn health(&self) -> crate::escalate::RunHealth {
+        let scopes = checks::scopes(&self.observations, &self.results);
+        crate::escalate::RunHealth {
+            probed: scopes.len(),
+            failed: scopes.iter().filter(|s| !s.complete).count(),
+        }
+    }
+
+    /// [`CheckRun::save`], queueing the messages `notifier` plans in the
+    /// same transaction.
+    ///
+    /// # Errors
+    /// [`StoreError`]; a failed run leaves the store (and the outbox) as it was.
+    pub async fn save_with(
+        &self,
+        store: &Store,
+        config: &Config,
+        source: &str,
+        notifier: Option<&dyn crate::store::Notifier>,
+    ) -> Result<RunReport, StoreError> {
         let audit_source = format!("{source} {}", config.path.display());
         store
             .sync_registry(&config.suppliers, &audit_source, self.at)
             .await?;
         store
-            .record_run(
+            .record_run_with(
                 &self.run_input(source),
                 &config.acceptances,
                 &lifecycle_policy(config),
+                notifier,
             )
             .await
     }
@@ -233,16 +260,32 @@ pub async fn run_obligations(
     at: DateTime<Utc>,
     source: &str,
 ) -> Result<(ObligationsRun, RunReport), StoreError> {
+    run_obligations_with(store, config, at, source, None).await
+}
+
+/// [`run_obligations`], queueing the messages `notifier` plans in the
+/// run's transaction.
+///
+/// # Errors
+/// [`StoreError`]; a failed run leaves the store as it was.
+pub async fn run_obligations_with(
+    store: &Store,
+    config: &Config,
+    at: DateTime<Utc>,
+    source: &str,
+    notifier: Option<&dyn crate::store::Notifier>,
+) -> Result<(ObligationsRun, RunReport), StoreError> {
     let audit_source = format!("{source} {}", config.path.display());
     store
         .sync_registry(&config.suppliers, &audit_source, at)
         .await?;
     let run = obligations(config, Some(store), at).await?;
     let report = store
-        .record_run(
+        .record_run_with(
             &run.run_input(source),
             &config.acceptances,
             &lifecycle_policy(config),
+            notifier,
         )
         .await?;
     Ok((run, report))
@@ -289,4 +332,183 @@ pub fn stored_deadlines(
         missing_fields: &[],
     }
     .deadlines(today, cadence)
+}
+
+/// The digest's suppliers, worst grade first.
+async fn digest_suppliers(
+    store: &Store,
+    live: &[&crate::store::StoredSupplier],
+    now: DateTime<Utc>,
+) -> Result<Vec<crate::digest::DigestSupplier>, StoreError> {
+    let scores = store.supplier_scores(now).await?;
+    let mut suppliers: Vec<crate::digest::DigestSupplier> = live
+        .iter()
+        .map(|s| {
+            let row = scores.iter().find(|r| r.supplier == s.id);
+            crate::digest::DigestSupplier {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                criticality: s.criticality.clone(),
+                grade: row.map(|r| r.latest.grade.as_str()),
+                score: row.map(|r| r.latest.score),
+                grade_week_ago: row
+                    .and_then(|r| r.week_ago.as_ref())
+                    .map(|w| w.grade.as_str()),
+                score_week_ago: row.and_then(|r| r.week_ago.as_ref()).map(|w| w.score),
+            }
+        })
+        .collect();
+    suppliers.sort_by(|a, b| {
+        (
+            a.grade.is_none(),
+            std::cmp::Reverse(a.grade),
+            a.score,
+            &a.id,
+        )
+            .cmp(&(
+                b.grade.is_none(),
+                std::cmp::Reverse(b.grade),
+                b.score,
+                &b.id,
+            ))
+    });
+    Ok(suppliers)
+}
+
+/// Gathers what the weekly digest shows, as of `now`: the week before it.
+///
+/// # Errors
+/// [`StoreError`] when the store cannot be read.
+pub async fn digest_input(
+    store: &Store,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<crate::digest::DigestInput, StoreError> {
+    use crate::store::{FindingFilter, FindingState};
+    let since = now - chrono::Duration::days(7);
+    let today = local_day(config, now);
+    let stored = store.suppliers().await?;
+    let live: Vec<&crate::store::StoredSupplier> = stored
+        .iter()
+        .filter(|s| s.in_registry && s.status != "exited")
+        .collect();
+    let suppliers = digest_suppliers(store, &live, now).await?;
+    let mut findings = store.findings(&FindingFilter::default()).await?;
+    findings.retain(|f| live.iter().any(|s| s.id == f.supplier));
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.opened_at.cmp(&b.opened_at))
+            .then_with(|| a.supplier.cmp(&b.supplier))
+            .then_with(|| a.check.cmp(&b.check))
+    });
+    let new_findings = findings
+        .iter()
+        .filter(|f| f.state != FindingState::Pending && f.opened_at.is_some_and(|o| o >= since))
+        .cloned()
+        .collect();
+    let resolved_findings = findings
+        .iter()
+        .filter(|f| f.state == FindingState::Resolved && f.resolved_at.is_some_and(|r| r >= since))
+        .cloned()
+        .collect();
+    let mut open_counts = [0_u32; 5];
+    for f in findings.iter().filter(|f| f.state == FindingState::Open) {
+        let slot = Severity::ALL
+            .iter()
+            .position(|s| *s == f.severity)
+            .unwrap_or(4);
+        if let Some(n) = open_counts.get_mut(slot) {
+            *n += 1;
+        }
+    }
+    let worst_open = findings
+        .iter()
+        .filter(|f| f.state == FindingState::Open)
+        .take(10)
+        .cloned()
+        .collect();
+    let questionnaires = store.questionnaires(None).await?;
+    let horizon = today + chrono::Duration::days(30);
+    let mut deadlines: Vec<checks::paperwork::Deadline> = live
+        .iter()
+        .flat_map(|s| stored_deadlines(s, &questionnaires, today, &config.questionnaires))
+        .filter(|d| d.date >= today && d.date <= horizon)
+        .collect();
+    deadlines.sort_by(|a, b| {
+        a.date
+            .cmp(&b.date)
+            .then_with(|| a.supplier.cmp(&b.supplier))
+    });
+    let overdue_questionnaires = questionnaires
+        .into_iter()
+        .filter(|q| q.is_overdue(today) && live.iter().any(|s| s.id == q.supplier))
+        .collect();
+    let undelivered = store
+        .outbox_failed_since(since)
+        .await?
+        .into_iter()
+        .map(|r| crate::digest::Undelivered {
+            recipient: r.recipient,
+            subject: r.subject,
+            queued_at: r.created_at,
+            attempts: r.attempts,
+            last_error: r.last_error.unwrap_or_default(),
+        })
+        .collect();
+    Ok(crate::digest::DigestInput {
+        generated_at: now,
+        today,
+        since,
+        suppliers,
+        new_findings,
+        resolved_findings,
+        deadlines,
+        overdue_questionnaires,
+        worst_open,
+        open_counts,
+        undelivered,
+    })
+}
+
+/// The digest as an outbox message to the risk manager (and the CISO when
+/// `escalation.digest_to_ciso`). `None` when nobody is to receive it.
+#[must_use]
+pub fn digest_message(
+    config: &Config,
+    digest: &crate::digest::Digest,
+    now: DateTime<Utc>,
+) -> Option<crate::store::Outgoing> {
+    let mut recipients: Vec<String> = config
+        .contacts
+        .risk_manager
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if config.escalation.digest_to_ciso {
+        recipients.extend(config.contacts.ciso.iter().map(ToString::to_string));
+    }
+    recipients.sort();
+    recipients.dedup();
+    if recipients.is_empty() {
+        return None;
+    }
+    let from = config.email.from.to_string();
+    let domain = from
+        .rsplit_once('@')
+        .map_or("supplywatch.invalid", |(_, d)| d);
+    let day = local_day(config, now);
+    Some(crate::store::Outgoing {
+        key: format!("digest:{day}:{}", now.timestamp()),
+        kind: "digest".to_owned(),
+        supplier: None,
+        recipients,
+        subject: digest.subject.clone(),
+        message_id: format!("<digest.{}@{domain}>", now.format("%Y%m%dT%H%M%SZ")),
+        in_reply_to: None,
+        references: Vec::new(),
+        text: digest.text.clone(),
+        html: Some(digest.html.clone()),
+        notices: Vec::new(),
+    })
 }

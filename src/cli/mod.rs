@@ -4,10 +4,11 @@
 
 mod audit;
 mod check;
+mod digest;
 mod findings;
 mod obligations;
-mod pending;
 mod questionnaire;
+mod run;
 mod status;
 mod supplier;
 mod suppliers;
@@ -51,8 +52,17 @@ pub struct Cli {
     /// Output format
     #[arg(long, global = true, value_enum, default_value_t = FormatArg::Table)]
     format: FormatArg,
+    /// Log format on stderr: plain lines, or JSON objects (journald, log shippers)
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Plain)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Plain,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -73,8 +83,8 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Probe suppliers' endpoints once and report findings (no database needed)
     Check(check::CheckArgs),
-    /// Run the daemon (not available yet)
-    Run(pending::PendingArgs),
+    /// Run the service: jobs on their schedules, e-mail delivery, SIGHUP reloads
+    Run(run::RunArgs),
     /// Suppliers worst first: grade, score and trend, open findings, next deadline
     Status,
     /// Findings kept by `check --save` and the daemon, with their lifecycle
@@ -86,8 +96,8 @@ enum Command {
     /// One supplier's whole file: registry data, contract and deadlines,
     /// questionnaires, certifications, open findings, lifecycle
     Supplier(supplier::SupplierArgs),
-    /// Build or send the weekly digest (not available yet)
-    Digest(pending::PendingArgs),
+    /// The weekly digest: preview the text, write the HTML, or send it
+    Digest(digest::DigestArgs),
 }
 
 /// Global options every command sees, resolved.
@@ -167,10 +177,28 @@ pub fn init_tracing(cli: &Cli) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let default = if matches!(cli.command, Command::Run(_)) && cli.quiet == 0 && cli.verbose == 0 {
+        // The service says what it does: each job and delivery is a line.
+        "supplywatch=info,warn"
+    } else {
+        default
+    };
+    let filter = if std::env::var_os("RUST_LOG").is_some() {
+        filter
+    } else {
+        tracing_subscriber::EnvFilter::new(default)
+    };
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if cli.log_format == LogFormat::Json {
+        builder.json().init();
+    } else {
+        // journald stamps each line itself; a terminal gets colour.
+        builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
 }
 
 /// Runs the parsed command line.
@@ -195,13 +223,13 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Suppliers => suppliers::run(&globals).await,
             Command::Audit(args) => audit::run(&globals, &args).await,
             Command::Check(args) => check::run(&globals, &args).await,
-            Command::Run(_) => pending::run("run"),
+            Command::Run(args) => run::run(&globals, &args).await,
             Command::Status => status::run(&globals).await,
             Command::Findings(args) => findings::run(&globals, &args).await,
             Command::Questionnaire(args) => questionnaire::run(&globals, &args).await,
             Command::Obligations(args) => obligations::run(&globals, &args).await,
             Command::Supplier(args) => supplier::run(&globals, &args).await,
-            Command::Digest(_) => pending::run("digest"),
+            Command::Digest(args) => digest::run(&globals, &args).await,
         }
     })
 }

@@ -1,12 +1,14 @@
 //! `supplywatch status`: suppliers worst first — grade, score and its trend
 //! over the last week, open findings by severity, the next deadline.
 
+use std::fmt::Write as _;
+
 use serde::Serialize;
 use supplywatch::checks::paperwork::Deadline;
 use supplywatch::clock::{Clock, SystemClock};
 use supplywatch::pipeline;
 use supplywatch::report::{Format, Table};
-use supplywatch::store::{ScoreRow, SeverityCounts, StoredSupplier};
+use supplywatch::store::{JobRun, OutboxStats, ScoreRow, SeverityCounts, StoredSupplier};
 
 use super::{Globals, Outcome, open_for_reading, print_json};
 
@@ -48,6 +50,8 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
     let now = SystemClock.now();
     let (store, config) = open_for_reading(globals, now, "status").await?;
     let questionnaires = store.questionnaires(None).await?;
+    let jobs = store.job_runs().await?;
+    let outbox = store.outbox_stats().await?;
     let scores = store.supplier_scores(now).await?;
     let suppliers = store.suppliers().await?;
     store.close().await;
@@ -93,8 +97,15 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
             b.id,
         ))
     });
+    let service = Service {
+        jobs: &jobs,
+        outbox: &outbox,
+    };
     match globals.format {
-        Format::Json => print_json(&lines)?,
+        Format::Json => print_json(&StatusReport {
+            suppliers: &lines,
+            service,
+        })?,
         Format::Table => {
             let mut t = Table::new(&[
                 "SUPPLIER",
@@ -121,7 +132,60 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
                 ]);
             }
             print!("{}", t.render());
+            print!("{}", service_table(&service, now));
         }
     }
     Ok(Outcome::Ok)
+}
+
+/// `status --format json`.
+#[derive(Debug, Serialize)]
+struct StatusReport<'a> {
+    suppliers: &'a [StatusLine<'a>],
+    service: Service<'a>,
+}
+
+/// The daemon's jobs and the outbox.
+#[derive(Debug, Serialize)]
+struct Service<'a> {
+    jobs: &'a [JobRun],
+    outbox: &'a OutboxStats,
+}
+
+fn service_table(s: &Service<'_>, now: chrono::DateTime<chrono::Utc>) -> String {
+    let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map_or_else(
+            || "-".to_owned(),
+            |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+        )
+    };
+    let mut out = String::from("\nService\n");
+    if s.jobs.is_empty() {
+        out.push_str("  the daemon (`supplywatch run`) has not run against this database\n");
+    } else {
+        let mut t = Table::new(&["JOB", "LAST RUN", "OUTCOME", "NEXT RUN"]);
+        for j in s.jobs {
+            t.row(vec![
+                j.job.clone(),
+                when(j.last_finished.or(j.last_started)),
+                j.last_outcome.clone().unwrap_or_else(|| "-".to_owned()),
+                when(j.next_at),
+            ]);
+        }
+        out.push_str(&t.render());
+    }
+    let o = s.outbox;
+    let oldest = o.oldest_queued.map_or_else(String::new, |t| {
+        let minutes = (now - t).num_minutes().max(0);
+        format!(
+            ", oldest queued {minutes} min ago ({})",
+            t.format("%Y-%m-%d %H:%M UTC")
+        )
+    });
+    let _ = writeln!(
+        out,
+        "outbox: {} queued{oldest}, {} sent, {} given up",
+        o.queued, o.sent, o.failed
+    );
+    out
 }

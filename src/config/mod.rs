@@ -142,6 +142,9 @@ pub struct DaemonConfig {
     pub retention_schedule: CronSchedule,
     pub timezone: chrono_tz::Tz,
     pub retention_days: u32,
+    /// A probe job starts up to this many seconds after its tick (random),
+    /// so that daemons sharing a schedule do not probe in the same second.
+    pub probe_jitter_secs: u32,
 }
 
 /// `[probe]`
@@ -228,6 +231,8 @@ pub struct EmailConfig {
     pub password: Option<SecretString>,
     /// Where the file transport writes `.eml` files.
     pub directory: PathBuf,
+    /// Delivery attempts before a message is given up.
+    pub max_attempts: u32,
 }
 
 /// `[contacts]`: who inside the organisation is told what.
@@ -259,12 +264,15 @@ impl Default for FindingsConfig {
 }
 
 /// `[questionnaires]`: how often each criticality tier is reviewed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuestionnaireConfig {
     /// Months between reviewed questionnaires of a critical supplier.
     pub cadence_critical: u32,
     pub cadence_important: u32,
     pub cadence_standard: u32,
+    /// Reminders to the supplier this many days before a questionnaire is
+    /// due, largest first.
+    pub reminder_days: Vec<u32>,
 }
 
 impl QuestionnaireConfig {
@@ -285,6 +293,38 @@ impl Default for QuestionnaireConfig {
             cadence_critical: 12,
             cadence_important: 24,
             cadence_standard: 36,
+            reminder_days: vec![7, 3, 1],
+        }
+    }
+}
+
+/// `[escalation]`: who is told what, when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscalationConfig {
+    /// An alerted finding still open after this many days goes to the CISO.
+    pub ciso_after_days: u32,
+    /// … after this many for a critical supplier.
+    pub ciso_after_days_critical: u32,
+    /// A still-open critical finding is told again this often.
+    pub repeat_critical_days: u32,
+    /// Tell those who were told of a finding when it resolves.
+    pub resolution_notices: bool,
+    /// The CISO gets the weekly digest too.
+    pub digest_to_ciso: bool,
+    /// A probe run in which more than this share (percent) of the probed
+    /// targets failed means the monitor cannot see: alerts are held.
+    pub blind_percent: u32,
+}
+
+impl Default for EscalationConfig {
+    fn default() -> Self {
+        Self {
+            ciso_after_days: 7,
+            ciso_after_days_critical: 2,
+            repeat_critical_days: 7,
+            resolution_notices: true,
+            digest_to_ciso: true,
+            blind_percent: 50,
         }
     }
 }
@@ -300,6 +340,7 @@ pub struct Config {
     pub contacts: Contacts,
     pub findings: FindingsConfig,
     pub questionnaires: QuestionnaireConfig,
+    pub escalation: EscalationConfig,
     pub suppliers: Vec<Supplier>,
     /// `[[accept]]`: accepted risks.
     pub acceptances: Vec<crate::registry::Acceptance>,

@@ -250,6 +250,49 @@ impl Reader<'_> {
         }
     }
 
+    /// An array of integers in `range`; `None` when absent or invalid (an
+    /// invalid one is reported).
+    pub fn integers(
+        &mut self,
+        t: Table<'_, '_>,
+        key: &str,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Option<Vec<i64>> {
+        let value = t.get(key)?;
+        let DeValue::Array(items) = value.get_ref() else {
+            self.type_error(value, t.key(key), "an array of integers");
+            return None;
+        };
+        let mut out = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let item_key = format!("{}[{i}]", t.key(key));
+            let DeValue::Integer(int) = item.get_ref() else {
+                self.type_error(item, item_key, "an integer");
+                ok = false;
+                continue;
+            };
+            let digits = int.as_str().replace('_', "");
+            match i64::from_str_radix(&digits, int.radix()) {
+                Ok(n) if range.contains(&n) => out.push(n),
+                _ => {
+                    ok = false;
+                    self.error(
+                        &item.span(),
+                        item_key,
+                        format!(
+                            "{} is out of range ({} to {})",
+                            int.as_str(),
+                            range.start(),
+                            range.end()
+                        ),
+                    );
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+
     /// A calendar date: a TOML local date (`2027-06-30`) or a string in that form.
     pub fn date(
         &mut self,

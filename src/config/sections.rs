@@ -11,8 +11,8 @@ use toml::de::{DeTable, DeValue};
 use super::diagnostic::did_you_mean;
 use super::reader::{Reader, Table};
 use super::{
-    Config, ConfigError, Contacts, CronSchedule, DaemonConfig, EmailConfig, ExtraRoots,
-    FindingsConfig, ProbeConfig, QuestionnaireConfig, SecretString, SmtpTls, Transport,
+    Config, ConfigError, Contacts, CronSchedule, DaemonConfig, EmailConfig, EscalationConfig,
+    ExtraRoots, FindingsConfig, ProbeConfig, QuestionnaireConfig, SecretString, SmtpTls, Transport,
 };
 use crate::registry::{
     Acceptance, CHECK_IDS, Certification, Contract, Criticality, DEFAULT_RENEWAL_MONTHS, Domain,
@@ -27,6 +27,7 @@ const TOP_KEYS: &[&str] = &[
     "contacts",
     "findings",
     "questionnaires",
+    "escalation",
     "supplier",
     "accept",
 ];
@@ -47,6 +48,7 @@ const DAEMON_KEYS: &[&str] = &[
     "retention_schedule",
     "timezone",
     "retention_days",
+    "probe_jitter_secs",
 ];
 const PROBE_KEYS: &[&str] = &[
     "nameservers",
@@ -67,6 +69,7 @@ const EMAIL_KEYS: &[&str] = &[
     "password_file",
     "password",
     "directory",
+    "max_attempts",
 ];
 const CONTACT_KEYS: &[&str] = &["risk_manager", "ciso", "board", "auditors"];
 const SUPPLIER_KEYS: &[&str] = &[
@@ -94,7 +97,15 @@ const CONTRACT_KEYS: &[&str] = &[
     "auto_renew",
     "renewal_months",
 ];
-const QUESTIONNAIRE_KEYS: &[&str] = &["cadence_months"];
+const QUESTIONNAIRE_KEYS: &[&str] = &["cadence_months", "reminder_days"];
+const ESCALATION_KEYS: &[&str] = &[
+    "ciso_after_days",
+    "ciso_after_days_critical",
+    "repeat_critical_days",
+    "resolution_notices",
+    "digest_to_ciso",
+    "blind_percent",
+];
 const CADENCE_KEYS: &[&str] = &["critical", "important", "standard"];
 const CERTIFICATION_KEYS: &[&str] = &["kind", "expires"];
 
@@ -151,10 +162,19 @@ pub(super) fn parse(
     let contacts = section(&mut r, root, "contacts", contacts);
     let findings = section(&mut r, root, "findings", findings);
     let questionnaires = section(&mut r, root, "questionnaires", questionnaires);
+    let escalation = section(&mut r, root, "escalation", escalation);
     let suppliers = suppliers(&mut r, root);
     let acceptances = acceptances(&mut r, root, &suppliers);
 
-    match (daemon, probe, email, contacts, findings, questionnaires) {
+    match (
+        daemon,
+        probe,
+        email,
+        contacts,
+        findings,
+        questionnaires,
+        escalation,
+    ) {
         (
             Some(daemon),
             Some(probe),
@@ -162,6 +182,7 @@ pub(super) fn parse(
             Some(contacts),
             Some(findings),
             Some(questionnaires),
+            Some(escalation),
         ) if r.diagnostics.is_empty() => Ok(Config {
             path: path.to_path_buf(),
             daemon,
@@ -170,6 +191,7 @@ pub(super) fn parse(
             contacts,
             findings,
             questionnaires,
+            escalation,
             suppliers,
             acceptances,
         }),
@@ -250,6 +272,7 @@ fn known_keys(section: &str) -> &'static [&'static str] {
         "contacts" => CONTACT_KEYS,
         "findings" => FINDINGS_KEYS,
         "questionnaires" => QUESTIONNAIRE_KEYS,
+        "escalation" => ESCALATION_KEYS,
         _ => &[],
     }
 }
@@ -308,7 +331,11 @@ fn daemon(r: &mut Reader<'_>, t: Table<'_, '_>, base: &Path) -> Option<DaemonCon
     let retention_days = r
         .integer(t, "retention_days", 7..=36_500)
         .map_or(Some(400), |d| u32::try_from(d).ok());
+    let probe_jitter_secs = r
+        .integer(t, "probe_jitter_secs", 0..=3600)
+        .map_or(Some(60), |n| u32::try_from(n).ok());
     Some(DaemonConfig {
+        probe_jitter_secs: probe_jitter_secs?,
         database,
         probe_schedule: probe_schedule?,
         obligations_schedule: obligations_schedule?,
@@ -483,7 +510,11 @@ fn email(
         None => tls.default_port(),
         Some(p) => p.ok()?,
     };
+    let max_attempts = r
+        .integer(t, "max_attempts", 1..=1000)
+        .map_or(Some(10), |n| u32::try_from(n).ok());
     Some(EmailConfig {
+        max_attempts: max_attempts?,
         transport: transport?,
         from: from?,
         smtp_host,
@@ -654,7 +685,17 @@ fn findings(r: &mut Reader<'_>, t: Table<'_, '_>) -> Option<FindingsConfig> {
 }
 
 fn questionnaires(r: &mut Reader<'_>, t: Table<'_, '_>) -> Option<QuestionnaireConfig> {
-    let defaults = QuestionnaireConfig::default();
+    let mut defaults = QuestionnaireConfig::default();
+    if t.get("reminder_days").is_some() {
+        let mut days: Vec<u32> = r
+            .integers(t, "reminder_days", 0..=365)?
+            .into_iter()
+            .filter_map(|n| u32::try_from(n).ok())
+            .collect();
+        days.sort_unstable_by(|a, b| b.cmp(a));
+        days.dedup();
+        defaults.reminder_days = days;
+    }
     let Some((entries, start)) = r.table(t, "cadence_months") else {
         return t.get("cadence_months").is_none().then_some(defaults);
     };
@@ -676,6 +717,33 @@ fn questionnaires(r: &mut Reader<'_>, t: Table<'_, '_>) -> Option<QuestionnaireC
         cadence_critical: critical?,
         cadence_important: important?,
         cadence_standard: standard?,
+        reminder_days: defaults.reminder_days,
+    })
+}
+
+fn escalation(r: &mut Reader<'_>, t: Table<'_, '_>) -> Option<EscalationConfig> {
+    let d = EscalationConfig::default();
+    let mut days = |key: &str, default: u32| {
+        r.integer(t, key, 1..=365)
+            .map_or(Some(default), |n| u32::try_from(n).ok())
+    };
+    let ciso_after_days = days("ciso_after_days", d.ciso_after_days);
+    let ciso_after_days_critical = days("ciso_after_days_critical", d.ciso_after_days_critical);
+    let repeat_critical_days = days("repeat_critical_days", d.repeat_critical_days);
+    let resolution_notices = r
+        .boolean(t, "resolution_notices")
+        .unwrap_or(d.resolution_notices);
+    let digest_to_ciso = r.boolean(t, "digest_to_ciso").unwrap_or(d.digest_to_ciso);
+    let blind_percent = r
+        .integer(t, "blind_percent", 1..=100)
+        .map_or(Some(d.blind_percent), |n| u32::try_from(n).ok());
+    Some(EscalationConfig {
+        ciso_after_days: ciso_after_days?,
+        ciso_after_days_critical: ciso_after_days_critical?,
+        repeat_critical_days: repeat_critical_days?,
+        resolution_notices,
+        digest_to_ciso,
+        blind_percent: blind_percent?,
     })
 }
 

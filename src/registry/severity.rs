@@ -19,6 +19,14 @@ pub enum Severity {
 
 impl Severity {
     pub const NAMES: [&'static str; 5] = ["critical", "high", "medium", "low", "info"];
+    /// Worst first.
+    pub const ALL: [Self; 5] = [
+        Self::Critical,
+        Self::High,
+        Self::Medium,
+        Self::Low,
+        Self::Info,
+    ];
 
     #[must_use]
     pub fn as_str(self) -> &'static str {

@@ -6,6 +6,7 @@
 
 mod audit;
 mod findings;
+mod outbox;
 mod paperwork;
 mod registry;
 mod runs;
@@ -20,6 +21,10 @@ use sqlx::sqlite::{
 
 pub use audit::{AuditEntry, AuditFilter};
 pub use findings::{FindingFilter, FindingKey, FindingState, LifecyclePolicy, StoredFinding};
+pub use outbox::{
+    AlertFinding, AlertSnapshot, JobRun, NewNotice, Notice, Notifier, OutboxRow, OutboxStats,
+    Outgoing, backoff,
+};
 pub use paperwork::{MAX_DOCUMENT_BYTES, NewQuestionnaire, Review};
 pub use registry::{StoredSupplier, SyncReport};
 pub use runs::{

@@ -105,6 +105,8 @@ pub struct RunReport {
     pub observations_unchanged: usize,
     /// One per supplier in the run, by supplier id.
     pub scores: Vec<SupplierScore>,
+    /// Outbox rows (messages × recipients) the run queued.
+    pub queued: usize,
 }
 
 /// One point of a supplier's score history.
@@ -450,6 +452,22 @@ impl Store {
         acceptances: &[Acceptance],
         policy: &LifecyclePolicy,
     ) -> Result<RunReport, StoreError> {
+        self.record_run_with(input, acceptances, policy, None).await
+    }
+
+    /// [`Store::record_run`], and with a `notifier`, the messages the run's
+    /// changes cause queued in the outbox in the same transaction (see
+    /// `outbox.rs`): a crash either keeps both or neither.
+    ///
+    /// # Errors
+    /// As [`Store::record_run`].
+    pub async fn record_run_with(
+        &self,
+        input: &RunInput,
+        acceptances: &[Acceptance],
+        policy: &LifecyclePolicy,
+        notifier: Option<&dyn super::Notifier>,
+    ) -> Result<RunReport, StoreError> {
         let at = timestamp(input.at);
         let in_run: BTreeSet<&str> = input
             .scopes
@@ -527,6 +545,10 @@ impl Store {
         .map_err(|e| self.err(e))?;
 
         let scores = self.store_scores(&mut tx, run_id, &in_run, &rows).await?;
+        let queued = match notifier {
+            Some(n) => self.notify_in(&mut tx, input.at, n).await?,
+            None => 0,
+        };
         tx.commit().await.map_err(|e| self.err(e))?;
 
         Ok(RunReport {
@@ -541,6 +563,7 @@ impl Store {
             observations_stored: stored,
             observations_unchanged: unchanged,
             scores,
+            queued,
         })
     }
 

@@ -666,27 +666,6 @@ fn database_path_is_relative_to_the_config_file() {
 }
 
 #[test]
-fn pending_commands_say_not_available_yet() {
-    // A config that does not exist: should one of these commands become
-    // real, it fails for want of a config instead of probing the network.
-    let scratch = Scratch::new();
-    for command in ["run", "digest"] {
-        for extra in [&[][..], &["--fail-on", "high", "acme"][..]] {
-            let mut args = vec!["--config", "absent.toml", command];
-            args.extend_from_slice(extra);
-            let run = scratch.run(&args);
-            run.expect_code(2);
-            assert!(
-                run.stderr
-                    .contains(&format!("`supplywatch {command}` is not available yet")),
-                "{command}: {}",
-                run.stderr
-            );
-        }
-    }
-}
-
-#[test]
 fn help_lists_the_commands() {
     let scratch = Scratch::new();
     let run = scratch.run(&["--help"]);

@@ -133,7 +133,9 @@ async fn saved_runs_open_damp_and_list_findings() {
     // status: worst first, with grades, open counts and the next deadline.
     let status = run(&scratch, &["status", "--format", "json"]).await;
     status.expect_code(0);
-    let lines = status.json();
+    let report = status.json();
+    let lines = &report["suppliers"];
+    assert_eq!(report["service"]["outbox"]["queued"], 0);
     let ids: Vec<&str> = lines
         .as_array()
         .unwrap()

@@ -810,7 +810,7 @@ fn recorded_runs_open_and_resolve_certification_findings() {
         "{open}"
     );
     let status = desk.json(&["status"]);
-    let acme = first(&status, |l| l["id"] == "acme").unwrap();
+    let acme = first(&status["suppliers"], |l| l["id"] == "acme").unwrap();
     assert_eq!(
         acme["next_deadline"],
         json!({

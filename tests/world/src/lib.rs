@@ -18,6 +18,7 @@
 //! - [`tls`]: [`TlsCase`] and one server per case;
 //! - [`http`]: HTTPS and plain-HTTP sites with canned replies per path;
 //! - [`dns`]: the authoritative server for `test.`, extensible records;
+//! - [`smtp`]: [`SmtpSink`], an SMTP server that keeps what it is sent;
 //! - [`world`]: [`World`] and [`WorldBuilder`], which wire the rest.
 //!
 //! Test infrastructure: errors are `anyhow`, and nothing here is used by
@@ -27,6 +28,7 @@ pub mod dns;
 pub mod http;
 pub mod pki;
 pub mod raw;
+pub mod smtp;
 pub mod task;
 pub mod tls;
 pub mod world;
@@ -35,6 +37,7 @@ pub mod zone;
 pub use dns::DnsRecord;
 pub use http::{Reply, SiteCert, SiteEndpoint, SiteSpec};
 pub use pki::{Authority, Leaf, LeafKey, LeafSpec, Pki};
+pub use smtp::{ReceivedMail, SinkOptions, SmtpSink};
 pub use tls::TlsCase;
 pub use world::{World, WorldBuilder};
 pub use zone::MailDomain;

@@ -1,0 +1,81 @@
+//! `supplywatch digest`: the weekly digest, previewed, written or queued.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use clap::Args;
+use supplywatch::mail::{Mailer, deliver_due};
+use supplywatch::pipeline;
+use supplywatch::store::{OpenMode, Store};
+
+use super::{Globals, Outcome, UsageError};
+
+#[derive(Debug, Args)]
+pub struct DigestArgs {
+    /// Print the text part
+    #[arg(long)]
+    preview: bool,
+    /// Write the HTML part to FILE
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Queue it for the risk manager (and the CISO) and deliver it now
+    #[arg(long)]
+    send: bool,
+}
+
+pub async fn run(globals: &Globals, args: &DigestArgs) -> anyhow::Result<Outcome> {
+    if !args.preview && args.html.is_none() && !args.send {
+        return Err(UsageError(
+            "say what to do with the digest: --preview (print the text), --html FILE, --send"
+                .into(),
+        )
+        .into());
+    }
+    let config = globals.load_config()?;
+    let db = globals.database_path(Some(&config))?;
+    let store = Store::open(&db, OpenMode::Existing).await?;
+    let now = Utc::now();
+    let result = async {
+        let input = pipeline::digest_input(&store, &config, now).await?;
+        let digest = supplywatch::digest::render(&input);
+        if args.preview {
+            println!("Subject: {}\n", digest.subject);
+            print!("{}", digest.text);
+        }
+        if let Some(path) = &args.html {
+            std::fs::write(path, &digest.html)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            if !globals.quiet {
+                eprintln!("HTML part written to {}", path.display());
+            }
+        }
+        if args.send {
+            let Some(message) = pipeline::digest_message(&config, &digest, now) else {
+                return Err(UsageError(
+                    "no recipient: set [contacts] risk_manager (and ciso) in the config".into(),
+                )
+                .into());
+            };
+            let queued = store.enqueue(&[message], now).await?;
+            let mailer = Mailer::from_config(&config.email).map_err(anyhow::Error::msg)?;
+            let report =
+                deliver_due(&store, &mailer, Utc::now, config.email.max_attempts, u32::MAX).await?;
+            if !globals.quiet {
+                eprintln!(
+                    "digest queued for {queued} recipient{}; delivery via {}: {} sent, {} to retry, {} given up",
+                    if queued == 1 { "" } else { "s" },
+                    mailer.describe(),
+                    report.sent,
+                    report.retried,
+                    report.given_up
+                );
+            }
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    store.close().await;
+    result?;
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,74 @@
+//! `supplywatch run`: the service (see `supplywatch::daemon`), or one
+//! cycle of it with `--once`.
+
+use chrono::Utc;
+use clap::Args;
+use supplywatch::daemon::{self, Job};
+use supplywatch::mail::{Mailer, deliver_due};
+use supplywatch::store::{OpenMode, Store};
+
+use super::{Globals, Outcome};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Run each job once (probe, obligations, and the digest with --digest),
+    /// deliver what they queued, and exit: a cron-style alternative to the service
+    #[arg(long)]
+    once: bool,
+    /// With --once: queue the weekly digest too
+    #[arg(long, requires = "once")]
+    digest: bool,
+}
+
+pub async fn run(globals: &Globals, args: &RunArgs) -> anyhow::Result<Outcome> {
+    let config = globals.load_config()?;
+    let db = globals.database_path(Some(&config))?;
+    let store = Store::open(&db, OpenMode::Create).await?;
+    if !args.once {
+        daemon::run(config, store).await?;
+        return Ok(Outcome::Ok);
+    }
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    let mut jobs = vec![Job::Probe, Job::Obligations];
+    if args.digest {
+        jobs.push(Job::Digest);
+    }
+    let mut failed = None;
+    for job in jobs {
+        match daemon::run_job(&store, &config, job, stop.clone()).await {
+            Ok(summary) => {
+                if !globals.quiet {
+                    eprintln!("{}: {summary}", job.name());
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {}: {e:#}", job.name());
+                failed.get_or_insert(e);
+            }
+        }
+    }
+    let mailer = Mailer::from_config(&config.email).map_err(anyhow::Error::msg)?;
+    let report = deliver_due(
+        &store,
+        &mailer,
+        Utc::now,
+        config.email.max_attempts,
+        u32::MAX,
+    )
+    .await;
+    store.close().await;
+    let report = report?;
+    if !globals.quiet {
+        eprintln!(
+            "delivery via {}: {} sent, {} to retry, {} given up",
+            mailer.describe(),
+            report.sent,
+            report.retried,
+            report.given_up
+        );
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(Outcome::Ok),
+    }
+}

@@ -1,0 +1,446 @@
+//! The service: jobs on cron schedules (probe, obligations, digest,
+//! retention), the outbox delivery loop, SIGHUP reloads, a clean stop on
+//! SIGTERM/SIGINT, and systemd's READY / WATCHDOG / STOPPING notifications.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, RwLock, watch};
+
+use crate::config::{Config, CronSchedule};
+use crate::escalate::Escalation;
+use crate::mail::{Mailer, deliver_due};
+use crate::pipeline;
+use crate::probe::run::Silent;
+use crate::registry::SupplierStatus;
+use crate::store::Store;
+
+/// How long a stop waits for the job in flight.
+pub const STOP_GRACE: Duration = Duration::from_secs(8);
+/// How often the outbox is looked at when nothing wakes the loop.
+const DELIVERY_INTERVAL: Duration = Duration::from_secs(15);
+/// Rows sent per delivery pass.
+const DELIVERY_BATCH: u32 = 200;
+
+/// The daemon's jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Job {
+    Probe,
+    Obligations,
+    Digest,
+    Retention,
+}
+
+impl Job {
+    pub const ALL: [Self; 4] = [
+        Self::Probe,
+        Self::Obligations,
+        Self::Digest,
+        Self::Retention,
+    ];
+
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Probe => "probe",
+            Self::Obligations => "obligations",
+            Self::Digest => "digest",
+            Self::Retention => "retention",
+        }
+    }
+
+    fn schedule(self, config: &Config) -> &CronSchedule {
+        match self {
+            Self::Probe => &config.daemon.probe_schedule,
+            Self::Obligations => &config.daemon.obligations_schedule,
+            Self::Digest => &config.daemon.digest_schedule,
+            Self::Retention => &config.daemon.retention_schedule,
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Self::Probe => 0,
+            Self::Obligations => 1,
+            Self::Digest => 2,
+            Self::Retention => 3,
+        }
+    }
+}
+
+/// The next time `job` fires after `now`, in the config's time zone.
+#[must_use]
+pub fn next_fire(config: &Config, job: Job, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    job.schedule(config)
+        .schedule
+        .after(&now.with_timezone(&config.daemon.timezone))
+        .next()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// What the jobs share.
+struct Shared {
+    config_path: PathBuf,
+    config: RwLock<Arc<Config>>,
+    mailer: RwLock<Arc<Mailer>>,
+    store: Store,
+    running: [AtomicBool; 4],
+    /// Wakes the delivery loop when a job queued messages.
+    outbox: Notify,
+    stop: watch::Receiver<bool>,
+}
+
+/// Runs the service until SIGTERM or SIGINT.
+///
+/// # Errors
+/// When the store or the mailer cannot be set up, or the first sync fails.
+pub async fn run(config: Config, store: Store) -> anyhow::Result<()> {
+    let mailer = Mailer::from_config(&config.email).map_err(anyhow::Error::msg)?;
+    let now = Utc::now();
+    let report = store
+        .sync_registry(
+            &config.suppliers,
+            &format!("daemon {}", config.path.display()),
+            now,
+        )
+        .await?;
+    tracing::info!(
+        onboarded = report.onboarded.len(),
+        updated = report.updated.len(),
+        exited = report.exited.len(),
+        database = %store.path().display(),
+        mail = %mailer.describe(),
+        "registry synced; supplywatch running"
+    );
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        config_path: config.path.clone(),
+        config: RwLock::new(Arc::new(config)),
+        mailer: RwLock::new(Arc::new(mailer)),
+        store,
+        running: Default::default(),
+        outbox: Notify::new(),
+        stop: stop_rx,
+    });
+    for job in Job::ALL {
+        let config = shared.config.read().await.clone();
+        let next = next_fire(&config, job, now);
+        let _ = shared.store.record_job(job.name(), now, None, next).await;
+    }
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+
+    let delivery = tokio::spawn(delivery_loop(shared.clone()));
+    let watchdog = sd_notify::watchdog_enabled().map(|period| {
+        let mut stop = shared.stop.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period / 2);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => { let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]); }
+                    _ = stop.changed() => break,
+                }
+            }
+        })
+    });
+    let mut jobs = tokio::task::JoinSet::new();
+    let result = scheduler(&shared, &mut jobs).await;
+
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    tracing::info!("stopping: waiting for the job in flight");
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(STOP_GRACE, async {
+        while jobs.join_next().await.is_some() {}
+        let _ = delivery.await;
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("a job did not finish in time; it was stopped");
+        jobs.abort_all();
+    }
+    if let Some(w) = watchdog {
+        w.abort();
+    }
+    shared.store.close().await;
+    tracing::info!("stopped");
+    result
+}
+
+/// Starts jobs when they are due, reloads on SIGHUP, returns on
+/// SIGTERM/SIGINT.
+async fn scheduler(
+    shared: &Arc<Shared>,
+    jobs: &mut tokio::task::JoinSet<()>,
+) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut plan = plan_all(&*shared.config.read().await, Utc::now());
+    loop {
+        let now = Utc::now();
+        let Some((job, at)) = plan
+            .iter()
+            .filter_map(|(j, t)| t.map(|t| (*j, t)))
+            .min_by_key(|(_, t)| *t)
+        else {
+            tracing::warn!("no job will ever fire again; waiting for a signal");
+            tokio::select! {
+                _ = hangup.recv() => { reload(shared).await; plan = plan_all(&*shared.config.read().await, Utc::now()); continue; }
+                _ = terminate.recv() => return Ok(()),
+                _ = interrupt.recv() => return Ok(()),
+            }
+        };
+        let wait = (at - now).to_std().unwrap_or(Duration::ZERO);
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {
+                let config = shared.config.read().await.clone();
+                let fired = Utc::now();
+                let next = next_fire(&config, job, fired);
+                if let Some(slot) = plan.iter_mut().find(|(j, _)| *j == job) {
+                    slot.1 = next;
+                }
+                start_job(shared, jobs, job, next);
+            }
+            _ = hangup.recv() => {
+                reload(shared).await;
+                plan = plan_all(&*shared.config.read().await, Utc::now());
+            }
+            _ = terminate.recv() => return Ok(()),
+            _ = interrupt.recv() => return Ok(()),
+            Some(_) = jobs.join_next(), if !jobs.is_empty() => {}
+        }
+    }
+}
+
+fn plan_all(config: &Config, now: DateTime<Utc>) -> Vec<(Job, Option<DateTime<Utc>>)> {
+    Job::ALL
+        .iter()
+        .map(|j| (*j, next_fire(config, *j, now)))
+        .collect()
+}
+
+/// Starts `job` unless it is still running from its last tick.
+fn start_job(
+    shared: &Arc<Shared>,
+    jobs: &mut tokio::task::JoinSet<()>,
+    job: Job,
+    next: Option<DateTime<Utc>>,
+) {
+    let Some(flag) = shared.running.get(job.index()) else {
+        return;
+    };
+    if flag.swap(true, Ordering::AcqRel) {
+        tracing::warn!(
+            job = job.name(),
+            "still running from its last tick; this tick is skipped"
+        );
+        return;
+    }
+    let shared = shared.clone();
+    jobs.spawn(async move {
+        let started = Utc::now();
+        let _ = shared
+            .store
+            .record_job(job.name(), started, None, next)
+            .await;
+        let config = shared.config.read().await.clone();
+        let outcome = run_job(&shared.store, &config, job, shared.stop.clone()).await;
+        let text = match &outcome {
+            Ok(summary) => {
+                tracing::info!(job = job.name(), "{summary}");
+                format!("ok: {summary}")
+            }
+            Err(e) => {
+                tracing::error!(job = job.name(), "failed: {e:#}");
+                format!("failed: {e:#}")
+            }
+        };
+        let _ = shared
+            .store
+            .record_job(job.name(), Utc::now(), Some(&text), next)
+            .await;
+        shared.outbox.notify_one();
+        if let Some(flag) = shared.running.get(job.index()) {
+            flag.store(false, Ordering::Release);
+        }
+    });
+}
+
+/// Runs one job to its end (a probe job stops early, before saving, when
+/// the daemon is stopping); returns a one-line summary.
+///
+/// # Errors
+/// Whatever stopped the job.
+pub async fn run_job(
+    store: &Store,
+    config: &Config,
+    job: Job,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<String> {
+    let now = Utc::now();
+    match job {
+        Job::Probe => {
+            let jitter = config.daemon.probe_jitter_secs;
+            if jitter > 0 {
+                let delay = Duration::from_millis(fastrand::u64(0..=u64::from(jitter) * 1000));
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    _ = stop.changed() => return Ok("stopped before probing".to_owned()),
+                }
+            }
+            let mut suppliers: Vec<_> = config
+                .suppliers
+                .iter()
+                .filter(|s| s.status != SupplierStatus::Exited)
+                .cloned()
+                .collect();
+            // Spread the load: not every run hits the same suppliers first.
+            fastrand::shuffle(&mut suppliers);
+            let probe = pipeline::probe_and_check(config, &suppliers, Arc::new(Silent), Utc::now);
+            let run = tokio::select! {
+                run = probe => run?,
+                _ = stop.changed() => return Ok("stopped while probing; nothing saved".to_owned()),
+            };
+            let health = run.health();
+            let notifier = Escalation::new(config, Some(health), run.at);
+            let report = run
+                .save_with(store, config, "daemon", Some(&notifier))
+                .await?;
+            Ok(format!(
+                "{} suppliers probed ({} of {} probes failed): {} opened, {} reopened, {} resolved, {} e-mails queued",
+                suppliers.len(),
+                health.failed,
+                health.probed,
+                report.opened.len(),
+                report.reopened.len(),
+                report.resolved.len(),
+                report.queued
+            ))
+        }
+        Job::Obligations => {
+            let notifier = Escalation::new(config, None, now);
+            let (_, report) =
+                pipeline::run_obligations_with(store, config, now, "daemon", Some(&notifier))
+                    .await?;
+            Ok(format!(
+                "paperwork judged: {} opened, {} reopened, {} resolved, {} e-mails queued",
+                report.opened.len(),
+                report.reopened.len(),
+                report.resolved.len(),
+                report.queued
+            ))
+        }
+        Job::Digest => {
+            let queued = queue_digest(store, config, now).await?;
+            Ok(format!("weekly digest queued ({queued} recipients)"))
+        }
+        Job::Retention => {
+            let pruned = store.prune(now, config.daemon.retention_days).await?;
+            Ok(format!(
+                "pruned {} runs, {} scores, {} observations, {} facts",
+                pruned.runs, pruned.scores, pruned.observations, pruned.facts
+            ))
+        }
+    }
+}
+
+/// Builds the digest as of `now` and queues it; returns the rows queued.
+///
+/// # Errors
+/// When the store cannot be read or written.
+pub async fn queue_digest(
+    store: &Store,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    let input = pipeline::digest_input(store, config, now).await?;
+    let digest = crate::digest::render(&input);
+    let Some(message) = pipeline::digest_message(config, &digest, now) else {
+        tracing::warn!("no [contacts] risk_manager (or ciso): the digest has no recipient");
+        return Ok(0);
+    };
+    Ok(store.enqueue(&[message], now).await?)
+}
+
+async fn delivery_loop(shared: Arc<Shared>) {
+    let mut stop = shared.stop.clone();
+    loop {
+        let mailer = shared.mailer.read().await.clone();
+        let max = shared.config.read().await.email.max_attempts;
+        match deliver_due(&shared.store, &mailer, Utc::now, max, DELIVERY_BATCH).await {
+            Ok(r) if r.sent + r.retried + r.given_up > 0 => {
+                tracing::info!(
+                    sent = r.sent,
+                    retried = r.retried,
+                    given_up = r.given_up,
+                    "outbox delivery"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!("outbox: {e}"),
+        }
+        if *stop.borrow() {
+            return;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(DELIVERY_INTERVAL) => {}
+            () = shared.outbox.notified() => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// SIGHUP: a valid config is synced and takes effect; an invalid one is
+/// refused with its errors logged, and the old one stays.
+async fn reload(shared: &Shared) {
+    let path = shared.config_path.clone();
+    match load_for_reload(&path) {
+        Ok(config) => match Mailer::from_config(&config.email) {
+            Ok(mailer) => {
+                let now = Utc::now();
+                match shared
+                    .store
+                    .sync_registry(
+                        &config.suppliers,
+                        &format!("daemon reload {}", path.display()),
+                        now,
+                    )
+                    .await
+                {
+                    Ok(report) => {
+                        *shared.config.write().await = Arc::new(config);
+                        *shared.mailer.write().await = Arc::new(mailer);
+                        tracing::info!(
+                            onboarded = report.onboarded.len(),
+                            updated = report.updated.len(),
+                            exited = report.exited.len(),
+                            "config reloaded from {}",
+                            path.display()
+                        );
+                    }
+                    Err(e) => {
+                        tracing::error!(
+                            "config reload: the sync failed, the old config stays: {e}"
+                        );
+                    }
+                }
+            }
+            Err(e) => tracing::error!("config reload refused, the old config stays: {e}"),
+        },
+        Err(e) => {
+            if let crate::config::ConfigError::Invalid { diagnostics, .. } = &e {
+                for d in diagnostics {
+                    tracing::error!("config reload: {d}");
+                }
+            }
+            tracing::error!("config reload refused, the old config stays: {e}");
+        }
+    }
+}
+
+fn load_for_reload(path: &Path) -> Result<Config, crate::config::ConfigError> {
+    Config::load(path)
+}

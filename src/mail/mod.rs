@@ -1,0 +1,6 @@
+//! E-mail: safe text, message building and delivery.
+
+pub mod deliver;
+pub mod text;
+
+pub use deliver::{DeliveryReport, Mailer, SendError, deliver_due};

@@ -1,0 +1,606 @@
+//! The durable outbox and the notices behind it.
+//!
+//! A [`Notifier`] looks at what is open, what just resolved, what was told
+//! to whom before (the notices), and plans messages; the plan is written —
+//! outbox rows and notices — in the same transaction as the finding changes
+//! that caused it (see [`Store::record_run_with`]). The delivery loop then
+//! reads due rows, sends them, and marks them sent, retried or given up.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use sqlx::Row as _;
+use sqlx::SqliteConnection;
+
+use super::{FindingState, Store, StoreError, parse_timestamp, timestamp};
+use crate::checks::Severity;
+use crate::registry::Questionnaire;
+
+/// A message someone was sent about something.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Notice {
+    /// `alert`, `escalation`, `repeat`, `resolved`, `reminder`, `blind`, `sighted`.
+    pub kind: String,
+    pub at: DateTime<Utc>,
+    pub message_id: String,
+    pub recipients: Vec<String>,
+    pub detail: Option<String>,
+}
+
+/// A finding as the notifier sees it, with what was said about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertFinding {
+    pub id: i64,
+    pub supplier: String,
+    pub check: String,
+    pub target: String,
+    pub state: FindingState,
+    pub severity: Severity,
+    pub summary: String,
+    pub first_seen: DateTime<Utc>,
+    pub opened_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub reopen_count: u32,
+    /// Oldest first.
+    pub notices: Vec<Notice>,
+}
+
+/// What a notifier plans from.
+#[derive(Debug, Clone, Default)]
+pub struct AlertSnapshot {
+    /// Now.
+    pub at: DateTime<Utc>,
+    /// Open findings at or above the notifier's minimum severity, findings
+    /// resolved or accepted that were told of (with their notices).
+    pub findings: Vec<AlertFinding>,
+    /// Questionnaires in progress, with their reminders so far.
+    pub questionnaires: Vec<(Questionnaire, Vec<Notice>)>,
+    /// Notices about the monitor itself (blind / sighted), oldest first.
+    pub monitor: Vec<Notice>,
+}
+
+/// A notice to record with a planned message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewNotice {
+    pub finding_id: Option<i64>,
+    /// `finding:<id>`, `questionnaire:<id>` or `monitor`.
+    pub subject: String,
+    pub kind: String,
+    pub detail: Option<String>,
+}
+
+/// One message to queue, to one or more recipients (a row each).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// Unique for this message: queueing it again is a no-op.
+    pub key: String,
+    pub kind: String,
+    pub supplier: Option<String>,
+    pub recipients: Vec<String>,
+    /// One line (already free of CR/LF).
+    pub subject: String,
+    /// `<…@…>`.
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub text: String,
+    pub html: Option<String>,
+    /// What to remember having said.
+    pub notices: Vec<NewNotice>,
+}
+
+/// Decides what to send, from a snapshot. Pure: no I/O.
+pub trait Notifier: Send + Sync {
+    /// Open findings below this severity are not loaded into the snapshot.
+    fn min_severity(&self) -> Severity;
+    fn plan(&self, snapshot: &AlertSnapshot) -> Vec<Outgoing>;
+}
+
+/// A queued (or sent, or failed) message for one recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub key: String,
+    pub kind: String,
+    pub supplier: Option<String>,
+    pub recipient: String,
+    pub subject: String,
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub text: String,
+    pub html: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub state: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+/// The outbox at a glance, for `status` and the digest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct OutboxStats {
+    /// Messages waiting to be sent.
+    pub queued: u64,
+    /// When the oldest of them was queued.
+    pub oldest_queued: Option<DateTime<Utc>>,
+    pub sent: u64,
+    /// Messages given up.
+    pub failed: u64,
+}
+
+/// The daemon's record of one job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JobRun {
+    pub job: String,
+    pub last_started: Option<DateTime<Utc>>,
+    pub last_finished: Option<DateTime<Utc>>,
+    pub last_outcome: Option<String>,
+    pub next_at: Option<DateTime<Utc>>,
+}
+
+const LOAD_ALERT_FINDINGS: &str = "SELECT json_group_array(json_array(id, supplier_id, check_id, \
+     target, state, severity, summary, first_seen, opened_at, resolved_at, reopen_count)) \
+     FROM findings WHERE (state = 'open' AND severity IN (SELECT value FROM json_each(?1))) \
+     OR id IN (SELECT finding_id FROM notices WHERE finding_id IS NOT NULL \
+               AND (findings.state != 'resolved' OR findings.resolved_at >= ?2))";
+
+const LOAD_NOTICES: &str = "SELECT finding_id, subject, kind, at, message_id, recipients, detail \
+     FROM notices WHERE finding_id IN (SELECT value FROM json_each(?1)) \
+     OR subject = 'monitor' OR subject LIKE 'questionnaire:%' ORDER BY id";
+
+const INSERT_OUTBOX: &str = "INSERT INTO outbox (key, kind, supplier_id, recipient, subject, \
+     message_id, in_reply_to, refs, body_text, body_html, created_at, state, next_attempt_at) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?) ON CONFLICT (key) DO NOTHING";
+
+const INSERT_NOTICE: &str = "INSERT INTO notices (finding_id, subject, kind, at, message_id, \
+     recipients, detail) VALUES (?, ?, ?, ?, ?, ?, ?)";
+
+const OUTBOX_COLUMNS: &str = "SELECT id, key, kind, supplier_id, recipient, subject, message_id, \
+     in_reply_to, refs, body_text, body_html, created_at, state, attempts, last_error FROM outbox";
+
+type AlertTuple = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+);
+
+impl Store {
+    /// Plans and queues messages with `notifier` in a transaction of its own
+    /// (the daemon's periodic pass; runs use [`Store::record_run_with`]).
+    /// Returns the number of outbox rows queued.
+    ///
+    /// # Errors
+    /// [`StoreError`]; on error nothing is queued.
+    pub async fn notify(
+        &self,
+        at: DateTime<Utc>,
+        notifier: &dyn Notifier,
+    ) -> Result<usize, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| self.err(e))?;
+        let queued = self.notify_in(&mut tx, at, notifier).await?;
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(queued)
+    }
+
+    /// Queues `outgoing` as it is (the digest), in one transaction.
+    ///
+    /// # Errors
+    /// [`StoreError`]; on error nothing is queued.
+    pub async fn enqueue(
+        &self,
+        outgoing: &[Outgoing],
+        at: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| self.err(e))?;
+        let queued = self.write_outgoing(&mut tx, outgoing, at).await?;
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(queued)
+    }
+
+    /// Snapshot, plan, write: inside the caller's transaction.
+    pub(super) async fn notify_in(
+        &self,
+        conn: &mut SqliteConnection,
+        at: DateTime<Utc>,
+        notifier: &dyn Notifier,
+    ) -> Result<usize, StoreError> {
+        let snapshot = self
+            .alert_snapshot(conn, at, notifier.min_severity())
+            .await?;
+        let plan = notifier.plan(&snapshot);
+        self.write_outgoing(conn, &plan, at).await
+    }
+
+    async fn alert_snapshot(
+        &self,
+        conn: &mut SqliteConnection,
+        at: DateTime<Utc>,
+        min: Severity,
+    ) -> Result<AlertSnapshot, StoreError> {
+        let corrupt = |why: String| StoreError::Corrupt {
+            path: self.path.clone(),
+            why: format!("notices: {why}"),
+        };
+        let severities: Vec<&str> = Severity::ALL
+            .iter()
+            .filter(|s| **s >= min)
+            .map(|s| s.as_str())
+            .collect();
+        let severities = serde_json::to_string(&severities).map_err(|e| corrupt(e.to_string()))?;
+        // Resolved findings matter while their resolution is news: this run's.
+        let text: String = sqlx::query_scalar(LOAD_ALERT_FINDINGS)
+            .bind(&severities)
+            .bind(timestamp(at))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| self.err(e))?;
+        let tuples: Vec<AlertTuple> =
+            serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
+        let time = |t: &str| parse_timestamp(t).map_err(corrupt);
+        let mut findings = Vec::with_capacity(tuples.len());
+        for (id, supplier, check, target, state, severity, summary, first, opened, resolved, n) in
+            tuples
+        {
+            findings.push(AlertFinding {
+                id,
+                supplier,
+                check,
+                target,
+                state: state.parse().map_err(corrupt)?,
+                severity: severity.parse().map_err(corrupt)?,
+                summary,
+                first_seen: time(&first)?,
+                opened_at: opened.as_deref().map(time).transpose()?,
+                resolved_at: resolved.as_deref().map(time).transpose()?,
+                reopen_count: u32::try_from(n).unwrap_or(0),
+                notices: Vec::new(),
+            });
+        }
+        let ids: Vec<i64> = findings.iter().map(|f| f.id).collect();
+        let ids = serde_json::to_string(&ids).map_err(|e| corrupt(e.to_string()))?;
+        let rows = sqlx::query(LOAD_NOTICES)
+            .bind(&ids)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| self.err(e))?;
+        let mut by_finding: HashMap<i64, Vec<Notice>> = HashMap::new();
+        let mut by_subject: HashMap<String, Vec<Notice>> = HashMap::new();
+        for row in rows {
+            let get = |e: sqlx::Error| corrupt(e.to_string());
+            let recipients: String = row.try_get("recipients").map_err(get)?;
+            let at: String = row.try_get("at").map_err(get)?;
+            let notice = Notice {
+                kind: row.try_get("kind").map_err(get)?,
+                at: time(&at)?,
+                message_id: row.try_get("message_id").map_err(get)?,
+                recipients: serde_json::from_str(&recipients)
+                    .map_err(|e| corrupt(e.to_string()))?,
+                detail: row.try_get("detail").map_err(get)?,
+            };
+            match row.try_get::<Option<i64>, _>("finding_id").map_err(get)? {
+                Some(id) => by_finding.entry(id).or_default().push(notice),
+                None => by_subject
+                    .entry(row.try_get("subject").map_err(get)?)
+                    .or_default()
+                    .push(notice),
+            }
+        }
+        for f in &mut findings {
+            f.notices = by_finding.remove(&f.id).unwrap_or_default();
+        }
+        let questionnaires = self
+            .questionnaires_in(conn)
+            .await?
+            .into_iter()
+            .map(|q| {
+                let notices = by_subject
+                    .remove(&format!("questionnaire:{}", q.id))
+                    .unwrap_or_default();
+                (q, notices)
+            })
+            .collect();
+        Ok(AlertSnapshot {
+            at,
+            findings,
+            questionnaires,
+            monitor: by_subject.remove("monitor").unwrap_or_default(),
+        })
+    }
+
+    async fn write_outgoing(
+        &self,
+        conn: &mut SqliteConnection,
+        plan: &[Outgoing],
+        at: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let at = timestamp(at);
+        let mut queued = 0;
+        for m in plan {
+            let refs = (!m.references.is_empty()).then(|| m.references.join(" "));
+            for recipient in &m.recipients {
+                let done = sqlx::query(INSERT_OUTBOX)
+                    .bind(format!("{}:{recipient}", m.key))
+                    .bind(&m.kind)
+                    .bind(m.supplier.as_deref())
+                    .bind(recipient)
+                    .bind(&m.subject)
+                    .bind(&m.message_id)
+                    .bind(m.in_reply_to.as_deref())
+                    .bind(refs.as_deref())
+                    .bind(&m.text)
+                    .bind(m.html.as_deref())
+                    .bind(&at)
+                    .bind(&at)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(|e| self.err(e))?;
+                queued += usize::try_from(done.rows_affected()).unwrap_or(0);
+            }
+            let recipients = serde_json::to_string(&m.recipients).unwrap_or_else(|_| "[]".into());
+            for n in &m.notices {
+                sqlx::query(INSERT_NOTICE)
+                    .bind(n.finding_id)
+                    .bind(&n.subject)
+                    .bind(&n.kind)
+                    .bind(&at)
+                    .bind(&m.message_id)
+                    .bind(&recipients)
+                    .bind(n.detail.as_deref())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(|e| self.err(e))?;
+            }
+        }
+        Ok(queued)
+    }
+
+    /// Queued rows whose next attempt is due at `now`, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure.
+    pub async fn outbox_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let sql = "SELECT id, key, kind, supplier_id, recipient, subject, message_id, \
+             in_reply_to, refs, body_text, body_html, created_at, state, attempts, last_error \
+             FROM outbox WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY id LIMIT ?";
+        let rows = sqlx::query(sql)
+            .bind(timestamp(now))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        rows.iter().map(|r| self.outbox_row(r)).collect()
+    }
+
+    /// Every outbox row, oldest first (tests, `digest`).
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure.
+    pub async fn outbox(&self) -> Result<Vec<OutboxRow>, StoreError> {
+        let rows = sqlx::query(OUTBOX_COLUMNS)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        rows.iter().map(|r| self.outbox_row(r)).collect()
+    }
+
+    /// Rows given up on since `since`.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure.
+    pub async fn outbox_failed_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let sql = "SELECT id, key, kind, supplier_id, recipient, subject, message_id, \
+             in_reply_to, refs, body_text, body_html, created_at, state, attempts, last_error \
+             FROM outbox WHERE state = 'failed' AND next_attempt_at >= ? ORDER BY id";
+        let rows = sqlx::query(sql)
+            .bind(timestamp(since))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        rows.iter().map(|r| self.outbox_row(r)).collect()
+    }
+
+    /// Marks a row delivered.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure.
+    pub async fn outbox_sent(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, \
+             last_error = NULL WHERE id = ?",
+        )
+        .bind(timestamp(at))
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Records a failed attempt: queued again for `next`, or given up
+    /// (`failed`) when `next` is `None`.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure.
+    pub async fn outbox_attempt_failed(
+        &self,
+        id: i64,
+        at: DateTime<Utc>,
+        error: &str,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let error: String = error.chars().take(1000).collect();
+        sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, \
+             state = CASE WHEN ? IS NULL THEN 'failed' ELSE 'queued' END, \
+             next_attempt_at = coalesce(?, ?) WHERE id = ?",
+        )
+        .bind(error)
+        .bind(next.map(timestamp))
+        .bind(next.map(timestamp))
+        .bind(timestamp(at))
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Counts for `status`.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure.
+    pub async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
+        let row = sqlx::query(
+            "SELECT count(*) FILTER (WHERE state = 'queued') AS queued, \
+             min(created_at) FILTER (WHERE state = 'queued') AS oldest, \
+             count(*) FILTER (WHERE state = 'sent') AS sent, \
+             count(*) FILTER (WHERE state = 'failed') AS failed FROM outbox",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        let get = |e| self.err(e);
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        let oldest: Option<String> = row.try_get("oldest").map_err(get)?;
+        Ok(OutboxStats {
+            queued: count(row.try_get("queued").map_err(get)?),
+            oldest_queued: oldest
+                .as_deref()
+                .map(parse_timestamp)
+                .transpose()
+                .map_err(|why| StoreError::Corrupt {
+                    path: self.path.clone(),
+                    why,
+                })?,
+            sent: count(row.try_get("sent").map_err(get)?),
+            failed: count(row.try_get("failed").map_err(get)?),
+        })
+    }
+
+    /// Records that `job` started (`finished` = false) or finished, with its
+    /// outcome and the next time it is scheduled.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure.
+    pub async fn record_job(
+        &self,
+        job: &str,
+        at: DateTime<Utc>,
+        outcome: Option<&str>,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let sql = if outcome.is_some() {
+            "INSERT INTO job_runs (job, last_finished, last_outcome, next_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (job) DO UPDATE SET last_finished = ?2, last_outcome = ?3, next_at = ?4"
+        } else {
+            "INSERT INTO job_runs (job, last_started, next_at) VALUES (?1, ?2, ?4) \
+             ON CONFLICT (job) DO UPDATE SET last_started = ?2, next_at = coalesce(?4, next_at), \
+             last_outcome = coalesce(?3, last_outcome)"
+        };
+        sqlx::query(sql)
+            .bind(job)
+            .bind(timestamp(at))
+            .bind(outcome)
+            .bind(next.map(timestamp))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The daemon's jobs as last recorded.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure.
+    pub async fn job_runs(&self) -> Result<Vec<JobRun>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT job, last_started, last_finished, last_outcome, next_at FROM job_runs ORDER BY job",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        let corrupt = |why: String| StoreError::Corrupt {
+            path: self.path.clone(),
+            why,
+        };
+        rows.iter()
+            .map(|r| {
+                let get = |e: sqlx::Error| corrupt(e.to_string());
+                let time = |col: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
+                    let t: Option<String> = r.try_get(col).map_err(get)?;
+                    t.as_deref()
+                        .map(parse_timestamp)
+                        .transpose()
+                        .map_err(corrupt)
+                };
+                Ok(JobRun {
+                    job: r.try_get("job").map_err(get)?,
+                    last_started: time("last_started")?,
+                    last_finished: time("last_finished")?,
+                    last_outcome: r.try_get("last_outcome").map_err(get)?,
+                    next_at: time("next_at")?,
+                })
+            })
+            .collect()
+    }
+
+    fn outbox_row(&self, r: &sqlx::sqlite::SqliteRow) -> Result<OutboxRow, StoreError> {
+        let corrupt = |why: String| StoreError::Corrupt {
+            path: self.path.clone(),
+            why: format!("outbox: {why}"),
+        };
+        let get = |e: sqlx::Error| corrupt(e.to_string());
+        let refs: Option<String> = r.try_get("refs").map_err(get)?;
+        let created: String = r.try_get("created_at").map_err(get)?;
+        Ok(OutboxRow {
+            id: r.try_get("id").map_err(get)?,
+            key: r.try_get("key").map_err(get)?,
+            kind: r.try_get("kind").map_err(get)?,
+            supplier: r.try_get("supplier_id").map_err(get)?,
+            recipient: r.try_get("recipient").map_err(get)?,
+            subject: r.try_get("subject").map_err(get)?,
+            message_id: r.try_get("message_id").map_err(get)?,
+            in_reply_to: r.try_get("in_reply_to").map_err(get)?,
+            references: refs
+                .map(|r| r.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default(),
+            text: r.try_get("body_text").map_err(get)?,
+            html: r.try_get("body_html").map_err(get)?,
+            created_at: parse_timestamp(&created).map_err(corrupt)?,
+            state: r.try_get("state").map_err(get)?,
+            attempts: u32::try_from(r.try_get::<i64, _>("attempts").map_err(get)?).unwrap_or(0),
+            last_error: r.try_get("last_error").map_err(get)?,
+        })
+    }
+}
+
+/// The wait before attempt `attempts + 1`: 30 s doubling, at most an hour.
+#[must_use]
+pub fn backoff(attempts: u32) -> Duration {
+    let secs = 30_i64.saturating_mul(1_i64 << attempts.min(10));
+    Duration::seconds(secs.min(3600))
+}
