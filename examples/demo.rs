@@ -5,12 +5,19 @@
 //! certificate case, HTTPS sites, an authoritative DNS server for `.test`
 //! with the suppliers' mail domains), writes a config for four suppliers
 //! with a realistic mix of good and bad endpoints and domains, and runs the
-//! same probe → checks → report path as `supplywatch check`.
+//! same probe → checks → report path as `supplywatch check`; then the
+//! daemon's cycle once: the run saved with its escalations, the paperwork
+//! judged, the weekly digest built, and everything delivered with the file
+//! transport into `target/supplywatch-demo/mail`, where the `.eml` files
+//! stay for you to open.
 
 use std::sync::Arc;
 
 use supplywatch::clock::{Clock, SystemClock};
 use supplywatch::config::Config;
+use supplywatch::daemon;
+use supplywatch::escalate::Escalation;
+use supplywatch::mail::{Mailer, deliver_due};
 use supplywatch::pipeline;
 use supplywatch::probe as probes;
 use supplywatch::probe::run::{ProbeEvent, Progress};
@@ -81,10 +88,18 @@ async fn start_world() -> anyhow::Result<(World, String)> {
 }
 
 /// The config for the world's four suppliers.
-fn config_text(world: &World, acme_sts_host: &str) -> String {
+fn config_text(world: &World, acme_sts_host: &str, mail: &std::path::Path) -> String {
     let e = |case| world.endpoint(case);
     format!(
         r#"# Written by the supplywatch demo: four suppliers served on 127.0.0.1.
+[daemon]
+probe_jitter_secs = 0
+
+[email]
+transport = "file"                     # .eml files instead of SMTP
+from = "supplywatch@bank.example"
+directory = "{mail}"
+
 [probe]
 nameservers = ["{dns}"]
 extra_roots = ["{roots}"]
@@ -128,7 +143,9 @@ name = "Umbrella Analytics"
 criticality = "important"
 domains = ["umbrella.test"]
 endpoints = ["{expiring}", "{not_yet}", "{long}", "{stall}", "{closed}"]
+certifications = [{{ kind = "SOC 2 Type II", expires = 2026-10-31 }}]
 "#,
+        mail = mail.display(),
         dns = world.dns,
         roots = world.roots_pem.display(),
         sts_port = world.site(acme_sts_host).addr.port(),
@@ -157,7 +174,13 @@ endpoints = ["{expiring}", "{not_yet}", "{long}", "{stall}", "{closed}"]
 async fn main() -> anyhow::Result<()> {
     probes::install_crypto_provider();
     let (world, acme_sts_host) = start_world().await?;
-    let config_text = config_text(&world, &acme_sts_host);
+    // Kept after the demo exits (the world's own folder is not).
+    let mail = std::env::current_dir()?.join("target/supplywatch-demo/mail");
+    if mail.exists() {
+        std::fs::remove_dir_all(&mail)?;
+    }
+    std::fs::create_dir_all(&mail)?;
+    let config_text = config_text(&world, &acme_sts_host, &mail);
     let path = world.write("supplywatch.toml", &config_text)?;
     let config = Config::load(&path)?;
     println!(
@@ -174,8 +197,10 @@ async fn main() -> anyhow::Result<()> {
     // Saved as `supplywatch check --save` would: findings open, scores are kept.
     let db = world.dir().join("supplywatch.db");
     let store = Store::open(&db, OpenMode::Create).await?;
-    let saved = run.save(&store, &config, "demo").await?;
-    store.close().await;
+    let escalation = Escalation::new(&config, Some(run.health()), run.at);
+    let saved = run
+        .save_with(&store, &config, "demo", Some(&escalation))
+        .await?;
     let scores: Scores = saved
         .scores
         .iter()
@@ -195,5 +220,32 @@ async fn main() -> anyhow::Result<()> {
         saved.pending,
         path.display()
     );
+
+    // The rest of the daemon's cycle: paperwork, the digest, delivery.
+    let now = SystemClock.now();
+    let escalation = Escalation::new(&config, None, now);
+    let (_, paperwork) =
+        pipeline::run_obligations_with(&store, &config, now, "demo", Some(&escalation)).await?;
+    daemon::queue_digest(&store, &config, now).await?;
+    let mailer = Mailer::from_config(&config.email).map_err(anyhow::Error::msg)?;
+    let delivered = deliver_due(&store, &mailer, || SystemClock.now(), 3, u32::MAX).await?;
+    store.close().await;
+    println!(
+        "\nThe daemon's cycle: {} escalation e-mails from the probe run, {} from the paperwork, and the weekly digest;\n{} messages written to {}:",
+        saved.queued,
+        paperwork.queued,
+        delivered.sent,
+        mail.display()
+    );
+    let mut files: Vec<_> = std::fs::read_dir(&mail)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .collect();
+    files.sort();
+    for f in &files {
+        println!("  {}", f.display());
+    }
+    println!("Open them with any mail client (or a text editor).");
     Ok(())
 }
