@@ -98,7 +98,7 @@ struct Shared {
 /// # Errors
 /// When the store or the mailer cannot be set up, or the first sync fails.
 pub async fn run(config: Config, store: Store) -> anyhow::Result<()> {
-    let mailer = Mailer::from_config(&config.email).map_err(anyhow::Error::msg)?;
+    let mailer = Mailer::from_config(&config).map_err(anyhow::Error::msg)?;
     let now = Utc::now();
     let report = store
         .sync_registry(
@@ -398,7 +398,7 @@ async fn delivery_loop(shared: Arc<Shared>) {
 async fn reload(shared: &Shared) {
     let path = shared.config_path.clone();
     match load_for_reload(&path) {
-        Ok(config) => match Mailer::from_config(&config.email) {
+        Ok(config) => match Mailer::from_config(&config) {
             Ok(mailer) => {
                 let now = Utc::now();
                 match shared

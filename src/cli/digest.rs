@@ -58,7 +58,7 @@ pub async fn run(globals: &Globals, args: &DigestArgs) -> anyhow::Result<Outcome
                 .into());
             };
             let queued = store.enqueue(&[message], now).await?;
-            let mailer = Mailer::from_config(&config.email).map_err(anyhow::Error::msg)?;
+            let mailer = Mailer::from_config(&config).map_err(anyhow::Error::msg)?;
             let report =
                 deliver_due(&store, &mailer, Utc::now, config.email.max_attempts, u32::MAX).await?;
             if !globals.quiet {

@@ -47,7 +47,7 @@ pub async fn run(globals: &Globals, args: &RunArgs) -> anyhow::Result<Outcome> {
             }
         }
     }
-    let mailer = Mailer::from_config(&config.email).map_err(anyhow::Error::msg)?;
+    let mailer = Mailer::from_config(&config).map_err(anyhow::Error::msg)?;
     let report = deliver_due(
         &store,
         &mailer,

@@ -16,11 +16,12 @@ use chrono::{DateTime, Utc};
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use serde::Serialize;
 
 use super::text::header_line;
-use crate::config::{EmailConfig, SmtpTls, Transport};
+use crate::config::{Config, SmtpTls, Transport};
 use crate::store::{OutboxRow, Store, StoreError, backoff};
 
 /// Why a message was not delivered.
@@ -81,12 +82,14 @@ pub struct DeliveryReport {
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Mailer {
-    /// The mailer `[email]` describes. Must be called inside a tokio runtime
-    /// (lettre's pooled transport needs one).
+    /// The mailer `[email]` describes; TLS to the SMTP server trusts the web
+    /// PKI and `probe.extra_roots` (a corporate CA). Must be called inside a
+    /// tokio runtime (lettre's pooled transport needs one).
     ///
     /// # Errors
     /// A message naming the problem (no SMTP host, a bad host name).
-    pub fn from_config(email: &EmailConfig) -> Result<Self, String> {
+    pub fn from_config(config: &Config) -> Result<Self, String> {
+        let email = &config.email;
         let from: Mailbox = email
             .from
             .to_string()
@@ -101,14 +104,25 @@ impl Mailer {
                 let host = email.smtp_host.clone().ok_or_else(|| {
                     "email.transport is \"smtp\" but email.smtp_host is not set".to_owned()
                 })?;
-                let builder = match email.tls {
-                    SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&host),
-                    SmtpTls::StartTls => {
-                        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&host)
-                            .map_err(|e| format!("email.smtp_host {host}: {e}"))?
+                let tls = || -> Result<TlsParameters, String> {
+                    let mut params = TlsParameters::builder(host.clone());
+                    for roots in &config.probe.extra_roots {
+                        for der in &roots.certificates {
+                            let cert = Certificate::from_der(der.to_vec()).map_err(|e| {
+                                format!("probe.extra_roots {}: {e}", roots.path.display())
+                            })?;
+                            params = params.add_root_certificate(cert);
+                        }
                     }
-                    SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&host)
-                        .map_err(|e| format!("email.smtp_host {host}: {e}"))?,
+                    params
+                        .build()
+                        .map_err(|e| format!("email.smtp_host {host}: {e}"))
+                };
+                let builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&host);
+                let builder = match email.tls {
+                    SmtpTls::None => builder,
+                    SmtpTls::StartTls => builder.tls(Tls::Required(tls()?)),
+                    SmtpTls::Tls => builder.tls(Tls::Wrapper(tls()?)),
                 };
                 let mut builder = builder.port(email.smtp_port).timeout(Some(SMTP_TIMEOUT));
                 if let Some(user) = &email.username {
