@@ -14,8 +14,14 @@
 //!    closed (closing checkpoints the WAL into the file), and the time of a
 //!    steady-state run.
 //!
+//! 3. **Escalate**: part 1's run with the daemon's escalation policy planning
+//!    e-mails in the same transaction, two findings of each supplier high:
+//!    the first run queues one alert per supplier (10,000), the steady-state
+//!    run none.
+//!
 //! Targets (issue 5): (1) under 2 s, (2) under 50 MB, on a 2-core machine.
-//! `store_bench reconcile` or `store_bench year` runs one part only.
+//! `store_bench reconcile`, `store_bench year` or `store_bench escalate`
+//! runs one part only.
 
 use std::path::Path;
 use std::time::Instant;
@@ -283,12 +289,86 @@ async fn main() -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("bad date"))?;
     let policy = LifecyclePolicy::default();
     let part = std::env::args().nth(1).unwrap_or_default();
-    if part != "year" {
+    if part.is_empty() || part == "reconcile" {
         reconcile(&scratch, t0, &policy).await?;
     }
-    if part != "reconcile" {
+    if part.is_empty() || part == "year" {
         year(&scratch, t0, &policy).await?;
     }
+    if part.is_empty() || part == "escalate" {
+        escalate(&scratch, t0, &policy).await?;
+    }
+    Ok(())
+}
+
+/// Part 3: reconcile with the escalation policy queueing the e-mails.
+async fn escalate(
+    scratch: &tempfile::TempDir,
+    t0: DateTime<Utc>,
+    policy: &LifecyclePolicy,
+) -> anyhow::Result<()> {
+    use std::fmt::Write as _;
+    use supplywatch::escalate::{Escalation, RunHealth};
+    let n = 10_000;
+    let mut text = String::from(
+        "[contacts]\nrisk_manager = [\"risk@bank.example\"]\nciso = [\"ciso@bank.example\"]\n",
+    );
+    for i in 0..n {
+        let _ = write!(
+            text,
+            "[[supplier]]\nid = \"{}\"\nname = \"Supplier {i}\"\ncriticality = \"important\"\n",
+            id(i)
+        );
+    }
+    let config_path = scratch.path().join("escalate.toml");
+    let config = supplywatch::config::Config::parse(&text, &config_path, None)?;
+    let path = scratch.path().join("escalate.db");
+    let store = Store::open(&path, OpenMode::Create).await?;
+    store
+        .sync_registry(&config.suppliers, "store_bench", t0)
+        .await?;
+    let high = |mut input: RunInput| {
+        for (i, (_, f)) in input.findings.iter_mut().enumerate() {
+            if i % 10 < 2 {
+                f.severity = Severity::High;
+            }
+        }
+        input
+    };
+    let health = Some(RunHealth {
+        probed: n * 5,
+        failed: 0,
+    });
+    let input = high(run_input(n, 10, t0, 0, false));
+    let escalation = Escalation::new(&config, health, t0);
+    let started = Instant::now();
+    let report = store
+        .record_run_with(&input, &[], policy, Some(&escalation))
+        .await?;
+    let first = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        report.queued == n,
+        "expected {n} alerts, got {}",
+        report.queued
+    );
+    let later = t0 + Duration::hours(6);
+    let again = high(run_input(n, 10, later, 1, false));
+    let escalation = Escalation::new(&config, health, later);
+    let started = Instant::now();
+    let report = store
+        .record_run_with(&again, &[], policy, Some(&escalation))
+        .await?;
+    let steady = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        report.queued == 0,
+        "expected no e-mail, got {}",
+        report.queued
+    );
+    store.close().await;
+    println!(
+        "escalate: 10,000 suppliers x 10 findings (2 high each) with the escalation policy: first run \
+         {first:.2} s ({n} alerts queued), steady-state run {steady:.2} s (none queued)"
+    );
     Ok(())
 }
 

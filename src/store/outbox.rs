@@ -142,8 +142,8 @@ pub struct JobRun {
 const LOAD_ALERT_FINDINGS: &str = "SELECT json_group_array(json_array(id, supplier_id, check_id, \
      target, state, severity, summary, first_seen, opened_at, resolved_at, reopen_count)) \
      FROM findings WHERE (state = 'open' AND severity IN (SELECT value FROM json_each(?1))) \
-     OR id IN (SELECT finding_id FROM notices WHERE finding_id IS NOT NULL \
-               AND (findings.state != 'resolved' OR findings.resolved_at >= ?2))";
+     OR ((state != 'resolved' OR resolved_at >= ?2) \
+         AND id IN (SELECT finding_id FROM notices WHERE finding_id IS NOT NULL))";
 
 const LOAD_NOTICES: &str = "SELECT finding_id, subject, kind, at, message_id, recipients, detail \
      FROM notices WHERE finding_id IN (SELECT value FROM json_each(?1)) \
