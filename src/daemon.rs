@@ -130,16 +130,16 @@ pub async fn run(config: Config, store: Store) -> anyhow::Result<()> {
         let next = next_fire(&config, job, now);
         let _ = shared.store.record_job(job.name(), now, None, next).await;
     }
-    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    systemd_notify("READY=1\n");
 
     let delivery = tokio::spawn(delivery_loop(shared.clone()));
-    let watchdog = sd_notify::watchdog_enabled().map(|period| {
+    let watchdog = watchdog_period().map(|period| {
         let mut stop = shared.stop.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(period / 2);
             loop {
                 tokio::select! {
-                    _ = tick.tick() => { let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]); }
+                    _ = tick.tick() => { systemd_notify("WATCHDOG=1\n"); }
                     _ = stop.changed() => break,
                 }
             }
@@ -148,7 +148,7 @@ pub async fn run(config: Config, store: Store) -> anyhow::Result<()> {
     let mut jobs = tokio::task::JoinSet::new();
     let result = scheduler(&shared, &mut jobs).await;
 
-    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    systemd_notify("STOPPING=1\n");
     tracing::info!("stopping: waiting for the job in flight");
     let _ = stop_tx.send(true);
     let drained = tokio::time::timeout(STOP_GRACE, async {
@@ -438,6 +438,41 @@ async fn reload(shared: &Shared) {
             }
             tracing::error!("config reload refused, the old config stays: {e}");
         }
+    }
+}
+
+/// The watchdog period systemd asks for (`WatchdogSec=`), if it is meant
+/// for this process.
+fn watchdog_period() -> Option<Duration> {
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
+    let for_us = std::env::var("WATCHDOG_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        .is_none_or(|pid| pid == std::process::id());
+    (for_us && usec > 0).then(|| Duration::from_micros(usec))
+}
+
+/// Tells systemd `state` over `$NOTIFY_SOCKET`, if there is one. Never
+/// blocks: a service manager that does not read its socket costs a lost
+/// notification, not a stuck daemon.
+fn systemd_notify(state: &str) {
+    use std::os::unix::net::UnixDatagram;
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let sent = UnixDatagram::unbound().and_then(|socket| {
+        socket.set_nonblocking(true)?;
+        let bytes = path.as_encoded_bytes();
+        if let Some(name) = bytes.strip_prefix(b"@") {
+            use std::os::linux::net::SocketAddrExt as _;
+            let addr = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
+            socket.send_to_addr(state.as_bytes(), &addr)
+        } else {
+            socket.send_to(state.as_bytes(), &path)
+        }
+    });
+    if let Err(e) = sent {
+        tracing::debug!("systemd notification {state:?} not sent: {e}");
     }
 }
 

@@ -357,6 +357,8 @@ impl<'a> Escalation<'a> {
                 .iter()
                 .copied()
                 .filter(|d| left >= 0 && left <= i64::from(*d))
+                // A mark that passed before it was sent is not a reminder.
+                .filter(|d| (q.due - q.sent_on).num_days() > i64::from(*d))
                 .filter(|d| !sent.contains(&d.to_string().as_str()))
                 .collect();
             let Some(nearest) = due.iter().min().copied() else {
@@ -426,8 +428,12 @@ impl Notifier for Escalation<'_> {
         let at = snapshot.at;
         let blind = self.monitor_messages(snapshot, &mut out);
         let esc = &self.config.escalation;
-        let risk = Self::addresses(&self.config.contacts.risk_manager);
         let ciso = Self::addresses(&self.config.contacts.ciso);
+        // Alerts go to the risk manager, or to the CISO when there is none.
+        let risk = match Self::addresses(&self.config.contacts.risk_manager) {
+            list if list.is_empty() => ciso.clone(),
+            list => list,
+        };
         let held = |f: &AlertFinding| blind && from_probes(&f.check);
         let open: Vec<&AlertFinding> = snapshot
             .findings
@@ -482,17 +488,20 @@ impl Notifier for Escalation<'_> {
             &|_, _| ciso.clone(),
             &|s, list| {
                 format!(
-                    "Escalation: {} finding{} of {} still open past the escalation delay:",
+                    "Escalation: {} finding{} of {} {} still open past the escalation delay:",
                     list.len(),
-                    if list.len() == 1 { " is" } else { "s are" },
-                    self.supplier_label(s)
+                    if list.len() == 1 { "" } else { "s" },
+                    self.supplier_label(s),
+                    if list.len() == 1 { "is" } else { "are" }
                 )
             },
             &Self::history,
             &mut out,
         );
 
-        self.repeats(at, &open, &overdue, &risk, &ciso, &mut out);
+        // Without a CISO nothing is escalated: those findings repeat instead.
+        let escalated: &[&AlertFinding] = if ciso.is_empty() { &[] } else { &overdue };
+        self.repeats(at, &open, escalated, &risk, &ciso, &mut out);
 
         // 4. Resolved → whoever was told, in the same thread.
         if esc.resolution_notices {
@@ -565,8 +574,9 @@ impl Escalation<'_> {
             let resolved: Vec<&AlertFinding> = snapshot
                 .findings
                 .iter()
+                // Resolved since it was told of, by this run or one without
+                // a notifier (`check --save`): the store loads the last week's.
                 .filter(|f| f.state == crate::store::FindingState::Resolved)
-                .filter(|f| f.resolved_at.is_some_and(|r| r >= at))
                 .filter(|f| {
                     Self::period_notices(f)
                         .any(|n| matches!(n.kind.as_str(), "alert" | "escalation" | "repeat"))

@@ -244,10 +244,10 @@ impl Store {
             .map(|s| s.as_str())
             .collect();
         let severities = serde_json::to_string(&severities).map_err(|e| corrupt(e.to_string()))?;
-        // Resolved findings matter while their resolution is news: this run's.
+        // Resolved findings matter while their resolution is news: a week.
         let text: String = sqlx::query_scalar(LOAD_ALERT_FINDINGS)
             .bind(&severities)
-            .bind(timestamp(at))
+            .bind(timestamp(at - Duration::days(7)))
             .fetch_one(&mut *conn)
             .await
             .map_err(|e| self.err(e))?;
@@ -334,6 +334,7 @@ impl Store {
         let mut queued = 0;
         for m in plan {
             let refs = (!m.references.is_empty()).then(|| m.references.join(" "));
+            let mut new_rows = 0;
             for recipient in &m.recipients {
                 let done = sqlx::query(INSERT_OUTBOX)
                     .bind(format!("{}:{recipient}", m.key))
@@ -351,7 +352,12 @@ impl Store {
                     .execute(&mut *conn)
                     .await
                     .map_err(|e| self.err(e))?;
-                queued += usize::try_from(done.rows_affected()).unwrap_or(0);
+                new_rows += usize::try_from(done.rows_affected()).unwrap_or(0);
+            }
+            queued += new_rows;
+            if new_rows == 0 {
+                // Queued before (same key): so were its notices.
+                continue;
             }
             let recipients = serde_json::to_string(&m.recipients).unwrap_or_else(|_| "[]".into());
             for n in &m.notices {
