@@ -134,17 +134,7 @@ pub async fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome>
             );
         }
     }
-    let failing = args.fail_on.is_some_and(|threshold| {
-        results
-            .iter()
-            .flat_map(|r| &r.findings)
-            .any(|f| f.severity >= threshold)
-    });
-    Ok(if failing {
-        Outcome::FindingsAtThreshold
-    } else {
-        Outcome::Ok
-    })
+    Ok(Outcome::of(results, args.fail_on))
 }
 
 /// Plain lines on stderr when it is not a terminal (logs, CI).

@@ -31,9 +31,11 @@ const CONFIG_CANDIDATES: [&str; 2] = ["supplywatch.toml", "/etc/supplywatch/supp
     name = "supplywatch",
     version,
     about = "Keeps your ICT third-party suppliers under continuous watch",
-    long_about = "Keeps your ICT third-party suppliers under continuous watch: a registry of \
-                  suppliers in a TOML file, onboarded into SQLite, with every change in an \
-                  append-only audit log (DORA, ISO 27001 A.5.19-5.23).",
+    long_about = "Keeps your ICT third-party suppliers under continuous watch (DORA, ISO 27001 \
+                  A.5.19-5.23): a registry in a TOML file, onboarded into SQLite with an \
+                  append-only audit log; probes of their TLS, DNS, e-mail authentication and \
+                  web posture; contracts, questionnaires and certifications tracked; findings \
+                  with a lifecycle, scores and grades; escalations and a weekly digest by e-mail.",
     after_help = "Exit codes: 0 ok, 1 findings at or above --fail-on, 2 bad usage or config, 3 runtime failure."
 )]
 pub struct Cli {
@@ -157,6 +159,26 @@ pub struct UsageError(pub String);
 pub enum Outcome {
     Ok,
     FindingsAtThreshold,
+}
+
+impl Outcome {
+    /// Findings at or above `fail_on` (if given) make the exit code 1.
+    fn of(
+        results: &[supplywatch::checks::SupplierResult],
+        fail_on: Option<supplywatch::checks::Severity>,
+    ) -> Self {
+        let failing = fail_on.is_some_and(|threshold| {
+            results
+                .iter()
+                .flat_map(|r| &r.findings)
+                .any(|f| f.severity >= threshold)
+        });
+        if failing {
+            Self::FindingsAtThreshold
+        } else {
+            Self::Ok
+        }
+    }
 }
 
 impl From<Outcome> for std::process::ExitCode {

@@ -111,15 +111,5 @@ pub async fn run(globals: &Globals, args: &ObligationsArgs) -> anyhow::Result<Ou
             );
         }
     }
-    let failing = args.fail_on.is_some_and(|threshold| {
-        results
-            .iter()
-            .flat_map(|r| &r.findings)
-            .any(|f| f.severity >= threshold)
-    });
-    Ok(if failing {
-        Outcome::FindingsAtThreshold
-    } else {
-        Outcome::Ok
-    })
+    Ok(Outcome::of(results, args.fail_on))
 }
