@@ -251,12 +251,12 @@ impl<'a> Escalation<'a> {
                     "- {} {} on {}: {}",
                     f.severity.as_str().to_uppercase(),
                     f.check,
-                    plain(&f.target),
-                    plain(&f.summary)
+                    header_line(&f.target, 300),
+                    header_line(&f.summary, 1000)
                 );
                 let extra = detail(f);
                 if !extra.is_empty() {
-                    let _ = writeln!(text, "  {}", plain(&extra));
+                    let _ = writeln!(text, "  {}", header_line(&extra, 2000));
                 }
                 let _ = write!(
                     rows,

@@ -28,6 +28,9 @@ pub async fn run(globals: &Globals, args: &RunArgs) -> anyhow::Result<Outcome> {
         daemon::run(config, store).await?;
         return Ok(Outcome::Ok);
     }
+    // One cycle by hand: no reason to wait for a jitter meant for schedules.
+    let mut config = config;
+    config.daemon.probe_jitter_secs = 0;
     let (_stop_tx, stop) = tokio::sync::watch::channel(false);
     let mut jobs = vec![Job::Probe, Job::Obligations];
     if args.digest {

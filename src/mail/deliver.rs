@@ -215,14 +215,8 @@ impl Mailer {
 }
 
 fn smtp_error(e: &lettre::transport::smtp::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+    // lettre's message already carries its sources.
+    e.to_string()
 }
 
 /// Writes `<row id>-<kind>.eml` atomically (a temporary file renamed).

@@ -1,7 +1,10 @@
 //! Making text that suppliers and servers control safe for e-mail: escaped
 //! in HTML, and one clean line before it goes near a header.
 
-/// Escapes `&`, `<`, `>`, `"` and `'` for HTML text and attribute values.
+/// Escapes `&`, `<`, `>`, `"` and `'` for HTML text and attribute values,
+/// and `=` and `:` too, so that no attribute-like (`onerror=`) or URL-like
+/// (`javascript:`) text is left in the source for a filter or a careless
+/// client to act on; every client shows the characters as they were.
 #[must_use]
 pub fn html(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
@@ -12,6 +15,8 @@ pub fn html(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            '=' => out.push_str("&#61;"),
+            ':' => out.push_str("&#58;"),
             c if c.is_control() && c != '\n' && c != '\t' => out.push(' '),
             c => out.push(c),
         }
@@ -75,6 +80,10 @@ mod tests {
         assert_eq!(
             html("<script>alert('x')</script> & \"q\""),
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
+        );
+        assert_eq!(
+            html("<img src=x onerror=alert(1)> javascript:x"),
+            "&lt;img src&#61;x onerror&#61;alert(1)&gt; javascript&#58;x"
         );
     }
 

@@ -22,6 +22,7 @@ mod escalation;
 mod history;
 mod http;
 mod lifecycle;
+mod mail_e2e;
 mod paperwork;
 mod posture;
 mod store;

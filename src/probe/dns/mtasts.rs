@@ -73,7 +73,7 @@ pub fn parse_sts_record(text: &str) -> Result<String, String> {
             continue;
         }
         let Some((key, value)) = field.split_once('=') else {
-            return Err(format!("{:?} is not a key=value field", excerpt(field)));
+            return Err(format!("{} is not a key=value field", excerpt(field)));
         };
         if key == "id" && id.is_none() {
             id = Some(value.to_owned());
@@ -89,7 +89,7 @@ pub fn parse_sts_record(text: &str) -> Result<String, String> {
             Ok(id)
         }
         Some(id) => Err(format!(
-            "the id {:?} is not 1 to 32 letters and digits",
+            "the id {} is not 1 to 32 letters and digits",
             excerpt(&id)
         )),
     }
