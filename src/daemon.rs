@@ -283,23 +283,18 @@ pub async fn run_job(
     let now = Utc::now();
     match job {
         Job::Probe => {
-            let jitter = config.daemon.probe_jitter_secs;
-            if jitter > 0 {
-                let delay = Duration::from_millis(fastrand::u64(0..=u64::from(jitter) * 1000));
-                tokio::select! {
-                    () = tokio::time::sleep(delay) => {}
-                    _ = stop.changed() => return Ok("stopped before probing".to_owned()),
-                }
-            }
             let mut suppliers: Vec<_> = config
                 .suppliers
                 .iter()
                 .filter(|s| s.status != SupplierStatus::Exited)
                 .cloned()
                 .collect();
-            // Spread the load: not every run hits the same suppliers first.
+            // Spread the load: each supplier starts at a random moment of
+            // the jitter window, and not every run in the same order.
             fastrand::shuffle(&mut suppliers);
-            let probe = pipeline::probe_and_check(config, &suppliers, Arc::new(Silent), Utc::now);
+            let mut spread = config.clone();
+            spread.probe.spread = Duration::from_secs(u64::from(config.daemon.probe_jitter_secs));
+            let probe = pipeline::probe_and_check(&spread, &suppliers, Arc::new(Silent), Utc::now);
             let run = tokio::select! {
                 run = probe => run?,
                 _ = stop.changed() => return Ok("stopped while probing; nothing saved".to_owned()),

@@ -142,8 +142,8 @@ pub struct DaemonConfig {
     pub retention_schedule: CronSchedule,
     pub timezone: chrono_tz::Tz,
     pub retention_days: u32,
-    /// A probe job starts up to this many seconds after its tick (random),
-    /// so that daemons sharing a schedule do not probe in the same second.
+    /// A probe job spreads its suppliers' start over this many seconds
+    /// after its tick, at random.
     pub probe_jitter_secs: u32,
 }
 
@@ -161,6 +161,10 @@ pub struct ProbeConfig {
     /// The port MTA-STS policies are fetched from: 443, as RFC 8461 says;
     /// another only for test setups.
     pub mta_sts_port: u16,
+    /// Not a config key: the daemon sets it from `daemon.probe_jitter_secs`.
+    /// Each supplier's probes start at a random moment within this window,
+    /// so that a thousand suppliers are not all probed in the same second.
+    pub spread: Duration,
 }
 
 /// Certificates from one `extra_roots` PEM file.

@@ -396,6 +396,7 @@ fn probe(r: &mut Reader<'_>, t: Table<'_, '_>, base: &Path) -> Option<ProbeConfi
         per_host_concurrency: per_host?,
         allow_private_targets,
         mta_sts_port: mta_sts_port?,
+        spread: Duration::ZERO,
     })
 }
 

@@ -1005,6 +1005,7 @@ mod tests {
             per_host_concurrency: 1,
             allow_private_targets: allow_private,
             mta_sts_port: 443,
+            spread: std::time::Duration::ZERO,
         };
         let resolver = DnsResolver::new(&config).unwrap();
         HttpProber::with_options(

@@ -208,6 +208,18 @@ pub async fn probe_suppliers(
 
     let jobs = jobs_for(suppliers, &probers.http);
     progress.start(jobs.len());
+    // A random start per supplier within the spread window (none for `check`).
+    let spread_ms = u64::try_from(config.spread.as_millis()).unwrap_or(u64::MAX);
+    let offsets: Vec<std::time::Duration> = suppliers
+        .iter()
+        .map(|_| {
+            if spread_ms == 0 {
+                std::time::Duration::ZERO
+            } else {
+                std::time::Duration::from_millis(fastrand::u64(0..spread_ms))
+            }
+        })
+        .collect();
     for (order, (index, job)) in jobs.into_iter().enumerate() {
         let host = match &job {
             Job::Tls(e) | Job::Http(e, _) => e.host.to_string(),
@@ -228,7 +240,11 @@ pub async fn probe_suppliers(
             job: job.clone(),
             supplier: supplier_id.clone(),
         };
+        let offset = offsets.get(index).copied().unwrap_or_default();
         let handle = tasks.spawn(async move {
+            if !offset.is_zero() {
+                tokio::time::sleep(offset).await;
+            }
             // Semaphores are never closed here; were one, the probe would run unthrottled.
             let _host = host_limit.acquire_owned().await.ok();
             let _slot = global.acquire_owned().await.ok();

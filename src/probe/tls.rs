@@ -679,6 +679,7 @@ mod tests {
             per_host_concurrency: 1,
             allow_private_targets: true,
             mta_sts_port: 443,
+            spread: std::time::Duration::ZERO,
         }
     }
 

@@ -96,6 +96,7 @@ fn resolver_for(dns: SocketAddr, timeout_secs: u64) -> DnsResolver {
         per_host_concurrency: 2,
         allow_private_targets: true,
         mta_sts_port: 443,
+        spread: std::time::Duration::ZERO,
     };
     DnsResolver::new(&config).unwrap()
 }

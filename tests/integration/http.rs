@@ -40,6 +40,7 @@ fn config(world: &World, allow_private: bool, timeout: Duration) -> ProbeConfig 
         per_host_concurrency: 2,
         allow_private_targets: allow_private,
         mta_sts_port: 443,
+        spread: std::time::Duration::ZERO,
     }
 }
 
