@@ -228,7 +228,8 @@ async fn main() -> anyhow::Result<()> {
         pipeline::run_obligations_with(&store, &config, now, "demo", Some(&escalation)).await?;
     daemon::queue_digest(&store, &config, now).await?;
     let mailer = Mailer::from_config(&config).map_err(anyhow::Error::msg)?;
-    let delivered = deliver_due(&store, &mailer, || SystemClock.now(), 3, u32::MAX).await?;
+    let delivered =
+        deliver_due(&store, &mailer, || SystemClock.now(), 3, u32::MAX, || true).await?;
     store.close().await;
     println!(
         "\nThe daemon's cycle: {} escalation e-mails from the probe run, {} from the paperwork, and the weekly digest;\n{} messages written to {}:",

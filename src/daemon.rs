@@ -125,10 +125,15 @@ pub async fn run(config: Config, store: Store) -> anyhow::Result<()> {
         outbox: Notify::new(),
         stop: stop_rx,
     });
+    // Jobs whose tick passed while the daemon was down (a Monday digest
+    // missed by a restart) run now; the others wait for their next tick.
+    let missed = missed_jobs(&shared).await;
     for job in Job::ALL {
         let config = shared.config.read().await.clone();
-        let next = next_fire(&config, job, now);
-        let _ = shared.store.record_job(job.name(), now, None, next).await;
+        let _ = shared
+            .store
+            .record_job_next(job.name(), next_fire(&config, job, now))
+            .await;
     }
     systemd_notify("READY=1\n");
 
@@ -146,26 +151,60 @@ pub async fn run(config: Config, store: Store) -> anyhow::Result<()> {
         })
     });
     let mut jobs = tokio::task::JoinSet::new();
+    for job in missed {
+        tracing::info!(
+            job = job.name(),
+            "its last tick passed while supplywatch was not running: running it now"
+        );
+        let next = next_fire(&*shared.config.read().await, job, Utc::now());
+        start_job(&shared, &mut jobs, job, next);
+    }
     let result = scheduler(&shared, &mut jobs).await;
 
     systemd_notify("STOPPING=1\n");
-    tracing::info!("stopping: waiting for the job in flight");
+    tracing::info!("stopping: waiting for the job in flight (and the e-mail being sent)");
     let _ = stop_tx.send(true);
+    let mut delivery = delivery;
     let drained = tokio::time::timeout(STOP_GRACE, async {
         while jobs.join_next().await.is_some() {}
-        let _ = delivery.await;
+        let _ = (&mut delivery).await;
     })
     .await;
     if drained.is_err() {
-        tracing::warn!("a job did not finish in time; it was stopped");
+        tracing::warn!(
+            "the work in flight did not finish in time; it was stopped (a probe or transaction cut short is rolled back)"
+        );
         jobs.abort_all();
+        delivery.abort();
     }
     if let Some(w) = watchdog {
         w.abort();
     }
-    shared.store.close().await;
+    if tokio::time::timeout(Duration::from_secs(1), shared.store.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!("the database did not close in time");
+    }
     tracing::info!("stopped");
     result
+}
+
+/// Jobs whose last scheduled tick came after they last finished.
+async fn missed_jobs(shared: &Shared) -> Vec<Job> {
+    let config = shared.config.read().await.clone();
+    let runs = shared.store.job_runs().await.unwrap_or_default();
+    let now = Utc::now();
+    Job::ALL
+        .into_iter()
+        .filter(|job| {
+            runs.iter()
+                .find(|r| r.job == job.name())
+                .and_then(|r| r.last_finished)
+                .and_then(|finished| next_fire(&config, *job, finished))
+                .is_some_and(|due| due <= now)
+        })
+        .collect()
 }
 
 /// Starts jobs when they are due, reloads on SIGHUP, returns on
@@ -196,9 +235,13 @@ async fn scheduler(
         let wait = (at - now).to_std().unwrap_or(Duration::ZERO);
         tokio::select! {
             () = tokio::time::sleep(wait) => {
-                let config = shared.config.read().await.clone();
                 let fired = Utc::now();
-                let next = next_fire(&config, job, fired);
+                if fired < at {
+                    // The wall clock was set back while sleeping: wait again.
+                    continue;
+                }
+                let config = shared.config.read().await.clone();
+                let next = next_fire(&config, job, fired.max(at));
                 if let Some(slot) = plan.iter_mut().find(|(j, _)| *j == job) {
                     slot.1 = next;
                 }
@@ -210,7 +253,11 @@ async fn scheduler(
             }
             _ = terminate.recv() => return Ok(()),
             _ = interrupt.recv() => return Ok(()),
-            Some(_) = jobs.join_next(), if !jobs.is_empty() => {}
+            Some(done) = jobs.join_next(), if !jobs.is_empty() => {
+                if let Err(e) = done {
+                    tracing::error!("a job failed unexpectedly: {e}");
+                }
+            }
         }
     }
 }
@@ -241,6 +288,8 @@ fn start_job(
     }
     let shared = shared.clone();
     jobs.spawn(async move {
+        // Cleared however the job ends, a panic included.
+        let _running = Running(shared.clone(), job);
         let started = Utc::now();
         let _ = shared
             .store
@@ -263,10 +312,18 @@ fn start_job(
             .record_job(job.name(), Utc::now(), Some(&text), next)
             .await;
         shared.outbox.notify_one();
-        if let Some(flag) = shared.running.get(job.index()) {
+    });
+}
+
+/// Clears a job's running flag when dropped.
+struct Running(Arc<Shared>, Job);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(flag) = self.0.running.get(self.1.index()) {
             flag.store(false, Ordering::Release);
         }
-    });
+    }
 }
 
 /// Runs one job to its end (a probe job stops early, before saving, when
@@ -363,22 +420,52 @@ pub async fn queue_digest(
 async fn delivery_loop(shared: Arc<Shared>) {
     let mut stop = shared.stop.clone();
     loop {
-        let mailer = shared.mailer.read().await.clone();
-        let max = shared.config.read().await.email.max_attempts;
-        match deliver_due(&shared.store, &mailer, Utc::now, max, DELIVERY_BATCH).await {
-            Ok(r) if r.sent + r.retried + r.given_up > 0 => {
-                tracing::info!(
-                    sent = r.sent,
-                    retried = r.retried,
-                    given_up = r.given_up,
-                    "outbox delivery"
-                );
+        // Each pass in a task of its own: a panic in one is logged, and the
+        // loop goes on.
+        let pass = {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let mailer = shared.mailer.read().await.clone();
+                let max = shared.config.read().await.email.max_attempts;
+                let stop = shared.stop.clone();
+                deliver_due(
+                    &shared.store,
+                    &mailer,
+                    Utc::now,
+                    max,
+                    DELIVERY_BATCH,
+                    || !*stop.borrow(),
+                )
+                .await
+            })
+        };
+        let full = match pass.await {
+            Ok(Ok(r)) => {
+                if r.sent + r.retried + r.given_up > 0 {
+                    tracing::info!(
+                        sent = r.sent,
+                        retried = r.retried,
+                        given_up = r.given_up,
+                        "outbox delivery"
+                    );
+                }
+                r.sent + r.given_up >= DELIVERY_BATCH as usize
             }
-            Ok(_) => {}
-            Err(e) => tracing::error!("outbox: {e}"),
-        }
+            Ok(Err(e)) => {
+                tracing::error!("outbox: {e}");
+                false
+            }
+            Err(e) => {
+                tracing::error!("outbox delivery failed unexpectedly: {e}");
+                false
+            }
+        };
         if *stop.borrow() {
             return;
+        }
+        if full {
+            // A backlog: go on at once.
+            continue;
         }
         tokio::select! {
             () = tokio::time::sleep(DELIVERY_INTERVAL) => {}

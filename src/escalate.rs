@@ -53,6 +53,11 @@ impl RunHealth {
     }
 }
 
+/// Runs finish a little earlier or later than the one before (probe time,
+/// jitter): a delay counted in days is met this much early, rather than a
+/// whole run interval late.
+const SLACK: Duration = Duration::minutes(30);
+
 /// Findings of these families come from probes (held while blind).
 fn from_probes(check: &str) -> bool {
     !matches!(
@@ -70,6 +75,8 @@ pub struct Escalation<'a> {
     today: NaiveDate,
     /// `@domain` of message ids.
     domain: String,
+    /// The config's suppliers by id.
+    suppliers: std::collections::HashMap<&'a str, &'a Supplier>,
 }
 
 impl<'a> Escalation<'a> {
@@ -85,11 +92,16 @@ impl<'a> Escalation<'a> {
             health,
             today: crate::pipeline::local_day(config, now),
             domain,
+            suppliers: config
+                .suppliers
+                .iter()
+                .map(|s| (s.id.as_str(), s))
+                .collect(),
         }
     }
 
     fn supplier(&self, id: &str) -> Option<&'a Supplier> {
-        self.config.suppliers.iter().find(|s| s.id.as_str() == id)
+        self.suppliers.get(id).copied()
     }
 
     fn supplier_label(&self, id: &str) -> String {
@@ -121,6 +133,15 @@ impl<'a> Escalation<'a> {
 
     fn addresses(list: &[crate::registry::EmailAddress]) -> Vec<String> {
         list.iter().map(ToString::to_string).collect()
+    }
+
+    /// Who hears of new findings: the risk manager, or the CISO when there
+    /// is none.
+    fn alert_recipients(&self) -> Vec<String> {
+        match Self::addresses(&self.config.contacts.risk_manager) {
+            list if list.is_empty() => Self::addresses(&self.config.contacts.ciso),
+            list => list,
+        }
     }
 
     /// Whether the monitor is blind now, from the last monitor notice.
@@ -171,7 +192,7 @@ impl<'a> Escalation<'a> {
                 ),
             )
         };
-        let recipients = Self::addresses(&self.config.contacts.risk_manager);
+        let recipients = self.alert_recipients();
         if !recipients.is_empty() {
             let message_id = self.message_id(kind, "monitor", at);
             out.push(Outgoing {
@@ -429,11 +450,7 @@ impl Notifier for Escalation<'_> {
         let blind = self.monitor_messages(snapshot, &mut out);
         let esc = &self.config.escalation;
         let ciso = Self::addresses(&self.config.contacts.ciso);
-        // Alerts go to the risk manager, or to the CISO when there is none.
-        let risk = match Self::addresses(&self.config.contacts.risk_manager) {
-            list if list.is_empty() => ciso.clone(),
-            list => list,
-        };
+        let risk = self.alert_recipients();
         let held = |f: &AlertFinding| blind && from_probes(&f.check);
         let open: Vec<&AlertFinding> = snapshot
             .findings
@@ -477,8 +494,14 @@ impl Notifier for Escalation<'_> {
                 } else {
                     esc.ciso_after_days
                 };
-                f.opened_at
-                    .is_some_and(|o| at - o >= Duration::days(i64::from(days)))
+                // Counted from when the risk manager was first told in this
+                // open period (a finding held while blind, or accepted for a
+                // while, gets its full delay), less a run's slack.
+                Self::period_notices(f)
+                    .filter(|n| n.kind == "alert")
+                    .map(|n| n.at)
+                    .min()
+                    .is_some_and(|told| at - told >= Duration::days(i64::from(days)) - SLACK)
             })
             .collect();
         self.grouped(
@@ -538,7 +561,7 @@ impl Escalation<'_> {
                     .filter(|n| matches!(n.kind.as_str(), "alert" | "escalation" | "repeat"))
                     .map(|n| n.at)
                     .max()
-                    .is_some_and(|last| at - last >= repeat_after)
+                    .is_some_and(|last| at - last >= repeat_after - SLACK)
             })
             .filter(|f| !overdue.iter().any(|o| o.id == f.id))
             .collect();

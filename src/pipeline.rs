@@ -394,7 +394,8 @@ pub async fn digest_input(
         .collect();
     let suppliers = digest_suppliers(store, &live, now).await?;
     let mut findings = store.findings(&FindingFilter::default()).await?;
-    findings.retain(|f| live.iter().any(|s| s.id == f.supplier));
+    let live_ids: std::collections::HashSet<&str> = live.iter().map(|s| s.id.as_str()).collect();
+    findings.retain(|f| live_ids.contains(f.supplier.as_str()));
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -442,7 +443,7 @@ pub async fn digest_input(
     });
     let overdue_questionnaires = questionnaires
         .into_iter()
-        .filter(|q| q.is_overdue(today) && live.iter().any(|s| s.id == q.supplier))
+        .filter(|q| q.is_overdue(today) && live_ids.contains(q.supplier.as_str()))
         .collect();
     let undelivered = store
         .outbox_failed_since(since)

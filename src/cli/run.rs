@@ -57,6 +57,7 @@ pub async fn run(globals: &Globals, args: &RunArgs) -> anyhow::Result<Outcome> {
         Utc::now,
         config.email.max_attempts,
         u32::MAX,
+        || true,
     )
     .await;
     store.close().await;

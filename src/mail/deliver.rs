@@ -30,6 +30,9 @@ use crate::store::{OutboxRow, Store, StoreError, backoff};
 pub struct SendError {
     /// Will never succeed (a 5xx, a malformed address): give up now.
     pub permanent: bool,
+    /// The server refused the login (or demands one): nothing will go until
+    /// the config or the server changes; no row is to blame.
+    pub login: bool,
     pub message: String,
 }
 
@@ -37,6 +40,7 @@ impl SendError {
     fn permanent(message: impl Into<String>) -> Self {
         Self {
             permanent: true,
+            login: false,
             message: message.into(),
         }
     }
@@ -44,6 +48,7 @@ impl SendError {
     fn transient(message: impl Into<String>) -> Self {
         Self {
             permanent: false,
+            login: false,
             message: message.into(),
         }
     }
@@ -170,7 +175,9 @@ impl Mailer {
             .from(self.from().clone())
             .to(to)
             .subject(header_line(&row.subject, 200))
-            .message_id(Some(header_line(&row.message_id, 200)))
+            // Generated here, never from outside: kept whole so that it
+            // matches the notices (a cut id would break the thread).
+            .message_id(Some(row.message_id.clone()))
             .date(std::time::SystemTime::from(row.created_at));
         if let Some(parent) = &row.in_reply_to {
             builder = builder.in_reply_to(header_line(parent, 200));
@@ -196,7 +203,7 @@ impl Mailer {
         Ok(message)
     }
 
-    /// Sends one row.
+    /// Sends one row (the caller claims it first; see [`deliver_due`]).
     ///
     /// # Errors
     /// [`SendError`], permanent for 5xx replies and bad rows.
@@ -205,7 +212,17 @@ impl Mailer {
         match self {
             Self::Smtp { transport, .. } => match transport.send(message).await {
                 Ok(_) => Ok(()),
-                Err(e) if e.is_permanent() => Err(SendError::permanent(smtp_error(&e))),
+                Err(e) if e.is_permanent() => {
+                    // 530 authentication required, 534/535/538 login refused.
+                    let login = e.status().is_some_and(|code| {
+                        matches!(code.to_string().as_str(), "530" | "534" | "535" | "538")
+                    });
+                    Err(SendError {
+                        permanent: true,
+                        login,
+                        message: smtp_error(&e),
+                    })
+                }
                 Err(e) => Err(SendError::transient(smtp_error(&e))),
             },
             Self::File { directory, .. } => write_eml(directory, row, &message.formatted())
@@ -235,9 +252,14 @@ fn write_eml(directory: &Path, row: &OutboxRow, bytes: &[u8]) -> std::io::Result
     Ok(())
 }
 
-/// Sends every row due at `now` (at most `limit`), oldest first; marks each
-/// sent, queued again with backoff, or given up after `max_attempts` (at
-/// once for a permanent refusal).
+/// Sends every row due at `now` (at most `limit`), oldest first, while
+/// `keep_going` says so (checked between rows); each row is claimed first,
+/// so that two processes delivering at once never send the same one. Each
+/// is marked sent, queued again with backoff, or given up after
+/// `max_attempts` — at once for a refusal of that message or recipient (a
+/// 5xx at RCPT or DATA). A refusal of the login (5xx at AUTH) is the
+/// server's or the config's problem, not the message's: the row waits, with
+/// backoff, like one for a server that is down.
 ///
 /// # Errors
 /// [`StoreError`] when the outbox cannot be read or updated.
@@ -247,10 +269,17 @@ pub async fn deliver_due(
     now: impl Fn() -> DateTime<Utc>,
     max_attempts: u32,
     limit: u32,
+    keep_going: impl Fn() -> bool,
 ) -> Result<DeliveryReport, StoreError> {
     let mut report = DeliveryReport::default();
     let rows = store.outbox_due(now(), limit).await?;
     for row in rows {
+        if !keep_going() {
+            break;
+        }
+        if !store.outbox_claim(row.id, now()).await? {
+            continue;
+        }
         match mailer.send(&row).await {
             Ok(()) => {
                 store.outbox_sent(row.id, now()).await?;
@@ -259,7 +288,7 @@ pub async fn deliver_due(
             }
             Err(e) => {
                 let attempts = row.attempts + 1;
-                let give_up = e.permanent || attempts >= max_attempts;
+                let give_up = (e.permanent && !e.login) || attempts >= max_attempts;
                 let at = now();
                 let next = (!give_up).then(|| at + backoff(row.attempts));
                 store
@@ -271,10 +300,10 @@ pub async fn deliver_due(
                 } else {
                     report.retried += 1;
                     tracing::warn!(id = row.id, to = %row.recipient, attempts, error = %e.message, "e-mail not sent, will retry");
-                    // The server is likely down: the rest would fail the same way.
-                    if !e.permanent {
-                        break;
-                    }
+                }
+                // The server is down or refuses us: the rest would fail the same way.
+                if !e.permanent || e.login {
+                    break;
                 }
             }
         }

@@ -1,6 +1,13 @@
 //! Making text that suppliers and servers control safe for e-mail: escaped
 //! in HTML, and one clean line before it goes near a header.
 
+/// Characters that reorder or hide text (bidi overrides and isolates,
+/// zero-width characters): a supplier's string could make an alert read
+/// differently from what it says.
+fn is_deceptive(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
 /// Escapes `&`, `<`, `>`, `"` and `'` for HTML text and attribute values,
 /// and `=` and `:` too, so that no attribute-like (`onerror=`) or URL-like
 /// (`javascript:`) text is left in the source for a filter or a careless
@@ -17,7 +24,7 @@ pub fn html(text: &str) -> String {
             '\'' => out.push_str("&#39;"),
             '=' => out.push_str("&#61;"),
             ':' => out.push_str("&#58;"),
-            c if c.is_control() && c != '\n' && c != '\t' => out.push(' '),
+            c if (c.is_control() && c != '\n' && c != '\t') || is_deceptive(c) => out.push(' '),
             c => out.push(c),
         }
     }
@@ -32,7 +39,7 @@ pub fn header_line(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max + 4));
     let mut space = false;
     for c in text.chars() {
-        let c = if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
+        let c = if c.is_control() || c == '\u{2028}' || c == '\u{2029}' || is_deceptive(c) {
             ' '
         } else {
             c
@@ -62,7 +69,7 @@ pub fn header_line(text: &str, max: usize) -> String {
 pub fn plain(text: &str) -> String {
     text.chars()
         .map(|c| {
-            if c.is_control() && c != '\n' && c != '\t' {
+            if (c.is_control() && c != '\n' && c != '\t') || is_deceptive(c) {
                 ' '
             } else {
                 c
@@ -96,6 +103,8 @@ mod tests {
         assert_eq!(header_line("a\u{2028}b", 10), "a b");
         assert_eq!(header_line("abcdefghij", 5), "abcd…");
         assert_eq!(header_line("  x  ", 5), "x");
+        assert_eq!(header_line("evil\u{202E}gnp.exe", 50), "evil gnp.exe");
+        assert_eq!(html("a\u{2066}b\u{200B}c"), "a b c");
     }
 
     #[test]

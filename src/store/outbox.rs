@@ -147,7 +147,8 @@ const LOAD_ALERT_FINDINGS: &str = "SELECT json_group_array(json_array(id, suppli
 
 const LOAD_NOTICES: &str = "SELECT finding_id, subject, kind, at, message_id, recipients, detail \
      FROM notices WHERE finding_id IN (SELECT value FROM json_each(?1)) \
-     OR subject = 'monitor' OR subject LIKE 'questionnaire:%' ORDER BY id";
+     OR subject = 'monitor' OR (subject >= 'questionnaire:' AND subject < 'questionnaire;') \
+     ORDER BY id";
 
 const INSERT_OUTBOX: &str = "INSERT INTO outbox (key, kind, supplier_id, recipient, subject, \
      message_id, in_reply_to, refs, body_text, body_html, created_at, state, next_attempt_at) \
@@ -386,16 +387,70 @@ impl Store {
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<OutboxRow>, StoreError> {
+        self.release_dead_claims(now).await?;
         let sql = "SELECT id, key, kind, supplier_id, recipient, subject, message_id, \
              in_reply_to, refs, body_text, body_html, created_at, state, attempts, last_error \
-             FROM outbox WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY id LIMIT ?";
+             FROM outbox WHERE state = 'queued' AND next_attempt_at <= ?1 \
+             AND (claimed_until IS NULL OR claimed_until < ?1 OR claimed_by = ?3) \
+             ORDER BY id LIMIT ?2";
         let rows = sqlx::query(sql)
             .bind(timestamp(now))
             .bind(i64::from(limit))
+            .bind(i64::from(std::process::id()))
             .fetch_all(&self.pool)
             .await
             .map_err(|e| self.err(e))?;
         rows.iter().map(|r| self.outbox_row(r)).collect()
+    }
+
+    /// Claims a due row for this process before it is sent: `false` when
+    /// another process has claimed it (or it is no longer queued). A claim
+    /// lasts [`CLAIM_LEASE`], or until its process is found dead.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure.
+    pub async fn outbox_claim(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let me = i64::from(std::process::id());
+        let done = sqlx::query(
+            "UPDATE outbox SET claimed_by = ?1, claimed_until = ?2 WHERE id = ?3 \
+             AND state = 'queued' AND (claimed_until IS NULL OR claimed_until < ?4 OR claimed_by = ?1)",
+        )
+        .bind(me)
+        .bind(timestamp(now + CLAIM_LEASE))
+        .bind(id)
+        .bind(timestamp(now))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Releases claims held by processes of this machine that no longer run
+    /// (killed while sending): their rows are due again at once.
+    async fn release_dead_claims(&self, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let holders: Vec<i64> = sqlx::query_scalar(
+            "SELECT DISTINCT claimed_by FROM outbox WHERE state = 'queued' \
+             AND claimed_by IS NOT NULL AND claimed_until >= ?",
+        )
+        .bind(timestamp(now))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        let me = i64::from(std::process::id());
+        for pid in holders {
+            if pid == me || std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                continue;
+            }
+            sqlx::query(
+                "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ? \
+                 AND state = 'queued'",
+            )
+            .bind(pid)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        }
+        Ok(())
     }
 
     /// Every outbox row, oldest first (tests, `digest`).
@@ -436,7 +491,7 @@ impl Store {
     pub async fn outbox_sent(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, \
-             last_error = NULL WHERE id = ?",
+             last_error = NULL, claimed_by = NULL, claimed_until = NULL WHERE id = ?",
         )
         .bind(timestamp(at))
         .bind(id)
@@ -461,6 +516,7 @@ impl Store {
         let error: String = error.chars().take(1000).collect();
         sqlx::query(
             "UPDATE outbox SET attempts = attempts + 1, last_error = ?, \
+             claimed_by = NULL, claimed_until = NULL, \
              state = CASE WHEN ? IS NULL THEN 'failed' ELSE 'queued' END, \
              next_attempt_at = coalesce(?, ?) WHERE id = ?",
         )
@@ -538,6 +594,27 @@ impl Store {
         Ok(())
     }
 
+    /// Records when `job` is next scheduled, leaving its last run as it was.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure.
+    pub async fn record_job_next(
+        &self,
+        job: &str,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO job_runs (job, next_at) VALUES (?1, ?2) \
+             ON CONFLICT (job) DO UPDATE SET next_at = ?2",
+        )
+        .bind(job)
+        .bind(next.map(timestamp))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     /// The daemon's jobs as last recorded.
     ///
     /// # Errors
@@ -603,6 +680,10 @@ impl Store {
         })
     }
 }
+
+/// How long a claim on a row being sent holds (longer than any SMTP
+/// exchange with its timeouts).
+pub const CLAIM_LEASE: Duration = Duration::minutes(5);
 
 /// The wait before attempt `attempts + 1`: 30 s doubling, at most an hour.
 #[must_use]

@@ -327,9 +327,16 @@ impl Store {
                 ),
             ));
         }
+        // Shown in tables and the audit log: one line, no escapes.
         let name = source.file_name().map_or_else(
             || "document".to_owned(),
-            |n| n.to_string_lossy().into_owned(),
+            |n| {
+                n.to_string_lossy()
+                    .chars()
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .take(255)
+                    .collect()
+            },
         );
         let folder = self.documents_folder();
         std::fs::create_dir_all(&folder).map_err(|e| fail(&folder, e.to_string()))?;
@@ -369,6 +376,10 @@ impl Store {
         } else {
             temp.persist(&target)
                 .map_err(|e| fail(&target, e.error.to_string()))?;
+            // The rename survives a power cut once the folder is synced.
+            std::fs::File::open(&folder)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| fail(&folder, e.to_string()))?;
         }
         Ok(Document { sha256, name, size })
     }

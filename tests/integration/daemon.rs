@@ -400,14 +400,16 @@ async fn a_server_that_is_down_gets_the_alert_after_the_backoff() {
     let (config, mailer, store) = library(&scratch).await;
     let max = config.email.max_attempts;
     // Not due yet: the backoff holds it back even though the server is up.
-    let report = deliver_due(&store, &mailer, Utc::now, max, 100)
+    let report = deliver_due(&store, &mailer, Utc::now, max, 100, || true)
         .await
         .unwrap();
     assert_eq!(report, DeliveryReport::default());
     assert!(sink.messages().is_empty());
     // Past the backoff after one failed attempt: sent, exactly once.
     let later = || Utc::now() + backoff(0) + chrono::Duration::seconds(1);
-    let report = deliver_due(&store, &mailer, later, max, 100).await.unwrap();
+    let report = deliver_due(&store, &mailer, later, max, 100, || true)
+        .await
+        .unwrap();
     assert_eq!(
         report,
         DeliveryReport {
@@ -416,7 +418,9 @@ async fn a_server_that_is_down_gets_the_alert_after_the_backoff() {
             given_up: 0
         }
     );
-    let report = deliver_due(&store, &mailer, later, max, 100).await.unwrap();
+    let report = deliver_due(&store, &mailer, later, max, 100, || true)
+        .await
+        .unwrap();
     assert_eq!(report, DeliveryReport::default());
     store.close().await;
     let mail = sink.messages();
@@ -553,7 +557,7 @@ async fn max_attempts_gives_up_after_the_last_retry() {
     assert_eq!(queued, 1);
 
     // Attempt 1: connection refused, queued again with backoff.
-    let report = deliver_due(&store, &mailer, Utc::now, 2, 100)
+    let report = deliver_due(&store, &mailer, Utc::now, 2, 100, || true)
         .await
         .unwrap();
     assert_eq!(
@@ -567,13 +571,15 @@ async fn max_attempts_gives_up_after_the_last_retry() {
     let row = store.outbox().await.unwrap().remove(0);
     assert_eq!((row.state.as_str(), row.attempts), ("queued", 1));
     // Before the backoff nothing is tried.
-    let report = deliver_due(&store, &mailer, Utc::now, 2, 100)
+    let report = deliver_due(&store, &mailer, Utc::now, 2, 100, || true)
         .await
         .unwrap();
     assert_eq!(report, DeliveryReport::default());
     // Attempt 2, past the backoff: the last one, given up.
     let later = || Utc::now() + backoff(0) + chrono::Duration::seconds(1);
-    let report = deliver_due(&store, &mailer, later, 2, 100).await.unwrap();
+    let report = deliver_due(&store, &mailer, later, 2, 100, || true)
+        .await
+        .unwrap();
     assert_eq!(
         report,
         DeliveryReport {
@@ -587,7 +593,7 @@ async fn max_attempts_gives_up_after_the_last_retry() {
     assert!(row.last_error.is_some());
     // Given up is final.
     let much_later = || Utc::now() + chrono::Duration::days(1);
-    let report = deliver_due(&store, &mailer, much_later, 2, 100)
+    let report = deliver_due(&store, &mailer, much_later, 2, 100, || true)
         .await
         .unwrap();
     assert_eq!(report, DeliveryReport::default());
@@ -1126,4 +1132,85 @@ async fn the_file_transport_writes_each_message_once() {
     let stats = outbox_stats(&scratch).await;
     assert_eq!(stats["sent"], 1);
     assert_eq!(stats["queued"], 0);
+}
+
+/// Sets the delivery claim of every outbox row, as another process would.
+async fn claim_all(scratch: &Scratch, pid: i64, until: chrono::DateTime<Utc>) {
+    use sqlx::Connection as _;
+    let mut conn =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}", scratch.path(DB).display()))
+            .await
+            .unwrap();
+    sqlx::query("UPDATE outbox SET claimed_by = ?, claimed_until = ?")
+        .bind(pid)
+        .bind(until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_row_claimed_by_a_live_process_is_left_to_it_and_a_dead_ones_claim_is_released() {
+    let sink = SmtpSink::start().await.unwrap();
+    let scratch = Scratch::new();
+    scratch.write(CONFIG, config(&smtp(sink.port()), &[RISK], &[], ACME));
+    sw(&scratch, &["sync"]).await.expect_code(0);
+    let (config, mailer, store) = library(&scratch).await;
+    supplywatch::daemon::queue_digest(&store, &config, Utc::now())
+        .await
+        .unwrap();
+    let lease = Utc::now() + chrono::Duration::minutes(5);
+
+    // Another process (pid 1 is always alive) is sending it: left alone.
+    claim_all(&scratch, 1, lease).await;
+    let report = deliver_due(&store, &mailer, Utc::now, 10, 100, || true)
+        .await
+        .unwrap();
+    assert_eq!(report, DeliveryReport::default());
+    assert!(sink.messages().is_empty());
+
+    // Its claim expired: the row is due again.
+    claim_all(&scratch, 1, Utc::now() - chrono::Duration::seconds(1)).await;
+    let report = deliver_due(&store, &mailer, Utc::now, 10, 100, || true)
+        .await
+        .unwrap();
+    assert_eq!(report.sent, 1);
+    assert_eq!(sink.wait_for(1, PATIENCE).await.len(), 1);
+
+    // A claim by a process that no longer runs is released at once.
+    supplywatch::daemon::queue_digest(&store, &config, Utc::now() + chrono::Duration::seconds(2))
+        .await
+        .unwrap();
+    let dead = i64::from(u32::MAX - 7);
+    claim_all(&scratch, dead, lease).await;
+    let soon = || Utc::now() + chrono::Duration::seconds(5);
+    let report = deliver_due(&store, &mailer, soon, 10, 100, || true)
+        .await
+        .unwrap();
+    assert_eq!(report.sent, 1, "{report:?}");
+    assert_eq!(sink.wait_for(2, PATIENCE).await.len(), 2);
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delivery_stops_between_rows_when_asked() {
+    let sink = SmtpSink::start().await.unwrap();
+    let scratch = Scratch::new();
+    scratch.write(CONFIG, config(&smtp(sink.port()), &[RISK, CISO], &[], ACME));
+    sw(&scratch, &["sync"]).await.expect_code(0);
+    let (config, mailer, store) = library(&scratch).await;
+    supplywatch::daemon::queue_digest(&store, &config, Utc::now())
+        .await
+        .unwrap();
+    let sent = std::sync::atomic::AtomicUsize::new(0);
+    let report = deliver_due(&store, &mailer, Utc::now, 10, 100, || {
+        sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 1
+    })
+    .await
+    .unwrap();
+    assert_eq!(report.sent, 1, "one row, then the stop");
+    let rows = store.outbox().await.unwrap();
+    assert_eq!(rows.iter().filter(|r| r.state == "queued").count(), 1);
+    store.close().await;
 }

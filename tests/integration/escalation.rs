@@ -361,7 +361,7 @@ async fn open_findings_go_to_the_ciso_after_the_delay_with_their_history() {
 
     assert!(desk.run(at(6), &high, None).await.is_empty());
     assert!(
-        desk.run(at(7) - Duration::minutes(1), &high, None)
+        desk.run(at(7) - Duration::minutes(31), &high, None)
             .await
             .is_empty(),
         "6 days 23:59 is not 7 days"
@@ -405,7 +405,7 @@ async fn open_findings_go_to_the_ciso_after_the_delay_with_their_history() {
     assert_eq!(desk.run(at(0), &crit, None).await.len(), 2);
     assert!(desk.run(at(1), &crit, None).await.is_empty());
     assert!(
-        desk.run(at(2) - Duration::minutes(1), &crit, None)
+        desk.run(at(2) - Duration::minutes(31), &crit, None)
             .await
             .is_empty()
     );
@@ -423,7 +423,7 @@ async fn open_findings_go_to_the_ciso_after_the_delay_with_their_history() {
     let mut desk = Desk::new(custom).await;
     assert_eq!(desk.run(at(0), &both, None).await.len(), 4);
     assert!(
-        desk.run(at(1) - Duration::minutes(1), &both, None)
+        desk.run(at(1) - Duration::minutes(31), &both, None)
             .await
             .is_empty()
     );
@@ -433,7 +433,7 @@ async fn open_findings_go_to_the_ciso_after_the_delay_with_their_history() {
     );
     assert!(desk.run(at(2), &both, None).await.is_empty());
     assert!(
-        desk.run(at(3) - Duration::minutes(1), &both, None)
+        desk.run(at(3) - Duration::minutes(31), &both, None)
             .await
             .is_empty()
     );
@@ -478,7 +478,7 @@ async fn critical_findings_are_repeated_every_week_not_every_run() {
         assert!(desk.run(at(n), &findings, None).await.is_empty(), "day {n}");
     }
     assert!(
-        desk.run(at(7) - Duration::minutes(1), &findings, None)
+        desk.run(at(7) - Duration::minutes(31), &findings, None)
             .await
             .is_empty()
     );
@@ -875,7 +875,7 @@ async fn a_reopened_finding_is_alerted_again() {
     // The escalation delay counts from the reopening; the history is of
     // this period.
     assert!(
-        desk.run(at(9) - Duration::minutes(1), &high, None)
+        desk.run(at(9) - Duration::minutes(31), &high, None)
             .await
             .is_empty()
     );

@@ -852,7 +852,7 @@ async fn starttls_and_auth_deliver_over_tls_with_either_password_source() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_wrong_password_gives_the_row_up_naming_the_refusal() {
+async fn a_wrong_password_keeps_the_rows_waiting_naming_the_refusal() {
     let scratch = Scratch::new();
     let (pki, roots) = pki_in(&scratch);
     let sink = SmtpSink::start_with(
@@ -872,16 +872,18 @@ async fn a_wrong_password_gives_the_row_up_naming_the_refusal() {
     )
     .await;
     run.expect_code(0);
+    // A refused login is the config's problem, not the message's: the row
+    // waits (with backoff) for the password to be fixed.
     assert!(
-        run.stderr.contains(": 0 sent, 0 to retry, 1 given up"),
-        "a 535 is permanent:\n{}",
+        run.stderr.contains(": 0 sent, 1 to retry, 0 given up"),
+        "a 535 keeps the row:\n{}",
         run.stderr
     );
     assert!(sink.messages().is_empty());
     assert!(sink.connections() >= 1);
     let rows = outbox_rows(&scratch).await;
     assert_eq!(rows.len(), 1, "{rows:#?}");
-    assert_eq!((rows[0].state.as_str(), rows[0].attempts), ("failed", 1));
+    assert_eq!((rows[0].state.as_str(), rows[0].attempts), ("queued", 1));
     let error = rows[0].last_error.clone().unwrap();
     assert!(
         error.contains("535") && error.contains("authentication"),
