@@ -1214,3 +1214,54 @@ async fn delivery_stops_between_rows_when_asked() {
     assert_eq!(rows.iter().filter(|r| r.state == "queued").count(), 1);
     store.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tick_missed_while_down_runs_at_start() {
+    let scratch = Scratch::new();
+    scratch.write(CONFIG, config(FILE_MAIL, &[RISK], &[CISO], ACME));
+    // A first session: the digest job has run (as far as the store knows)
+    // the Monday before last.
+    let mut daemon = Daemon::start(&scratch, "first.log", &[], &[]);
+    daemon.wait_ready().await;
+    daemon.stop().await;
+    {
+        use sqlx::Connection as _;
+        let mut conn =
+            sqlx::SqliteConnection::connect(&format!("sqlite://{}", scratch.path(DB).display()))
+                .await
+                .unwrap();
+        sqlx::query(
+            "INSERT INTO job_runs (job, last_finished, last_outcome) VALUES ('digest', ?, 'ok') \
+             ON CONFLICT (job) DO UPDATE SET last_finished = excluded.last_finished",
+        )
+        .bind(
+            (Utc::now() - chrono::Duration::days(9))
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+    }
+    // Digest on Mondays 08:00: at least one tick passed in nine days.
+    let text = std::fs::read_to_string(scratch.path(CONFIG))
+        .unwrap()
+        .replacen(
+            "digest_schedule = \"0 0 0 1 1 *\"",
+            "digest_schedule = \"0 0 8 * * Mon\"",
+            1,
+        );
+    scratch.write(CONFIG, text);
+    let mut daemon = Daemon::start(&scratch, "second.log", &[], &[]);
+    daemon.wait_log("weekly digest queued", 1).await;
+    assert!(
+        daemon
+            .log()
+            .contains("its last tick passed while supplywatch was not running"),
+        "{}",
+        daemon.log()
+    );
+    daemon.stop().await;
+    // A probe job that never ran is not "missed": it waits for its tick.
+    assert!(!daemon.log().contains("job=probe"), "{}", daemon.log());
+}
