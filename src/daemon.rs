@@ -392,8 +392,8 @@ pub async fn run_job(
         Job::Retention => {
             let pruned = store.prune(now, config.daemon.retention_days).await?;
             Ok(format!(
-                "pruned {} runs, {} scores, {} observations, {} facts",
-                pruned.runs, pruned.scores, pruned.observations, pruned.facts
+                "pruned {} runs, {} scores, {} observations, {} facts, {} sent e-mails",
+                pruned.runs, pruned.scores, pruned.observations, pruned.facts, pruned.outbox
             ))
         }
     }

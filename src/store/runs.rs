@@ -178,6 +178,8 @@ pub struct PruneReport {
     pub observations: u64,
     /// Stored facts no observation row refers to any more.
     pub facts: u64,
+    /// Sent or given-up e-mails older than the cutoff.
+    pub outbox: u64,
 }
 
 /// A recorded run.
@@ -902,12 +904,21 @@ impl Store {
         .await
         .map_err(|e| self.err(e))?
         .rows_affected();
+        // Delivered and given-up e-mails (their bodies); the notices stay,
+        // they are the findings' history.
+        let outbox = sqlx::query("DELETE FROM outbox WHERE state != 'queued' AND created_at < ?1")
+            .bind(&cutoff)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?
+            .rows_affected();
         tx.commit().await.map_err(|e| self.err(e))?;
         Ok(PruneReport {
             runs,
             scores,
             observations,
             facts,
+            outbox,
         })
     }
 

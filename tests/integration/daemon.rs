@@ -1265,3 +1265,40 @@ async fn a_tick_missed_while_down_runs_at_start() {
     // A probe job that never ran is not "missed": it waits for its tick.
     assert!(!daemon.log().contains("job=probe"), "{}", daemon.log());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retention_prunes_delivered_e_mails_and_keeps_queued_ones() {
+    let (_sink, port) = stopped_sink().await;
+    let scratch = Scratch::new();
+    scratch.write(CONFIG, config(FILE_MAIL, &[RISK], &[CISO], ACME));
+    sw(&scratch, &["sync"]).await.expect_code(0);
+    let (config, mailer, store) = library(&scratch).await;
+    supplywatch::daemon::queue_digest(&store, &config, Utc::now())
+        .await
+        .unwrap();
+    let report = deliver_due(&store, &mailer, Utc::now, 10, 100, || true)
+        .await
+        .unwrap();
+    assert_eq!(report.sent, 2);
+    // One more, left queued (its server is down).
+    scratch.write(CONFIG, config_text_with_smtp(port));
+    let (config, mailer, _) = library(&scratch).await;
+    supplywatch::daemon::queue_digest(&store, &config, Utc::now() + chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    let _ = mailer;
+    let later = Utc::now() + chrono::Duration::days(i64::from(config.daemon.retention_days) + 1);
+    let pruned = store
+        .prune(later, config.daemon.retention_days)
+        .await
+        .unwrap();
+    assert_eq!(pruned.outbox, 2);
+    let left = store.outbox().await.unwrap();
+    assert_eq!(left.len(), 2, "{left:#?}");
+    assert!(left.iter().all(|r| r.state == "queued"));
+    store.close().await;
+}
+
+fn config_text_with_smtp(port: u16) -> String {
+    config(&smtp(port), &[RISK], &[CISO], ACME)
+}
