@@ -42,6 +42,18 @@ pub async fn probe_and_check(
     })
 }
 
+/// (supplier id, finding) of every finding in `results`, as a run records them.
+fn findings_of(results: &[SupplierResult]) -> Vec<(String, checks::Finding)> {
+    results
+        .iter()
+        .flat_map(|r| {
+            r.findings
+                .iter()
+                .map(|f| (r.supplier.id.to_string(), f.clone()))
+        })
+        .collect()
+}
+
 /// Score and grade from a result's findings, leaving out accepted risks:
 /// the score of this run alone, before any lifecycle (damping) applies.
 #[must_use]
@@ -97,15 +109,7 @@ impl CheckRun {
             at: self.at,
             source: source.to_owned(),
             scopes: checks::scopes(&self.observations, &self.results),
-            findings: self
-                .results
-                .iter()
-                .flat_map(|r| {
-                    r.findings
-                        .iter()
-                        .map(|f| (r.supplier.id.to_string(), f.clone()))
-                })
-                .collect(),
+            findings: findings_of(&self.results),
             observations,
         }
     }
@@ -235,15 +239,7 @@ impl ObligationsRun {
             at: self.at,
             source: source.to_owned(),
             scopes: checks::paperwork::scopes(ids),
-            findings: self
-                .results
-                .iter()
-                .flat_map(|r| {
-                    r.findings
-                        .iter()
-                        .map(|f| (r.supplier.id.to_string(), f.clone()))
-                })
-                .collect(),
+            findings: findings_of(&self.results),
             observations: Vec::new(),
         }
     }
