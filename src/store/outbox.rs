@@ -13,6 +13,7 @@ use serde::Serialize;
 use sqlx::Row as _;
 use sqlx::SqliteConnection;
 
+use super::findings::{batch, fetch_json, json_list};
 use super::{FindingState, Store, StoreError, parse_timestamp, timestamp};
 use crate::checks::Severity;
 use crate::registry::Questionnaire;
@@ -150,12 +151,20 @@ const LOAD_NOTICES: &str = "SELECT finding_id, subject, kind, at, message_id, re
      OR subject = 'monitor' OR (subject >= 'questionnaire:' AND subject < 'questionnaire;') \
      ORDER BY id";
 
+// `WHERE true` keeps SQLite from reading ON CONFLICT as part of a join.
 const INSERT_OUTBOX: &str = "INSERT INTO outbox (key, kind, supplier_id, recipient, subject, \
      message_id, in_reply_to, refs, body_text, body_html, created_at, state, next_attempt_at) \
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?) ON CONFLICT (key) DO NOTHING";
+     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
+     value ->> 6, value ->> 7, value ->> 8, value ->> 9, ?2, 'queued', ?2 \
+     FROM jsonb_each(?1) WHERE true ON CONFLICT (key) DO NOTHING";
 
-const INSERT_NOTICE: &str = "INSERT INTO notices (finding_id, subject, kind, at, message_id, \
-     recipients, detail) VALUES (?, ?, ?, ?, ?, ?, ?)";
+const INSERT_NOTICES: &str = "INSERT INTO notices (finding_id, subject, kind, at, message_id, \
+     recipients, detail) \
+     SELECT value ->> 0, value ->> 1, value ->> 2, ?2, value ->> 3, value ->> 4, value ->> 5 \
+     FROM jsonb_each(?1)";
+
+const EXISTING_KEYS: &str = "SELECT json_group_array(key) FROM outbox \
+     WHERE key IN (SELECT value FROM json_each(?1))";
 
 const OUTBOX_COLUMNS: &str = "SELECT id, key, kind, supplier_id, recipient, subject, message_id, \
      in_reply_to, refs, body_text, body_html, created_at, state, attempts, last_error FROM outbox";
@@ -325,57 +334,82 @@ impl Store {
         })
     }
 
+    /// Writes the outbox rows (one per recipient) and the notices of
+    /// `plan`, batched. A message whose rows all exist already (the same
+    /// key queued before) adds nothing, its notices included. Returns the
+    /// rows added.
     async fn write_outgoing(
         &self,
         conn: &mut SqliteConnection,
         plan: &[Outgoing],
         at: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
+        if plan.is_empty() {
+            return Ok(0);
+        }
         let at = timestamp(at);
-        let mut queued = 0;
+        let keys: Vec<String> = plan
+            .iter()
+            .flat_map(|m| m.recipients.iter().map(move |r| format!("{}:{r}", m.key)))
+            .collect();
+        let existing: std::collections::HashSet<String> = {
+            let text = fetch_json(
+                conn,
+                EXISTING_KEYS,
+                &json_list(&keys).map_err(|e| self.err(e))?,
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+            serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
+                path: self.path.clone(),
+                why: format!("outbox keys: {e}"),
+            })?
+        };
+        let mut rows = Vec::new();
+        let mut notices = Vec::new();
         for m in plan {
             let refs = (!m.references.is_empty()).then(|| m.references.join(" "));
-            let mut new_rows = 0;
+            let before = rows.len();
             for recipient in &m.recipients {
-                let done = sqlx::query(INSERT_OUTBOX)
-                    .bind(format!("{}:{recipient}", m.key))
-                    .bind(&m.kind)
-                    .bind(m.supplier.as_deref())
-                    .bind(recipient)
-                    .bind(&m.subject)
-                    .bind(&m.message_id)
-                    .bind(m.in_reply_to.as_deref())
-                    .bind(refs.as_deref())
-                    .bind(&m.text)
-                    .bind(m.html.as_deref())
-                    .bind(&at)
-                    .bind(&at)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(|e| self.err(e))?;
-                new_rows += usize::try_from(done.rows_affected()).unwrap_or(0);
+                let key = format!("{}:{recipient}", m.key);
+                if existing.contains(&key) {
+                    continue;
+                }
+                rows.push((
+                    key,
+                    &m.kind,
+                    m.supplier.as_deref(),
+                    recipient,
+                    &m.subject,
+                    &m.message_id,
+                    m.in_reply_to.as_deref(),
+                    refs.clone(),
+                    &m.text,
+                    m.html.as_deref(),
+                ));
             }
-            queued += new_rows;
-            if new_rows == 0 {
+            if rows.len() == before {
                 // Queued before (same key): so were its notices.
                 continue;
             }
             let recipients = serde_json::to_string(&m.recipients).unwrap_or_else(|_| "[]".into());
             for n in &m.notices {
-                sqlx::query(INSERT_NOTICE)
-                    .bind(n.finding_id)
-                    .bind(&n.subject)
-                    .bind(&n.kind)
-                    .bind(&at)
-                    .bind(&m.message_id)
-                    .bind(&recipients)
-                    .bind(n.detail.as_deref())
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(|e| self.err(e))?;
+                notices.push((
+                    n.finding_id,
+                    &n.subject,
+                    &n.kind,
+                    &m.message_id,
+                    recipients.clone(),
+                    n.detail.as_deref(),
+                ));
             }
         }
-        Ok(queued)
+        let result = async {
+            batch(conn, INSERT_OUTBOX, &rows, Some(&at)).await?;
+            batch(conn, INSERT_NOTICES, &notices, Some(&at)).await
+        };
+        result.await.map_err(|e| self.err(e))?;
+        Ok(rows.len())
     }
 
     /// Queued rows whose next attempt is due at `now`, oldest first.
