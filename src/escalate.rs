@@ -149,9 +149,17 @@ impl<'a> Escalation<'a> {
         snapshot.monitor.last().is_some_and(|n| n.kind == "blind")
     }
 
-    /// The notices of a finding's current open period.
+    /// The notices of a finding's current open period. An open finding's
+    /// period starts when it opened, or when it came back from accepted (an
+    /// acceptance that expired or was removed): what was said before the
+    /// acceptance is not news of the risk now open again.
     fn period_notices(f: &AlertFinding) -> impl Iterator<Item = &Notice> {
-        let since = f.opened_at.unwrap_or(f.first_seen);
+        let opened = f.opened_at.unwrap_or(f.first_seen);
+        let since = if f.state == crate::store::FindingState::Open {
+            opened.max(f.changed_at)
+        } else {
+            opened
+        };
         f.notices.iter().filter(move |n| n.at >= since)
     }
 

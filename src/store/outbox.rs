@@ -43,6 +43,9 @@ pub struct AlertFinding {
     pub opened_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub reopen_count: u32,
+    /// Its last change of state (for an open finding: when it opened, or
+    /// came back from accepted).
+    pub changed_at: DateTime<Utc>,
     /// Oldest first.
     pub notices: Vec<Notice>,
 }
@@ -141,7 +144,8 @@ pub struct JobRun {
 }
 
 const LOAD_ALERT_FINDINGS: &str = "SELECT json_group_array(json_array(id, supplier_id, check_id, \
-     target, state, severity, summary, first_seen, opened_at, resolved_at, reopen_count)) \
+     target, state, severity, summary, first_seen, opened_at, resolved_at, reopen_count, \
+     changed_at)) \
      FROM findings WHERE (state = 'open' AND severity IN (SELECT value FROM json_each(?1))) \
      OR ((state != 'resolved' OR resolved_at >= ?2) \
          AND id IN (SELECT finding_id FROM notices WHERE finding_id IS NOT NULL))";
@@ -181,6 +185,7 @@ type AlertTuple = (
     Option<String>,
     Option<String>,
     i64,
+    String,
 );
 
 impl Store {
@@ -265,8 +270,20 @@ impl Store {
             serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
         let time = |t: &str| parse_timestamp(t).map_err(corrupt);
         let mut findings = Vec::with_capacity(tuples.len());
-        for (id, supplier, check, target, state, severity, summary, first, opened, resolved, n) in
-            tuples
+        for (
+            id,
+            supplier,
+            check,
+            target,
+            state,
+            severity,
+            summary,
+            first,
+            opened,
+            resolved,
+            n,
+            changed,
+        ) in tuples
         {
             findings.push(AlertFinding {
                 id,
@@ -280,6 +297,7 @@ impl Store {
                 opened_at: opened.as_deref().map(time).transpose()?,
                 resolved_at: resolved.as_deref().map(time).transpose()?,
                 reopen_count: u32::try_from(n).unwrap_or(0),
+                changed_at: time(&changed)?,
                 notices: Vec::new(),
             });
         }

@@ -1610,3 +1610,34 @@ async fn critical_findings_are_repeated_without_a_ciso() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_finding_back_from_an_acceptance_is_alerted_again_and_its_delay_restarts() {
+    let accept = "[[accept]]\nsupplier = \"acme\"\ncheck = \"tls.cert_expired\"\n\
+                  target = \"portal.acme.example:443\"\nuntil = 2026-12-31\n\
+                  reason = \"replacement ordered\"\napproved_by = \"ciso@bank.example\"\n";
+    let high = [("acme", finding("tls.cert_expired", PORTAL, Severity::High))];
+    let mut desk = Desk::new(config("", "")).await;
+    assert_eq!(desk.run(at(0), &high, None).await.len(), 2);
+    // Accepted on day 1: silence.
+    desk.config = config("", accept);
+    assert!(desk.run(at(1), &high, None).await.is_empty());
+    // The acceptance is withdrawn on day 3: the risk is news again.
+    desk.config = config("", "");
+    let rows = desk.run(at(3), &high, None).await;
+    assert_eq!(
+        summary(&rows),
+        [
+            triple("alert", "acme", RISK),
+            triple("alert", "acme", RISK2)
+        ]
+    );
+    // The CISO delay counts from that alert, not from day 0.
+    assert!(
+        desk.run(at(10) - Duration::minutes(31), &high, None)
+            .await
+            .is_empty()
+    );
+    let rows = desk.run(at(10), &high, None).await;
+    assert_eq!(summary(&rows), [triple("escalation", "acme", CISO)]);
+}
