@@ -268,39 +268,11 @@ impl Store {
             .map_err(|e| self.err(e))?;
         let tuples: Vec<AlertTuple> =
             serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
+        let mut findings = tuples
+            .into_iter()
+            .map(|t| alert_finding(t).map_err(corrupt))
+            .collect::<Result<Vec<_>, _>>()?;
         let time = |t: &str| parse_timestamp(t).map_err(corrupt);
-        let mut findings = Vec::with_capacity(tuples.len());
-        for (
-            id,
-            supplier,
-            check,
-            target,
-            state,
-            severity,
-            summary,
-            first,
-            opened,
-            resolved,
-            n,
-            changed,
-        ) in tuples
-        {
-            findings.push(AlertFinding {
-                id,
-                supplier,
-                check,
-                target,
-                state: state.parse().map_err(corrupt)?,
-                severity: severity.parse().map_err(corrupt)?,
-                summary,
-                first_seen: time(&first)?,
-                opened_at: opened.as_deref().map(time).transpose()?,
-                resolved_at: resolved.as_deref().map(time).transpose()?,
-                reopen_count: u32::try_from(n).unwrap_or(0),
-                changed_at: time(&changed)?,
-                notices: Vec::new(),
-            });
-        }
         let ids: Vec<i64> = findings.iter().map(|f| f.id).collect();
         let ids = serde_json::to_string(&ids).map_err(|e| corrupt(e.to_string()))?;
         let rows = sqlx::query(LOAD_NOTICES)
@@ -731,6 +703,40 @@ impl Store {
             last_error: r.try_get("last_error").map_err(get)?,
         })
     }
+}
+
+/// A loaded tuple as the notifier sees it (notices filled in later).
+fn alert_finding(t: AlertTuple) -> Result<AlertFinding, String> {
+    let (
+        id,
+        supplier,
+        check,
+        target,
+        state,
+        severity,
+        summary,
+        first,
+        opened,
+        resolved,
+        n,
+        changed,
+    ) = t;
+    let time = |t: &str| parse_timestamp(t);
+    Ok(AlertFinding {
+        id,
+        supplier,
+        check,
+        target,
+        state: state.parse()?,
+        severity: severity.parse()?,
+        summary,
+        first_seen: time(&first)?,
+        opened_at: opened.as_deref().map(time).transpose()?,
+        resolved_at: resolved.as_deref().map(time).transpose()?,
+        reopen_count: u32::try_from(n).unwrap_or(0),
+        changed_at: time(&changed)?,
+        notices: Vec::new(),
+    })
 }
 
 /// How long a claim on a row being sent holds (longer than any SMTP
