@@ -2,7 +2,7 @@
 //! retention), the outbox delivery loop, SIGHUP reloads, a clean stop on
 //! SIGTERM/SIGINT, and systemd's READY / WATCHDOG / STOPPING notifications.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -128,12 +128,13 @@ pub async fn run(config: Config, store: Store) -> anyhow::Result<()> {
     // Jobs whose tick passed while the daemon was down (a Monday digest
     // missed by a restart) run now; the others wait for their next tick.
     let missed = missed_jobs(&shared).await;
+    let config = shared.config.read().await.clone();
     for job in Job::ALL {
-        let config = shared.config.read().await.clone();
-        let _ = shared
+        let recorded = shared
             .store
             .record_job_next(job.name(), next_fire(&config, job, now))
             .await;
+        log_job_record(job, recorded);
     }
     systemd_notify("READY=1\n");
 
@@ -193,7 +194,13 @@ pub async fn run(config: Config, store: Store) -> anyhow::Result<()> {
 /// Jobs whose last scheduled tick came after they last finished.
 async fn missed_jobs(shared: &Shared) -> Vec<Job> {
     let config = shared.config.read().await.clone();
-    let runs = shared.store.job_runs().await.unwrap_or_default();
+    let runs = match shared.store.job_runs().await {
+        Ok(runs) => runs,
+        Err(e) => {
+            tracing::warn!("cannot read the jobs' last runs, none is caught up: {e}");
+            return Vec::new();
+        }
+    };
     let now = Utc::now();
     Job::ALL
         .into_iter()
@@ -291,10 +298,11 @@ fn start_job(
         // Cleared however the job ends, a panic included.
         let _running = Running(shared.clone(), job);
         let started = Utc::now();
-        let _ = shared
+        let recorded = shared
             .store
             .record_job(job.name(), started, None, next)
             .await;
+        log_job_record(job, recorded);
         let config = shared.config.read().await.clone();
         let outcome = run_job(&shared.store, &config, job, shared.stop.clone()).await;
         let text = match &outcome {
@@ -307,12 +315,24 @@ fn start_job(
                 format!("failed: {e:#}")
             }
         };
-        let _ = shared
+        let recorded = shared
             .store
             .record_job(job.name(), Utc::now(), Some(&text), next)
             .await;
+        log_job_record(job, recorded);
         shared.outbox.notify_one();
     });
+}
+
+/// The job record is what `status` shows; failing to write it must not
+/// stop the job, but must not go unsaid either.
+fn log_job_record(job: Job, recorded: Result<(), crate::store::StoreError>) {
+    if let Err(e) = recorded {
+        tracing::warn!(
+            job = job.name(),
+            "cannot record the job's run for `status`: {e}"
+        );
+    }
 }
 
 /// Clears a job's running flag when dropped.
@@ -479,7 +499,7 @@ async fn delivery_loop(shared: Arc<Shared>) {
 /// refused with its errors logged, and the old one stays.
 async fn reload(shared: &Shared) {
     let path = shared.config_path.clone();
-    match load_for_reload(&path) {
+    match Config::load(&path) {
         Ok(config) => match Mailer::from_config(&config) {
             Ok(mailer) => {
                 let now = Utc::now();
@@ -556,8 +576,4 @@ fn systemd_notify(state: &str) {
     if let Err(e) = sent {
         tracing::debug!("systemd notification {state:?} not sent: {e}");
     }
-}
-
-fn load_for_reload(path: &Path) -> Result<Config, crate::config::ConfigError> {
-    Config::load(path)
 }

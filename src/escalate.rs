@@ -149,6 +149,12 @@ impl<'a> Escalation<'a> {
         snapshot.monitor.last().is_some_and(|n| n.kind == "blind")
     }
 
+    /// Whether anyone was sent a `kind` message about `f` in its current
+    /// open period.
+    fn told(f: &AlertFinding, kind: &str) -> bool {
+        Self::period_notices(f).any(|n| n.kind == kind)
+    }
+
     /// The notices of a finding's current open period. An open finding's
     /// period starts when it opened, or when it came back from accepted (an
     /// acceptance that expired or was removed): what was said before the
@@ -467,7 +473,7 @@ impl Notifier for Escalation<'_> {
             .filter(|f| f.severity >= Severity::High)
             .filter(|f| !held(f))
             .collect();
-        let told = |f: &AlertFinding, kind: &str| Self::period_notices(f).any(|n| n.kind == kind);
+        let told = Self::told;
 
         // 1. New findings → the risk manager at once.
         let new: Vec<&AlertFinding> = open.iter().copied().filter(|f| !told(f, "alert")).collect();
@@ -557,7 +563,7 @@ impl Escalation<'_> {
         out: &mut Vec<Outgoing>,
     ) {
         let esc = &self.config.escalation;
-        let told = |f: &AlertFinding, kind: &str| Self::period_notices(f).any(|n| n.kind == kind);
+        let told = Self::told;
         // 3. Critical and still open → repeated every `repeat_critical_days`.
         let repeat_after = Duration::days(i64::from(esc.repeat_critical_days));
         let repeat: Vec<&AlertFinding> = open
@@ -600,7 +606,7 @@ impl Escalation<'_> {
 
     fn resolutions(&self, snapshot: &AlertSnapshot, out: &mut Vec<Outgoing>) {
         let at = snapshot.at;
-        let told = |f: &AlertFinding, kind: &str| Self::period_notices(f).any(|n| n.kind == kind);
+        let told = Self::told;
         {
             let resolved: Vec<&AlertFinding> = snapshot
                 .findings

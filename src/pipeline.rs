@@ -200,9 +200,11 @@ pub async fn obligations(
     let (questionnaires, departed) = match store {
         Some(store) => {
             let stored = store.suppliers().await?;
+            let configured: std::collections::HashSet<&str> =
+                config.suppliers.iter().map(|c| c.id.as_str()).collect();
             let departed = stored
                 .into_iter()
-                .filter(|s| !config.suppliers.iter().any(|c| c.id.as_str() == s.id))
+                .filter(|s| !configured.contains(s.id.as_str()))
                 .map(|s| s.id)
                 .collect();
             (store.questionnaires(None).await?, departed)
@@ -299,6 +301,8 @@ pub fn lifecycle_policy(config: &Config) -> LifecyclePolicy {
 /// Every paperwork date of a stored supplier (contract notice and end or
 /// renewal, certification expiry, questionnaire due dates, the next
 /// questionnaire by cadence), earliest first; past ones included.
+/// `questionnaires` are the supplier's own (see
+/// [`crate::registry::questionnaires_by_supplier`]).
 #[must_use]
 pub fn stored_deadlines(
     supplier: &crate::store::StoredSupplier,
@@ -313,18 +317,13 @@ pub fn stored_deadlines(
         return Vec::new();
     };
     let contract = supplier.contract();
-    let own: Vec<crate::registry::Questionnaire> = questionnaires
-        .iter()
-        .filter(|q| q.supplier == supplier.id)
-        .cloned()
-        .collect();
     checks::paperwork::Paperwork {
         supplier: &supplier.id,
         criticality,
         status,
         contract: contract.as_ref(),
         certifications: &supplier.certifications,
-        questionnaires: &own,
+        questionnaires,
         missing_fields: &[],
     }
     .deadlines(today, cadence)
@@ -426,10 +425,14 @@ pub async fn digest_input(
         .cloned()
         .collect();
     let questionnaires = store.questionnaires(None).await?;
+    let grouped = crate::registry::questionnaires_by_supplier(&questionnaires);
     let horizon = today + chrono::Duration::days(30);
     let mut deadlines: Vec<checks::paperwork::Deadline> = live
         .iter()
-        .flat_map(|s| stored_deadlines(s, &questionnaires, today, &config.questionnaires))
+        .flat_map(|s| {
+            let own = grouped.get(s.id.as_str()).map_or(&[][..], Vec::as_slice);
+            stored_deadlines(s, own, today, &config.questionnaires)
+        })
         .filter(|d| d.date >= today && d.date <= horizon)
         .collect();
     deadlines.sort_by(|a, b| {

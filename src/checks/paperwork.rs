@@ -32,11 +32,11 @@ use crate::registry::{
 pub const FAMILIES: [&str; 4] = ["contract", "questionnaire", "certification", "onboarding"];
 
 /// `contract.ending` fires this many days before the end.
-pub const CONTRACT_ENDING_DAYS: u64 = 90;
+pub const CONTRACT_ENDING_DAYS: i64 = 90;
 /// `contract.notice_deadline` fires this many days before the deadline.
-pub const NOTICE_DAYS: u64 = 30;
+pub const NOTICE_DAYS: i64 = 30;
 /// `certification.expiring` fires this many days before expiry.
-pub const CERTIFICATION_DAYS: u64 = 60;
+pub const CERTIFICATION_DAYS: i64 = 60;
 /// An answered questionnaire is to be reviewed within this many days.
 pub const REVIEW_DAYS: u64 = 14;
 
@@ -147,7 +147,7 @@ impl Paperwork<'_> {
                     summary: format!("{} expired on {} ({})", c.kind, c.expires, days_text(left)),
                     evidence,
                 });
-            } else if left <= i64::try_from(CERTIFICATION_DAYS).unwrap_or(i64::MAX) {
+            } else if left <= CERTIFICATION_DAYS {
                 out.push(Finding {
                     check: "certification.expiring",
                     severity: Severity::Medium,
@@ -214,7 +214,7 @@ impl Paperwork<'_> {
                     ),
                     evidence: evidence.clone(),
                 });
-            } else if left <= i64::try_from(CONTRACT_ENDING_DAYS).unwrap_or(i64::MAX) {
+            } else if left <= CONTRACT_ENDING_DAYS {
                 out.push(Finding {
                     check: "contract.ending",
                     severity: Severity::Medium,
@@ -230,7 +230,7 @@ impl Paperwork<'_> {
         }
         if let Some(deadline) = c.notice_deadline(today) {
             let left = days_until(today, deadline);
-            if (0..=i64::try_from(NOTICE_DAYS).unwrap_or(i64::MAX)).contains(&left) {
+            if (0..=NOTICE_DAYS).contains(&left) {
                 let what = if c.auto_renew {
                     format!("to stop it renewing on {end}")
                 } else {
@@ -410,14 +410,11 @@ pub fn evaluate(
     cadence: &QuestionnaireConfig,
     policy: &Policy,
 ) -> Vec<SupplierResult> {
+    let grouped = crate::registry::questionnaires_by_supplier(questionnaires);
     let mut results: Vec<SupplierResult> = suppliers
         .iter()
         .map(|s| {
-            let own: Vec<Questionnaire> = questionnaires
-                .iter()
-                .filter(|q| q.supplier == s.id.as_str())
-                .cloned()
-                .collect();
+            let own = grouped.get(s.id.as_str()).map_or(&[][..], Vec::as_slice);
             let missing = missing_fields(s);
             let paperwork = Paperwork {
                 supplier: s.id.as_str(),
@@ -425,7 +422,7 @@ pub fn evaluate(
                 status: s.status,
                 contract: s.contract.as_ref(),
                 certifications: &s.certifications,
-                questionnaires: &own,
+                questionnaires: own,
                 missing_fields: &missing,
             };
             let findings = paperwork.check(today, cadence);

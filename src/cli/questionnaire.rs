@@ -118,9 +118,16 @@ pub async fn run(globals: &Globals, args: &QuestionnaireArgs) -> anyhow::Result<
     let changed = !matches!(args.command, QuestionnaireCommand::List(_));
     let result = match (result, &config) {
         // The step is recorded; bring the paperwork findings in line with it.
-        (Ok(outcome), Some(config)) if changed => refresh_findings(globals, &store, config, now)
-            .await
-            .map(|()| outcome),
+        // A failure here must not read as a failed step: the step stays.
+        (Ok(outcome), Some(config)) if changed => {
+            if let Err(e) = refresh_findings(globals, &store, config, now).await {
+                eprintln!(
+                    "warning: the step is recorded, but the paperwork findings were not updated: {e:#}; \
+                     `supplywatch obligations` (or the daemon's next run) will"
+                );
+            }
+            Ok(outcome)
+        }
         (result, _) => result,
     };
     store.close().await;

@@ -50,6 +50,7 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
     let now = SystemClock.now();
     let (store, config) = open_for_reading(globals, now, "status").await?;
     let questionnaires = store.questionnaires(None).await?;
+    let grouped = supplywatch::registry::questionnaires_by_supplier(&questionnaires);
     let jobs = store.job_runs().await?;
     let outbox = store.outbox_stats().await?;
     let scores = store.supplier_scores(now).await?;
@@ -60,7 +61,8 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
         .map_or_else(|| now.date_naive(), |c| pipeline::local_day(c, now));
     let cadence = config.map(|c| c.questionnaires).unwrap_or_default();
     let next_deadline = |s: &StoredSupplier| {
-        pipeline::stored_deadlines(s, &questionnaires, today, &cadence)
+        let own = grouped.get(s.id.as_str()).map_or(&[][..], Vec::as_slice);
+        pipeline::stored_deadlines(s, own, today, &cadence)
             .into_iter()
             .find(|d| d.date >= today)
     };

@@ -16,7 +16,10 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 pub use names::{Domain, EmailAddress, Endpoint, Host, NameError, SupplierId};
-pub use questionnaire::{Document, Questionnaire, QuestionnaireState, ReviewOutcome};
+pub use questionnaire::{
+    Document, Questionnaire, QuestionnaireState, ReviewOutcome,
+    by_supplier as questionnaires_by_supplier,
+};
 pub use severity::{CHECK_IDS, Severity};
 
 /// How much the organisation depends on a supplier (DORA: "supports a

@@ -123,3 +123,14 @@ impl Questionnaire {
         self.state() == QuestionnaireState::Sent && today > self.due
     }
 }
+
+/// Questionnaires grouped by supplier id, each group in the order given.
+#[must_use]
+pub fn by_supplier(list: &[Questionnaire]) -> std::collections::HashMap<&str, Vec<Questionnaire>> {
+    let mut out: std::collections::HashMap<&str, Vec<Questionnaire>> =
+        std::collections::HashMap::new();
+    for q in list {
+        out.entry(q.supplier.as_str()).or_default().push(q.clone());
+    }
+    out
+}

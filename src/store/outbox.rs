@@ -170,8 +170,25 @@ const INSERT_NOTICES: &str = "INSERT INTO notices (finding_id, subject, kind, at
 const EXISTING_KEYS: &str = "SELECT json_group_array(key) FROM outbox \
      WHERE key IN (SELECT value FROM json_each(?1))";
 
-const OUTBOX_COLUMNS: &str = "SELECT id, key, kind, supplier_id, recipient, subject, message_id, \
-     in_reply_to, refs, body_text, body_html, created_at, state, attempts, last_error FROM outbox";
+/// `SELECT <every outbox column a row needs> FROM outbox <tail>`: one
+/// column list for every reader of `outbox_row`.
+macro_rules! select_outbox {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, key, kind, supplier_id, recipient, subject, message_id, in_reply_to, \
+             refs, body_text, body_html, created_at, state, attempts, last_error FROM outbox ",
+            $tail
+        )
+    };
+}
+
+const OUTBOX_ALL: &str = select_outbox!("ORDER BY id");
+const OUTBOX_DUE: &str = select_outbox!(
+    "WHERE state = 'queued' AND next_attempt_at <= ?1 \
+     AND (claimed_until IS NULL OR claimed_until < ?1 OR claimed_by = ?3) ORDER BY id LIMIT ?2"
+);
+const OUTBOX_FAILED_SINCE: &str =
+    select_outbox!("WHERE state = 'failed' AND next_attempt_at >= ? ORDER BY id");
 
 type AlertTuple = (
     i64,
@@ -412,12 +429,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<OutboxRow>, StoreError> {
         self.release_dead_claims(now).await?;
-        let sql = "SELECT id, key, kind, supplier_id, recipient, subject, message_id, \
-             in_reply_to, refs, body_text, body_html, created_at, state, attempts, last_error \
-             FROM outbox WHERE state = 'queued' AND next_attempt_at <= ?1 \
-             AND (claimed_until IS NULL OR claimed_until < ?1 OR claimed_by = ?3) \
-             ORDER BY id LIMIT ?2";
-        let rows = sqlx::query(sql)
+        let rows = sqlx::query(OUTBOX_DUE)
             .bind(timestamp(now))
             .bind(i64::from(limit))
             .bind(i64::from(std::process::id()))
@@ -482,7 +494,7 @@ impl Store {
     /// # Errors
     /// [`StoreError`] on database failure.
     pub async fn outbox(&self) -> Result<Vec<OutboxRow>, StoreError> {
-        let rows = sqlx::query(OUTBOX_COLUMNS)
+        let rows = sqlx::query(OUTBOX_ALL)
             .fetch_all(&self.pool)
             .await
             .map_err(|e| self.err(e))?;
@@ -497,10 +509,7 @@ impl Store {
         &self,
         since: DateTime<Utc>,
     ) -> Result<Vec<OutboxRow>, StoreError> {
-        let sql = "SELECT id, key, kind, supplier_id, recipient, subject, message_id, \
-             in_reply_to, refs, body_text, body_html, created_at, state, attempts, last_error \
-             FROM outbox WHERE state = 'failed' AND next_attempt_at >= ? ORDER BY id";
-        let rows = sqlx::query(sql)
+        let rows = sqlx::query(OUTBOX_FAILED_SINCE)
             .bind(timestamp(since))
             .fetch_all(&self.pool)
             .await

@@ -535,18 +535,21 @@ impl Store {
     }
 }
 
-const IN_PROGRESS: &str = "SELECT id, supplier_id, template, sent_on, sent_to, due, answered_on, \
-     document_sha256, document_name, document_size, reviewed_on, score, reviewer, notes, outcome \
-     FROM questionnaires WHERE supplier_id = ? AND reviewed_on IS NULL";
+/// `SELECT <every questionnaire column> FROM questionnaires <tail>`: one
+/// column list for every reader of [`Store::questionnaire`].
+macro_rules! select_questionnaires {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, supplier_id, template, sent_on, sent_to, due, answered_on, \
+             document_sha256, document_name, document_size, reviewed_on, score, reviewer, \
+             notes, outcome FROM questionnaires ",
+            $tail
+        )
+    };
+}
 
-const ALL_IN_PROGRESS: &str = "SELECT id, supplier_id, template, sent_on, sent_to, due, answered_on, \
-     document_sha256, document_name, document_size, reviewed_on, score, reviewer, notes, outcome \
-     FROM questionnaires WHERE reviewed_on IS NULL ORDER BY id";
-
-const BY_ID: &str = "SELECT id, supplier_id, template, sent_on, sent_to, due, answered_on, \
-     document_sha256, document_name, document_size, reviewed_on, score, reviewer, notes, outcome \
-     FROM questionnaires WHERE id = ?";
-
-const FILTERED: &str = "SELECT id, supplier_id, template, sent_on, sent_to, due, answered_on, \
-     document_sha256, document_name, document_size, reviewed_on, score, reviewer, notes, outcome \
-     FROM questionnaires WHERE (?1 IS NULL OR supplier_id = ?1) ORDER BY sent_on, id";
+const IN_PROGRESS: &str = select_questionnaires!("WHERE supplier_id = ? AND reviewed_on IS NULL");
+const ALL_IN_PROGRESS: &str = select_questionnaires!("WHERE reviewed_on IS NULL ORDER BY id");
+const BY_ID: &str = select_questionnaires!("WHERE id = ?");
+const FILTERED: &str =
+    select_questionnaires!("WHERE (?1 IS NULL OR supplier_id = ?1) ORDER BY sent_on, id");
