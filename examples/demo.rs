@@ -201,12 +201,11 @@ async fn main() -> anyhow::Result<()> {
     let saved = run
         .save_with(&store, &config, "demo", Some(&escalation))
         .await?;
-    let scores: Scores = saved
-        .scores
-        .iter()
-        .map(|s| (s.supplier.clone(), (s.score, s.grade)))
-        .collect();
-    print!("{}", check_table(&run.results, &scores, false));
+    let scores: Scores = supplywatch::pipeline::scores_of(&saved);
+    print!(
+        "{}",
+        check_table(&run.results, &scores, &saved.marks, false)
+    );
     println!(
         "{} — probed in {:.1}s",
         check_summary(&run.results),

@@ -101,8 +101,9 @@ pub async fn run(config: Config, store: Store) -> anyhow::Result<()> {
     let mailer = Mailer::from_config(&config).map_err(anyhow::Error::msg)?;
     let now = Utc::now();
     let report = store
-        .sync_registry(
+        .sync(
             &config.suppliers,
+            &crate::pipeline::registry_policy(&config),
             &format!("daemon {}", config.path.display()),
             now,
         )
@@ -297,31 +298,47 @@ fn start_job(
     jobs.spawn(async move {
         // Cleared however the job ends, a panic included.
         let _running = Running(shared.clone(), job);
-        let started = Utc::now();
-        let recorded = shared
-            .store
-            .record_job(job.name(), started, None, next)
-            .await;
-        log_job_record(job, recorded);
         let config = shared.config.read().await.clone();
-        let outcome = run_job(&shared.store, &config, job, shared.stop.clone()).await;
-        let text = match &outcome {
-            Ok(summary) => {
-                tracing::info!(job = job.name(), "{summary}");
-                format!("ok: {summary}")
-            }
-            Err(e) => {
-                tracing::error!(job = job.name(), "failed: {e:#}");
-                format!("failed: {e:#}")
-            }
-        };
-        let recorded = shared
-            .store
-            .record_job(job.name(), Utc::now(), Some(&text), next)
-            .await;
-        log_job_record(job, recorded);
+        // Logged and recorded already; the next tick runs regardless.
+        let _ = run_recorded(&shared.store, &config, job, shared.stop.clone(), next, None).await;
         shared.outbox.notify_one();
     });
+}
+
+/// Runs `job` once with its start and end recorded for `status` (as the
+/// service does, and `run --once` too), logging its outcome; `via` names a
+/// run that is not the service's (`run --once`) in the recorded outcome.
+///
+/// # Errors
+/// The job's own error, after it was recorded.
+pub async fn run_recorded(
+    store: &Store,
+    config: &Config,
+    job: Job,
+    stop: watch::Receiver<bool>,
+    next: Option<DateTime<Utc>>,
+    via: Option<&str>,
+) -> anyhow::Result<String> {
+    let started = Utc::now();
+    let recorded = store.record_job(job.name(), started, None, next).await;
+    log_job_record(job, recorded);
+    let outcome = run_job(store, config, job, stop).await;
+    let via = via.map(|v| format!(" ({v})")).unwrap_or_default();
+    let text = match &outcome {
+        Ok(summary) => {
+            tracing::info!(job = job.name(), "{summary}");
+            format!("ok{via}: {summary}")
+        }
+        Err(e) => {
+            tracing::error!(job = job.name(), "failed: {e:#}");
+            format!("failed{via}: {e:#}")
+        }
+    };
+    let recorded = store
+        .record_job(job.name(), Utc::now(), Some(&text), next)
+        .await;
+    log_job_record(job, recorded);
+    outcome
 }
 
 /// The job record is what `status` shows; failing to write it must not
@@ -505,8 +522,9 @@ async fn reload(shared: &Shared) {
                 let now = Utc::now();
                 match shared
                     .store
-                    .sync_registry(
+                    .sync(
                         &config.suppliers,
+                        &crate::pipeline::registry_policy(&config),
                         &format!("daemon reload {}", path.display()),
                         now,
                     )

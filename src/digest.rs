@@ -1066,6 +1066,8 @@ mod tests {
             resolved_at: None,
             changed_at: opened,
             reopen_count: 0,
+            last_resolved_at: None,
+            resolution: None,
             streak: 3,
         }
     }

@@ -475,7 +475,8 @@ impl Notifier for Escalation<'_> {
             .collect();
         let told = Self::told;
 
-        // 1. New findings → the risk manager at once.
+        // 1. New findings → the risk manager at once: new, reopened, or
+        //    back from an acceptance that ended, each said as it is.
         let new: Vec<&AlertFinding> = open.iter().copied().filter(|f| !told(f, "alert")).collect();
         self.grouped(
             "alert",
@@ -483,14 +484,16 @@ impl Notifier for Escalation<'_> {
             &new,
             &|_, _| risk.clone(),
             &|s, list| {
+                let all_new = list.iter().all(|f| Self::why_alerted(f).is_empty());
                 format!(
-                    "{} new finding{} at high or critical for {}:",
+                    "{} {}finding{} at high or critical for {}:",
                     list.len(),
+                    if all_new { "new " } else { "" },
                     if list.len() == 1 { "" } else { "s" },
                     self.supplier_label(s)
                 )
             },
-            &|_| String::new(),
+            &Self::why_alerted,
             &mut out,
         );
 
@@ -540,10 +543,12 @@ impl Notifier for Escalation<'_> {
         let escalated: &[&AlertFinding] = if ciso.is_empty() { &[] } else { &overdue };
         self.repeats(at, &open, escalated, &risk, &ciso, &mut out);
 
-        // 4. Resolved → whoever was told, in the same thread.
+        // 4. Resolved → whoever was told, in the same thread; accepted →
+        //    whoever was told, with who accepted it, why and until when.
         if esc.resolution_notices {
             self.resolutions(snapshot, &mut out);
         }
+        self.acceptances(snapshot, &mut out);
 
         // 5. Questionnaire reminders to the supplier.
         self.reminders(snapshot, &mut out);
@@ -644,13 +649,100 @@ impl Escalation<'_> {
                         if list.len() == 1 { "s" } else { "" }
                     )
                 },
-                &|f| match (f.opened_at, f.resolved_at) {
-                    (Some(o), Some(r)) => format!("lasted {}", lasted(r - o)),
-                    _ => String::new(),
+                &|f| {
+                    let lasted = match (f.opened_at, f.resolved_at) {
+                        (Some(o), Some(r)) => format!("lasted {}", lasted(r - o)),
+                        _ => String::new(),
+                    };
+                    match (&f.resolution, lasted.is_empty()) {
+                        (Some(why), true) => format!("resolved: {why}"),
+                        (Some(why), false) => format!("resolved: {why}; {lasted}"),
+                        (None, _) => lasted,
+                    }
                 },
                 out,
             );
         }
+    }
+
+    /// Why an open finding is alerted when it is not new: reopened (and
+    /// when it had resolved), or back from an acceptance that ended or was
+    /// withdrawn. Empty for a new one.
+    fn why_alerted(f: &AlertFinding) -> String {
+        let back_from_acceptance = f.opened_at.is_some_and(|o| f.changed_at > o);
+        if back_from_acceptance {
+            return match &f.acceptance {
+                Some(a) if a.until < f.changed_at.date_naive() => format!(
+                    "acceptance of {} on {} ended on {} (approved by {})",
+                    f.check, f.target, a.until, a.approved_by
+                ),
+                _ => format!(
+                    "acceptance of {} on {} was withdrawn on {}",
+                    f.check,
+                    f.target,
+                    f.changed_at.date_naive()
+                ),
+            };
+        }
+        match (f.reopen_count, f.last_resolved_at) {
+            (0, _) => String::new(),
+            (_, Some(r)) => format!("reopened (was resolved on {})", r.date_naive()),
+            (_, None) => "reopened".to_owned(),
+        }
+    }
+
+    /// A finding told of that became accepted: a short notice to whoever
+    /// was told, in its thread — who accepted it, why, until when — instead
+    /// of going quiet.
+    fn acceptances(&self, snapshot: &AlertSnapshot, out: &mut Vec<Outgoing>) {
+        let accepted: Vec<&AlertFinding> = snapshot
+            .findings
+            .iter()
+            .filter(|f| f.state == crate::store::FindingState::Accepted)
+            .filter(|f| {
+                Self::period_notices(f)
+                    .any(|n| matches!(n.kind.as_str(), "alert" | "escalation" | "repeat"))
+            })
+            // Not yet told of this acceptance (it began at `changed_at`).
+            .filter(|f| {
+                !f.notices
+                    .iter()
+                    .any(|n| n.kind == "accepted" && n.at >= f.changed_at)
+            })
+            .collect();
+        self.grouped(
+            "accepted",
+            snapshot.at,
+            &accepted,
+            &|_, list| {
+                let mut to: Vec<String> = list
+                    .iter()
+                    .flat_map(|f| Self::period_notices(f))
+                    .filter(|n| matches!(n.kind.as_str(), "alert" | "escalation" | "repeat"))
+                    .flat_map(|n| n.recipients.iter().cloned())
+                    .collect();
+                to.sort();
+                to.dedup();
+                to
+            },
+            &|s, list| {
+                format!(
+                    "Risk accepted: {} finding{} of {} {} now accepted and no longer escalated:",
+                    list.len(),
+                    if list.len() == 1 { "" } else { "s" },
+                    self.supplier_label(s),
+                    if list.len() == 1 { "is" } else { "are" }
+                )
+            },
+            &|f| match &f.acceptance {
+                Some(a) => format!(
+                    "accepted by {} until {}: {}",
+                    a.approved_by, a.until, a.reason
+                ),
+                None => String::new(),
+            },
+            out,
+        );
     }
 }
 

@@ -6,6 +6,7 @@
 //! - [`config`]: the TOML file → a validated [`config::Config`], with located errors.
 //! - [`probe`]: network I/O (hickory, rustls, raw TLS hellos) → observations, failures as data.
 //! - [`checks`]: pure rules, observation + now + policy → findings with catalogue ids.
+//! - [`lifecycle`]: the findings lifecycle, pure — stored state + a run + now → transitions.
 //! - [`store`]: SQLite — migrations, registry sync, the append-only audit log. Only it knows SQL.
 //! - [`pipeline`]: one probe run end to end — probe, checks, scores, and the store when asked.
 //! - [`report`]: pure renderers (table, JSON) of what the store and the probes return.
@@ -16,6 +17,7 @@ pub mod config;
 pub mod daemon;
 pub mod digest;
 pub mod escalate;
+pub mod lifecycle;
 pub mod mail;
 pub mod pipeline;
 pub mod probe;

@@ -6,11 +6,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::checks::score::{Grade, score};
 use crate::checks::{self, Policy, Severity, SupplierResult};
 use crate::config::Config;
 use crate::probe::run::{self, Progress, RunError, SupplierObservations};
-use crate::registry::{Acceptance, Supplier};
+use crate::registry::Supplier;
 use crate::store::{LifecyclePolicy, ObservationBlob, RunInput, RunReport, Store, StoreError};
 
 /// What one run saw and what the checks made of it.
@@ -52,29 +51,6 @@ fn findings_of(results: &[SupplierResult]) -> Vec<(String, checks::Finding)> {
                 .map(|f| (r.supplier.id.to_string(), f.clone()))
         })
         .collect()
-}
-
-/// Score and grade from a result's findings, leaving out accepted risks:
-/// the score of this run alone, before any lifecycle (damping) applies.
-#[must_use]
-pub fn fresh_score(
-    result: &SupplierResult,
-    acceptances: &[Acceptance],
-    at: DateTime<Utc>,
-) -> (u8, Grade) {
-    let day = at.date_naive();
-    let id = result.supplier.id.as_str();
-    score(
-        result
-            .findings
-            .iter()
-            .filter(|f| {
-                !acceptances
-                    .iter()
-                    .any(|a| a.covers(id, f.check, &f.target, day))
-            })
-            .map(|f| f.severity),
-    )
 }
 
 impl CheckRun {
@@ -153,7 +129,12 @@ impl CheckRun {
     ) -> Result<RunReport, StoreError> {
         let audit_source = format!("{source} {}", config.path.display());
         store
-            .sync_registry(&config.suppliers, &audit_source, self.at)
+            .sync(
+                &config.suppliers,
+                &registry_policy(config),
+                &audit_source,
+                self.at,
+            )
             .await?;
         store
             .record_run_with(
@@ -275,7 +256,12 @@ pub async fn run_obligations_with(
 ) -> Result<(ObligationsRun, RunReport), StoreError> {
     let audit_source = format!("{source} {}", config.path.display());
     store
-        .sync_registry(&config.suppliers, &audit_source, at)
+        .sync(
+            &config.suppliers,
+            &registry_policy(config),
+            &audit_source,
+            at,
+        )
         .await?;
     let run = obligations(config, Some(store), at).await?;
     let report = store
@@ -287,6 +273,51 @@ pub async fn run_obligations_with(
         )
         .await?;
     Ok((run, report))
+}
+
+/// What `sync` stores of the config besides the suppliers: the accepted
+/// risks and the global severity overrides.
+#[must_use]
+pub fn registry_policy(config: &Config) -> crate::store::RegistryPolicy<'_> {
+    crate::store::RegistryPolicy {
+        acceptances: &config.acceptances,
+        severity: &config.findings.severity,
+    }
+}
+
+/// What recording `input` would decide — lifecycle, marks, scores —
+/// without recording it: against the stored findings when a store is given
+/// (opened read-only is enough), as a first run otherwise. `check` without
+/// `--save` and the obligations previews show this, so that they tell the
+/// story a recorded run would.
+///
+/// # Errors
+/// [`StoreError`] when the stored findings cannot be read.
+pub async fn preview(
+    store: Option<&Store>,
+    input: &RunInput,
+    config: &Config,
+) -> Result<RunReport, StoreError> {
+    let policy = lifecycle_policy(config);
+    match store {
+        Some(store) => store.preview_run(input, &config.acceptances, &policy).await,
+        None => Ok(crate::store::preview_run(
+            Vec::new(),
+            input,
+            &config.acceptances,
+            &policy,
+        )),
+    }
+}
+
+/// Score and grade by supplier id, as a run report has them.
+#[must_use]
+pub fn scores_of(report: &RunReport) -> crate::report::Scores {
+    report
+        .scores
+        .iter()
+        .map(|s| (s.supplier.clone(), (s.score, s.grade)))
+        .collect()
 }
 
 /// The lifecycle rules of the config.
@@ -344,8 +375,8 @@ async fn digest_suppliers(
                 id: s.id.clone(),
                 name: s.name.clone(),
                 criticality: s.criticality.clone(),
-                grade: row.map(|r| r.latest.grade.as_str()),
-                score: row.map(|r| r.latest.score),
+                grade: row.map(|r| r.grade.as_str()),
+                score: row.map(|r| r.score),
                 grade_week_ago: row
                     .and_then(|r| r.week_ago.as_ref())
                     .map(|w| w.grade.as_str()),

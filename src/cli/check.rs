@@ -6,10 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clap::Args;
-use std::collections::HashMap;
-
 use supplywatch::checks::Severity;
-use supplywatch::checks::score::Grade;
 use supplywatch::clock::{Clock, SystemClock};
 use supplywatch::config::Config;
 use supplywatch::pipeline;
@@ -81,22 +78,9 @@ pub async fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome>
     let started = std::time::Instant::now();
     let run = pipeline::probe_and_check(&config, &selected, progress, || SystemClock.now()).await?;
     let (now, observations, results) = (run.at, &run.observations, &run.results);
-    let mut scores: HashMap<String, (u8, Grade)> = results
-        .iter()
-        .map(|r| {
-            (
-                r.supplier.id.to_string(),
-                pipeline::fresh_score(r, &config.acceptances, now),
-            )
-        })
-        .collect();
-    if let Some(store) = &store {
+    let report = if let Some(store) = &store {
         let report = run.save(store, &config, "check --save").await?;
         store.close().await;
-        // The stored scores count the lifecycle: damped and accepted findings.
-        for s in &report.scores {
-            scores.insert(s.supplier.clone(), (s.score, s.grade));
-        }
         if !globals.quiet {
             eprintln!(
                 "saved run {} to {}: {} opened, {} reopened, {} resolved, {} pending (damped), {} accepted",
@@ -109,7 +93,20 @@ pub async fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome>
                 report.accepted.len()
             );
         }
-    }
+        report
+    } else {
+        // What --save would record, read from the database (when there
+        // is one) without writing: the same marks and grades.
+        let input = run.run_input("check");
+        let stored = open_for_preview(globals, &config).await;
+        let report = pipeline::preview(stored.as_ref(), &input, &config).await;
+        if let Some(store) = &stored {
+            store.close().await;
+        }
+        report?
+    };
+    let scores = pipeline::scores_of(&report);
+    let marks = &report.marks;
     let results = results.as_slice();
     match globals.format {
         Format::Json => {
@@ -118,11 +115,11 @@ pub async fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome>
                     eprintln!("warning: {} {}: {}", r.supplier.id, e.target, e.message);
                 }
             }
-            print_json(&check_report(results, now, &scores))?;
+            print_json(&check_report(results, now, &scores, marks))?;
         }
         Format::Table => {
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            print!("{}", check_table(results, &scores, color));
+            print!("{}", check_table(results, &scores, marks, color));
             let endpoints: usize = observations.iter().map(|o| o.http.len()).sum();
             let domains: usize = observations.iter().map(|o| o.domains.len()).sum();
             println!(
@@ -135,6 +132,28 @@ pub async fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome>
         }
     }
     Ok(Outcome::of(results, args.fail_on))
+}
+
+/// The database `check` without `--save` compares its run with, opened
+/// read-only: `None` (a first run) when there is none yet, or when it
+/// cannot be read (said on stderr).
+async fn open_for_preview(globals: &Globals, config: &Config) -> Option<Store> {
+    let db = globals.database_path(Some(config)).ok()?;
+    if !db.exists() {
+        return None;
+    }
+    match Store::open(&db, OpenMode::ReadOnly).await {
+        Ok(store) => {
+            if let Err(e) = super::warn_if_not_synced(&store, config).await {
+                eprintln!("warning: {e:#}");
+            }
+            Some(store)
+        }
+        Err(e) => {
+            eprintln!("warning: {e}; judged as a first run, without the recorded findings");
+            None
+        }
+    }
 }
 
 /// Plain lines on stderr when it is not a terminal (logs, CI).

@@ -34,7 +34,13 @@ pub async fn run(globals: &Globals, args: &DigestArgs) -> anyhow::Result<Outcome
     }
     let config = globals.load_config()?;
     let db = globals.database_path(Some(&config))?;
-    let store = Store::open(&db, OpenMode::Existing).await?;
+    // Only --send writes (the message into the outbox); a preview only reads.
+    let mode = if args.send {
+        OpenMode::Existing
+    } else {
+        OpenMode::ReadOnly
+    };
+    let store = Store::open(&db, mode).await?;
     let now = Utc::now();
     let result = async {
         let input = pipeline::digest_input(&store, &config, now).await?;

@@ -3,8 +3,7 @@
 use chrono::NaiveDate;
 use clap::Args;
 use supplywatch::checks::Severity;
-use supplywatch::clock::{Clock, SystemClock};
-use supplywatch::report::{Format, Table};
+use supplywatch::report::{Format, Table, finding_state};
 use supplywatch::store::{FindingFilter, FindingState};
 
 use super::{Globals, Outcome, open_for_reading, print_json};
@@ -17,7 +16,7 @@ pub struct FindingsArgs {
     /// Only findings at or above this severity (critical, high, medium, low, info)
     #[arg(long, value_name = "SEVERITY")]
     severity: Option<Severity>,
-    /// Only findings in this state (open, accepted, resolved, pending) [default: open and accepted]
+    /// Only findings in this state (open, accepted, resolved, pending) [default: open; the others are counted]
     #[arg(long, value_name = "STATE", conflicts_with = "all")]
     state: Option<FindingState>,
     /// Findings in every state, resolved and pending included
@@ -29,8 +28,7 @@ pub struct FindingsArgs {
 }
 
 pub async fn run(globals: &Globals, args: &FindingsArgs) -> anyhow::Result<Outcome> {
-    let now = SystemClock.now();
-    let (store, _) = open_for_reading(globals, now, "findings").await?;
+    let (store, config) = open_for_reading(globals).await?;
     let mut findings = store
         .findings(&FindingFilter {
             supplier: args.supplier.clone(),
@@ -39,9 +37,28 @@ pub async fn run(globals: &Globals, args: &FindingsArgs) -> anyhow::Result<Outco
             since: args.since,
         })
         .await?;
+    let acceptances = store.acceptances().await?;
     store.close().await;
+    let policy = config
+        .as_ref()
+        .map(supplywatch::pipeline::lifecycle_policy)
+        .unwrap_or_default();
+    // Without --state or --all only open findings are listed; the rest are
+    // counted below the table.
+    let mut hidden = [0_usize; 3];
     if args.state.is_none() && !args.all {
-        findings.retain(|f| matches!(f.state, FindingState::Open | FindingState::Accepted));
+        findings.retain(|f| {
+            let slot = match f.state {
+                FindingState::Open => return true,
+                FindingState::Pending => 0,
+                FindingState::Accepted => 1,
+                FindingState::Resolved => 2,
+            };
+            if let Some(n) = hidden.get_mut(slot) {
+                *n += 1;
+            }
+            false
+        });
     }
     findings.sort_by(|a, b| {
         b.severity
@@ -50,9 +67,15 @@ pub async fn run(globals: &Globals, args: &FindingsArgs) -> anyhow::Result<Outco
             .then_with(|| a.check.cmp(&b.check))
             .then_with(|| a.target.cmp(&b.target))
     });
+    let footer = hidden_line(hidden);
     match globals.format {
         Format::Json => print_json(&findings)?,
-        Format::Table if findings.is_empty() => eprintln!("no findings match"),
+        Format::Table if findings.is_empty() => {
+            eprintln!(
+                "no open findings match{}",
+                footer.map(|f| format!(" ({f})")).unwrap_or_default()
+            );
+        }
         Format::Table => {
             let mut t = Table::new(&[
                 "SEVERITY",
@@ -68,11 +91,7 @@ pub async fn run(globals: &Globals, args: &FindingsArgs) -> anyhow::Result<Outco
                 let since = f.opened_at.unwrap_or(f.first_seen);
                 t.row(vec![
                     f.severity.as_str().to_uppercase(),
-                    if f.reopen_count > 0 {
-                        format!("{} (reopened {}×)", f.state, f.reopen_count)
-                    } else {
-                        f.state.to_string()
-                    },
+                    finding_state(f, &acceptances, &policy),
                     f.check.clone(),
                     f.supplier.clone(),
                     f.target.clone(),
@@ -82,7 +101,21 @@ pub async fn run(globals: &Globals, args: &FindingsArgs) -> anyhow::Result<Outco
                 ]);
             }
             print!("{}", t.render());
+            if let Some(footer) = footer {
+                println!("and {footer}");
+            }
         }
     }
     Ok(Outcome::Ok)
+}
+
+/// "3 pending, 1 accepted, 12 resolved not shown (--all)", or `None`.
+fn hidden_line(hidden: [usize; 3]) -> Option<String> {
+    let parts: Vec<String> = hidden
+        .iter()
+        .zip(["pending", "accepted", "resolved"])
+        .filter(|(n, _)| **n > 0)
+        .map(|(n, name)| format!("{n} {name}"))
+        .collect();
+    (!parts.is_empty()).then(|| format!("{} not shown (--all)", parts.join(", ")))
 }

@@ -256,32 +256,61 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     })
 }
 
-/// Opens the database for reading commands: it must exist already.
+/// Opens the database for a command that only reads: it must exist, hold
+/// the current schema, and is opened `query_only` — nothing this command
+/// does can change it. When a config is at hand (`--config`, or found where
+/// configs are looked for) and it is not the one the database was synced
+/// from, says so on stderr.
 async fn open_existing(globals: &Globals) -> anyhow::Result<Store> {
-    let path = globals.database_path(None)?;
-    Ok(Store::open(&path, OpenMode::Existing).await?)
+    let config = match globals.config_path() {
+        Ok(_) if globals.database.is_some() => globals.load_config().ok(),
+        Ok(_) => Some(globals.load_config()?),
+        Err(_) => None,
+    };
+    let path = globals.database_path(config.as_ref())?;
+    let store = Store::open(&path, OpenMode::ReadOnly).await?;
+    if let Some(config) = &config {
+        warn_if_not_synced(&store, config).await?;
+    }
+    Ok(store)
 }
 
-/// Opens the database for `status`/`findings`: it must exist. When a config
-/// can be read, its accepted risks are applied first (and expired ones
-/// returned to open), so the listing is current.
-async fn open_for_reading(
-    globals: &Globals,
-    now: chrono::DateTime<chrono::Utc>,
-    source: &str,
-) -> anyhow::Result<(Store, Option<Config>)> {
+/// [`open_existing`] for the commands that use the config as well
+/// (`status`, `findings`, `supplier show`): the config, when one is found,
+/// is returned; it never changes what the database says.
+async fn open_for_reading(globals: &Globals) -> anyhow::Result<(Store, Option<Config>)> {
     let config = match globals.config_path() {
         Ok(_) => Some(globals.load_config()?),
         Err(_) => None,
     };
     let path = globals.database_path(config.as_ref())?;
-    let store = Store::open(&path, OpenMode::Existing).await?;
+    let store = Store::open(&path, OpenMode::ReadOnly).await?;
     if let Some(config) = &config {
-        store
-            .apply_acceptances(now, &config.acceptances, source)
-            .await?;
+        warn_if_not_synced(&store, config).await?;
     }
     Ok((store, config))
+}
+
+/// One line on stderr when `config` is not what the database was last
+/// synced from: its suppliers, acceptances or overrides differ.
+async fn warn_if_not_synced(store: &Store, config: &Config) -> anyhow::Result<()> {
+    let print = supplywatch::store::fingerprint(
+        &config.suppliers,
+        &supplywatch::pipeline::registry_policy(config),
+    );
+    match store.last_sync().await? {
+        Some(last) if last.fingerprint == print => {}
+        Some(last) => eprintln!(
+            "warning: the database was synced from a different config on {} (not {}); run `supplywatch sync`",
+            last.at.format("%Y-%m-%d %H:%M UTC"),
+            config.path.display()
+        ),
+        None => eprintln!(
+            "warning: the database has no record of being synced from {}; run `supplywatch sync`",
+            config.path.display()
+        ),
+    }
+    Ok(())
 }
 
 /// Prints the error (with its cause chain) and returns the exit code.

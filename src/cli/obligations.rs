@@ -2,13 +2,11 @@
 //! questionnaires, certifications, onboarding — judged today and recorded
 //! through the findings lifecycle, or previewed for another day.
 
-use std::collections::HashMap;
 use std::io::IsTerminal as _;
 
 use chrono::{NaiveDate, TimeZone as _};
 use clap::Args;
 use supplywatch::checks::Severity;
-use supplywatch::checks::score::Grade;
 use supplywatch::clock::{Clock, SystemClock};
 use supplywatch::pipeline;
 use supplywatch::report::{Format, check_report, check_summary, check_table};
@@ -50,7 +48,7 @@ pub async fn run(globals: &Globals, args: &ObligationsArgs) -> anyhow::Result<Ou
                 })?,
             None => now,
         };
-        let store = match Store::open(&db, OpenMode::Existing).await {
+        let store = match Store::open(&db, OpenMode::ReadOnly).await {
             Ok(store) => Some(store),
             Err(StoreError::Missing { .. }) => {
                 if !globals.quiet {
@@ -64,41 +62,37 @@ pub async fn run(globals: &Globals, args: &ObligationsArgs) -> anyhow::Result<Ou
             Err(e) => return Err(e.into()),
         };
         let run = pipeline::obligations(&config, store.as_ref(), at).await?;
+        let report =
+            pipeline::preview(store.as_ref(), &run.run_input("obligations"), &config).await;
         if let Some(store) = store {
             store.close().await;
         }
-        (run, None)
+        (run, report?)
     } else {
         let store = Store::open(&db, OpenMode::Create).await?;
         let result = pipeline::run_obligations(&store, &config, now, "obligations").await;
         store.close().await;
-        let (run, report) = result?;
-        (run, Some(report))
+        result?
     };
 
-    let mut scores: HashMap<String, (u8, Grade)> = HashMap::new();
-    if let Some(report) = &report {
-        for s in &report.scores {
-            scores.insert(s.supplier.clone(), (s.score, s.grade));
-        }
-        if !globals.quiet {
-            eprintln!(
-                "saved run {} to {}: {} opened, {} reopened, {} resolved, {} accepted",
-                report.run_id,
-                db.display(),
-                report.opened.len(),
-                report.reopened.len(),
-                report.resolved.len(),
-                report.accepted.len()
-            );
-        }
+    let scores = pipeline::scores_of(&report);
+    if !preview && !globals.quiet {
+        eprintln!(
+            "saved run {} to {}: {} opened, {} reopened, {} resolved, {} accepted",
+            report.run_id,
+            db.display(),
+            report.opened.len(),
+            report.reopened.len(),
+            report.resolved.len(),
+            report.accepted.len()
+        );
     }
     let results = run.results.as_slice();
     match globals.format {
-        Format::Json => print_json(&check_report(results, run.at, &scores))?,
+        Format::Json => print_json(&check_report(results, run.at, &scores, &report.marks))?,
         Format::Table => {
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            print!("{}", check_table(results, &scores, color));
+            print!("{}", check_table(results, &scores, &report.marks, color));
             println!(
                 "{} — paperwork as of {}{}",
                 check_summary(results),

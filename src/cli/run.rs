@@ -38,7 +38,9 @@ pub async fn run(globals: &Globals, args: &RunArgs) -> anyhow::Result<Outcome> {
     }
     let mut failed = None;
     for job in jobs {
-        match daemon::run_job(&store, &config, job, stop.clone()).await {
+        match daemon::run_recorded(&store, &config, job, stop.clone(), None, Some("run --once"))
+            .await
+        {
             Ok(summary) => {
                 if !globals.quiet {
                     eprintln!("{}: {summary}", job.name());

@@ -25,7 +25,25 @@ struct StatusLine<'a> {
     trend: Option<i16>,
     scored_at: Option<String>,
     open: SeverityCounts,
+    /// Findings held back by flap damping: not scored until they open.
+    pending: u32,
+    /// Findings covered by an accepted risk: not scored.
+    accepted: u32,
     next_deadline: Option<Deadline>,
+}
+
+/// What the grade leaves out: "3 pending, 1 accepted", or "-".
+fn unscored_cell(pending: u32, accepted: u32) -> String {
+    let parts: Vec<String> = [(pending, "pending"), (accepted, "accepted")]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, name)| format!("{n} {name}"))
+        .collect();
+    if parts.is_empty() {
+        "-".to_owned()
+    } else {
+        parts.join(", ")
+    }
 }
 
 fn open_cell(o: &SeverityCounts) -> String {
@@ -48,7 +66,7 @@ fn open_cell(o: &SeverityCounts) -> String {
 
 pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
     let now = SystemClock.now();
-    let (store, config) = open_for_reading(globals, now, "status").await?;
+    let (store, config) = open_for_reading(globals).await?;
     let questionnaires = store.questionnaires(None).await?;
     let grouped = supplywatch::registry::questionnaires_by_supplier(&questionnaires);
     let jobs = store.job_runs().await?;
@@ -77,8 +95,8 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
                 name: &s.name,
                 criticality: &s.criticality,
                 status: &s.status,
-                grade: row.map(|r| r.latest.grade.as_str()),
-                score: row.map(|r| r.latest.score),
+                grade: row.map(|r| r.grade.as_str()),
+                score: row.map(|r| r.score),
                 trend: row.and_then(ScoreRow::trend),
                 scored_at: row.map(|r| {
                     r.latest
@@ -86,6 +104,8 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
                         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                 }),
                 open: row.map(|r| r.open).unwrap_or_default(),
+                pending: row.map_or(0, |r| r.pending),
+                accepted: row.map_or(0, |r| r.accepted),
                 next_deadline: next_deadline(s),
             }
         })
@@ -116,6 +136,7 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
                 "SCORE",
                 "7-DAY TREND",
                 "OPEN FINDINGS",
+                "NOT SCORED",
                 "NEXT DEADLINE",
             ]);
             for l in &lines {
@@ -127,6 +148,7 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
                         .map_or_else(|| "not probed".to_owned(), |s| s.to_string()),
                     l.trend.map_or_else(|| "-".to_owned(), |t| format!("{t:+}")),
                     open_cell(&l.open),
+                    unscored_cell(l.pending, l.accepted),
                     l.next_deadline.as_ref().map_or_else(
                         || "-".to_owned(),
                         |d| format!("{} {} ({})", d.what, d.date, d.subject),
@@ -163,7 +185,9 @@ fn service_table(s: &Service<'_>, now: chrono::DateTime<chrono::Utc>) -> String 
     };
     let mut out = String::from("\nService\n");
     if s.jobs.is_empty() {
-        out.push_str("  the daemon (`supplywatch run`) has not run against this database\n");
+        out.push_str(
+            "  no job has run against this database yet (`supplywatch run`, or `run --once`)\n",
+        );
     } else {
         let mut t = Table::new(&["JOB", "LAST RUN", "OUTCOME", "NEXT RUN"]);
         for j in s.jobs {

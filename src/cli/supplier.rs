@@ -8,7 +8,7 @@ use supplywatch::checks::paperwork::Deadline;
 use supplywatch::clock::{Clock, SystemClock};
 use supplywatch::pipeline;
 use supplywatch::registry::Questionnaire;
-use supplywatch::report::{Format, Table};
+use supplywatch::report::{Format, Table, finding_state};
 use supplywatch::store::{
     AuditEntry, AuditFilter, FindingFilter, FindingState, ScoreRow, StoredFinding, StoredSupplier,
 };
@@ -40,10 +40,19 @@ struct SupplierFile<'a> {
     /// Every paperwork date, earliest first, with days from today.
     deadlines: Vec<DatedDeadline<'a>>,
     questionnaires: &'a [Questionnaire],
-    /// Open and accepted findings, worst first.
-    findings: &'a [StoredFinding],
+    /// Open, pending and accepted findings, worst first.
+    findings: Vec<ListedFinding<'a>>,
     /// Lifecycle: onboarding, status changes, exit.
     lifecycle: Vec<&'a AuditEntry>,
+}
+
+#[derive(Debug, Serialize)]
+struct ListedFinding<'a> {
+    #[serde(flatten)]
+    finding: &'a StoredFinding,
+    /// The state as the table shows it: pending with the runs it needs,
+    /// accepted with until when and by whom.
+    state_note: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -56,7 +65,7 @@ struct DatedDeadline<'a> {
 pub async fn run(globals: &Globals, args: &SupplierArgs) -> anyhow::Result<Outcome> {
     let SupplierCommand::Show { id } = &args.command;
     let now = SystemClock.now();
-    let (store, config) = open_for_reading(globals, now, "supplier show").await?;
+    let (store, config) = open_for_reading(globals).await?;
     let suppliers = store.suppliers().await?;
     let Some(supplier) = suppliers.iter().find(|s| &s.id == id) else {
         store.close().await;
@@ -78,7 +87,8 @@ pub async fn run(globals: &Globals, args: &SupplierArgs) -> anyhow::Result<Outco
             ..FindingFilter::default()
         })
         .await?;
-    findings.retain(|f| matches!(f.state, FindingState::Open | FindingState::Accepted));
+    findings.retain(|f| f.state != FindingState::Resolved);
+    let acceptances = store.acceptances().await?;
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -97,6 +107,10 @@ pub async fn run(globals: &Globals, args: &SupplierArgs) -> anyhow::Result<Outco
     let today = config
         .as_ref()
         .map_or_else(|| now.date_naive(), |c| pipeline::local_day(c, now));
+    let policy = config
+        .as_ref()
+        .map(pipeline::lifecycle_policy)
+        .unwrap_or_default();
     let cadence = config.map(|c| c.questionnaires).unwrap_or_default();
     let deadlines = pipeline::stored_deadlines(supplier, &questionnaires, today, &cadence);
     let file = SupplierFile {
@@ -110,7 +124,13 @@ pub async fn run(globals: &Globals, args: &SupplierArgs) -> anyhow::Result<Outco
             })
             .collect(),
         questionnaires: &questionnaires,
-        findings: &findings,
+        findings: findings
+            .iter()
+            .map(|f| ListedFinding {
+                state_note: finding_state(f, &acceptances, &policy),
+                finding: f,
+            })
+            .collect(),
         lifecycle: audit
             .iter()
             .filter(|e| {
@@ -194,11 +214,21 @@ fn facts(f: &SupplierFile<'_>) -> String {
         f.score.map_or_else(
             || "not scored yet".to_owned(),
             |r| {
+                let unscored: Vec<String> = [(r.pending, "pending"), (r.accepted, "accepted")]
+                    .iter()
+                    .filter(|(n, _)| *n > 0)
+                    .map(|(n, name)| format!("{n} {name}"))
+                    .collect();
                 format!(
-                    "{} ({}) as of {}",
-                    r.latest.score,
-                    r.latest.grade.as_str(),
-                    r.latest.at.date_naive()
+                    "{} ({}), last probed {}{}",
+                    r.score,
+                    r.grade.as_str(),
+                    r.latest.at.date_naive(),
+                    if unscored.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; not scored: {}", unscored.join(", "))
+                    }
                 )
             },
         ),
@@ -237,15 +267,16 @@ fn rest(f: &SupplierFile<'_>, today: chrono::NaiveDate, out: &mut String) {
         out.push_str(&questionnaire_table(f.questionnaires, today));
     }
 
-    let _ = writeln!(out, "\nOpen findings");
+    let _ = writeln!(out, "\nFindings (open, pending, accepted)");
     if f.findings.is_empty() {
         out.push_str("  none\n");
     } else {
         let mut t = Table::new(&["SEVERITY", "STATE", "CHECK", "TARGET", "SINCE", "SUMMARY"]);
-        for x in f.findings {
+        for listed in &f.findings {
+            let x = listed.finding;
             t.row(vec![
                 x.severity.as_str().to_uppercase(),
-                x.state.to_string(),
+                listed.state_note.clone(),
                 x.check.clone(),
                 x.target.clone(),
                 x.opened_at.unwrap_or(x.first_seen).date_naive().to_string(),

@@ -10,14 +10,25 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
     let config = globals.load_config()?;
     let db = globals.database_path(Some(&config))?;
     let store = Store::open(&db, OpenMode::Create).await?;
+    let now = SystemClock.now();
     let report = store
-        .sync_registry(
+        .sync(
             &config.suppliers,
+            &supplywatch::pipeline::registry_policy(&config),
             &audit_source(&config.path),
-            SystemClock.now(),
+            now,
         )
         .await?;
     store.close().await;
+    let today = now.date_naive();
+    for a in config.acceptances.iter().filter(|a| a.until < today) {
+        eprintln!(
+            "warning: the acceptance of {} on {} ended on {}; it no longer applies",
+            a.check,
+            a.target.as_deref().unwrap_or(a.supplier.as_str()),
+            a.until
+        );
+    }
     match globals.format {
         Format::Json => print_json(&report)?,
         Format::Table => {
@@ -33,6 +44,24 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
                 }
                 for id in &report.exited {
                     println!("exited     {id} (no longer in the config; kept with its history)");
+                }
+                for change in &report.acceptances {
+                    println!("acceptance {change}");
+                }
+                for k in &report.resolved {
+                    println!(
+                        "resolved   {} {} {} (no longer in the registry)",
+                        k.supplier, k.check, k.target
+                    );
+                }
+                for k in &report.accepted {
+                    println!("accepted   {} {} {}", k.supplier, k.check, k.target);
+                }
+                for k in &report.unaccepted {
+                    println!(
+                        "reopened   {} {} {} (its acceptance ended or was removed)",
+                        k.supplier, k.check, k.target
+                    );
                 }
             }
             let updated = report

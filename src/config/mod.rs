@@ -256,6 +256,8 @@ pub struct FindingsConfig {
     pub damping_runs: u32,
     /// Severity overrides for every supplier, by check id.
     pub severity: std::collections::BTreeMap<String, crate::registry::Severity>,
+    /// An `[[accept]]` may end at most this many days after today.
+    pub max_acceptance_days: u32,
 }
 
 impl Default for FindingsConfig {
@@ -263,6 +265,7 @@ impl Default for FindingsConfig {
         Self {
             damping_runs: 2,
             severity: std::collections::BTreeMap::new(),
+            max_acceptance_days: 365,
         }
     }
 }
@@ -373,7 +376,26 @@ impl Config {
         path: &Path,
         env_password: Option<String>,
     ) -> Result<Self, ConfigError> {
-        sections::parse(source, path, env_password)
+        Self::parse_on(
+            source,
+            path,
+            env_password,
+            crate::clock::Clock::now(&crate::clock::SystemClock).date_naive(),
+        )
+    }
+
+    /// [`Config::parse`] as if today were `today` (acceptances may end at
+    /// most `[findings] max_acceptance_days` after it).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] listing every problem found.
+    pub fn parse_on(
+        source: &str,
+        path: &Path,
+        env_password: Option<String>,
+        today: chrono::NaiveDate,
+    ) -> Result<Self, ConfigError> {
+        sections::parse(source, path, env_password, today)
     }
 
     /// The database file: `daemon.database`, else `./supplywatch.db`.

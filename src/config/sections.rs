@@ -31,7 +31,7 @@ const TOP_KEYS: &[&str] = &[
     "supplier",
     "accept",
 ];
-const FINDINGS_KEYS: &[&str] = &["damping_runs", "severity"];
+const FINDINGS_KEYS: &[&str] = &["damping_runs", "severity", "max_acceptance_days"];
 const ACCEPT_KEYS: &[&str] = &[
     "supplier",
     "check",
@@ -113,6 +113,7 @@ pub(super) fn parse(
     source: &str,
     path: &Path,
     env_password: Option<String>,
+    today: chrono::NaiveDate,
 ) -> Result<Config, ConfigError> {
     let mut r = Reader {
         source,
@@ -164,7 +165,8 @@ pub(super) fn parse(
     let questionnaires = section(&mut r, root, "questionnaires", questionnaires);
     let escalation = section(&mut r, root, "escalation", escalation);
     let suppliers = suppliers(&mut r, root);
-    let acceptances = acceptances(&mut r, root, &suppliers);
+    let max_days = findings.as_ref().map(|f| f.max_acceptance_days);
+    let acceptances = acceptances(&mut r, root, &suppliers, max_days, today);
 
     match (
         daemon,
@@ -679,9 +681,13 @@ fn findings(r: &mut Reader<'_>, t: Table<'_, '_>) -> Option<FindingsConfig> {
         .integer(t, "damping_runs", 1..=100)
         .map_or(Some(2), |n| u32::try_from(n).ok());
     let severity = severity_map(r, t, "severity");
+    let max_acceptance_days = r
+        .integer(t, "max_acceptance_days", 1..=3650)
+        .map_or(Some(365), |n| u32::try_from(n).ok());
     Some(FindingsConfig {
         damping_runs: damping_runs?,
         severity: severity?,
+        max_acceptance_days: max_acceptance_days?,
     })
 }
 
@@ -749,7 +755,13 @@ fn escalation(r: &mut Reader<'_>, t: Table<'_, '_>) -> Option<EscalationConfig> 
 }
 
 /// `[[accept]]` entries, checked against the suppliers they name.
-fn acceptances(r: &mut Reader<'_>, root: Table<'_, '_>, suppliers: &[Supplier]) -> Vec<Acceptance> {
+fn acceptances(
+    r: &mut Reader<'_>,
+    root: Table<'_, '_>,
+    suppliers: &[Supplier],
+    max_days: Option<u32>,
+    today: chrono::NaiveDate,
+) -> Vec<Acceptance> {
     let Some(value) = root.get("accept") else {
         return Vec::new();
     };
@@ -774,14 +786,20 @@ fn acceptances(r: &mut Reader<'_>, root: Table<'_, '_>, suppliers: &[Supplier]) 
             path: &label,
         };
         r.refuse_unknown(t, ACCEPT_KEYS);
-        if let Some(acceptance) = acceptance(r, t, suppliers) {
+        if let Some(acceptance) = acceptance(r, t, suppliers, max_days, today) {
             out.push(acceptance);
         }
     }
     out
 }
 
-fn acceptance(r: &mut Reader<'_>, t: Table<'_, '_>, suppliers: &[Supplier]) -> Option<Acceptance> {
+fn acceptance(
+    r: &mut Reader<'_>,
+    t: Table<'_, '_>,
+    suppliers: &[Supplier],
+    max_days: Option<u32>,
+    today: chrono::NaiveDate,
+) -> Option<Acceptance> {
     let supplier_id = r.parsed::<SupplierId>(t, "supplier", true, "supplier id");
     let supplier = supplier_id.as_ref().and_then(|id| {
         let found = suppliers.iter().find(|s| &s.id == id);
@@ -828,6 +846,21 @@ fn acceptance(r: &mut Reader<'_>, t: Table<'_, '_>, suppliers: &[Supplier]) -> O
         }),
     };
     let until = r.date(t, "until", true);
+    // A risk is accepted for a stated time, then looked at again.
+    let until = match (until, max_days) {
+        (Some((day, span)), Some(max)) if day > today + chrono::Days::new(u64::from(max)) => {
+            r.error(
+                &span,
+                t.key("until"),
+                format!(
+                    "{day} is more than {max} days ahead (at most {}); accept the risk for a shorter time, or raise [findings] max_acceptance_days",
+                    today + chrono::Days::new(u64::from(max))
+                ),
+            );
+            None
+        }
+        (until, _) => until,
+    };
     let reason = r.text(t, "reason", true);
     let approved_by = r.parsed::<EmailAddress>(t, "approved_by", true, "e-mail address");
     Some(Acceptance {

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::checks::score::Grade;
 use crate::checks::{Finding, Severity, SupplierResult, TargetError};
+use crate::lifecycle::{FindingKey, Mark};
 
 /// `supplywatch check --format json`.
 #[derive(Debug, Serialize)]
@@ -24,20 +25,47 @@ pub struct SupplierReport<'a> {
     /// 0–100; see README for the formula.
     pub score: Option<u8>,
     pub grade: Option<&'static str>,
-    pub findings: &'a [Finding],
+    pub findings: Vec<FindingReport<'a>>,
     /// Targets not probed (refused by policy), with why.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub errors: &'a [TargetError],
 }
 
+/// A finding with where it stands: `state` (open, pending, accepted), and
+/// `opens_after_runs` for a pending one, `until`, `approved_by` and
+/// `reason` for an accepted one.
+#[derive(Debug, Serialize)]
+pub struct FindingReport<'a> {
+    #[serde(flatten)]
+    pub finding: &'a Finding,
+    #[serde(flatten)]
+    pub mark: &'a Mark,
+}
+
 /// Score and grade by supplier id.
 pub type Scores = std::collections::HashMap<String, (u8, Grade)>;
+
+/// Where each finding stands after the run, by key.
+pub type Marks = std::collections::HashMap<FindingKey, Mark>;
+
+const OPEN: &Mark = &Mark::Open;
+
+fn mark_of<'m>(marks: &'m Marks, supplier: &str, f: &Finding) -> &'m Mark {
+    marks
+        .get(&FindingKey {
+            supplier: supplier.to_owned(),
+            check: f.check.to_owned(),
+            target: f.target.clone(),
+        })
+        .unwrap_or(OPEN)
+}
 
 #[must_use]
 pub fn check_report<'a>(
     results: &'a [SupplierResult],
     now: DateTime<Utc>,
     scores: &Scores,
+    marks: &'a Marks,
 ) -> CheckReport<'a> {
     CheckReport {
         generated_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -49,7 +77,14 @@ pub fn check_report<'a>(
                 criticality: r.supplier.criticality.as_str(),
                 score: scores.get(r.supplier.id.as_str()).map(|(s, _)| *s),
                 grade: scores.get(r.supplier.id.as_str()).map(|(_, g)| g.as_str()),
-                findings: &r.findings,
+                findings: r
+                    .findings
+                    .iter()
+                    .map(|f| FindingReport {
+                        finding: f,
+                        mark: mark_of(marks, r.supplier.id.as_str(), f),
+                    })
+                    .collect(),
                 errors: &r.errors,
             })
             .collect(),
@@ -79,7 +114,12 @@ fn safe(text: &str) -> String {
 
 /// The table: one block per supplier, worst first, findings worst first.
 #[must_use]
-pub fn check_table(results: &[SupplierResult], scores: &Scores, color: bool) -> String {
+pub fn check_table(
+    results: &[SupplierResult],
+    scores: &Scores,
+    marks: &Marks,
+    color: bool,
+) -> String {
     let mut out = String::new();
     let check_w = results
         .iter()
@@ -107,9 +147,32 @@ pub fn check_table(results: &[SupplierResult], scores: &Scores, color: bool) -> 
                 paint(worst.as_str(), worst, color)
             ),
         };
+        let id = s.id.as_str();
+        let (mut pending, mut accepted) = (0, 0);
+        for f in &r.findings {
+            match mark_of(marks, id, f) {
+                Mark::Pending { .. } => pending += 1,
+                Mark::Accepted { .. } => accepted += 1,
+                Mark::Open => {}
+            }
+        }
+        let unscored: Vec<String> = [(pending, "pending"), (accepted, "accepted")]
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, name)| format!("{n} {name}"))
+            .collect();
         let graded = scores
-            .get(s.id.as_str())
-            .map(|(score, grade)| format!(", grade {grade} ({score})"))
+            .get(id)
+            .map(|(score, grade)| {
+                let note = if unscored.is_empty() {
+                    String::new()
+                } else if pending + accepted == r.findings.len() {
+                    format!(" — all {} not scored", unscored.join(", "))
+                } else {
+                    format!(" — not scored: {}", unscored.join(", "))
+                };
+                format!(", grade {grade} ({score}){note}")
+            })
             .unwrap_or_default();
         let _ = writeln!(
             out,
@@ -120,13 +183,19 @@ pub fn check_table(results: &[SupplierResult], scores: &Scores, color: bool) -> 
         );
         for f in &r.findings {
             let label = format!("{:<8}", f.severity.as_str().to_uppercase());
+            let note = mark_of(marks, id, f).note();
             let _ = writeln!(
                 out,
-                "  {}  {:<check_w$}  {:<target_w$}  {}",
+                "  {}  {:<check_w$}  {:<target_w$}  {}{}",
                 paint(&label, f.severity, color),
                 f.check,
-                f.target,
-                safe(&f.summary)
+                safe(&f.target),
+                safe(&f.summary),
+                if note.is_empty() {
+                    String::new()
+                } else {
+                    format!("  [{note}]")
+                }
             );
         }
         for e in &r.errors {

@@ -2,9 +2,14 @@
 //! beyond what the caller asks for.
 
 mod check;
+mod finding;
 mod table;
 
-pub use check::{CheckReport, Scores, SupplierReport, check_report, check_summary, check_table};
+pub use check::{
+    CheckReport, FindingReport, Marks, Scores, SupplierReport, check_report, check_summary,
+    check_table,
+};
+pub use finding::finding_state;
 pub use table::Table;
 
 use crate::store::{AuditEntry, StoredSupplier};

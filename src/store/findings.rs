@@ -1,18 +1,11 @@
-//! Findings across runs: their lifecycle, accepted risks, and reading them
-//! back.
+//! Findings across runs: loading the rows the lifecycle works on, writing
+//! back what it decided, and reading findings for the views.
 //!
 //! A finding is keyed (supplier, check id, target) and lives in one row that
-//! is updated in place. The rules — open, refresh, resolve, reopen, flap
-//! damping, acceptance — are plain functions over rows in memory
-//! ([`reconcile`], [`accept_pass`]), so a run's outcome is decided before
-//! anything is written; the writes then go out in a few batched statements
-//! (`Store::write_rows`, through [`batch`]), which is what keeps a run of
-//! 100,000 findings one short transaction. Depends on `checks` (ids, families, scopes) and `registry`
-//! (acceptances); never on `probe`, `config` or the CLI.
-
-use std::collections::{HashMap, HashSet};
-use std::fmt;
-use std::str::FromStr;
+//! is updated in place. The rules are in [`crate::lifecycle`], pure, so a
+//! run's outcome is decided before anything is written; the writes then go
+//! out in a few batched statements (`Store::write_rows`, through [`batch`]),
+//! which is what keeps a run of 100,000 findings one short transaction.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -21,115 +14,12 @@ use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 
 use super::{Store, StoreError, parse_timestamp, timestamp};
-use crate::checks::{Finding, Scope, Severity, family_of};
+use crate::checks::Severity;
+use crate::lifecycle::{
+    AuditEvent, Dirty, FindingKey, FindingState, Lifecycle, LifecyclePolicy, Now, Outcome,
+    Resolution, Row, accept_pass, retire,
+};
 use crate::registry::Acceptance;
-
-/// Where a finding is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FindingState {
-    /// Fired, but a damped check that has not yet failed
-    /// [`LifecyclePolicy::damping_runs`] runs in a row: stored, not open,
-    /// not scored.
-    Pending,
-    /// Firing and counted in the score.
-    Open,
-    /// Firing, but covered by an accepted risk: visible, not scored.
-    Accepted,
-    /// A later complete probe no longer showed it.
-    Resolved,
-}
-
-impl FindingState {
-    /// The states' names, as `--state` takes them.
-    pub const NAMES: [&'static str; 4] = ["open", "resolved", "accepted", "pending"];
-
-    /// The name, as stored.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Open => "open",
-            Self::Accepted => "accepted",
-            Self::Resolved => "resolved",
-        }
-    }
-
-    /// Open or accepted: firing as far as the store knows.
-    #[must_use]
-    pub fn is_live(self) -> bool {
-        matches!(self, Self::Open | Self::Accepted)
-    }
-}
-
-impl fmt::Display for FindingState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for FindingState {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "pending" => Ok(Self::Pending),
-            "open" => Ok(Self::Open),
-            "accepted" => Ok(Self::Accepted),
-            "resolved" => Ok(Self::Resolved),
-            _ => Err(format!(
-                "{s:?} is not a finding state; use one of {}",
-                Self::NAMES.join(", ")
-            )),
-        }
-    }
-}
-
-/// What identifies a finding across runs.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct FindingKey {
-    pub supplier: String,
-    pub check: String,
-    pub target: String,
-}
-
-/// How findings open: flap damping for the checks that fail transiently.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LifecyclePolicy {
-    /// A damped check opens (or reopens) only after firing in this many
-    /// consecutive runs; until then it is [`FindingState::Pending`]. 0 and 1
-    /// both mean "at once".
-    pub damping_runs: u32,
-    /// The damped check ids.
-    pub damped: Vec<String>,
-}
-
-impl Default for LifecyclePolicy {
-    /// Two runs, for the three "could not reach it" checks: one timeout is
-    /// weather, two in a row is news.
-    fn default() -> Self {
-        Self {
-            damping_runs: 2,
-            damped: [
-                "tls.unreachable",
-                "http.unreachable",
-                "dns.resolution_failed",
-            ]
-            .map(str::to_owned)
-            .to_vec(),
-        }
-    }
-}
-
-impl LifecyclePolicy {
-    /// Consecutive firing runs `check` needs to open.
-    fn threshold(&self, check: &str) -> i64 {
-        if self.damped.iter().any(|d| d == check) {
-            i64::from(self.damping_runs.max(1))
-        } else {
-            1
-        }
-    }
-}
 
 /// A finding as the store keeps it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -154,6 +44,11 @@ pub struct StoredFinding {
     pub changed_at: DateTime<Utc>,
     /// How often it came back after being resolved.
     pub reopen_count: u32,
+    /// When it last resolved, kept while it is open again.
+    pub last_resolved_at: Option<DateTime<Utc>>,
+    /// Why it last resolved when not simply no longer seen ("target
+    /// removed from the registry", "supplier exited").
+    pub resolution: Option<String>,
     /// Consecutive runs that saw it fire.
     pub streak: u32,
 }
@@ -180,55 +75,6 @@ pub struct FindingFilter {
     pub state: Option<FindingState>,
     /// Seen firing, or changed state, on or after this day (UTC).
     pub since: Option<NaiveDate>,
-}
-
-/// One finding row as a run handles it: lifecycle columns always, summary
-/// and evidence only when they are to be written (new or changed), so that
-/// a run never reads 100,000 evidence blobs back to compare them.
-#[derive(Debug, Clone)]
-pub(super) struct Row {
-    pub id: Option<i64>,
-    pub supplier: String,
-    pub check: String,
-    pub target: String,
-    pub state: FindingState,
-    pub severity: Severity,
-    pub content_hash: i64,
-    pub summary: Option<String>,
-    pub evidence: Option<String>,
-    /// `opened_at` is set: it has been open (or accepted) at some point.
-    pub ever_open: bool,
-    /// As stored, and written back as it is here.
-    pub resolved_at: Option<String>,
-    pub reopen_count: i64,
-    pub streak: i64,
-    /// The time columns this run sets to its own time. The others are
-    /// neither read nor written: a run of 100,000 findings need not carry
-    /// 300,000 timestamps through memory to leave them as they are.
-    pub now: Now,
-    pub dirty: Dirty,
-}
-
-/// Which time columns of a row become the run's time.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct Now {
-    /// `last_seen`: it fired.
-    pub seen: bool,
-    /// `opened_at`: it opened or reopened.
-    pub opened: bool,
-    /// `changed_at`: its state changed.
-    pub changed: bool,
-}
-
-/// What a stored row needs written, least to most.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum Dirty {
-    Clean,
-    /// Fired again, nothing else: `last_seen` moves to the run and `streak`
-    /// goes up by one — the common case, written without touching indexes.
-    Seen,
-    /// Anything else: the row is rewritten.
-    Changed,
 }
 
 /// A new row, in `INSERT_ROWS` order (its times are all the run's).
@@ -260,6 +106,8 @@ type UpdateTuple<'a> = (
     bool,
     i64,
     i64,
+    bool,
+    Option<&'static str>,
 );
 
 /// A row as `LOAD_*` read it (one `json_array(...)` of the result).
@@ -277,36 +125,8 @@ type LoadTuple<'a> = (
     i64,
 );
 
+/// The SQL side of a lifecycle row: its tuples for the batched statements.
 impl Row {
-    fn key(&self) -> FindingKey {
-        FindingKey {
-            supplier: self.supplier.clone(),
-            check: self.check.clone(),
-            target: self.target.clone(),
-        }
-    }
-
-    fn mark(&mut self, dirty: Dirty) {
-        self.dirty = self.dirty.max(dirty);
-    }
-
-    /// Moves to `state`, noting the change.
-    fn become_(&mut self, state: FindingState) {
-        if self.state != state {
-            self.state = state;
-            self.now.changed = true;
-        }
-        self.mark(Dirty::Changed);
-    }
-
-    /// Opens (or reopens) it now.
-    fn open(&mut self) {
-        self.become_(FindingState::Open);
-        self.ever_open = true;
-        self.now.opened = true;
-        self.resolved_at = None;
-    }
-
     fn insert_tuple(&self) -> InsertTuple<'_> {
         (
             &self.supplier,
@@ -337,6 +157,8 @@ impl Row {
             self.now.changed,
             self.reopen_count,
             self.streak,
+            self.resolution.is_some(),
+            self.resolution.flatten(),
         )
     }
 
@@ -357,289 +179,10 @@ impl Row {
             resolved_at: t.8,
             reopen_count: t.9,
             streak: t.10,
+            resolution: None,
             now: Now::default(),
             dirty: Dirty::Clean,
         })
-    }
-}
-
-/// The time and rules one reconciliation works with.
-pub(super) struct Lifecycle<'a> {
-    /// The run's time, as stored.
-    pub at: &'a str,
-    /// The day acceptances are judged on (UTC).
-    pub day: NaiveDate,
-    pub policy: &'a LifecyclePolicy,
-    pub acceptances: &'a [Acceptance],
-}
-
-/// A change of acceptance, for the audit log.
-#[derive(Debug, Clone)]
-pub(super) struct AuditEvent {
-    pub supplier: String,
-    pub check: String,
-    pub action: &'static str,
-    pub old: FindingState,
-    pub new: FindingState,
-}
-
-/// What reconciling one run decided.
-#[derive(Debug, Default)]
-pub(super) struct Outcome {
-    pub opened: Vec<FindingKey>,
-    pub reopened: Vec<FindingKey>,
-    pub resolved: Vec<FindingKey>,
-    pub accepted: Vec<FindingKey>,
-    pub unaccepted: Vec<FindingKey>,
-    /// Fired and held back by damping (new or still).
-    pub pending: usize,
-    /// Fired and already open or accepted.
-    pub refreshed: usize,
-    /// Distinct findings that fired.
-    pub fired: usize,
-    /// Pending rows that never opened and stopped firing: they never were
-    /// findings, so they go.
-    pub deleted: Vec<i64>,
-    pub audit: Vec<AuditEvent>,
-}
-
-/// 64 bits of SHA-256 over what a refresh may change.
-fn content_hash(severity: Severity, summary: &str, evidence: &str) -> i64 {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    for part in [severity.as_str(), summary, evidence] {
-        ctx.update(part.as_bytes());
-        ctx.update(&[0]);
-    }
-    let digest = ctx.finish();
-    let mut first = [0_u8; 8];
-    for (to, from) in first.iter_mut().zip(digest.as_ref()) {
-        *to = *from;
-    }
-    i64::from_be_bytes(first)
-}
-
-/// Applies one run to `rows` (every stored finding of the suppliers in the
-/// run), adding rows for new findings and removing pending ones that
-/// cleared. See the module docs and README for the rules.
-pub(super) fn reconcile(
-    rows: &mut Vec<Row>,
-    findings: &[(String, Finding)],
-    scopes: &[Scope],
-    lc: &Lifecycle<'_>,
-) -> Outcome {
-    let mut out = Outcome::default();
-    // Matched on borrowed keys first, mutated after: no key is allocated
-    // just to look a finding up (100,000 of them in a large run).
-    let matches: Vec<(&String, &Finding, Option<usize>)> = {
-        let stored: HashMap<(&str, &str, &str), usize> = rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                (
-                    (r.supplier.as_str(), r.check.as_str(), r.target.as_str()),
-                    i,
-                )
-            })
-            .collect();
-        let mut seen = HashSet::with_capacity(findings.len());
-        findings
-            .iter()
-            // The same finding twice in one run: the first one counts.
-            .filter(|(s, f)| seen.insert((s.as_str(), f.check, f.target.as_str())))
-            .map(|(s, f)| {
-                let row = stored
-                    .get(&(s.as_str(), f.check, f.target.as_str()))
-                    .copied();
-                (s, f, row)
-            })
-            .collect()
-    };
-    out.fired = matches.len();
-    let mut fired = vec![false; rows.len()];
-    for (supplier, finding, row) in matches {
-        let threshold = lc.policy.threshold(finding.check);
-        match row {
-            Some(i) => {
-                if let (Some(row), Some(flag)) = (rows.get_mut(i), fired.get_mut(i)) {
-                    *flag = true;
-                    fire_again(row, finding, threshold, &mut out);
-                }
-            }
-            None => rows.push(fire_first(supplier, finding, threshold, &mut out)),
-        }
-    }
-    clear_unfired(rows, &fired, scopes, lc.at, &mut out);
-    accept_pass(rows, lc, &mut out);
-    out
-}
-
-/// A finding never stored before: open, or pending if damped.
-fn fire_first(supplier: &str, finding: &Finding, threshold: i64, out: &mut Outcome) -> Row {
-    let evidence = finding.evidence.to_string();
-    let opens = threshold <= 1;
-    let row = Row {
-        id: None,
-        supplier: supplier.to_owned(),
-        check: finding.check.to_owned(),
-        target: finding.target.clone(),
-        state: if opens {
-            FindingState::Open
-        } else {
-            FindingState::Pending
-        },
-        severity: finding.severity,
-        content_hash: content_hash(finding.severity, &finding.summary, &evidence),
-        summary: Some(finding.summary.clone()),
-        evidence: Some(evidence),
-        ever_open: opens,
-        resolved_at: None,
-        reopen_count: 0,
-        streak: 1,
-        now: Now {
-            seen: true,
-            opened: opens,
-            changed: true,
-        },
-        dirty: Dirty::Changed,
-    };
-    if opens {
-        out.opened.push(row.key());
-    } else {
-        out.pending += 1;
-    }
-    row
-}
-
-/// A stored finding that fired again: refreshed, and opened, reopened or
-/// kept pending as its state and streak say.
-fn fire_again(row: &mut Row, finding: &Finding, threshold: i64, out: &mut Outcome) {
-    row.mark(Dirty::Seen);
-    row.now.seen = true;
-    row.streak += 1;
-    let evidence = finding.evidence.to_string();
-    let hash = content_hash(finding.severity, &finding.summary, &evidence);
-    if row.content_hash != hash {
-        row.mark(Dirty::Changed);
-        row.severity = finding.severity;
-        row.content_hash = hash;
-        row.summary = Some(finding.summary.clone());
-        row.evidence = Some(evidence);
-    }
-    match row.state {
-        FindingState::Open | FindingState::Accepted => out.refreshed += 1,
-        FindingState::Resolved | FindingState::Pending => {
-            if row.streak < threshold {
-                row.become_(FindingState::Pending);
-                out.pending += 1;
-            } else if row.ever_open {
-                // It was open before: this is a comeback.
-                row.open();
-                row.reopen_count += 1;
-                out.reopened.push(row.key());
-            } else {
-                row.open();
-                out.opened.push(row.key());
-            }
-        }
-    }
-}
-
-/// What did not fire is resolved only where this run's scope for its
-/// family on its target was complete: unknown is not healthy, and what the
-/// run did not cover is left alone.
-fn clear_unfired(
-    rows: &mut Vec<Row>,
-    fired: &[bool],
-    scopes: &[Scope],
-    at: &str,
-    out: &mut Outcome,
-) {
-    let mut complete: HashMap<(&str, &str, &str), bool> = HashMap::new();
-    for s in scopes {
-        complete
-            .entry((s.supplier.as_str(), s.target.as_str(), s.family))
-            .and_modify(|c| *c &= s.complete)
-            .or_insert(s.complete);
-    }
-    for (i, row) in rows.iter_mut().enumerate() {
-        // Rows past `fired` are this run's new ones: they fired.
-        if fired.get(i).is_none_or(|f| *f) {
-            continue;
-        }
-        let scope = (
-            row.supplier.as_str(),
-            row.target.as_str(),
-            family_of(&row.check),
-        );
-        let any = (scope.0, Scope::ANY_TARGET, scope.2);
-        if complete.get(&scope) != Some(&true) && complete.get(&any) != Some(&true) {
-            continue;
-        }
-        if row.streak != 0 {
-            row.streak = 0;
-            row.mark(Dirty::Changed);
-        }
-        match row.state {
-            FindingState::Open | FindingState::Accepted => {
-                out.resolved.push(row.key());
-                row.become_(FindingState::Resolved);
-                row.resolved_at = Some(at.to_owned());
-            }
-            FindingState::Pending => match row.id {
-                // Pending after having been resolved: back to resolved,
-                // its resolution date unchanged.
-                Some(_) if row.ever_open => row.become_(FindingState::Resolved),
-                // Never open: it never was a finding, so it goes.
-                Some(id) => out.deleted.push(id),
-                None => {}
-            },
-            FindingState::Resolved => {}
-        }
-    }
-    if !out.deleted.is_empty() {
-        let deleted: HashSet<i64> = out.deleted.iter().copied().collect();
-        rows.retain(|r| r.id.is_none_or(|id| !deleted.contains(&id)));
-    }
-}
-
-/// Moves live findings between open and accepted as `lc.acceptances` say
-/// on `lc.day`, recording each move for the audit log.
-pub(super) fn accept_pass(rows: &mut [Row], lc: &Lifecycle<'_>, out: &mut Outcome) {
-    for row in rows.iter_mut().filter(|r| r.state.is_live()) {
-        let covered = lc
-            .acceptances
-            .iter()
-            .any(|a| a.covers(&row.supplier, &row.check, &row.target, lc.day));
-        let (action, new) = match (row.state, covered) {
-            (FindingState::Open, true) => {
-                out.accepted.push(row.key());
-                ("accept", FindingState::Accepted)
-            }
-            (FindingState::Accepted, false) => {
-                // An entry that matches but for its date has expired; none
-                // at all means it was taken out of the config.
-                let listed = lc
-                    .acceptances
-                    .iter()
-                    .any(|a| a.covers(&row.supplier, &row.check, &row.target, NaiveDate::MIN));
-                out.unaccepted.push(row.key());
-                let action = if listed {
-                    "acceptance_expired"
-                } else {
-                    "unaccept"
-                };
-                (action, FindingState::Open)
-            }
-            _ => continue,
-        };
-        out.audit.push(AuditEvent {
-            supplier: row.supplier.clone(),
-            check: row.check.clone(),
-            action,
-            old: row.state,
-            new,
-        });
-        row.become_(new);
     }
 }
 
@@ -694,6 +237,12 @@ const LOAD_OF_SUPPLIERS: &str = "SELECT json_group_array(json_array(id, supplier
      resolved_at, reopen_count, streak)) \
      FROM findings WHERE supplier_id IN (SELECT value FROM json_each(?1))";
 
+// Every finding not resolved (`?1` unused, for `rows_of`).
+const LOAD_UNRESOLVED: &str = "SELECT json_group_array(json_array(id, supplier_id, check_id, \
+     target, state, severity, content_hash, json(iif(opened_at IS NULL, 'false', 'true')), \
+     resolved_at, reopen_count, streak)) \
+     FROM findings WHERE state != 'resolved' AND ?1 IS NOT NULL";
+
 const LOAD_LIVE_EXCEPT: &str = "SELECT json_group_array(json_array(id, supplier_id, check_id, \
      target, state, severity, content_hash, json(iif(opened_at IS NULL, 'false', 'true')), \
      resolved_at, reopen_count, streak)) \
@@ -716,7 +265,9 @@ const UPDATE_ROWS: &str = "UPDATE findings SET state = j.value ->> 1, severity =
      last_seen = iif(j.value ->> 6, ?2, findings.last_seen), \
      opened_at = iif(j.value ->> 7, ?2, findings.opened_at), resolved_at = j.value ->> 8, \
      changed_at = iif(j.value ->> 9, ?2, findings.changed_at), \
-     reopen_count = j.value ->> 10, streak = j.value ->> 11 \
+     reopen_count = j.value ->> 10, streak = j.value ->> 11, \
+     resolution = iif(j.value ->> 12, j.value ->> 13, findings.resolution), \
+     last_resolved_at = coalesce(j.value ->> 8, findings.last_resolved_at) \
      FROM jsonb_each(?1) AS j WHERE findings.id = j.value ->> 0";
 
 // Within the run's BEGIN IMMEDIATE transaction the stored streak is the one
@@ -826,51 +377,41 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// Applies `acceptances` as of `now` without a run (for `findings` and
-    /// `status`, so that an expiry shows the day it happens): accepted
-    /// findings whose acceptance expired or left the list return to open,
-    /// open ones now covered become accepted. Each change gets an audit row
-    /// (`accept`, `acceptance_expired` or `unaccept`; field = check id,
-    /// old/new = state) in the same transaction. Acceptances are judged on
-    /// `now`'s UTC day.
-    ///
-    /// # Errors
-    /// [`StoreError`]; on error nothing is changed.
-    pub async fn apply_acceptances(
+    /// Moves the findings of the registry's suppliers as a sync says, in
+    /// the sync's transaction: those on targets the registry dropped (or of
+    /// suppliers that exited) resolve with the reason, and — when
+    /// `acceptances` are given — live findings move between open and
+    /// accepted as they say on `now`'s UTC day. Each change gets an audit
+    /// row.
+    pub(super) async fn settle_in(
         &self,
+        conn: &mut SqliteConnection,
         now: DateTime<Utc>,
-        acceptances: &[Acceptance],
         source: &str,
-    ) -> Result<Vec<FindingKey>, StoreError> {
+        retired: &(dyn Fn(&Row) -> Option<Resolution> + Sync),
+        acceptances: Option<&[Acceptance]>,
+    ) -> Result<Outcome, StoreError> {
         let at = timestamp(now);
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.err(e))?;
-        let mut rows = self.load_live_rows_except(&mut tx, "[]").await?;
-        // Not consulted: nothing fires here, only acceptances move.
-        let policy = LifecyclePolicy::default();
-        let lc = Lifecycle {
-            at: &at,
-            day: now.date_naive(),
-            policy: &policy,
-            acceptances,
-        };
+        let mut rows = self.rows_of(conn, LOAD_UNRESOLVED, "[]").await?;
         let mut out = Outcome::default();
-        accept_pass(&mut rows, &lc, &mut out);
-        if out.audit.is_empty() {
-            // Nothing changed: end the write transaction without writing.
-            tx.rollback().await.map_err(|e| self.err(e))?;
-            return Ok(Vec::new());
+        retire(&mut rows, retired, &at, &mut out);
+        if let Some(acceptances) = acceptances {
+            // Not consulted: nothing fires here, only acceptances move.
+            let policy = LifecyclePolicy::default();
+            let lc = Lifecycle {
+                at: &at,
+                day: now.date_naive(),
+                policy: &policy,
+                acceptances,
+            };
+            accept_pass(&mut rows, &lc, &mut out);
         }
-        self.write_rows(&mut tx, &rows, &at, &[]).await?;
-        self.write_audit(&mut tx, &at, source, &out.audit).await?;
-        tx.commit().await.map_err(|e| self.err(e))?;
-        let mut changed = out.accepted;
-        changed.extend(out.unaccepted);
-        changed.sort();
-        Ok(changed)
+        if out.audit.is_empty() && out.deleted.is_empty() {
+            return Ok(out);
+        }
+        self.write_rows(conn, &rows, &at, &out.deleted).await?;
+        self.write_audit(conn, &at, source, &out.audit).await?;
+        Ok(out)
     }
 
     /// The findings matching `filter`, worst first, then by supplier, check
@@ -882,7 +423,8 @@ impl Store {
         let since = filter.since.map(|d| format!("{d}T00:00:00Z"));
         let rows = sqlx::query(
             "SELECT supplier_id, check_id, target, state, severity, summary, evidence, first_seen, \
-             last_seen, opened_at, resolved_at, changed_at, reopen_count, streak FROM findings \
+             last_seen, opened_at, resolved_at, changed_at, reopen_count, streak, last_resolved_at, \
+             resolution FROM findings \
              WHERE (?1 IS NULL OR supplier_id = ?1) AND (?2 IS NULL OR state = ?2) \
              AND (?3 IS NULL OR (CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 \
                  WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END) >= ?3) \
@@ -954,6 +496,10 @@ fn stored_finding(row: &SqliteRow) -> Result<StoredFinding, String> {
         resolved_at: maybe_time("resolved_at")?,
         changed_at: time("changed_at")?,
         reopen_count: count("reopen_count")?,
+        last_resolved_at: maybe_time("last_resolved_at")?,
+        resolution: row
+            .try_get::<Option<String>, _>("resolution")
+            .map_err(|e| e.to_string())?,
         streak: count("streak")?,
     })
 }

@@ -19,17 +19,20 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use crate::lifecycle::{FindingKey, FindingState, LifecyclePolicy};
 pub use audit::{AuditEntry, AuditFilter};
-pub use findings::{FindingFilter, FindingKey, FindingState, LifecyclePolicy, StoredFinding};
+pub use findings::{FindingFilter, StoredFinding};
 pub use outbox::{
-    AlertFinding, AlertSnapshot, JobRun, NewNotice, Notice, Notifier, OutboxRow, OutboxStats,
-    Outgoing, backoff,
+    AcceptanceNote, AlertFinding, AlertSnapshot, JobRun, NewNotice, Notice, Notifier, OutboxRow,
+    OutboxStats, Outgoing, backoff,
 };
 pub use paperwork::{MAX_DOCUMENT_BYTES, NewQuestionnaire, Review};
-pub use registry::{StoredSupplier, SyncReport};
+pub use registry::{
+    LastSync, RegistryPolicy, StoredAcceptance, StoredSupplier, SyncReport, fingerprint,
+};
 pub use runs::{
     ObservationBlob, PruneReport, RunInput, RunReport, ScorePoint, ScoreRow, SeverityCounts,
-    StoredObservation, StoredRun, SupplierScore, VOLATILE_HEADERS, canonical,
+    StoredObservation, StoredRun, SupplierScore, VOLATILE_HEADERS, canonical, preview_run,
 };
 
 /// The migrations in `migrations/`, embedded at build time.
@@ -63,6 +66,10 @@ pub enum StoreError {
         "database {path} was migrated by a newer supplywatch (schema version {version}); upgrade supplywatch"
     )]
     NewerSchema { path: PathBuf, version: i64 },
+    #[error(
+        "database {path} was written by an older supplywatch; run `supplywatch sync` to migrate it (this command only reads)"
+    )]
+    OlderSchema { path: PathBuf },
     #[error("database {path}: migration failed: {source}")]
     Migrate {
         path: PathBuf,
@@ -92,6 +99,10 @@ pub enum OpenMode {
     Create,
     /// Fail with [`StoreError::Missing`] when missing.
     Existing,
+    /// For the commands that only read: the file must exist and hold the
+    /// current schema (nothing is migrated), and every connection is
+    /// `query_only`, so that SQLite itself refuses any write.
+    ReadOnly,
 }
 
 /// A handle on the database.
@@ -114,10 +125,17 @@ impl Store {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(mode == OpenMode::Create)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
+        let options = if mode == OpenMode::ReadOnly {
+            // The journal mode is the file's (WAL, set by the writer that
+            // created it); asking for it again would be a write.
+            options.pragma("query_only", "ON")
+        } else {
+            options
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+        };
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -127,8 +145,32 @@ impl Store {
             pool,
             path: path.to_path_buf(),
         };
-        store.migrate().await?;
+        if mode == OpenMode::ReadOnly {
+            store.check_schema().await?;
+        } else {
+            store.migrate().await?;
+        }
         Ok(store)
+    }
+
+    /// For read-only opens: the schema must be the one this build writes.
+    async fn check_schema(&self) -> Result<(), StoreError> {
+        let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success = 1")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| self.err(e))?;
+        match applied {
+            Some(v) if v > latest => Err(StoreError::NewerSchema {
+                path: self.path.clone(),
+                version: v,
+            }),
+            Some(v) if v == latest => Ok(()),
+            _ => Err(StoreError::OlderSchema {
+                path: self.path.clone(),
+            }),
+        }
     }
 
     /// A private in-memory database (tests, one-shot runs).
@@ -227,7 +269,7 @@ fn preflight(path: &Path, mode: OpenMode) -> Result<(), StoreError> {
     };
     match std::fs::metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if mode == OpenMode::Existing {
+            if mode != OpenMode::Create {
                 return Err(StoreError::Missing {
                     path: path.to_path_buf(),
                 });
@@ -237,7 +279,7 @@ fn preflight(path: &Path, mode: OpenMode) -> Result<(), StoreError> {
         Err(e) => Err(not_db(&e.to_string())),
         Ok(meta) if meta.is_dir() => Err(not_db("it is a directory")),
         Ok(meta) => {
-            if meta.permissions().readonly() {
+            if meta.permissions().readonly() && mode != OpenMode::ReadOnly {
                 return Err(StoreError::ReadOnly {
                     path: path.to_path_buf(),
                 });

@@ -46,8 +46,24 @@ pub struct AlertFinding {
     /// Its last change of state (for an open finding: when it opened, or
     /// came back from accepted).
     pub changed_at: DateTime<Utc>,
+    /// When it last resolved, kept while it is open again.
+    pub last_resolved_at: Option<DateTime<Utc>>,
+    /// Why it resolved when not simply no longer seen ("target removed from
+    /// the registry", "supplier exited").
+    pub resolution: Option<String>,
+    /// The stored acceptance that names it, whatever its end date: why it
+    /// is accepted, or the acceptance that ended.
+    pub acceptance: Option<AcceptanceNote>,
     /// Oldest first.
     pub notices: Vec<Notice>,
+}
+
+/// An accepted risk as the messages tell it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct AcceptanceNote {
+    pub until: chrono::NaiveDate,
+    pub reason: String,
+    pub approved_by: String,
 }
 
 /// What a notifier plans from.
@@ -145,7 +161,11 @@ pub struct JobRun {
 
 const LOAD_ALERT_FINDINGS: &str = "SELECT json_group_array(json_array(id, supplier_id, check_id, \
      target, state, severity, summary, first_seen, opened_at, resolved_at, reopen_count, \
-     changed_at)) \
+     changed_at, last_resolved_at, resolution, \
+     json((SELECT json_object('until', a.until, 'reason', a.reason, 'approved_by', a.approved_by) \
+           FROM acceptances a WHERE a.supplier_id = findings.supplier_id \
+           AND a.check_id = findings.check_id AND a.target IN (findings.target, '') \
+           ORDER BY a.target DESC LIMIT 1)))) \
      FROM findings WHERE (state = 'open' AND severity IN (SELECT value FROM json_each(?1))) \
      OR ((state != 'resolved' OR resolved_at >= ?2) \
          AND id IN (SELECT finding_id FROM notices WHERE finding_id IS NOT NULL))";
@@ -203,6 +223,9 @@ type AlertTuple = (
     Option<String>,
     i64,
     String,
+    Option<String>,
+    Option<String>,
+    Option<AcceptanceNote>,
 );
 
 impl Store {
@@ -610,7 +633,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         let sql = if outcome.is_some() {
             "INSERT INTO job_runs (job, last_finished, last_outcome, next_at) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (job) DO UPDATE SET last_finished = ?2, last_outcome = ?3, next_at = ?4"
+             ON CONFLICT (job) DO UPDATE SET last_finished = ?2, last_outcome = ?3, \
+             next_at = coalesce(?4, next_at)"
         } else {
             "INSERT INTO job_runs (job, last_started, next_at) VALUES (?1, ?2, ?4) \
              ON CONFLICT (job) DO UPDATE SET last_started = ?2, next_at = coalesce(?4, next_at), \
@@ -729,6 +753,9 @@ fn alert_finding(t: AlertTuple) -> Result<AlertFinding, String> {
         resolved,
         n,
         changed,
+        last_resolved,
+        resolution,
+        acceptance,
     ) = t;
     let time = |t: &str| parse_timestamp(t);
     Ok(AlertFinding {
@@ -744,6 +771,9 @@ fn alert_finding(t: AlertTuple) -> Result<AlertFinding, String> {
         resolved_at: resolved.as_deref().map(time).transpose()?,
         reopen_count: u32::try_from(n).unwrap_or(0),
         changed_at: time(&changed)?,
+        last_resolved_at: last_resolved.as_deref().map(time).transpose()?,
+        resolution,
+        acceptance,
         notices: Vec::new(),
     })
 }

@@ -29,7 +29,7 @@
 //! its key; `last_seen` of the observation row moves on while the facts stay
 //! the same. Facts that come back (A → B → A) are not stored twice.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -37,12 +37,11 @@ use serde_json::Value;
 use sqlx::Row as _;
 use sqlx::SqliteConnection;
 
-use super::findings::{
-    Lifecycle, LifecyclePolicy, Row, accept_pass, batch, fetch_json, json_list, reconcile,
-};
-use super::{FindingKey, FindingState, Store, StoreError, parse_timestamp, timestamp};
+use super::findings::{batch, fetch_json, json_list};
+use super::{FindingKey, Store, StoreError, parse_timestamp, timestamp};
 use crate::checks::score::{Grade, score};
 use crate::checks::{Finding, Scope, Severity};
+use crate::lifecycle::{Lifecycle, LifecyclePolicy, Mark, Row, accept_pass, reconcile};
 use crate::registry::Acceptance;
 
 /// What one run saw, ready to be reconciled.
@@ -107,6 +106,65 @@ pub struct RunReport {
     pub scores: Vec<SupplierScore>,
     /// Outbox rows (messages × recipients) the run queued.
     pub queued: usize,
+    /// Where each finding that fired stands after the run: open, pending,
+    /// accepted.
+    #[serde(skip)]
+    pub marks: HashMap<FindingKey, Mark>,
+}
+
+/// The suppliers a run names, sorted, and as a JSON array for the queries.
+fn suppliers_in(input: &RunInput) -> BTreeSet<&str> {
+    input
+        .scopes
+        .iter()
+        .map(|s| s.supplier.as_str())
+        .chain(input.findings.iter().map(|(s, _)| s.as_str()))
+        .chain(input.observations.iter().map(|o| o.supplier.as_str()))
+        .collect()
+}
+
+/// What recording `input` over `rows` (the stored findings of its
+/// suppliers; none for a run without history) would decide, without
+/// writing anything: the lifecycle, the marks and the scores. What `check`
+/// shows without `--save`, so that it tells the same story as `check
+/// --save` would.
+#[must_use]
+pub fn preview_run(
+    mut rows: Vec<Row>,
+    input: &RunInput,
+    acceptances: &[Acceptance],
+    policy: &LifecyclePolicy,
+) -> RunReport {
+    let at = timestamp(input.at);
+    let lc = Lifecycle {
+        at: &at,
+        day: input.at.date_naive(),
+        policy,
+        acceptances,
+    };
+    let outcome = reconcile(&mut rows, &input.findings, &input.scopes, &lc);
+    let marks = crate::lifecycle::marks(&rows, &input.findings, &lc);
+    let scores = crate::lifecycle::scores(&rows, suppliers_in(input))
+        .into_iter()
+        .map(|(supplier, score, grade)| SupplierScore {
+            supplier,
+            score,
+            grade,
+        })
+        .collect();
+    RunReport {
+        run_id: 0,
+        opened: outcome.opened,
+        reopened: outcome.reopened,
+        resolved: outcome.resolved,
+        accepted: outcome.accepted,
+        unaccepted: outcome.unaccepted,
+        pending: outcome.pending,
+        refreshed: outcome.refreshed,
+        scores,
+        marks,
+        ..RunReport::default()
+    }
 }
 
 /// One point of a supplier's score history.
@@ -145,18 +203,42 @@ impl SeverityCounts {
     pub fn total(&self) -> u32 {
         self.critical + self.high + self.medium + self.low + self.info
     }
+
+    /// The score and grade these open findings give (README, "Score and
+    /// grade").
+    #[must_use]
+    pub fn score(&self) -> (u8, Grade) {
+        let each = |severity: Severity, n: u32| {
+            std::iter::repeat_n(severity, usize::try_from(n).unwrap_or(usize::MAX))
+        };
+        score(
+            each(Severity::Critical, self.critical)
+                .chain(each(Severity::High, self.high))
+                .chain(each(Severity::Medium, self.medium))
+                .chain(each(Severity::Low, self.low))
+                .chain(each(Severity::Info, self.info)),
+        )
+    }
 }
 
 /// A supplier's standing for `status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScoreRow {
     pub supplier: String,
-    /// The latest run that scored it.
+    /// Its score now, from its open findings: what every view shows.
+    pub score: u8,
+    pub grade: Grade,
+    /// The latest run that scored it, as stored then (an acceptance or a
+    /// registry change since may have moved the score).
     pub latest: ScorePoint,
     /// The latest run at least 7 days before `latest`, for the trend.
     pub week_ago: Option<ScorePoint>,
     /// Its open findings now.
     pub open: SeverityCounts,
+    /// Findings held back by flap damping: not scored until they open.
+    pub pending: u32,
+    /// Findings covered by an accepted risk: not scored.
+    pub accepted: u32,
 }
 
 impl ScoreRow {
@@ -165,7 +247,7 @@ impl ScoreRow {
     pub fn trend(&self) -> Option<i16> {
         self.week_ago
             .as_ref()
-            .map(|w| i16::from(self.latest.score) - i16::from(w.score))
+            .map(|w| i16::from(self.score) - i16::from(w.score))
     }
 }
 
@@ -471,13 +553,7 @@ impl Store {
         notifier: Option<&dyn super::Notifier>,
     ) -> Result<RunReport, StoreError> {
         let at = timestamp(input.at);
-        let in_run: BTreeSet<&str> = input
-            .scopes
-            .iter()
-            .map(|s| s.supplier.as_str())
-            .chain(input.findings.iter().map(|(s, _)| s.as_str()))
-            .chain(input.observations.iter().map(|o| o.supplier.as_str()))
-            .collect();
+        let in_run = suppliers_in(input);
         let in_run_list: Vec<&str> = in_run.iter().copied().collect();
         let in_run_json = json_list(&in_run_list).map_err(|e| self.err(e))?;
 
@@ -508,6 +584,7 @@ impl Store {
         };
         let mut rows = self.load_rows(&mut tx, &in_run_json).await?;
         let mut outcome = reconcile(&mut rows, &input.findings, &input.scopes, &lc);
+        let marks = crate::lifecycle::marks(&rows, &input.findings, &lc);
         // Suppliers outside the run still see their acceptances expire.
         let mut others = self.load_live_rows_except(&mut tx, &in_run_json).await?;
         accept_pass(&mut others, &lc, &mut outcome);
@@ -566,7 +643,27 @@ impl Store {
             observations_unchanged: unchanged,
             scores,
             queued,
+            marks,
         })
+    }
+
+    /// [`preview_run`] over the stored findings: what recording `input`
+    /// would decide, read in one read transaction, nothing written. Works
+    /// on a store opened [`super::OpenMode::ReadOnly`].
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure or an unreadable row.
+    pub async fn preview_run(
+        &self,
+        input: &RunInput,
+        acceptances: &[Acceptance],
+        policy: &LifecyclePolicy,
+    ) -> Result<RunReport, StoreError> {
+        let list: Vec<&str> = suppliers_in(input).into_iter().collect();
+        let json = json_list(&list).map_err(|e| self.err(e))?;
+        let mut conn = self.pool.acquire().await.map_err(|e| self.err(e))?;
+        let rows = self.load_rows(&mut conn, &json).await?;
+        Ok(preview_run(rows, input, acceptances, policy))
     }
 
     /// Scores each supplier in the run from its open findings (`rows` holds
@@ -578,22 +675,12 @@ impl Store {
         in_run: &BTreeSet<&str>,
         rows: &[Row],
     ) -> Result<Vec<SupplierScore>, StoreError> {
-        let mut open: BTreeMap<&str, Vec<Severity>> =
-            in_run.iter().map(|s| (*s, Vec::new())).collect();
-        for row in rows.iter().filter(|r| r.state == FindingState::Open) {
-            if let Some(list) = open.get_mut(row.supplier.as_str()) {
-                list.push(row.severity);
-            }
-        }
-        let scores: Vec<SupplierScore> = open
+        let scores: Vec<SupplierScore> = crate::lifecycle::scores(rows, in_run.iter().copied())
             .into_iter()
-            .map(|(supplier, severities)| {
-                let (score, grade) = score(severities);
-                SupplierScore {
-                    supplier: supplier.to_owned(),
-                    score,
-                    grade,
-                }
+            .map(|(supplier, score, grade)| SupplierScore {
+                supplier,
+                score,
+                grade,
             })
             .collect();
         let inserts: Vec<_> = scores
@@ -666,11 +753,13 @@ impl Store {
         Ok((insert.len(), touch.len()))
     }
 
-    /// Per supplier scored at or before `now`: its latest score, the score
-    /// of its latest run at least 7 days before that (the trend), and its
-    /// open findings by severity. Worst first: lowest score, then worst
-    /// grade, then by id. "Latest" is the last recorded, which is the last
-    /// in time for runs recorded as they happen.
+    /// Per supplier scored at or before `now`: its score and grade now
+    /// (not as of `now`: findings keep no history of their states),
+    /// from its open findings (pending and accepted ones left out, the one
+    /// definition in README), the latest run that scored it, the score of
+    /// its latest run at least 7 days before that (the trend), and its open,
+    /// pending and accepted findings. Worst first: lowest score, then worst
+    /// grade, then by id.
     ///
     /// # Errors
     /// [`StoreError`] on database failure or an unreadable row.
@@ -682,21 +771,26 @@ impl Store {
             .await
             .map_err(|e| self.err(e))?;
         let counts = sqlx::query(
-            "SELECT supplier_id, severity, count(*) AS n FROM findings WHERE state = 'open' \
-             GROUP BY supplier_id, severity",
+            "SELECT supplier_id, state, severity, count(*) AS n FROM findings \
+             WHERE state IN ('open', 'pending', 'accepted') GROUP BY supplier_id, state, severity",
         )
         .fetch_all(&mut *tx)
         .await
         .map_err(|e| self.err(e))?;
-        let mut open: HashMap<String, SeverityCounts> = HashMap::new();
+        let mut open: HashMap<String, (SeverityCounts, u32, u32)> = HashMap::new();
         for row in &counts {
             let supplier: String = row.try_get("supplier_id").map_err(|e| self.err(e))?;
+            let state: String = row.try_get("state").map_err(|e| self.err(e))?;
             let severity: String = row.try_get("severity").map_err(|e| self.err(e))?;
             let n: i64 = row.try_get("n").map_err(|e| self.err(e))?;
+            let n = u32::try_from(n).unwrap_or(u32::MAX);
             let severity: Severity = severity.parse().map_err(|why| self.corrupt(why))?;
-            open.entry(supplier)
-                .or_default()
-                .add(severity, u32::try_from(n).unwrap_or(u32::MAX));
+            let entry = open.entry(supplier).or_default();
+            match state.as_str() {
+                "open" => entry.0.add(severity, n),
+                "pending" => entry.1 = entry.1.saturating_add(n),
+                _ => entry.2 = entry.2.saturating_add(n),
+            }
         }
         let mut out = Vec::new();
         for supplier in suppliers {
@@ -706,8 +800,14 @@ impl Store {
             let week_ago = self
                 .score_at_or_before(&mut tx, &supplier, latest.at - Duration::days(7))
                 .await?;
+            let (counts, pending, accepted) = open.get(&supplier).copied().unwrap_or_default();
+            let (score, grade) = counts.score();
             out.push(ScoreRow {
-                open: open.get(&supplier).copied().unwrap_or_default(),
+                score,
+                grade,
+                open: counts,
+                pending,
+                accepted,
                 supplier,
                 latest,
                 week_ago,
@@ -715,10 +815,9 @@ impl Store {
         }
         tx.commit().await.map_err(|e| self.err(e))?;
         out.sort_by(|a, b| {
-            a.latest
-                .score
-                .cmp(&b.latest.score)
-                .then_with(|| b.latest.grade.cmp(&a.latest.grade))
+            a.score
+                .cmp(&b.score)
+                .then_with(|| b.grade.cmp(&a.grade))
                 .then_with(|| a.supplier.cmp(&b.supplier))
         });
         Ok(out)

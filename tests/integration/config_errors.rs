@@ -511,6 +511,54 @@ fn cases() -> Vec<Case> {
             6,
             "required key is missing",
         ),
+        case(
+            "acceptance without a reason",
+            &format!(
+                "{}[[accept]]\nsupplier = \"acme\"\ncheck = \"tls.no_tls13\"\nuntil = 2027-01-01\napproved_by = \"ciso@bank.example\"\n",
+                acme("")
+            ),
+            "accept[0].reason",
+            6,
+            "required key is missing",
+        ),
+        case(
+            "acceptance without an end",
+            &format!(
+                "{}[[accept]]\nsupplier = \"acme\"\ncheck = \"tls.no_tls13\"\nreason = \"r\"\napproved_by = \"ciso@bank.example\"\n",
+                acme("")
+            ),
+            "accept[0].until",
+            6,
+            "required key is missing",
+        ),
+        case(
+            "acceptance for longer than a year",
+            &format!(
+                "{}[[accept]]\nsupplier = \"acme\"\ncheck = \"tls.no_tls13\"\nuntil = 2099-01-01\nreason = \"r\"\napproved_by = \"ciso@bank.example\"\n",
+                acme("")
+            ),
+            "accept[0].until",
+            9,
+            "is more than 365 days ahead",
+        ),
+        case(
+            "acceptance for longer than max_acceptance_days",
+            &format!(
+                "[findings]\nmax_acceptance_days = 30\n{}[[accept]]\nsupplier = \"acme\"\ncheck = \"tls.no_tls13\"\nuntil = {}\nreason = \"r\"\napproved_by = \"ciso@bank.example\"\n",
+                acme(""),
+                chrono::Utc::now().date_naive() + chrono::Days::new(60)
+            ),
+            "accept[0].until",
+            11,
+            "is more than 30 days ahead",
+        ),
+        case(
+            "max_acceptance_days out of range",
+            &format!("[findings]\nmax_acceptance_days = 0\n{}", acme("")),
+            "findings.max_acceptance_days",
+            2,
+            "",
+        ),
     ]
 }
 

@@ -942,17 +942,38 @@ async fn a_notify_socket_nobody_reads_does_not_hang_the_daemon() {
 async fn status_shows_the_service_after_a_daemon_session() {
     let scratch = Scratch::new();
     scratch.write(CONFIG, config(FILE_MAIL, &[RISK], &[CISO], ACME));
-    // `run --once` is not the daemon: no jobs recorded.
-    sw(&scratch, &["run", "--once"]).await.expect_code(0);
+    // Before any job: said so.
+    sw(&scratch, &["sync"]).await.expect_code(0);
     let status = sw(&scratch, &["status"]).await;
     status.expect_code(0);
     assert!(
         status.stdout.contains(
-            "\nService\n  the daemon (`supplywatch run`) has not run against this database\n\
-             outbox: 0 queued, 1 sent, 0 given up\n"
+            "\nService\n  no job has run against this database yet (`supplywatch run`, or `run --once`)\n"
         ),
         "{}",
         status.stdout
+    );
+    // `run --once` (how cron users run it) records its runs like the service.
+    for _ in 0..2 {
+        sw(&scratch, &["run", "--once"]).await.expect_code(0);
+    }
+    let status = sw(&scratch, &["status"]).await;
+    status.expect_code(0);
+    let service = status
+        .stdout
+        .split("\nService\n")
+        .nth(1)
+        .unwrap_or_default();
+    for job in ["probe", "obligations"] {
+        let line = service
+            .lines()
+            .find(|l| l.starts_with(job))
+            .unwrap_or_else(|| panic!("no {job} line in\n{}", status.stdout));
+        assert!(line.contains("ok (run --once)"), "{line}");
+    }
+    assert!(
+        service.contains("outbox: 0 queued, 1 sent, 0 given up"),
+        "{service}"
     );
 
     let mut daemon = Daemon::start(&scratch, "daemon.log", &[], &[]);

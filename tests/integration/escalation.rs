@@ -120,7 +120,12 @@ impl Desk {
     async fn new(config: Config) -> Self {
         let store = Store::open_in_memory().await.unwrap();
         store
-            .sync_registry(&config.suppliers, "test", at(-1))
+            .sync(
+                &config.suppliers,
+                &supplywatch::pipeline::registry_policy(&config),
+                "test",
+                at(-1),
+            )
             .await
             .unwrap();
         Self {
@@ -793,8 +798,15 @@ async fn accepted_risks_are_never_escalated() {
     let critical = [findings[0].clone()];
     assert_eq!(desk.run(at(0), &critical, None).await.len(), 2);
     desk.config = config("", accept);
+    // Those alerted hear that it is accepted, once; nothing after.
     let rows = desk.run(at(1), &critical, None).await;
-    assert!(rows.is_empty(), "{rows:#?}");
+    assert_eq!(
+        summary(&rows),
+        [
+            triple("accepted", "acme", RISK),
+            triple("accepted", "acme", RISK2)
+        ]
+    );
     let stored = desk
         .store
         .findings(&FindingFilter::default())
@@ -867,7 +879,10 @@ async fn a_reopened_finding_is_alerted_again() {
     assert!(
         again
             .text
-            .starts_with("1 new finding at high or critical for Acme Cloud (acme):")
+            .starts_with("1 finding at high or critical for Acme Cloud (acme):")
+            && again.text.contains("reopened (was resolved on 2026-03-02)"),
+        "{}",
+        again.text
     );
     // A new period: the thread root, not the old period's notices.
     assert_eq!(again.in_reply_to.as_deref(), Some(thread("acme").as_str()));
@@ -1619,9 +1634,10 @@ async fn a_finding_back_from_an_acceptance_is_alerted_again_and_its_delay_restar
     let high = [("acme", finding("tls.cert_expired", PORTAL, Severity::High))];
     let mut desk = Desk::new(config("", "")).await;
     assert_eq!(desk.run(at(0), &high, None).await.len(), 2);
-    // Accepted on day 1: silence.
+    // Accepted on day 1: those alerted are told so, then silence.
     desk.config = config("", accept);
-    assert!(desk.run(at(1), &high, None).await.is_empty());
+    assert_eq!(desk.run(at(1), &high, None).await.len(), 2);
+    assert!(desk.run(at(2), &high, None).await.is_empty());
     // The acceptance is withdrawn on day 3: the risk is news again.
     desk.config = config("", "");
     let rows = desk.run(at(3), &high, None).await;
@@ -1632,6 +1648,14 @@ async fn a_finding_back_from_an_acceptance_is_alerted_again_and_its_delay_restar
             triple("alert", "acme", RISK2)
         ]
     );
+    let back = one_message(&rows, "alert", Some("acme"));
+    assert!(
+        back.text.contains(
+            "acceptance of tls.cert_expired on portal.acme.example:443 was withdrawn on 2026-03-04"
+        ),
+        "{}",
+        back.text
+    );
     // The CISO delay counts from that alert, not from day 0.
     assert!(
         desk.run(at(10) - Duration::minutes(31), &high, None)
@@ -1640,4 +1664,122 @@ async fn a_finding_back_from_an_acceptance_is_alerted_again_and_its_delay_restar
     );
     let rows = desk.run(at(10), &high, None).await;
     assert_eq!(summary(&rows), [triple("escalation", "acme", CISO)]);
+}
+
+#[tokio::test]
+async fn an_acceptance_is_told_and_its_end_is_alerted_as_such() {
+    let high = [("acme", finding("tls.cert_expired", PORTAL, Severity::High))];
+    let mut desk = Desk::new(config("", "")).await;
+    let first = desk.run(at(0), &high, HEALTHY).await;
+    let alert = one_message(&first, "alert", Some("acme"))
+        .message_id
+        .clone();
+
+    // The risk is accepted at a sync on day 2, until 2026-03-11.
+    let accepted = config(
+        "",
+        "[[accept]]\nsupplier = \"acme\"\ncheck = \"tls.cert_expired\"\n\
+         target = \"portal.acme.example:443\"\nuntil = 2026-03-11\n\
+         reason = \"replacement ordered (RISK-7)\"\napproved_by = \"ciso@bank.example\"\n",
+    );
+    let synced = desk
+        .store
+        .sync(
+            &accepted.suppliers,
+            &supplywatch::pipeline::registry_policy(&accepted),
+            "sync",
+            at(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(synced.accepted.len(), 1, "{synced:?}");
+    desk.config = accepted;
+
+    // The next pass tells whoever was alerted, once, in the thread.
+    let rows = desk.run(at(3), &high, HEALTHY).await;
+    assert_eq!(
+        summary(&rows),
+        [
+            triple("accepted", "acme", RISK),
+            triple("accepted", "acme", RISK2)
+        ]
+    );
+    let notice = one_message(&rows, "accepted", Some("acme"));
+    assert!(
+        notice
+            .text
+            .starts_with("Risk accepted: 1 finding of Acme Cloud (acme) is now accepted")
+            && notice.text.contains(
+                "accepted by ciso@bank.example until 2026-03-11: replacement ordered (RISK-7)"
+            ),
+        "{}",
+        notice.text
+    );
+    assert_eq!(notice.in_reply_to.as_deref(), Some(alert.as_str()));
+    assert!(
+        desk.run(at(4), &high, HEALTHY).await.is_empty(),
+        "told once"
+    );
+
+    // The acceptance ends: the finding is open again, and the alert says
+    // why it is back rather than calling it new.
+    let rows = desk.run(at(11), &high, HEALTHY).await;
+    let back = one_message(&rows, "alert", Some("acme"));
+    assert!(
+        back.text
+            .starts_with("1 finding at high or critical for Acme Cloud (acme):")
+            && back.text.contains(
+                "acceptance of tls.cert_expired on portal.acme.example:443 ended on 2026-03-11"
+            ),
+        "{}",
+        back.text
+    );
+}
+
+#[tokio::test]
+async fn findings_of_a_target_removed_from_the_registry_resolve_at_sync_and_are_told() {
+    let high = [("acme", finding("tls.cert_expired", API, Severity::High))];
+    let mut desk = Desk::new(config("", "")).await;
+    desk.run(at(0), &high, HEALTHY).await;
+
+    // api.acme.example:8443 leaves acme's endpoints.
+    let text = SUPPLIERS.replace(
+        "endpoints = [\"portal.acme.example\", \"api.acme.example:8443\"]",
+        "endpoints = [\"portal.acme.example\"]",
+    );
+    let smaller = parse(&format!(
+        "[daemon]\ntimezone = \"UTC\"\n\n[email]\ntransport = \"file\"\nfrom = \"watch@bank.example\"\n\n\
+         [contacts]\nrisk_manager = [\"{RISK}\", \"{RISK2}\"]\nciso = [\"{CISO}\"]\n\n{text}\n"
+    ))
+    .unwrap();
+    let synced = desk
+        .store
+        .sync(
+            &smaller.suppliers,
+            &supplywatch::pipeline::registry_policy(&smaller),
+            "sync",
+            at(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(synced.resolved.len(), 1, "{synced:?}");
+    let stored = desk
+        .store
+        .findings(&FindingFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(stored[0].state, FindingState::Resolved);
+    assert_eq!(
+        stored[0].resolution.as_deref(),
+        Some("target removed from the registry")
+    );
+    desk.config = smaller;
+    let rows = desk.notify(at(1) + Duration::minutes(5)).await;
+    let told = one_message(&rows, "resolved", Some("acme"));
+    assert!(
+        told.text
+            .contains("resolved: target removed from the registry"),
+        "{}",
+        told.text
+    );
 }

@@ -8,6 +8,11 @@ use supplywatch_testworld::{TlsCase, World};
 
 use crate::support::{Run, Scratch};
 
+/// An acceptance's end: 300 days from today, within the default year.
+fn accepted_until() -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive() + chrono::Days::new(300)
+}
+
 fn config(world: &World, accept_expired: bool) -> String {
     let mut text = format!(
         "[daemon]\ndatabase = \"state.db\"\n\n[probe]\nnameservers = [\"{}\"]\nextra_roots = [\"{}\"]\ntimeout_secs = 2\nallow_private_targets = true\n",
@@ -26,8 +31,10 @@ fn config(world: &World, accept_expired: bool) -> String {
         );
     }
     if accept_expired {
-        text.push_str(
-            "\n[[accept]]\nsupplier = \"expired\"\ncheck = \"tls.cert_expired\"\nuntil = 2099-01-01\nreason = \"replacement ordered\"\napproved_by = \"ciso@bank.example\"\n",
+        let _ = write!(
+            text,
+            "\n[[accept]]\nsupplier = \"expired\"\ncheck = \"tls.cert_expired\"\nuntil = {}\nreason = \"replacement ordered\"\napproved_by = \"ciso@bank.example\"\n",
+            accepted_until()
         );
     }
     text
@@ -171,7 +178,7 @@ async fn accepted_risks_are_kept_visible_and_left_out_of_the_score() {
     assert_eq!(report["suppliers"][0]["grade"], "A");
 
     let list = states(
-        &run(&scratch, &["findings", "--format", "json"])
+        &run(&scratch, &["findings", "--all", "--format", "json"])
             .await
             .json(),
     );
@@ -179,10 +186,56 @@ async fn accepted_risks_are_kept_visible_and_left_out_of_the_score() {
         has(&list, "expired", "tls.cert_expired", "accepted"),
         "{list:?}"
     );
+    // Listed by default only below the table, with how to see it.
+    let table = run(&scratch, &["findings"]).await;
+    table.expect_code(0);
+    assert!(
+        table
+            .stderr
+            .contains("no open findings match (1 accepted not shown (--all))"),
+        "{}",
+        table.stderr
+    );
+    let table = run(&scratch, &["findings", "--all"]).await;
+    assert!(
+        table.stdout.contains(&format!(
+            "accepted until {} by ciso@bank.example",
+            accepted_until()
+        )),
+        "{}",
+        table.stdout
+    );
 
-    // The acceptance leaves the config: the finding is open again, and the
-    // audit log says so.
+    // The acceptance leaves the config: a read command says the config is
+    // not the one synced and changes nothing; `sync` opens the finding
+    // again, and the audit log says so.
     scratch.write("supplywatch.toml", config(&world, false));
+    let read = run(&scratch, &["findings", "--all", "--format", "json"]).await;
+    assert!(
+        read.stderr
+            .contains("the database was synced from a different config on")
+            && read.stderr.contains("run `supplywatch sync`"),
+        "{}",
+        read.stderr
+    );
+    assert!(
+        has(
+            &states(&read.json()),
+            "expired",
+            "tls.cert_expired",
+            "accepted"
+        ),
+        "a read command moved the finding"
+    );
+    let synced = run(&scratch, &["sync"]).await;
+    synced.expect_code(0);
+    assert!(
+        synced
+            .stdout
+            .contains("reopened   expired tls.cert_expired"),
+        "{}",
+        synced.stdout
+    );
     let list = states(
         &run(&scratch, &["findings", "--format", "json"])
             .await
@@ -206,6 +259,11 @@ async fn accepted_risks_are_kept_visible_and_left_out_of_the_score() {
         .collect();
     assert!(actions.iter().any(|a| a == "accept"), "{actions:?}");
     assert!(actions.iter().any(|a| a == "unaccept"), "{actions:?}");
+    assert!(actions.iter().any(|a| a == "acceptance_add"), "{actions:?}");
+    assert!(
+        actions.iter().any(|a| a == "acceptance_remove"),
+        "{actions:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

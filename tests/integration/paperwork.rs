@@ -982,7 +982,7 @@ fn supplier_show_prints_the_whole_file() {
     for section in [
         &*format!("\nDeadlines (today is {today})\n"),
         "\nQuestionnaires\n",
-        "\nOpen findings\n",
+        "\nFindings (open, pending, accepted)\n",
         "\nLifecycle\n",
     ] {
         assert!(table.contains(section), "{section:?} missing:\n{table}");
@@ -1104,7 +1104,8 @@ fn accepted(accepts: &[(&str, &str)]) -> String {
         let _ = write!(
             text,
             "\n[[accept]]\nsupplier = \"acme\"\ncheck = \"{check}\"\ntarget = \"{target}\"\n\
-             until = 2099-01-01\nreason = \"renewal under way\"\napproved_by = \"ciso@bank.example\"\n"
+             until = {}\nreason = \"renewal under way\"\napproved_by = \"ciso@bank.example\"\n",
+            in_days(300)
         );
     }
     text
