@@ -341,12 +341,7 @@ pub fn stored_deadlines(
     today: chrono::NaiveDate,
     cadence: &crate::config::QuestionnaireConfig,
 ) -> Vec<checks::paperwork::Deadline> {
-    let (Ok(criticality), Ok(status)) = (
-        supplier.criticality.parse::<crate::registry::Criticality>(),
-        supplier.status.parse::<crate::registry::SupplierStatus>(),
-    ) else {
-        return Vec::new();
-    };
+    let (criticality, status) = (supplier.criticality, supplier.status);
     let contract = supplier.contract();
     checks::paperwork::Paperwork {
         supplier: &supplier.id,
@@ -374,7 +369,7 @@ async fn digest_suppliers(
             crate::digest::DigestSupplier {
                 id: s.id.clone(),
                 name: s.name.clone(),
-                criticality: s.criticality.clone(),
+                criticality: s.criticality.as_str().to_owned(),
                 grade: row.map(|r| r.grade.as_str()),
                 score: row.map(|r| r.score),
                 grade_week_ago: row
@@ -416,7 +411,7 @@ pub async fn digest_input(
     let stored = store.suppliers().await?;
     let live: Vec<&crate::store::StoredSupplier> = stored
         .iter()
-        .filter(|s| s.in_registry && s.status != "exited")
+        .filter(|s| s.in_registry && s.status != crate::registry::SupplierStatus::Exited)
         .collect();
     let suppliers = digest_suppliers(store, &live, now).await?;
     let mut findings = store.findings(&FindingFilter::default()).await?;

@@ -93,8 +93,8 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
             StatusLine {
                 id: &s.id,
                 name: &s.name,
-                criticality: &s.criticality,
-                status: &s.status,
+                criticality: s.criticality.as_str(),
+                status: s.status.as_str(),
                 grade: row.map(|r| r.grade.as_str()),
                 score: row.map(|r| r.score),
                 trend: row.and_then(ScoreRow::trend),

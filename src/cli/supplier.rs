@@ -160,11 +160,11 @@ fn facts(f: &SupplierFile<'_>) -> String {
     let _ = writeln!(out, "{} — {}", s.id, s.name);
     let mut facts = Table::new(&["FIELD", "VALUE"]);
     let mut fact = |k: &str, v: String| facts.row(vec![k.to_owned(), v]);
-    fact("criticality", s.criticality.clone());
+    fact("criticality", s.criticality.as_str().to_owned());
     fact(
         "status",
         if s.in_registry {
-            s.status.clone()
+            s.status.as_str().to_owned()
         } else {
             format!("{} (no longer in the config)", s.status)
         },

@@ -38,9 +38,10 @@ pub fn suppliers_table(suppliers: &[StoredSupplier]) -> String {
         t.row(vec![
             s.id.clone(),
             s.name.clone(),
-            s.criticality.clone(),
-            s.status.clone(),
-            s.contract_end.clone().unwrap_or_else(|| "-".to_owned()),
+            s.criticality.as_str().to_owned(),
+            s.status.as_str().to_owned(),
+            s.contract_end
+                .map_or_else(|| "-".to_owned(), |d| d.to_string()),
             join_or_dash(&s.domains),
             join_or_dash(&s.endpoints),
         ]);

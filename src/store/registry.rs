@@ -12,7 +12,8 @@ use sqlx::sqlite::SqliteRow;
 use super::{Store, StoreError, timestamp};
 use crate::lifecycle::{FindingKey, Resolution, Row};
 use crate::registry::{
-    Acceptance, Certification, Contract, DEFAULT_RENEWAL_MONTHS, Severity, Supplier,
+    Acceptance, Certification, Contract, Criticality, DEFAULT_RENEWAL_MONTHS, Severity, Supplier,
+    SupplierStatus,
 };
 
 /// The columns compared and audited, in display order.
@@ -137,16 +138,16 @@ impl SyncReport {
 pub struct StoredSupplier {
     pub id: String,
     pub name: String,
-    pub criticality: String,
-    pub status: String,
+    pub criticality: Criticality,
+    pub status: SupplierStatus,
     pub owner: Option<String>,
     pub security_contact: Option<String>,
     pub services: Vec<String>,
     pub domains: Vec<String>,
     pub endpoints: Vec<String>,
     pub contract_reference: Option<String>,
-    pub contract_start: Option<String>,
-    pub contract_end: Option<String>,
+    pub contract_start: Option<NaiveDate>,
+    pub contract_end: Option<NaiveDate>,
     pub contract_notice_days: Option<i64>,
     pub contract_auto_renew: Option<bool>,
     pub contract_renewal_months: Option<i64>,
@@ -161,15 +162,13 @@ pub struct StoredSupplier {
 }
 
 impl StoredSupplier {
-    /// The contract as the registry types hold it; `None` without one (or
-    /// with stored dates that no longer parse).
+    /// The contract as the registry types hold it; `None` without one.
     #[must_use]
     pub fn contract(&self) -> Option<Contract> {
-        let date = |d: &Option<String>| d.as_deref().and_then(|d| d.parse().ok());
         Some(Contract {
             reference: self.contract_reference.clone()?,
-            start: date(&self.contract_start)?,
-            end: date(&self.contract_end),
+            start: self.contract_start?,
+            end: self.contract_end,
             notice_days: self
                 .contract_notice_days
                 .and_then(|n| u32::try_from(n).ok())
@@ -854,16 +853,20 @@ impl Store {
         Ok(StoredSupplier {
             id: row.try_get("id").map_err(get)?,
             name: row.try_get("name").map_err(get)?,
-            criticality: row.try_get("criticality").map_err(get)?,
-            status: row.try_get("status").map_err(get)?,
+            criticality: parse_column(row, "criticality")
+                .map_err(|why| self.corrupt(format!("suppliers: {why}")))?,
+            status: parse_column(row, "status")
+                .map_err(|why| self.corrupt(format!("suppliers: {why}")))?,
             owner: row.try_get("owner").map_err(get)?,
             security_contact: row.try_get("security_contact").map_err(get)?,
             services: list("services")?,
             domains: list("domains")?,
             endpoints: list("endpoints")?,
             contract_reference: row.try_get("contract_reference").map_err(get)?,
-            contract_start: row.try_get("contract_start").map_err(get)?,
-            contract_end: row.try_get("contract_end").map_err(get)?,
+            contract_start: parse_optional(row, "contract_start")
+                .map_err(|why| self.corrupt(format!("suppliers: {why}")))?,
+            contract_end: parse_optional(row, "contract_end")
+                .map_err(|why| self.corrupt(format!("suppliers: {why}")))?,
             contract_notice_days: row.try_get("contract_notice_days").map_err(get)?,
             contract_auto_renew: row
                 .try_get::<Option<i64>, _>("contract_auto_renew")
@@ -885,6 +888,23 @@ impl Store {
             updated_at: row.try_get("updated_at").map_err(get)?,
         })
     }
+}
+
+/// A text column parsed into its type: a stored supplier comes back typed,
+/// never as strings for callers to parse again.
+fn parse_column<T: std::str::FromStr>(row: &SqliteRow, col: &str) -> Result<T, String> {
+    let text: String = row.try_get(col).map_err(|e| format!("{col}: {e}"))?;
+    text.parse()
+        .map_err(|_| format!("{col}: {text:?} is not a value this version knows"))
+}
+
+fn parse_optional<T: std::str::FromStr>(row: &SqliteRow, col: &str) -> Result<Option<T>, String> {
+    let text: Option<String> = row.try_get(col).map_err(|e| format!("{col}: {e}"))?;
+    text.map(|t| {
+        t.parse()
+            .map_err(|_| format!("{col}: {t:?} is not a value this version knows"))
+    })
+    .transpose()
 }
 
 fn audit_row<'q>(

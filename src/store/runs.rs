@@ -1021,7 +1021,7 @@ impl Store {
         })
     }
 
-    fn corrupt(&self, why: impl Into<String>) -> StoreError {
+    pub(super) fn corrupt(&self, why: impl Into<String>) -> StoreError {
         StoreError::Corrupt {
             path: self.path.clone(),
             why: why.into(),

@@ -348,7 +348,7 @@ async fn sync_sequence_reports_each_change() {
 
     let stored = store.suppliers().await.unwrap();
     let globex_row = stored.iter().find(|s| s.id == "globex").unwrap();
-    assert_eq!(globex_row.status, "exited");
+    assert_eq!(globex_row.status.as_str(), "exited");
     assert!(!globex_row.in_registry);
     assert_eq!(globex_row.owner.as_deref(), Some("sam@bank.example"));
     assert_eq!(globex_row.onboarded_at, "2026-03-01T12:00:00Z");
@@ -356,7 +356,10 @@ async fn sync_sequence_reports_each_change() {
     let acme_row = stored.iter().find(|s| s.id == "acme").unwrap();
     assert_eq!(acme_row.contract_notice_days, Some(30));
     assert_eq!(acme_row.contract_auto_renew, Some(true));
-    assert_eq!(acme_row.contract_end.as_deref(), Some("2027-12-31"));
+    assert_eq!(
+        acme_row.contract_end.map(|d| d.to_string()).as_deref(),
+        Some("2027-12-31")
+    );
     assert_eq!(acme_row.lei.as_deref(), Some("506700GE1G29325QX363"));
 
     // 4. Still without globex: nothing more.
@@ -400,7 +403,7 @@ async fn sync_sequence_reports_each_change() {
         .into_iter()
         .find(|s| s.id == "globex")
         .unwrap();
-    assert_eq!(globex_row.status, "offboarding");
+    assert_eq!(globex_row.status.as_str(), "offboarding");
     assert!(globex_row.in_registry);
 
     // 6. Identical again: empty, no rows.
