@@ -702,3 +702,6 @@ pub fn scores<'a>(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

@@ -25,4 +25,5 @@ mod lifecycle;
 mod mail_e2e;
 mod paperwork;
 mod posture;
+mod record;
 mod store;

@@ -1,0 +1,3 @@
+//! Unit tests of the pure findings lifecycle: one per transition.
+
+use super::*;
