@@ -40,6 +40,18 @@ pub struct Undelivered {
     pub last_error: String,
 }
 
+/// An accepted risk that ends soon: to be renewed with a reason, or let end.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndingAcceptance {
+    pub supplier: String,
+    pub check: String,
+    /// `None`: every target of the supplier.
+    pub target: Option<String>,
+    pub until: NaiveDate,
+    pub approved_by: String,
+    pub reason: String,
+}
+
 /// Everything the digest shows.
 #[derive(Debug, Clone, Serialize)]
 pub struct DigestInput {
@@ -64,6 +76,8 @@ pub struct DigestInput {
     pub open_counts: [u32; 5],
     /// E-mails given up since the last digest.
     pub undelivered: Vec<Undelivered>,
+    /// Accepted risks ending within 14 days, soonest first.
+    pub ending_acceptances: Vec<EndingAcceptance>,
 }
 
 /// A rendered digest.
@@ -484,6 +498,7 @@ fn render_text(input: &DigestInput, facts: &Facts<'_>, subject: &str) -> String 
         WORST_SHOWN,
         |f| format!("open since {}", open_since(f, input.generated_at)),
     );
+    text_ending(&mut out, input, facts);
     text_undelivered(&mut out, input);
 
     out.push_str("\n-- \n");
@@ -597,6 +612,40 @@ fn text_overdue(out: &mut String, input: &DigestInput, facts: &Facts<'_>) {
                 line(&q.template, 40),
                 format!("due {}", q.due),
                 days_late(input.today, q.due),
+            ]
+        })
+        .collect();
+    text_columns(out, &rows);
+}
+
+/// The accepted risk's target as a line shows it.
+fn ending_target(a: &EndingAcceptance) -> String {
+    a.target
+        .clone()
+        .unwrap_or_else(|| "all targets".to_owned())
+}
+
+/// Only when an acceptance ends within 14 days.
+fn text_ending(out: &mut String, input: &DigestInput, facts: &Facts<'_>) {
+    if input.ending_acceptances.is_empty() {
+        return;
+    }
+    text_title(
+        out,
+        &format!(
+            "Accepted risks ending within 14 days ({})",
+            input.ending_acceptances.len()
+        ),
+    );
+    let rows: Vec<Vec<String>> = input
+        .ending_acceptances
+        .iter()
+        .map(|a| {
+            vec![
+                format!("until {}", a.until),
+                line(facts.name(&a.supplier), 40),
+                format!("{} on {}", line(&a.check, 60), line(&ending_target(a), 120)),
+                format!("approved by {}: {}", line(&a.approved_by, 120), line(&a.reason, 200)),
             ]
         })
         .collect();
@@ -986,6 +1035,40 @@ fn render_html(input: &DigestInput, facts: &Facts<'_>, subject: &str) -> String 
             open_since(f, input.generated_at)
         }),
     );
+    if !input.ending_acceptances.is_empty() {
+        let rows: Vec<String> = input
+            .ending_acceptances
+            .iter()
+            .map(|a| {
+                [
+                    td_nowrap(&a.until.to_string()),
+                    td(&format!(
+                        "<strong>{}</strong>",
+                        esc_line(facts.name(&a.supplier), 120)
+                    )),
+                    td(&format!(
+                        "{} on {}",
+                        esc_line(&a.check, 60),
+                        esc_line(&ending_target(a), 120)
+                    )),
+                    td(&format!(
+                        "{}: {}",
+                        esc_line(&a.approved_by, 120),
+                        esc_line(&a.reason, 200)
+                    )),
+                ]
+                .concat()
+            })
+            .collect();
+        html_section(
+            &mut out,
+            &format!(
+                "Accepted risks ending within 14 days ({})",
+                input.ending_acceptances.len()
+            ),
+            &html_table(&["Until", "Supplier", "Risk", "Approved"], &rows),
+        );
+    }
     if !input.undelivered.is_empty() {
         html_section(
             &mut out,
@@ -1103,6 +1186,7 @@ mod tests {
             worst_open: Vec::new(),
             open_counts: [0; 5],
             undelivered: Vec::new(),
+            ending_acceptances: Vec::new(),
         }
     }
 
@@ -1187,6 +1271,33 @@ mod tests {
         "The ten worst open findings",
         "E-mails that could not be delivered (1)",
     ];
+
+    #[test]
+    fn acceptances_ending_within_two_weeks_are_listed() {
+        let mut input = empty();
+        assert!(!render(&input).text.contains("Accepted risks ending"));
+        input.ending_acceptances = vec![EndingAcceptance {
+            supplier: "acme".to_owned(),
+            check: "tls.no_tls13".to_owned(),
+            target: Some("portal.acme.test:443".to_owned()),
+            until: date(3, 20),
+            approved_by: "ciso@bank.example".to_owned(),
+            reason: "<b>upgrade</b> in Q2".to_owned(),
+        }];
+        let digest = render(&input);
+        assert!(
+            digest
+                .text
+                .contains("Accepted risks ending within 14 days (1)"),
+            "{}",
+            digest.text
+        );
+        assert!(digest.text.contains("tls.no_tls13 on portal.acme.test:443"));
+        assert!(digest.text.contains("approved by ciso@bank.example"));
+        assert!(digest.text.contains("in Q2"));
+        assert!(digest.html.contains("Accepted risks ending within 14 days (1)"));
+        assert!(!digest.html.contains("<b>upgrade"), "escaped in HTML");
+    }
 
     #[test]
     fn every_section_with_its_numbers() {

@@ -482,6 +482,23 @@ pub async fn digest_input(
             last_error: r.last_error.unwrap_or_default(),
         })
         .collect();
+    let soon = today + chrono::Duration::days(14);
+    let ending_acceptances = store
+        .acceptances()
+        .await?
+        .into_iter()
+        .filter(|a| a.until >= today && a.until <= soon && live_ids.contains(a.supplier.as_str()))
+        .map(|a| crate::digest::EndingAcceptance {
+            supplier: a.supplier,
+            check: a.check,
+            target: a.target,
+            until: a.until,
+            approved_by: a.approved_by,
+            reason: a.reason,
+        })
+        .collect::<Vec<_>>();
+    let mut ending_acceptances = ending_acceptances;
+    ending_acceptances.sort_by(|a, b| a.until.cmp(&b.until).then_with(|| a.supplier.cmp(&b.supplier)));
     Ok(crate::digest::DigestInput {
         generated_at: now,
         today,
@@ -494,6 +511,7 @@ pub async fn digest_input(
         worst_open,
         open_counts,
         undelivered,
+        ending_acceptances,
     })
 }
 
