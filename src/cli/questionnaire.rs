@@ -113,9 +113,15 @@ pub async fn run(globals: &Globals, args: &QuestionnaireArgs) -> anyhow::Result<
         |c| supplywatch::pipeline::local_day(c, now),
     );
     let path = globals.database_path(config.as_ref())?;
-    let store = Store::open(&path, OpenMode::Existing).await?;
-    let result = step(globals, &store, &args.command, now, today).await;
     let changed = !matches!(args.command, QuestionnaireCommand::List(_));
+    // `list` only reads.
+    let mode = if changed {
+        OpenMode::Existing
+    } else {
+        OpenMode::ReadOnly
+    };
+    let store = Store::open(&path, mode).await?;
+    let result = step(globals, &store, &args.command, now, today).await;
     let result = match (result, &config) {
         // The step is recorded; bring the paperwork findings in line with it.
         // A failure here must not read as a failed step: the step stays.
