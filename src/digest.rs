@@ -620,9 +620,7 @@ fn text_overdue(out: &mut String, input: &DigestInput, facts: &Facts<'_>) {
 
 /// The accepted risk's target as a line shows it.
 fn ending_target(a: &EndingAcceptance) -> String {
-    a.target
-        .clone()
-        .unwrap_or_else(|| "all targets".to_owned())
+    a.target.clone().unwrap_or_else(|| "all targets".to_owned())
 }
 
 /// Only when an acceptance ends within 14 days.
@@ -645,7 +643,11 @@ fn text_ending(out: &mut String, input: &DigestInput, facts: &Facts<'_>) {
                 format!("until {}", a.until),
                 line(facts.name(&a.supplier), 40),
                 format!("{} on {}", line(&a.check, 60), line(&ending_target(a), 120)),
-                format!("approved by {}: {}", line(&a.approved_by, 120), line(&a.reason, 200)),
+                format!(
+                    "approved by {}: {}",
+                    line(&a.approved_by, 120),
+                    line(&a.reason, 200)
+                ),
             ]
         })
         .collect();
@@ -916,6 +918,34 @@ fn html_overdue(input: &DigestInput, facts: &Facts<'_>) -> String {
     html_table(&["Supplier", "#", "Template", "Due", "Late"], &rows)
 }
 
+fn html_ending(input: &DigestInput, facts: &Facts<'_>) -> String {
+    let rows: Vec<String> = input
+        .ending_acceptances
+        .iter()
+        .map(|a| {
+            [
+                td_nowrap(&a.until.to_string()),
+                td(&format!(
+                    "<strong>{}</strong>",
+                    esc_line(facts.name(&a.supplier), 120)
+                )),
+                td(&format!(
+                    "{} on {}",
+                    esc_line(&a.check, 60),
+                    esc_line(&ending_target(a), 120)
+                )),
+                td(&format!(
+                    "{}: {}",
+                    esc_line(&a.approved_by, 120),
+                    esc_line(&a.reason, 200)
+                )),
+            ]
+            .concat()
+        })
+        .collect();
+    html_table(&["Until", "Supplier", "Risk", "Approved"], &rows)
+}
+
 fn html_undelivered(input: &DigestInput) -> String {
     let rows: Vec<String> = input
         .undelivered
@@ -1036,37 +1066,13 @@ fn render_html(input: &DigestInput, facts: &Facts<'_>, subject: &str) -> String 
         }),
     );
     if !input.ending_acceptances.is_empty() {
-        let rows: Vec<String> = input
-            .ending_acceptances
-            .iter()
-            .map(|a| {
-                [
-                    td_nowrap(&a.until.to_string()),
-                    td(&format!(
-                        "<strong>{}</strong>",
-                        esc_line(facts.name(&a.supplier), 120)
-                    )),
-                    td(&format!(
-                        "{} on {}",
-                        esc_line(&a.check, 60),
-                        esc_line(&ending_target(a), 120)
-                    )),
-                    td(&format!(
-                        "{}: {}",
-                        esc_line(&a.approved_by, 120),
-                        esc_line(&a.reason, 200)
-                    )),
-                ]
-                .concat()
-            })
-            .collect();
         html_section(
             &mut out,
             &format!(
                 "Accepted risks ending within 14 days ({})",
                 input.ending_acceptances.len()
             ),
-            &html_table(&["Until", "Supplier", "Risk", "Approved"], &rows),
+            &html_ending(input, facts),
         );
     }
     if !input.undelivered.is_empty() {
@@ -1295,7 +1301,11 @@ mod tests {
         assert!(digest.text.contains("tls.no_tls13 on portal.acme.test:443"));
         assert!(digest.text.contains("approved by ciso@bank.example"));
         assert!(digest.text.contains("in Q2"));
-        assert!(digest.html.contains("Accepted risks ending within 14 days (1)"));
+        assert!(
+            digest
+                .html
+                .contains("Accepted risks ending within 14 days (1)")
+        );
         assert!(!digest.html.contains("<b>upgrade"), "escaped in HTML");
     }
 

@@ -489,7 +489,11 @@ fn clear_unfired(
             family_of(&row.check),
         );
         let any = (scope.0, Scope::ANY_TARGET, scope.2);
-        if complete.get(&scope) != Some(&true) && complete.get(&any) != Some(&true) {
+        // Resolved where the run covered it completely — its own target, or
+        // the family for any target — and nothing said its target was only
+        // partly seen: unknown is not healthy.
+        let own = complete.get(&scope).copied();
+        if own == Some(false) || (own != Some(true) && complete.get(&any) != Some(&true)) {
             continue;
         }
         if row.streak != 0 {

@@ -396,6 +396,36 @@ async fn digest_suppliers(
     Ok(suppliers)
 }
 
+/// The accepted risks of live suppliers that end within 14 days of
+/// `today`, soonest first.
+async fn ending_acceptances(
+    store: &Store,
+    today: chrono::NaiveDate,
+    live: &std::collections::HashSet<&str>,
+) -> Result<Vec<crate::digest::EndingAcceptance>, StoreError> {
+    let soon = today + chrono::Duration::days(14);
+    let mut ending: Vec<crate::digest::EndingAcceptance> = store
+        .acceptances()
+        .await?
+        .into_iter()
+        .filter(|a| a.until >= today && a.until <= soon && live.contains(a.supplier.as_str()))
+        .map(|a| crate::digest::EndingAcceptance {
+            supplier: a.supplier,
+            check: a.check,
+            target: a.target,
+            until: a.until,
+            approved_by: a.approved_by,
+            reason: a.reason,
+        })
+        .collect();
+    ending.sort_by(|a, b| {
+        a.until
+            .cmp(&b.until)
+            .then_with(|| a.supplier.cmp(&b.supplier))
+    });
+    Ok(ending)
+}
+
 /// Gathers what the weekly digest shows, as of `now`: the week before it.
 ///
 /// # Errors
@@ -482,23 +512,7 @@ pub async fn digest_input(
             last_error: r.last_error.unwrap_or_default(),
         })
         .collect();
-    let soon = today + chrono::Duration::days(14);
-    let ending_acceptances = store
-        .acceptances()
-        .await?
-        .into_iter()
-        .filter(|a| a.until >= today && a.until <= soon && live_ids.contains(a.supplier.as_str()))
-        .map(|a| crate::digest::EndingAcceptance {
-            supplier: a.supplier,
-            check: a.check,
-            target: a.target,
-            until: a.until,
-            approved_by: a.approved_by,
-            reason: a.reason,
-        })
-        .collect::<Vec<_>>();
-    let mut ending_acceptances = ending_acceptances;
-    ending_acceptances.sort_by(|a, b| a.until.cmp(&b.until).then_with(|| a.supplier.cmp(&b.supplier)));
+    let ending_acceptances = ending_acceptances(store, today, &live_ids).await?;
     Ok(crate::digest::DigestInput {
         generated_at: now,
         today,

@@ -41,6 +41,9 @@ pub async fn run(globals: &Globals, args: &DigestArgs) -> anyhow::Result<Outcome
         OpenMode::ReadOnly
     };
     let store = Store::open(&db, mode).await?;
+    if !args.send {
+        super::warn_if_not_synced(&store, &config).await?;
+    }
     let now = Utc::now();
     let result = async {
         let input = pipeline::digest_input(&store, &config, now).await?;

@@ -49,7 +49,10 @@ pub async fn run(globals: &Globals, args: &ObligationsArgs) -> anyhow::Result<Ou
             None => now,
         };
         let store = match Store::open(&db, OpenMode::ReadOnly).await {
-            Ok(store) => Some(store),
+            Ok(store) => {
+                super::warn_if_not_synced(&store, &config).await?;
+                Some(store)
+            }
             Err(StoreError::Missing { .. }) => {
                 if !globals.quiet {
                     eprintln!(

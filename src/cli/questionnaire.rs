@@ -121,6 +121,9 @@ pub async fn run(globals: &Globals, args: &QuestionnaireArgs) -> anyhow::Result<
         OpenMode::ReadOnly
     };
     let store = Store::open(&path, mode).await?;
+    if let (false, Some(config)) = (changed, &config) {
+        super::warn_if_not_synced(&store, config).await?;
+    }
     let result = step(globals, &store, &args.command, now, today).await;
     let result = match (result, &config) {
         // The step is recorded; bring the paperwork findings in line with it.

@@ -165,7 +165,10 @@ fn first_fire_of_a_plain_check_opens() {
     assert_eq!(row.state, FindingState::Open);
     assert_eq!(row.streak, 1);
     assert!(row.ever_open);
-    assert_eq!(row.summary.as_deref(), Some("tls.no_tls13 on api.acme.example:443"));
+    assert_eq!(
+        row.summary.as_deref(),
+        Some("tls.no_tls13 on api.acme.example:443")
+    );
     assert_eq!(
         row.evidence.as_deref(),
         Some(r#"{"target":"api.acme.example:443"}"#)
@@ -261,7 +264,11 @@ fn runs_to_open_counts_down_to_one() {
     assert_eq!(policy.runs_to_open(DAMPED, 0), 2);
     assert_eq!(policy.runs_to_open(DAMPED, 1), 1);
     assert_eq!(policy.runs_to_open(DAMPED, 5), 1, "never below one");
-    assert_eq!(policy.runs_to_open(PLAIN, 0), 1, "a plain check opens at once");
+    assert_eq!(
+        policy.runs_to_open(PLAIN, 0),
+        1,
+        "a plain check opens at once"
+    );
 
     let three = LifecyclePolicy {
         damping_runs: 3,
@@ -297,7 +304,9 @@ fn open_finding_firing_unchanged_is_only_seen() {
 
 #[test]
 fn open_finding_firing_with_new_content_is_rewritten() {
-    let changes: [(&str, fn(&mut Finding)); 3] = [
+    /// What one refresh changes in the finding.
+    type Change = fn(&mut Finding);
+    let changes: [(&str, Change); 3] = [
         ("severity", |f| f.severity = Severity::High),
         ("summary", |f| f.summary = "now worse".to_owned()),
         ("evidence", |f| f.evidence = json!({ "target": "other" })),
@@ -451,6 +460,26 @@ fn one_incomplete_report_of_a_scope_makes_it_incomplete() {
     assert_eq!(rows[0].state, FindingState::Open);
 }
 
+/// Two reports of one scope combine to incomplete (above), but a complete
+/// supplier-wide report overrides a target's own incomplete one: the run
+/// said it does not know about this target, and the finding resolves.
+/// Latent today (only paperwork reports `ANY_TARGET` scopes, only probes
+/// report per-target ones), but at odds with "unknown is not healthy".
+#[test]
+fn an_incomplete_target_scope_wins_over_a_complete_any_target_scope() {
+    let mut rows = vec![stored(7, PLAIN, ENDPOINT, FindingState::Open)];
+    let out = run(
+        &mut rows,
+        &[],
+        &[
+            scope("tls", ENDPOINT, false),
+            scope("tls", Scope::ANY_TARGET, true),
+        ],
+    );
+    assert!(out.resolved.is_empty(), "{:?}", out.resolved);
+    assert_eq!(rows[0].state, FindingState::Open);
+}
+
 // --- Coming back ----------------------------------------------------------
 
 #[test]
@@ -556,9 +585,16 @@ fn open_finding_covered_by_an_acceptance_is_accepted() {
         panic!("one audit event: {:?}", out.audit)
     };
     assert_eq!(event.action, "accept");
-    assert_eq!((event.old, event.new), (FindingState::Open, FindingState::Accepted));
     assert_eq!(
-        (event.supplier.as_str(), event.check.as_str(), event.target.as_str()),
+        (event.old, event.new),
+        (FindingState::Open, FindingState::Accepted)
+    );
+    assert_eq!(
+        (
+            event.supplier.as_str(),
+            event.check.as_str(),
+            event.target.as_str()
+        ),
         (SUPPLIER, PLAIN, ENDPOINT)
     );
     assert_eq!(
@@ -590,7 +626,10 @@ fn accepted_finding_opens_again_the_day_after_until() {
         panic!("one audit event: {:?}", out.audit)
     };
     assert_eq!(event.action, "acceptance_expired");
-    assert_eq!((event.old, event.new), (FindingState::Accepted, FindingState::Open));
+    assert_eq!(
+        (event.old, event.new),
+        (FindingState::Accepted, FindingState::Open)
+    );
     assert_eq!(event.detail, Some(acceptance_detail(&acceptances[0])));
 }
 
@@ -612,7 +651,10 @@ fn accepted_finding_without_any_acceptance_is_unaccepted() {
 #[test]
 fn an_acceptance_for_one_target_does_not_cover_another() {
     let mut rows = vec![stored(7, PLAIN, OTHER_ENDPOINT, FindingState::Open)];
-    let out = accept_today(&mut rows, &[acceptance(PLAIN, Some(ENDPOINT), day(2026, 6, 30))]);
+    let out = accept_today(
+        &mut rows,
+        &[acceptance(PLAIN, Some(ENDPOINT), day(2026, 6, 30))],
+    );
 
     assert!(out.accepted.is_empty());
     assert!(out.audit.is_empty());
@@ -639,7 +681,11 @@ fn an_acceptance_without_target_covers_every_target_of_its_supplier() {
     assert_eq!(rows[1].state, FindingState::Accepted);
     assert_eq!(rows[2].state, FindingState::Open, "another supplier");
     assert_eq!(out.audit.len(), 2);
-    assert!(out.audit.iter().all(|e| e.detail.as_ref().is_some_and(|d| d["target"].is_null())));
+    assert!(
+        out.audit
+            .iter()
+            .all(|e| e.detail.as_ref().is_some_and(|d| d["target"].is_null()))
+    );
 }
 
 #[test]
@@ -672,7 +718,10 @@ fn a_new_finding_covered_by_an_acceptance_opens_and_is_accepted_in_the_same_run(
     assert_eq!(out.opened, vec![key(PLAIN, ENDPOINT)]);
     assert_eq!(out.accepted, vec![key(PLAIN, ENDPOINT)]);
     assert_eq!(rows[0].state, FindingState::Accepted);
-    assert!(rows[0].now.opened, "opened_at is still set: it has been open");
+    assert!(
+        rows[0].now.opened,
+        "opened_at is still set: it has been open"
+    );
     assert_eq!(out.audit.len(), 1);
 }
 
@@ -698,7 +747,10 @@ fn retire_resolves_an_open_finding_whose_target_was_removed() {
         panic!("one audit event: {:?}", out.audit)
     };
     assert_eq!(event.action, "resolve");
-    assert_eq!((event.old, event.new), (FindingState::Open, FindingState::Resolved));
+    assert_eq!(
+        (event.old, event.new),
+        (FindingState::Open, FindingState::Resolved)
+    );
     assert_eq!(
         event.detail,
         Some(json!({ "reason": "target removed from the registry" }))
@@ -709,7 +761,12 @@ fn retire_resolves_an_open_finding_whose_target_was_removed() {
 fn retire_resolves_an_accepted_finding_of_an_exited_supplier() {
     let mut rows = vec![stored(7, PLAIN, ENDPOINT, FindingState::Accepted)];
     let mut out = Outcome::default();
-    retire(&mut rows, |_| Some(Resolution::SupplierExited), AT, &mut out);
+    retire(
+        &mut rows,
+        |_| Some(Resolution::SupplierExited),
+        AT,
+        &mut out,
+    );
 
     assert_eq!(out.resolved, vec![key(PLAIN, ENDPOINT)]);
     assert_eq!(rows[0].state, FindingState::Resolved);
@@ -894,5 +951,8 @@ fn scores_list_every_supplier_asked_for() {
         ],
         "nothing open, and no rows at all, both score 100"
     );
-    assert!(scores(&rows, std::iter::empty()).is_empty(), "only the suppliers asked for");
+    assert!(
+        scores(&rows, std::iter::empty()).is_empty(),
+        "only the suppliers asked for"
+    );
 }
