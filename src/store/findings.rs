@@ -20,6 +20,7 @@ use sqlx::Row as _;
 use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 
+use super::audit::NewAudit;
 use super::{Store, StoreError, parse_timestamp, timestamp};
 use crate::checks::{Finding, Scope, Severity, family_of};
 use crate::registry::Acceptance;
@@ -381,6 +382,9 @@ pub(super) struct AuditEvent {
     pub action: &'static str,
     pub old: FindingState,
     pub new: FindingState,
+    /// Further attributes: the finding's target, and the acceptance's
+    /// reason, approver and last day where one is involved.
+    pub detail: Option<serde_json::Value>,
 }
 
 /// What reconciling one run decided.
@@ -606,38 +610,44 @@ fn clear_unfired(
 /// on `lc.day`, recording each move for the audit log.
 pub(super) fn accept_pass(rows: &mut [Row], lc: &Lifecycle<'_>, out: &mut Outcome) {
     for row in rows.iter_mut().filter(|r| r.state.is_live()) {
-        let covered = lc
+        let covering = lc
             .acceptances
             .iter()
-            .any(|a| a.covers(&row.supplier, &row.check, &row.target, lc.day));
-        let (action, new) = match (row.state, covered) {
-            (FindingState::Open, true) => {
+            .find(|a| a.covers(&row.supplier, &row.check, &row.target, lc.day));
+        let (action, new, acceptance) = match (row.state, covering) {
+            (FindingState::Open, Some(a)) => {
                 out.accepted.push(row.key());
-                ("accept", FindingState::Accepted)
+                ("accept", FindingState::Accepted, Some(a))
             }
-            (FindingState::Accepted, false) => {
+            (FindingState::Accepted, None) => {
                 // An entry that matches but for its date has expired; none
                 // at all means it was taken out of the config.
                 let listed = lc
                     .acceptances
                     .iter()
-                    .any(|a| a.covers(&row.supplier, &row.check, &row.target, NaiveDate::MIN));
+                    .find(|a| a.covers(&row.supplier, &row.check, &row.target, NaiveDate::MIN));
                 out.unaccepted.push(row.key());
-                let action = if listed {
-                    "acceptance_expired"
-                } else {
-                    "unaccept"
-                };
-                (action, FindingState::Open)
+                match listed {
+                    Some(a) => ("acceptance_expired", FindingState::Open, Some(a)),
+                    None => ("unaccept", FindingState::Open, None),
+                }
             }
             _ => continue,
         };
+        let mut detail = serde_json::Map::new();
+        detail.insert("target".to_owned(), row.target.clone().into());
+        if let Some(a) = acceptance {
+            detail.insert("reason".to_owned(), a.reason.clone().into());
+            detail.insert("approved_by".to_owned(), a.approved_by.to_string().into());
+            detail.insert("until".to_owned(), a.until.to_string().into());
+        }
         out.audit.push(AuditEvent {
             supplier: row.supplier.clone(),
             check: row.check.clone(),
             action,
             old: row.state,
             new,
+            detail: Some(serde_json::Value::Object(detail)),
         });
         row.become_(new);
     }
@@ -726,11 +736,6 @@ const TOUCH_ROWS: &str = "UPDATE findings SET last_seen = ?2, streak = streak + 
 
 const DELETE_ROWS: &str = "DELETE FROM findings WHERE id IN (SELECT value FROM jsonb_each(?1))";
 
-const INSERT_AUDIT: &str = "INSERT INTO audit_log (at, source, supplier_id, action, field, \
-     old_value, new_value) \
-     SELECT ?2, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 \
-     FROM jsonb_each(?1)";
-
 impl Store {
     /// Every stored finding of the suppliers in `suppliers` (a JSON array).
     pub(super) async fn load_rows(
@@ -800,7 +805,7 @@ impl Store {
     }
 
     /// Appends the acceptance changes to the audit log: field = check id,
-    /// old/new = the finding's state.
+    /// old/new = the finding's state, detail as the event has it.
     pub(super) async fn write_audit(
         &self,
         conn: &mut SqliteConnection,
@@ -808,22 +813,18 @@ impl Store {
         source: &str,
         events: &[AuditEvent],
     ) -> Result<(), StoreError> {
-        let entries: Vec<_> = events
+        let rows: Vec<NewAudit<'_>> = events
             .iter()
-            .map(|e| {
-                (
-                    source,
-                    &e.supplier,
-                    e.action,
-                    &e.check,
-                    e.old.as_str(),
-                    e.new.as_str(),
-                )
+            .map(|e| NewAudit {
+                supplier: Some(&e.supplier),
+                action: e.action,
+                field: Some(&e.check),
+                old: Some(e.old.as_str()),
+                new: Some(e.new.as_str()),
+                detail: e.detail.clone(),
             })
             .collect();
-        batch(conn, INSERT_AUDIT, &entries, Some(at))
-            .await
-            .map_err(|e| self.err(e))
+        self.append_audit(conn, at, source, &rows).await
     }
 
     /// Applies `acceptances` as of `now` without a run (for `findings` and

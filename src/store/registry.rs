@@ -8,6 +8,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
+use super::audit::NewAudit;
 use super::{Store, StoreError, timestamp};
 use crate::registry::{Certification, Contract, DEFAULT_RENEWAL_MONTHS, Supplier};
 
@@ -176,9 +177,6 @@ const UPDATE: &str = "UPDATE suppliers SET name = ?, criticality = ?, status = ?
      contract_renewal_months = ?, certifications = ?, exit_plan = ?, lei = ?, country = ?, in_registry = 1, updated_at = ? \
      WHERE id = ?";
 
-const AUDIT: &str = "INSERT INTO audit_log (at, source, supplier_id, action, field, old_value, new_value) \
-     VALUES (?, ?, ?, ?, ?, ?, ?)";
-
 type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
 
 /// Binds the field values in [`FIELDS`] order, typing the integer columns.
@@ -232,6 +230,7 @@ impl Store {
         }
 
         let mut report = SyncReport::default();
+        let mut audit_rows: Vec<Change> = Vec::new();
         let mut listed = BTreeSet::new();
         for supplier in suppliers {
             let id = supplier.id.as_str();
@@ -245,11 +244,7 @@ impl Store {
                         .execute(&mut *tx)
                         .await
                         .map_err(|e| self.err(e))?;
-                    let snapshot = json(supplier);
-                    audit_row(&at, source, id, "onboard", None, None, Some(&snapshot))
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(|e| self.err(e))?;
+                    audit_rows.push(Change::new(id, "onboard", None, None, Some(json(supplier))));
                     report.onboarded.push(id.to_owned());
                 }
                 Some((old, in_registry)) => {
@@ -267,10 +262,7 @@ impl Store {
                         .await
                         .map_err(|e| self.err(e))?;
                     if !*in_registry {
-                        audit_row(&at, source, id, "reenter", None, None, None)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(|e| self.err(e))?;
+                        audit_rows.push(Change::new(id, "reenter", None, None, None));
                         report.reentered.push(id.to_owned());
                     }
                     let mut names = Vec::new();
@@ -280,18 +272,13 @@ impl Store {
                         else {
                             continue;
                         };
-                        audit_row(
-                            &at,
-                            source,
+                        audit_rows.push(Change::new(
                             id,
                             "update",
-                            Some(field),
-                            o.as_deref(),
-                            n.as_deref(),
-                        )
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(|e| self.err(e))?;
+                            Some(*field),
+                            o.clone(),
+                            n.clone(),
+                        ));
                         names.push((*field).to_owned());
                     }
                     if !names.is_empty() {
@@ -314,20 +301,17 @@ impl Store {
             .await
             .map_err(|e| self.err(e))?;
             let old_status = old.get(2).cloned().flatten();
-            audit_row(
-                &at,
-                source,
+            audit_rows.push(Change::new(
                 id,
                 "exit",
                 Some("status"),
-                old_status.as_deref(),
-                Some("exited"),
-            )
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.err(e))?;
+                old_status,
+                Some("exited".to_owned()),
+            ));
             report.exited.push(id.clone());
         }
+        let rows: Vec<NewAudit<'_>> = audit_rows.iter().map(Change::row).collect();
+        self.append_audit(&mut tx, &at, source, &rows).await?;
         tx.commit().await.map_err(|e| self.err(e))?;
         Ok(report)
     }
@@ -389,21 +373,40 @@ impl Store {
     }
 }
 
-fn audit_row<'q>(
-    at: &'q str,
-    source: &'q str,
-    supplier: &'q str,
-    action: &'q str,
-    field: Option<&'q str>,
-    old: Option<&'q str>,
-    new: Option<&'q str>,
-) -> Query<'q> {
-    sqlx::query(AUDIT)
-        .bind(at)
-        .bind(source)
-        .bind(supplier)
-        .bind(action)
-        .bind(field)
-        .bind(old)
-        .bind(new)
+/// One audit row of a sync, kept until the sync appends them all.
+struct Change {
+    supplier: String,
+    action: &'static str,
+    field: Option<&'static str>,
+    old: Option<String>,
+    new: Option<String>,
+}
+
+impl Change {
+    fn new(
+        supplier: &str,
+        action: &'static str,
+        field: Option<&'static str>,
+        old: Option<String>,
+        new: Option<String>,
+    ) -> Self {
+        Self {
+            supplier: supplier.to_owned(),
+            action,
+            field,
+            old,
+            new,
+        }
+    }
+
+    fn row(&self) -> NewAudit<'_> {
+        NewAudit {
+            supplier: Some(&self.supplier),
+            action: self.action,
+            field: self.field,
+            old: self.old.as_deref(),
+            new: self.new.as_deref(),
+            detail: None,
+        }
+    }
 }
