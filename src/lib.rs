@@ -6,7 +6,7 @@
 //! - [`config`]: the TOML file → a validated [`config::Config`], with located errors.
 //! - [`probe`]: network I/O (hickory, rustls, raw TLS hellos) → observations, failures as data.
 //! - [`checks`]: pure rules, observation + now + policy → findings with catalogue ids.
-//! - [`store`]: SQLite — migrations, registry sync, the append-only audit log. Only it knows SQL.
+//! - [`store`]: SQLite — migrations, registry sync, the append-only, hash-chained audit log. Only it knows SQL.
 //! - [`pipeline`]: one probe run end to end — probe, checks, scores, and the store when asked.
 //! - [`report`]: pure renderers (table, JSON) of what the store and the probes return.
 

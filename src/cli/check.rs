@@ -16,7 +16,7 @@ use supplywatch::pipeline;
 use supplywatch::probe::run::{self, ProbeEvent, Progress};
 use supplywatch::registry::Supplier;
 use supplywatch::report::{Format, check_report, check_summary, check_table};
-use supplywatch::store::{OpenMode, Store};
+use supplywatch::store::OpenMode;
 
 use super::{Globals, Outcome, UsageError, print_json};
 
@@ -74,7 +74,7 @@ pub async fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome>
     // Open the database first: a bad path should fail before minutes of probing.
     let store = if args.save {
         let db = globals.database_path(Some(&config))?;
-        Some(Store::open(&db, OpenMode::Create).await?)
+        Some(globals.open_store(&db, OpenMode::Create).await?)
     } else {
         None
     };

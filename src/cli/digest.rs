@@ -7,7 +7,7 @@ use chrono::Utc;
 use clap::Args;
 use supplywatch::mail::{Mailer, deliver_due};
 use supplywatch::pipeline;
-use supplywatch::store::{OpenMode, Store};
+use supplywatch::store::OpenMode;
 
 use super::{Globals, Outcome, UsageError};
 
@@ -34,7 +34,7 @@ pub async fn run(globals: &Globals, args: &DigestArgs) -> anyhow::Result<Outcome
     }
     let config = globals.load_config()?;
     let db = globals.database_path(Some(&config))?;
-    let store = Store::open(&db, OpenMode::Existing).await?;
+    let store = globals.open_store(&db, OpenMode::Existing).await?;
     let now = Utc::now();
     let result = async {
         let input = pipeline::digest_input(&store, &config, now).await?;

@@ -50,7 +50,7 @@ pub async fn run(globals: &Globals, args: &ObligationsArgs) -> anyhow::Result<Ou
                 })?,
             None => now,
         };
-        let store = match Store::open(&db, OpenMode::Existing).await {
+        let store = match Store::open_as(&db, OpenMode::Existing, globals.actor(false)).await {
             Ok(store) => Some(store),
             Err(StoreError::Missing { .. }) => {
                 if !globals.quiet {
@@ -69,7 +69,7 @@ pub async fn run(globals: &Globals, args: &ObligationsArgs) -> anyhow::Result<Ou
         }
         (run, None)
     } else {
-        let store = Store::open(&db, OpenMode::Create).await?;
+        let store = globals.open_store(&db, OpenMode::Create).await?;
         let result = pipeline::run_obligations(&store, &config, now, "obligations").await;
         store.close().await;
         let (run, report) = result?;

@@ -113,7 +113,7 @@ pub async fn run(globals: &Globals, args: &QuestionnaireArgs) -> anyhow::Result<
         |c| supplywatch::pipeline::local_day(c, now),
     );
     let path = globals.database_path(config.as_ref())?;
-    let store = Store::open(&path, OpenMode::Existing).await?;
+    let store = globals.open_store(&path, OpenMode::Existing).await?;
     let result = step(globals, &store, &args.command, now, today).await;
     let changed = !matches!(args.command, QuestionnaireCommand::List(_));
     let result = match (result, &config) {
