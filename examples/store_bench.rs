@@ -19,9 +19,14 @@
 //!    the first run queues one alert per supplier (10,000), the steady-state
 //!    run none.
 //!
+//! 4. **Audit**: the audit chain's cost: syncing 10,000 new suppliers and
+//!    accepting 10,000 findings (10 suppliers × 1,000 targets) — 10,000
+//!    chained audit rows each — then verifying the whole chain, exporting it
+//!    and verifying the export.
+//!
 //! Targets (issue 5): (1) under 2 s, (2) under 50 MB, on a 2-core machine.
-//! `store_bench reconcile`, `store_bench year` or `store_bench escalate`
-//! runs one part only.
+//! `store_bench reconcile`, `store_bench year`, `store_bench escalate` or
+//! `store_bench audit` runs one part only.
 
 use std::path::Path;
 use std::time::Instant;
@@ -29,7 +34,7 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, TimeZone as _, Utc};
 use serde_json::{Value, json};
 use supplywatch::checks::{Finding, Scope, Severity};
-use supplywatch::registry::Supplier;
+use supplywatch::registry::{Acceptance, Supplier};
 use supplywatch::store::{LifecyclePolicy, ObservationBlob, OpenMode, RunInput, Store};
 
 const CHECKS: [(&str, Severity, bool); 10] = [
@@ -298,6 +303,97 @@ async fn main() -> anyhow::Result<()> {
     if part.is_empty() || part == "escalate" {
         escalate(&scratch, t0, &policy).await?;
     }
+    if part.is_empty() || part == "audit" {
+        audit(&scratch, t0, &policy).await?;
+    }
+    Ok(())
+}
+
+/// Part 4: appending, verifying and exporting the audit chain.
+async fn audit(
+    scratch: &tempfile::TempDir,
+    t0: DateTime<Utc>,
+    policy: &LifecyclePolicy,
+) -> anyhow::Result<()> {
+    let path = scratch.path().join("audit.db");
+    let store = Store::open(&path, OpenMode::Create).await?;
+    let all = suppliers(10_000)?;
+    let started = Instant::now();
+    store.sync_registry(&all, "store_bench", t0).await?;
+    let sync = started.elapsed().as_secs_f64();
+    let mut input = RunInput {
+        at: t0,
+        source: "store_bench".to_owned(),
+        scopes: Vec::new(),
+        findings: Vec::with_capacity(10_000),
+        observations: Vec::new(),
+    };
+    for s in 0..10 {
+        for t in 0..1_000 {
+            let target = format!("host{t}.s{s:05}.example:443");
+            input.findings.push((
+                id(s),
+                Finding {
+                    check: "http.hsts_missing",
+                    severity: Severity::Medium,
+                    summary: format!("no HSTS on {target}"),
+                    evidence: json!({ "target": target }),
+                    target,
+                },
+            ));
+        }
+    }
+    store.record_run(&input, &[], policy).await?;
+    let acceptances = (0..10)
+        .map(|s| {
+            Ok(Acceptance {
+                supplier: id(s).parse().map_err(|e| anyhow::anyhow!("{e}"))?,
+                check: "http.hsts_missing".to_owned(),
+                target: None,
+                until: t0.date_naive() + Duration::days(90),
+                reason: "legacy portals, replaced next quarter".to_owned(),
+                approved_by: "ciso@bank.example"
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let started = Instant::now();
+    let severity = std::collections::BTreeMap::new();
+    let synced = store
+        .sync(
+            &all,
+            &supplywatch::store::RegistryPolicy {
+                acceptances: &acceptances,
+                severity: &severity,
+            },
+            "store_bench",
+            t0 + Duration::hours(1),
+        )
+        .await?;
+    let accept = started.elapsed().as_secs_f64();
+    anyhow::ensure!(synced.accepted.len() == 10_000, "expected 10,000 accepted");
+    let started = Instant::now();
+    let report = store.verify_audit().await?;
+    let verify = started.elapsed().as_secs_f64();
+    // 10,000 onboarded, 10 acceptances added, 10,000 findings accepted.
+    anyhow::ensure!(report.is_intact() && report.rows == 20_010, "{report:?}");
+    let file = scratch.path().join("audit.jsonl");
+    let started = Instant::now();
+    store.export_audit(None, &file, true, t0).await?;
+    let export = started.elapsed().as_secs_f64();
+    store.close().await;
+    let started = Instant::now();
+    let report = supplywatch::store::verify_export(&file, None)?;
+    let verify_file = started.elapsed().as_secs_f64();
+    // 10,000 onboarded, 10 acceptances added, 10,000 findings accepted.
+    anyhow::ensure!(report.is_intact() && report.rows == 20_010, "{report:?}");
+    println!(
+        "audit: sync of 10,000 new suppliers {sync:.2} s, acceptance pass over 10,000 findings \
+         {accept:.2} s (10,000 chained rows each); verify 20,010 rows {verify:.2} s, export \
+         {export:.2} s ({:.1} MB), verify the export {verify_file:.2} s",
+        size_mb(&file)
+    );
     Ok(())
 }
 

@@ -7,7 +7,7 @@
 //! - [`probe`]: network I/O (hickory, rustls, raw TLS hellos) → observations, failures as data.
 //! - [`checks`]: pure rules, observation + now + policy → findings with catalogue ids.
 //! - [`lifecycle`]: the findings lifecycle, pure — stored state + a run + now → transitions.
-//! - [`store`]: SQLite — migrations, registry sync, the append-only audit log. Only it knows SQL.
+//! - [`store`]: SQLite — migrations, registry sync, the append-only, hash-chained audit log. Only it knows SQL.
 //! - [`pipeline`]: one probe run end to end — probe, checks, scores, and the store when asked.
 //! - [`report`]: pure renderers (table, JSON) of what the store and the probes return.
 

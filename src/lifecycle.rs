@@ -538,7 +538,10 @@ pub fn retire(
                 action: "resolve",
                 old,
                 new: FindingState::Resolved,
-                detail: Some(serde_json::json!({ "reason": why.as_str() })),
+                detail: Some(serde_json::json!({
+                    "target": row.target,
+                    "reason": why.as_str(),
+                })),
             });
         }
     }
@@ -582,22 +585,25 @@ pub fn accept_pass(rows: &mut [Row], lc: &Lifecycle<'_>, out: &mut Outcome) {
             action,
             old: row.state,
             new,
-            detail: acceptance.map(acceptance_detail),
+            detail: Some(acceptance_detail(&row.target, acceptance)),
         });
         row.become_(new);
     }
 }
 
-/// What the audit log keeps of an acceptance: who approved it, why, until
-/// when.
+/// What the audit log keeps of a finding's move in or out of acceptance:
+/// its target, and the acceptance's reason, approver and last day when one
+/// is involved.
 #[must_use]
-pub fn acceptance_detail(a: &Acceptance) -> serde_json::Value {
-    serde_json::json!({
-        "reason": a.reason,
-        "approved_by": a.approved_by.to_string(),
-        "until": a.until.to_string(),
-        "target": a.target,
-    })
+pub fn acceptance_detail(target: &str, a: Option<&Acceptance>) -> serde_json::Value {
+    let mut detail = serde_json::Map::new();
+    detail.insert("target".to_owned(), target.into());
+    if let Some(a) = a {
+        detail.insert("reason".to_owned(), a.reason.clone().into());
+        detail.insert("approved_by".to_owned(), a.approved_by.to_string().into());
+        detail.insert("until".to_owned(), a.until.to_string().into());
+    }
+    serde_json::Value::Object(detail)
 }
 
 /// Where a finding that fired in a run stands after it: what every view

@@ -71,7 +71,7 @@ pub async fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome>
     // Open the database first: a bad path should fail before minutes of probing.
     let store = if args.save {
         let db = globals.database_path(Some(&config))?;
-        Some(Store::open(&db, OpenMode::Create).await?)
+        Some(globals.open_store(&db, OpenMode::Create).await?)
     } else {
         None
     };

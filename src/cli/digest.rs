@@ -40,7 +40,11 @@ pub async fn run(globals: &Globals, args: &DigestArgs) -> anyhow::Result<Outcome
     } else {
         OpenMode::ReadOnly
     };
-    let store = Store::open(&db, mode).await?;
+    let store = if args.send {
+        globals.open_store(&db, mode).await?
+    } else {
+        Store::open(&db, mode).await?
+    };
     if !args.send {
         super::warn_if_not_synced(&store, &config).await?;
     }

@@ -1,6 +1,7 @@
-//! The command line: global options, one file per subcommand, and the
-//! mapping of errors to exit codes (0 ok, 1 findings at or above
-//! `--fail-on`, 2 bad usage or config, 3 runtime failure).
+//! The command line: global options, one file per subcommand, who is
+//! acting (recorded in the audit log), and the mapping of errors to exit
+//! codes (0 ok, 1 findings at or above `--fail-on` or a broken audit chain,
+//! 2 bad usage or config, 3 runtime failure).
 
 mod audit;
 mod check;
@@ -16,12 +17,16 @@ mod sync;
 mod validate;
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
 use supplywatch::config::{Config, ConfigError};
+use supplywatch::registry::EmailAddress;
 use supplywatch::report::Format;
-use supplywatch::store::{OpenMode, Store};
+use supplywatch::store::{Actor, OpenMode, Store};
 
 /// Config files tried, in order, when `--config` is not given.
 const CONFIG_CANDIDATES: [&str; 2] = ["supplywatch.toml", "/etc/supplywatch/supplywatch.toml"];
@@ -36,7 +41,7 @@ const CONFIG_CANDIDATES: [&str; 2] = ["supplywatch.toml", "/etc/supplywatch/supp
                   append-only audit log; probes of their TLS, DNS, e-mail authentication and \
                   web posture; contracts, questionnaires and certifications tracked; findings \
                   with a lifecycle, scores and grades; escalations and a weekly digest by e-mail.",
-    after_help = "Exit codes: 0 ok, 1 findings at or above --fail-on, 2 bad usage or config, 3 runtime failure."
+    after_help = "Exit codes: 0 ok, 1 findings at or above --fail-on (or, for `audit verify`, a broken audit chain), 2 bad usage or config, 3 runtime failure."
 )]
 pub struct Cli {
     /// Config file [default: ./supplywatch.toml, then /etc/supplywatch/supplywatch.toml]
@@ -57,8 +62,54 @@ pub struct Cli {
     /// Log format on stderr: plain lines, or JSON objects (journald, log shippers)
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Plain)]
     log_format: LogFormat,
+    /// Who is acting, recorded in every audit row written [default: the OS user; `run`: daemon@HOST]
+    #[arg(long, global = true, env = "SUPPLYWATCH_ACTOR", value_name = "EMAIL")]
+    actor: Option<EmailAddress>,
     #[command(subcommand)]
     command: Command,
+    /// The command as typed, without its values (see [`invoked`]).
+    #[arg(skip)]
+    invoked: String,
+}
+
+/// Parses the command line (exiting with clap's message and code 2 on bad
+/// usage), noting the command as typed for the audit log.
+pub fn parse() -> Cli {
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.format(&mut Cli::command()).exit(),
+    };
+    cli.invoked = invoked(&matches, &Cli::command());
+    cli
+}
+
+/// The subcommands as typed and the switches given on the command line —
+/// options that take a value, and global ones, left out: `check --save`,
+/// `questionnaire review`, `run --once`. What the audit log records as the
+/// command.
+fn invoked(matches: &clap::ArgMatches, command: &clap::Command) -> String {
+    let mut words = Vec::new();
+    let (mut matches, mut command) = (matches, command);
+    while let Some((name, sub_matches)) = matches.subcommand() {
+        let Some(sub) = command.find_subcommand(name) else {
+            break;
+        };
+        words.push(name.to_owned());
+        // Unbuilt, a subcommand lists its own arguments only: the global
+        // ones (--database …) are not among them.
+        for arg in sub.get_arguments() {
+            let switch = !arg.get_action().takes_values();
+            let given = sub_matches
+                .value_source(arg.get_id().as_str())
+                .is_some_and(|source| source == ValueSource::CommandLine);
+            if let (true, true, Some(long)) = (switch, given, arg.get_long()) {
+                words.push(format!("--{long}"));
+            }
+        }
+        (matches, command) = (sub_matches, sub);
+    }
+    words.join(" ")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -81,7 +132,7 @@ enum Command {
     Sync,
     /// List the suppliers in the database
     Suppliers,
-    /// Print the audit log of registry changes
+    /// The audit log: list it, verify its hash chain, export it
     Audit(audit::AuditArgs),
     /// Probe suppliers' endpoints once and report findings (no database needed)
     Check(check::CheckArgs),
@@ -108,9 +159,58 @@ pub struct Globals {
     database: Option<PathBuf>,
     format: Format,
     quiet: bool,
+    /// `--actor` or `SUPPLYWATCH_ACTOR`.
+    actor: Option<EmailAddress>,
+    /// The command as typed, without values.
+    invoked: String,
+    /// `run`: the daemon acts, not whoever started it.
+    daemon: bool,
+    /// The actor, once named, and whether it was named by a name rather
+    /// than a uid.
+    resolved: OnceLock<(Actor, bool)>,
+    /// The no-actor warning was printed.
+    warned: AtomicBool,
 }
 
 impl Globals {
+    /// Who is acting: `--actor`/`SUPPLYWATCH_ACTOR`; else for `run`
+    /// `daemon@HOST`; else the OS user (`USER`, `LOGNAME`), else `uid:N`
+    /// from `/proc/self/status` — with a warning, once, when the command
+    /// is `writing`, that no one could be named.
+    fn actor(&self, writing: bool) -> Actor {
+        let (actor, named) = self.resolved.get_or_init(|| {
+            let (who, named) = match &self.actor {
+                Some(email) => (email.to_string(), true),
+                None if self.daemon => (format!("daemon@{}", hostname()), true),
+                None => match os_user() {
+                    Some(user) => (user, true),
+                    None => (
+                        own_uid().map_or_else(|| "unknown".to_owned(), |uid| format!("uid:{uid}")),
+                        false,
+                    ),
+                },
+            };
+            let actor = Actor {
+                who,
+                command: self.invoked.clone(),
+            };
+            (actor, named)
+        });
+        if writing && !named && !self.warned.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "warning: no actor could be named (no --actor, SUPPLYWATCH_ACTOR, USER or LOGNAME); the audit log records {}",
+                actor.who
+            );
+        }
+        actor.clone()
+    }
+
+    /// Opens the database at `path` for a command that writes, the audit
+    /// rows attributed to [`Globals::actor`].
+    async fn open_store(&self, path: &Path, mode: OpenMode) -> anyhow::Result<Store> {
+        Ok(Store::open_as(path, mode, self.actor(true)).await?)
+    }
+
     /// The config file to use: `--config`, else the first candidate that exists.
     fn config_path(&self) -> Result<PathBuf, UsageError> {
         if let Some(path) = &self.config {
@@ -159,6 +259,8 @@ pub struct UsageError(pub String);
 pub enum Outcome {
     Ok,
     FindingsAtThreshold,
+    /// `audit verify` found the chain broken.
+    ChainBroken,
 }
 
 impl Outcome {
@@ -185,9 +287,40 @@ impl From<Outcome> for std::process::ExitCode {
     fn from(o: Outcome) -> Self {
         match o {
             Outcome::Ok => Self::SUCCESS,
-            Outcome::FindingsAtThreshold => Self::from(1),
+            Outcome::FindingsAtThreshold | Outcome::ChainBroken => Self::from(1),
         }
     }
+}
+
+/// The OS user running the command, from `USER`, else `LOGNAME`.
+fn os_user() -> Option<String> {
+    ["USER", "LOGNAME"]
+        .iter()
+        .filter_map(std::env::var_os)
+        .map(|v| v.to_string_lossy().trim().to_owned())
+        .find(|v| !v.is_empty())
+}
+
+/// The real uid, from `/proc/self/status` (no libc call needed).
+fn own_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// This machine's name, for `daemon@HOST`.
+fn hostname() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .map(|name| name.trim().to_owned())
+        .find(|name| !name.is_empty())
+        .unwrap_or_else(|| "unknown-host".to_owned())
 }
 
 pub fn init_tracing(cli: &Cli) {
@@ -233,6 +366,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             FormatArg::Json => Format::Json,
         },
         quiet: cli.quiet > 0,
+        actor: cli.actor,
+        daemon: matches!(cli.command, Command::Run(_)),
+        invoked: cli.invoked,
+        resolved: OnceLock::new(),
+        warned: AtomicBool::new(false),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -72,7 +72,7 @@ pub async fn run(globals: &Globals, args: &ObligationsArgs) -> anyhow::Result<Ou
         }
         (run, report?)
     } else {
-        let store = Store::open(&db, OpenMode::Create).await?;
+        let store = globals.open_store(&db, OpenMode::Create).await?;
         let result = pipeline::run_obligations(&store, &config, now, "obligations").await;
         store.close().await;
         result?

@@ -120,7 +120,11 @@ pub async fn run(globals: &Globals, args: &QuestionnaireArgs) -> anyhow::Result<
     } else {
         OpenMode::ReadOnly
     };
-    let store = Store::open(&path, mode).await?;
+    let store = if changed {
+        globals.open_store(&path, mode).await?
+    } else {
+        Store::open(&path, mode).await?
+    };
     if let (false, Some(config)) = (changed, &config) {
         super::warn_if_not_synced(&store, config).await?;
     }

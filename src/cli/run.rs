@@ -5,7 +5,7 @@ use chrono::Utc;
 use clap::Args;
 use supplywatch::daemon::{self, Job};
 use supplywatch::mail::{Mailer, deliver_due};
-use supplywatch::store::{OpenMode, Store};
+use supplywatch::store::OpenMode;
 
 use super::{Globals, Outcome};
 
@@ -23,7 +23,7 @@ pub struct RunArgs {
 pub async fn run(globals: &Globals, args: &RunArgs) -> anyhow::Result<Outcome> {
     let config = globals.load_config()?;
     let db = globals.database_path(Some(&config))?;
-    let store = Store::open(&db, OpenMode::Create).await?;
+    let store = globals.open_store(&db, OpenMode::Create).await?;
     if !args.once {
         daemon::run(config, store).await?;
         return Ok(Outcome::Ok);

@@ -2,14 +2,14 @@
 
 use supplywatch::clock::{Clock, SystemClock};
 use supplywatch::report::Format;
-use supplywatch::store::{OpenMode, Store};
+use supplywatch::store::OpenMode;
 
 use super::{Globals, Outcome, audit_source, print_json};
 
 pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
     let config = globals.load_config()?;
     let db = globals.database_path(Some(&config))?;
-    let store = Store::open(&db, OpenMode::Create).await?;
+    let store = globals.open_store(&db, OpenMode::Create).await?;
     let now = SystemClock.now();
     let report = store
         .sync(

@@ -600,6 +600,7 @@ fn open_finding_covered_by_an_acceptance_is_accepted() {
     assert_eq!(
         event.detail,
         Some(json!({
+            "target": ENDPOINT,
             "reason": REASON,
             "approved_by": APPROVER,
             "until": "2026-06-30",
@@ -630,7 +631,10 @@ fn accepted_finding_opens_again_the_day_after_until() {
         (event.old, event.new),
         (FindingState::Accepted, FindingState::Open)
     );
-    assert_eq!(event.detail, Some(acceptance_detail(&acceptances[0])));
+    assert_eq!(
+        event.detail,
+        Some(acceptance_detail(ENDPOINT, Some(&acceptances[0])))
+    );
 }
 
 #[test]
@@ -645,7 +649,11 @@ fn accepted_finding_without_any_acceptance_is_unaccepted() {
         panic!("one audit event: {:?}", out.audit)
     };
     assert_eq!(event.action, "unaccept");
-    assert_eq!(event.detail, None, "there is no acceptance to tell of");
+    assert_eq!(
+        event.detail,
+        Some(json!({ "target": ENDPOINT })),
+        "there is no acceptance to tell of, only the finding's target"
+    );
 }
 
 #[test]
@@ -681,11 +689,11 @@ fn an_acceptance_without_target_covers_every_target_of_its_supplier() {
     assert_eq!(rows[1].state, FindingState::Accepted);
     assert_eq!(rows[2].state, FindingState::Open, "another supplier");
     assert_eq!(out.audit.len(), 2);
-    assert!(
-        out.audit
-            .iter()
-            .all(|e| e.detail.as_ref().is_some_and(|d| d["target"].is_null()))
-    );
+    assert!(out.audit.iter().all(|e| {
+        e.detail
+            .as_ref()
+            .is_some_and(|d| d["target"] == e.target.as_str())
+    }));
 }
 
 #[test]
@@ -753,7 +761,7 @@ fn retire_resolves_an_open_finding_whose_target_was_removed() {
     );
     assert_eq!(
         event.detail,
-        Some(json!({ "reason": "target removed from the registry" }))
+        Some(json!({ "target": ENDPOINT, "reason": "target removed from the registry" }))
     );
 }
 
@@ -776,7 +784,10 @@ fn retire_resolves_an_accepted_finding_of_an_exited_supplier() {
     };
     assert_eq!(event.action, "resolve");
     assert_eq!(event.old, FindingState::Accepted);
-    assert_eq!(event.detail, Some(json!({ "reason": "supplier exited" })));
+    assert_eq!(
+        event.detail,
+        Some(json!({ "target": ENDPOINT, "reason": "supplier exited" }))
+    );
 }
 
 #[test]

@@ -52,7 +52,15 @@ pub fn suppliers_table(suppliers: &[StoredSupplier]) -> String {
 /// `supplywatch audit` as a table.
 #[must_use]
 pub fn audit_table(entries: &[AuditEntry]) -> String {
-    let mut t = Table::new(&["WHEN", "SUPPLIER", "ACTION", "FIELD", "OLD → NEW", "SOURCE"]);
+    let mut t = Table::new(&[
+        "WHEN",
+        "SUPPLIER",
+        "ACTION",
+        "FIELD",
+        "OLD → NEW",
+        "ACTOR",
+        "SOURCE",
+    ]);
     for e in entries {
         let change = match (&e.old, &e.new) {
             (None, None) => String::new(),
@@ -68,6 +76,8 @@ pub fn audit_table(entries: &[AuditEntry]) -> String {
             e.action.clone(),
             e.field.clone().unwrap_or_default(),
             change,
+            // Rows from before attribution existed name no one.
+            e.actor.clone().unwrap_or_else(|| "-".to_owned()),
             e.source.clone(),
         ]);
     }

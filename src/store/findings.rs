@@ -13,6 +13,7 @@ use sqlx::Row as _;
 use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 
+use super::audit::NewAudit;
 use super::{Store, StoreError, parse_timestamp, timestamp};
 use crate::checks::Severity;
 use crate::lifecycle::{
@@ -277,11 +278,6 @@ const TOUCH_ROWS: &str = "UPDATE findings SET last_seen = ?2, streak = streak + 
 
 const DELETE_ROWS: &str = "DELETE FROM findings WHERE id IN (SELECT value FROM jsonb_each(?1))";
 
-const INSERT_AUDIT: &str = "INSERT INTO audit_log (at, source, supplier_id, action, field, \
-     old_value, new_value) \
-     SELECT ?2, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 \
-     FROM jsonb_each(?1)";
-
 impl Store {
     /// Every stored finding of the suppliers in `suppliers` (a JSON array).
     pub(super) async fn load_rows(
@@ -351,7 +347,7 @@ impl Store {
     }
 
     /// Appends the acceptance changes to the audit log: field = check id,
-    /// old/new = the finding's state.
+    /// old/new = the finding's state, detail as the event has it.
     pub(super) async fn write_audit(
         &self,
         conn: &mut SqliteConnection,
@@ -359,22 +355,18 @@ impl Store {
         source: &str,
         events: &[AuditEvent],
     ) -> Result<(), StoreError> {
-        let entries: Vec<_> = events
+        let rows: Vec<NewAudit<'_>> = events
             .iter()
-            .map(|e| {
-                (
-                    source,
-                    &e.supplier,
-                    e.action,
-                    &e.check,
-                    e.old.as_str(),
-                    e.new.as_str(),
-                )
+            .map(|e| NewAudit {
+                supplier: Some(&e.supplier),
+                action: e.action,
+                field: Some(&e.check),
+                old: Some(e.old.as_str()),
+                new: Some(e.new.as_str()),
+                detail: e.detail.clone(),
             })
             .collect();
-        batch(conn, INSERT_AUDIT, &entries, Some(at))
-            .await
-            .map_err(|e| self.err(e))
+        self.append_audit(conn, at, source, &rows).await
     }
 
     /// Moves the findings of the registry's suppliers as a sync says, in

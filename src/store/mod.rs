@@ -1,10 +1,12 @@
 //! SQLite storage: opening and migrating the database, syncing the registry,
-//! the append-only audit log, and runs: findings with their lifecycle,
+//! the append-only audit log (attributed, hash-chained, verified and
+//! exported: `audit.rs`, `chain.rs`), and runs: findings with their lifecycle,
 //! scores per run, observations kept when they change. The only module that
 //! knows SQL; it depends on `checks` and `registry` types, never on `probe`
 //! I/O, `config` or the CLI.
 
 mod audit;
+mod chain;
 mod findings;
 mod outbox;
 mod paperwork;
@@ -13,6 +15,7 @@ mod runs;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{
@@ -20,7 +23,8 @@ use sqlx::sqlite::{
 };
 
 pub use crate::lifecycle::{FindingKey, FindingState, LifecyclePolicy};
-pub use audit::{AuditEntry, AuditFilter};
+pub use audit::{Actor, AuditEntry, AuditFilter, GENESIS, canonical_json};
+pub use chain::{AuditExport, ChainBreak, ChainHead, ChainReport, verify_export};
 pub use findings::{FindingFilter, StoredFinding};
 pub use outbox::{
     AcceptanceNote, AlertFinding, AlertSnapshot, JobRun, NewNotice, Notice, Notifier, OutboxRow,
@@ -66,10 +70,6 @@ pub enum StoreError {
         "database {path} was migrated by a newer supplywatch (schema version {version}); upgrade supplywatch"
     )]
     NewerSchema { path: PathBuf, version: i64 },
-    #[error(
-        "database {path} was written by an older supplywatch; run `supplywatch sync` to migrate it (this command only reads)"
-    )]
-    OlderSchema { path: PathBuf },
     #[error("database {path}: migration failed: {source}")]
     Migrate {
         path: PathBuf,
@@ -90,6 +90,16 @@ pub enum StoreError {
     InvalidStep { path: PathBuf, why: String },
     #[error("document {path}: {why}")]
     Document { path: PathBuf, why: String },
+    #[error("audit export {path}: {why}")]
+    Export { path: PathBuf, why: String },
+    #[error(
+        "database {path}: no audit row is chained yet; open it once with a command that writes (`supplywatch sync`) to chain them"
+    )]
+    Unchained { path: PathBuf },
+    #[error(
+        "database {path} was written by an older supplywatch (schema version {version}); this command only reads: run `supplywatch sync` once to migrate it"
+    )]
+    OlderSchema { path: PathBuf, version: i64 },
 }
 
 /// Whether opening may create the database file.
@@ -110,6 +120,8 @@ pub enum OpenMode {
 pub struct Store {
     pool: SqlitePool,
     path: PathBuf,
+    /// Recorded in every audit row this handle appends.
+    actor: Arc<Actor>,
 }
 
 impl Store {
@@ -120,7 +132,17 @@ impl Store {
     /// # Errors
     /// [`StoreError`] naming the path and the reason.
     pub async fn open(path: &Path, mode: OpenMode) -> Result<Self, StoreError> {
-        preflight(path, mode)?;
+        Self::open_as(path, mode, Actor::default()).await
+    }
+
+    /// [`Store::open`], attributing the audit rows this handle appends —
+    /// the one that chaining an older database's rows adds on opening
+    /// included — to `actor`.
+    ///
+    /// # Errors
+    /// As [`Store::open`].
+    pub async fn open_as(path: &Path, mode: OpenMode, actor: Actor) -> Result<Self, StoreError> {
+        preflight(path, mode, true)?;
         refuse_foreign(path).await?;
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -144,6 +166,7 @@ impl Store {
         let store = Self {
             pool,
             path: path.to_path_buf(),
+            actor: Arc::new(actor),
         };
         if mode == OpenMode::ReadOnly {
             store.check_schema().await?;
@@ -156,21 +179,37 @@ impl Store {
     /// For read-only opens: the schema must be the one this build writes.
     async fn check_schema(&self) -> Result<(), StoreError> {
         let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
-        let applied: Option<i64> =
-            sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success = 1")
-                .fetch_one(&self.pool)
-                .await
-                .map_err(|e| self.err(e))?;
-        match applied {
-            Some(v) if v > latest => Err(StoreError::NewerSchema {
+        let version: i64 = sqlx::query_scalar(
+            "SELECT coalesce(max(version), 0) FROM _sqlx_migrations WHERE success",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        if version > latest {
+            return Err(StoreError::NewerSchema {
                 path: self.path.clone(),
-                version: v,
-            }),
-            Some(v) if v == latest => Ok(()),
-            _ => Err(StoreError::OlderSchema {
-                path: self.path.clone(),
-            }),
+                version,
+            });
         }
+        if version < latest {
+            return Err(StoreError::OlderSchema {
+                path: self.path.clone(),
+                version,
+            });
+        }
+        Ok(())
+    }
+
+    /// Opens an existing database for reading only ([`OpenMode::ReadOnly`]):
+    /// no migration, nothing written, a read-only file accepted (what
+    /// `audit verify` needs).
+    ///
+    /// # Errors
+    /// [`StoreError`] naming the path and the reason;
+    /// [`StoreError::OlderSchema`] or [`StoreError::NewerSchema`] when the
+    /// schema differs.
+    pub async fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        Self::open(path, OpenMode::ReadOnly).await
     }
 
     /// A private in-memory database (tests, one-shot runs).
@@ -188,12 +227,25 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(|e| classify(&path, e))?;
-        let store = Self { pool, path };
+        let store = Self {
+            pool,
+            path,
+            actor: Arc::new(Actor::default()),
+        };
         store.migrate().await?;
         Ok(store)
     }
 
+    /// Applies the migrations; then chains, once, the audit rows of a
+    /// database written before the chain existed (`audit.rs`).
     async fn migrate(&self) -> Result<(), StoreError> {
+        self.run_migrations().await?;
+        // The moment the rows were chained is the moment of opening: no
+        // caller's clock reaches this far.
+        self.chain_unchained(chrono::Utc::now()).await
+    }
+
+    async fn run_migrations(&self) -> Result<(), StoreError> {
         MIGRATOR.run(&self.pool).await.map_err(|e| match e {
             sqlx::migrate::MigrateError::VersionMissing(version) => StoreError::NewerSchema {
                 path: self.path.clone(),
@@ -251,8 +303,9 @@ async fn refuse_foreign(path: &Path) -> Result<(), StoreError> {
 }
 
 /// Refuses, before SQLite touches anything, what would otherwise fail late
-/// or (for a non-database file) risk being written to.
-fn preflight(path: &Path, mode: OpenMode) -> Result<(), StoreError> {
+/// or (for a non-database file) risk being written to. A read-only file is
+/// refused only when the caller means to `write`.
+fn preflight(path: &Path, mode: OpenMode, write: bool) -> Result<(), StoreError> {
     let folder = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -279,7 +332,7 @@ fn preflight(path: &Path, mode: OpenMode) -> Result<(), StoreError> {
         Err(e) => Err(not_db(&e.to_string())),
         Ok(meta) if meta.is_dir() => Err(not_db("it is a directory")),
         Ok(meta) => {
-            if meta.permissions().readonly() && mode != OpenMode::ReadOnly {
+            if write && mode != OpenMode::ReadOnly && meta.permissions().readonly() {
                 return Err(StoreError::ReadOnly {
                     path: path.to_path_buf(),
                 });

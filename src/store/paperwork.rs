@@ -11,6 +11,7 @@ use sqlx::Row as _;
 use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 
+use super::audit::NewAudit;
 use super::{Store, StoreError, timestamp};
 use crate::registry::{Document, Questionnaire, QuestionnaireState, ReviewOutcome};
 
@@ -36,9 +37,6 @@ pub struct Review {
     pub notes: Option<String>,
     pub outcome: ReviewOutcome,
 }
-
-const AUDIT: &str = "INSERT INTO audit_log (at, source, supplier_id, action, field, old_value, new_value) \
-     VALUES (?, ?, ?, 'questionnaire', ?, ?, ?)";
 
 impl Store {
     /// Records that a questionnaire was sent. Refused when the supplier is
@@ -92,8 +90,14 @@ impl Store {
             "#{id} {} sent on {}{to}, due {}",
             new.template, new.sent_on, new.due
         );
-        self.audit_step(&mut tx, at, source, &new.supplier, "sent", None, &what)
-            .await?;
+        let row = Step {
+            supplier: &new.supplier,
+            field: "sent",
+            old: None,
+            new: &what,
+            detail: None,
+        };
+        self.audit_step(&mut tx, at, source, row).await?;
         let q = self.by_id(&mut tx, id).await?;
         tx.commit().await.map_err(|e| self.err(e))?;
         Ok(q)
@@ -138,16 +142,14 @@ impl Store {
             })
             .unwrap_or_default();
         let what = format!("#{} answered on {answered_on}{doc}", open.id);
-        self.audit_step(
-            &mut tx,
-            at,
-            source,
+        let row = Step {
             supplier,
-            "answered",
-            Some("sent"),
-            &what,
-        )
-        .await?;
+            field: "answered",
+            old: Some("sent"),
+            new: &what,
+            detail: None,
+        };
+        self.audit_step(&mut tx, at, source, row).await?;
         let q = self.by_id(&mut tx, open.id).await?;
         tx.commit().await.map_err(|e| self.err(e))?;
         Ok(q)
@@ -257,16 +259,18 @@ impl Store {
             "#{} reviewed on {} by {}: score {}, {}",
             open.id, review.reviewed_on, review.reviewer, review.score, review.outcome
         );
-        self.audit_step(
-            &mut tx,
-            at,
-            source,
+        let row = Step {
             supplier,
-            "reviewed",
-            Some("answered"),
-            &what,
-        )
-        .await?;
+            field: "reviewed",
+            old: Some("answered"),
+            new: &what,
+            detail: Some(serde_json::json!({
+                "reviewer": review.reviewer,
+                "score": review.score,
+                "outcome": review.outcome.as_str(),
+            })),
+        };
+        self.audit_step(&mut tx, at, source, row).await?;
         let q = self.by_id(&mut tx, open.id).await?;
         tx.commit().await.map_err(|e| self.err(e))?;
         Ok(q)
@@ -458,31 +462,24 @@ impl Store {
         self.questionnaire(&row)
     }
 
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one audit row: each argument is one of its columns"
-    )]
+    /// The step's audit row: action `questionnaire`, field = the step.
     async fn audit_step(
         &self,
         conn: &mut SqliteConnection,
         at: DateTime<Utc>,
         source: &str,
-        supplier: &str,
-        step: &str,
-        old: Option<&str>,
-        new: &str,
+        step: Step<'_>,
     ) -> Result<(), StoreError> {
-        sqlx::query(AUDIT)
-            .bind(timestamp(at))
-            .bind(source)
-            .bind(supplier)
-            .bind(step)
-            .bind(old)
-            .bind(new)
-            .execute(&mut *conn)
+        let row = NewAudit {
+            supplier: Some(step.supplier),
+            action: "questionnaire",
+            field: Some(step.field),
+            old: step.old,
+            new: Some(step.new),
+            detail: step.detail,
+        };
+        self.append_audit(conn, &timestamp(at), source, &[row])
             .await
-            .map_err(|e| self.err(e))?;
-        Ok(())
     }
 
     fn questionnaire(&self, row: &SqliteRow) -> Result<Questionnaire, StoreError> {
@@ -533,6 +530,15 @@ impl Store {
                 .transpose()?,
         })
     }
+}
+
+/// One questionnaire step, as its audit row records it.
+struct Step<'a> {
+    supplier: &'a str,
+    field: &'a str,
+    old: Option<&'a str>,
+    new: &'a str,
+    detail: Option<serde_json::Value>,
 }
 
 /// `SELECT <every questionnaire column> FROM questionnaires <tail>`: one

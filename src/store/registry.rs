@@ -9,6 +9,7 @@ use sqlx::Row as _;
 use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 
+use super::audit::NewAudit;
 use super::{Store, StoreError, timestamp};
 use crate::lifecycle::{FindingKey, Resolution, Row};
 use crate::registry::{
@@ -338,9 +339,6 @@ const UPDATE: &str = "UPDATE suppliers SET name = ?, criticality = ?, status = ?
      contract_renewal_months = ?, certifications = ?, exit_plan = ?, lei = ?, country = ?, in_registry = 1, updated_at = ? \
      WHERE id = ?";
 
-const AUDIT: &str = "INSERT INTO audit_log (at, source, supplier_id, action, field, old_value, new_value) \
-     VALUES (?, ?, ?, ?, ?, ?, ?)";
-
 type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
 
 /// Binds the field values in [`FIELDS`] order, typing the integer columns.
@@ -455,6 +453,31 @@ impl Store {
         Ok(report)
     }
 
+    /// Appends one audit row in the caller's transaction (see
+    /// [`Store::append_audit`]: attributed and chained).
+    #[expect(clippy::too_many_arguments, reason = "the columns of one audit row")]
+    async fn audit_one(
+        &self,
+        tx: &mut SqliteConnection,
+        at: &str,
+        source: &str,
+        supplier: Option<&str>,
+        action: &str,
+        field: Option<&str>,
+        old: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let row = NewAudit {
+            supplier,
+            action,
+            field,
+            old,
+            new,
+            detail: None,
+        };
+        self.append_audit(tx, at, source, &[row]).await
+    }
+
     /// When the registry was last synced with [`Store::sync`], from where,
     /// and its fingerprint; `None` before the first.
     ///
@@ -521,10 +544,17 @@ impl Store {
                         .await
                         .map_err(|e| self.err(e))?;
                     let snapshot = json(supplier);
-                    audit_row(&at, source, id, "onboard", None, None, Some(&snapshot))
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(|e| self.err(e))?;
+                    self.audit_one(
+                        &mut *tx,
+                        &at,
+                        source,
+                        Some(id),
+                        "onboard",
+                        None,
+                        None,
+                        Some(&snapshot),
+                    )
+                    .await?;
                     report.onboarded.push(id.to_owned());
                 }
                 Some((old, in_registry)) => {
@@ -543,10 +573,17 @@ impl Store {
                         .await
                         .map_err(|e| self.err(e))?;
                     if !*in_registry {
-                        audit_row(&at, source, id, "reenter", None, None, None)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(|e| self.err(e))?;
+                        self.audit_one(
+                            &mut *tx,
+                            &at,
+                            source,
+                            Some(id),
+                            "reenter",
+                            None,
+                            None,
+                            None,
+                        )
+                        .await?;
                         report.reentered.push(id.to_owned());
                     }
                     let mut names = Vec::new();
@@ -556,18 +593,17 @@ impl Store {
                         else {
                             continue;
                         };
-                        audit_row(
+                        self.audit_one(
+                            &mut *tx,
                             &at,
                             source,
-                            id,
+                            Some(id),
                             "update",
                             Some(field),
                             o.as_deref(),
                             n.as_deref(),
                         )
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(|e| self.err(e))?;
+                        .await?;
                         names.push((*field).to_owned());
                     }
                     if !names.is_empty() {
@@ -590,18 +626,17 @@ impl Store {
             .await
             .map_err(|e| self.err(e))?;
             let old_status = old.get(2).cloned().flatten();
-            audit_row(
+            self.audit_one(
+                &mut *tx,
                 &at,
                 source,
-                id,
+                Some(id),
                 "exit",
                 Some("status"),
                 old_status.as_deref(),
                 Some("exited"),
             )
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.err(e))?;
+            .await?;
             report.exited.push(id.clone());
             retired.exited.insert(id.clone());
         }
@@ -680,18 +715,17 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| self.err(e))?;
-            audit_row(
+            self.audit_one(
+                &mut *tx,
                 at,
                 source,
-                &key.0,
+                Some(&key.0),
                 action,
                 Some(&key.1),
                 stored.get(key).map(String::as_str),
                 Some(entry),
             )
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.err(e))?;
+            .await?;
             changes.push(format!(
                 "{} {} {}",
                 action.trim_start_matches("acceptance_"),
@@ -712,18 +746,17 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| self.err(e))?;
-            audit_row(
+            self.audit_one(
+                &mut *tx,
                 at,
                 source,
-                &key.0,
+                Some(&key.0),
                 "acceptance_remove",
                 Some(&key.1),
                 Some(old),
                 None,
             )
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.err(e))?;
+            .await?;
             changes.push(format!("remove {} {}", key.0, key.1));
         }
         Ok(changes)
@@ -781,17 +814,17 @@ impl Store {
                 .bind(&key.1),
             };
             query.execute(&mut *tx).await.map_err(|e| self.err(e))?;
-            sqlx::query(AUDIT)
-                .bind(at)
-                .bind(source)
-                .bind((!key.0.is_empty()).then_some(key.0.as_str()))
-                .bind("severity_override")
-                .bind(&key.1)
-                .bind(old)
-                .bind(new)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| self.err(e))?;
+            self.audit_one(
+                &mut *tx,
+                at,
+                source,
+                (!key.0.is_empty()).then_some(key.0.as_str()),
+                "severity_override",
+                Some(&key.1),
+                old.map(String::as_str),
+                new.map(String::as_str),
+            )
+            .await?;
             changed += 1;
         }
         Ok(changed)
@@ -905,23 +938,4 @@ fn parse_optional<T: std::str::FromStr>(row: &SqliteRow, col: &str) -> Result<Op
             .map_err(|_| format!("{col}: {t:?} is not a value this version knows"))
     })
     .transpose()
-}
-
-fn audit_row<'q>(
-    at: &'q str,
-    source: &'q str,
-    supplier: &'q str,
-    action: &'q str,
-    field: Option<&'q str>,
-    old: Option<&'q str>,
-    new: Option<&'q str>,
-) -> Query<'q> {
-    sqlx::query(AUDIT)
-        .bind(at)
-        .bind(source)
-        .bind(supplier)
-        .bind(action)
-        .bind(field)
-        .bind(old)
-        .bind(new)
 }

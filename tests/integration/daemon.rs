@@ -171,6 +171,7 @@ impl Daemon {
             .current_dir(scratch.dir.path())
             .env_remove("SUPPLYWATCH_CONFIG")
             .env_remove("SUPPLYWATCH_SMTP_PASSWORD")
+            .env_remove("SUPPLYWATCH_ACTOR")
             .env_remove("RUST_LOG")
             .env_remove("NOTIFY_SOCKET")
             .env_remove("WATCHDOG_USEC")

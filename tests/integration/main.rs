@@ -13,6 +13,7 @@
 
 mod support;
 
+mod audit_chain;
 mod check;
 mod cli;
 mod config_errors;

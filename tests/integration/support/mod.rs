@@ -92,6 +92,10 @@ impl Run {
     }
 }
 
+/// The OS user the binary runs as in tests (`USER`), so that audit rows
+/// name someone wherever the tests run; `env` can override it.
+pub const TEST_USER: &str = "tester";
+
 /// Runs `supplywatch` in `cwd` with a clean environment for its variables.
 pub fn run_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_supplywatch"));
@@ -99,6 +103,9 @@ pub fn run_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         .current_dir(cwd)
         .env_remove("SUPPLYWATCH_CONFIG")
         .env_remove("SUPPLYWATCH_SMTP_PASSWORD")
+        .env_remove("SUPPLYWATCH_ACTOR")
+        .env_remove("LOGNAME")
+        .env("USER", TEST_USER)
         .env_remove("RUST_LOG")
         .env("NO_COLOR", "1");
     for (key, value) in env {
