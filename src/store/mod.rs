@@ -160,6 +160,7 @@ impl Store {
         };
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            .after_release(|conn, _| Box::pin(async move { Ok(fit_for_reuse(conn).await) }))
             .connect_with(options)
             .await
             .map_err(|e| classify(path, e))?;
@@ -273,6 +274,22 @@ impl Store {
     fn err(&self, source: sqlx::Error) -> StoreError {
         classify(&self.path, source)
     }
+}
+
+/// Whether a connection handed back to the pool may serve again. A
+/// transaction SQLite ended on its own — a full disk makes it roll back at
+/// the failing statement or at COMMIT — leaves the driver's count of open
+/// transactions behind: the rollback queued when the transaction was
+/// dropped fails ("no transaction is active"), and every later `BEGIN` on
+/// that connection would be refused. Such a connection is closed instead,
+/// and the pool opens a fresh one, so that the next job works once space is
+/// back. A trivial statement first lets the queued rollback finish.
+async fn fit_for_reuse(conn: &mut sqlx::SqliteConnection) -> bool {
+    use sqlx::Connection as _;
+    if sqlx::query("SELECT 1").execute(&mut *conn).await.is_err() {
+        return false;
+    }
+    !conn.is_in_transaction()
 }
 
 /// Refuses an SQLite database that holds tables but no migration history:

@@ -163,9 +163,20 @@ struct Daemon {
 
 impl Daemon {
     fn start(scratch: &Scratch, log: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_on(scratch, DB, log, extra, env)
+    }
+
+    /// [`Daemon::start`] with the database at `db` (relative to the folder).
+    fn start_on(
+        scratch: &Scratch,
+        db: &str,
+        log: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let log = scratch.path(log);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_supplywatch"));
-        cmd.args(["--config", CONFIG, "--database", DB])
+        cmd.args(["--config", CONFIG, "--database", db])
             .args(extra)
             .arg("run")
             .current_dir(scratch.dir.path())
@@ -274,6 +285,79 @@ impl Drop for Daemon {
             let _ = self.child.wait();
         }
     }
+}
+
+/// A small tmpfs mounted on a folder for one test, unmounted when dropped:
+/// a disk that can be filled without filling the machine's.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// `None` where mounting is not allowed (not root): said, and the
+    /// caller skips.
+    fn mount(at: &Path, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(at).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            eprintln!(
+                "skipped: cannot mount a tmpfs on {} (needs root)",
+                at.display()
+            );
+        }
+        mounted.then(|| Self(at.to_path_buf()))
+    }
+
+    /// Fills the disk with `filler` until a write fails.
+    fn fill(&self) -> PathBuf {
+        use std::io::Write as _;
+        let path = self.0.join("filler");
+        let mut file = File::create(&path).unwrap();
+        let chunk = vec![0_u8; 4096];
+        while file.write_all(&chunk).is_ok() {}
+        let _ = file.sync_all();
+        path
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_fails_jobs_and_the_next_ones_work_once_space_is_back() {
+    let scratch = Scratch::new();
+    let Some(disk) = Tmpfs::mount(&scratch.path("disk"), "4m") else {
+        return;
+    };
+    scratch.write(CONFIG, config(FILE_MAIL, &[RISK], &[CISO], ACME));
+    let db = "disk/watch.db";
+    scratch
+        .run_async(&["--config", CONFIG, "--database", db, "sync"])
+        .await
+        .expect_code(0);
+    let mut daemon = Daemon::start_on(&scratch, db, "daemon.log", &[], &[]);
+    daemon.wait_ready().await;
+
+    // The disk fills up: jobs fail, and say why.
+    let filler = disk.fill();
+    daemon.wait_log("database or disk is full", 2).await;
+    // Space is back: the next jobs work — all of them, not just one — in
+    // the same process.
+    std::fs::remove_file(&filler).unwrap();
+    let judged = daemon.count("paperwork judged");
+    daemon.wait_log("paperwork judged", judged + 4).await;
+    let log = daemon.log();
+    assert!(!log.contains("transaction depth"), "{log}");
+    daemon.stop().await;
+    scratch
+        .run_async(&["--config", CONFIG, "--database", db, "status"])
+        .await
+        .expect_code(0);
 }
 
 // ---------------------------------------------------------------------------
