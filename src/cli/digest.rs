@@ -84,6 +84,7 @@ pub async fn run(globals: &Globals, args: &DigestArgs) -> anyhow::Result<Outcome
                     report.given_up
                 );
             }
+            super::nothing_delivered(&report, &mailer)?;
         }
         anyhow::Ok(())
     }

@@ -451,6 +451,24 @@ async fn warn_if_not_synced(store: &Store, config: &Config) -> anyhow::Result<()
     Ok(())
 }
 
+/// A delivery pass that tried and sent nothing is a runtime failure (exit
+/// 3): a cron job or a script must not read it as done. The messages stay
+/// queued (or given up, as `status` shows).
+fn nothing_delivered(
+    report: &supplywatch::mail::DeliveryReport,
+    mailer: &supplywatch::mail::Mailer,
+) -> anyhow::Result<()> {
+    if report.sent == 0 && report.retried + report.given_up > 0 {
+        anyhow::bail!(
+            "nothing could be delivered via {}: {} to retry, {} given up (see `supplywatch status`)",
+            mailer.describe(),
+            report.retried,
+            report.given_up
+        );
+    }
+    Ok(())
+}
+
 /// Prints the error (with its cause chain) and returns the exit code.
 pub fn report_error(error: &anyhow::Error) -> u8 {
     if let Some(ConfigError::Invalid { path, diagnostics }) = error.downcast_ref::<ConfigError>() {

@@ -73,8 +73,9 @@ pub async fn run(globals: &Globals, args: &RunArgs) -> anyhow::Result<Outcome> {
             report.given_up
         );
     }
-    match failed {
-        Some(e) => Err(e),
-        None => Ok(Outcome::Ok),
+    if let Some(e) = failed {
+        return Err(e);
     }
+    super::nothing_delivered(&report, &mailer)?;
+    Ok(Outcome::Ok)
 }

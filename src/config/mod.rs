@@ -237,6 +237,10 @@ pub struct EmailConfig {
     pub directory: PathBuf,
     /// Delivery attempts before a message is given up.
     pub max_attempts: u32,
+    /// Each SMTP step (connect, greeting, EHLO, STARTTLS, AUTH, each
+    /// command, the data) must answer within this; one message's whole
+    /// exchange within a few times it.
+    pub timeout: std::time::Duration,
 }
 
 /// `[contacts]`: who inside the organisation is told what.

@@ -70,6 +70,7 @@ const EMAIL_KEYS: &[&str] = &[
     "password",
     "directory",
     "max_attempts",
+    "timeout_secs",
 ];
 const CONTACT_KEYS: &[&str] = &["risk_manager", "ciso", "board", "auditors"];
 const SUPPLIER_KEYS: &[&str] = &[
@@ -516,8 +517,12 @@ fn email(
     let max_attempts = r
         .integer(t, "max_attempts", 1..=1000)
         .map_or(Some(10), |n| u32::try_from(n).ok());
+    let timeout_secs = r
+        .integer(t, "timeout_secs", 1..=600)
+        .map_or(Some(30), |n| u64::try_from(n).ok());
     Some(EmailConfig {
         max_attempts: max_attempts?,
+        timeout: std::time::Duration::from_secs(timeout_secs?),
         transport: transport?,
         from: from?,
         smtp_host,

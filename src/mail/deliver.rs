@@ -61,6 +61,8 @@ pub enum Mailer {
         transport: AsyncSmtpTransport<Tokio1Executor>,
         from: Mailbox,
         server: String,
+        /// Each step's timeout (`email.timeout_secs`).
+        timeout: Duration,
     },
     File {
         directory: PathBuf,
@@ -83,8 +85,11 @@ pub struct DeliveryReport {
     pub given_up: usize,
 }
 
-/// SMTP connect, command and data timeout.
-const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+/// One message's whole SMTP exchange may take this many step timeouts
+/// (connect, greeting, EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA and its end):
+/// a server that answers each step just in time still cannot hold a
+/// delivery pass for ever.
+const STEPS: u32 = 4;
 
 impl Mailer {
     /// The mailer `[email]` describes; TLS to the SMTP server trusts the web
@@ -129,7 +134,7 @@ impl Mailer {
                     SmtpTls::StartTls => builder.tls(Tls::Required(tls()?)),
                     SmtpTls::Tls => builder.tls(Tls::Wrapper(tls()?)),
                 };
-                let mut builder = builder.port(email.smtp_port).timeout(Some(SMTP_TIMEOUT));
+                let mut builder = builder.port(email.smtp_port).timeout(Some(email.timeout));
                 if let Some(user) = &email.username {
                     let password = email
                         .password
@@ -142,6 +147,7 @@ impl Mailer {
                     transport: builder.build(),
                     from,
                     server: format!("{host}:{}", email.smtp_port),
+                    timeout: email.timeout,
                 })
             }
         }
@@ -210,9 +216,20 @@ impl Mailer {
     pub async fn send(&self, row: &OutboxRow) -> Result<(), SendError> {
         let message = self.message(row)?;
         match self {
-            Self::Smtp { transport, .. } => match transport.send(message).await {
-                Ok(_) => Ok(()),
-                Err(e) if e.is_permanent() => {
+            Self::Smtp {
+                transport,
+                server,
+                timeout,
+                ..
+            } => match tokio::time::timeout(*timeout * STEPS, transport.send(message)).await {
+                // lettre bounds each step; this bounds a server that answers
+                // every step just in time, or one step lettre leaves open.
+                Err(_) => Err(SendError::transient(format!(
+                    "{server} did not complete the SMTP exchange within {} s (a silent or stalling server)",
+                    (*timeout * STEPS).as_secs()
+                ))),
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) if e.is_permanent() => {
                     // 530 authentication required, 534/535/538 login refused.
                     let login = e.status().is_some_and(|code| {
                         matches!(code.to_string().as_str(), "530" | "534" | "535" | "538")
@@ -223,7 +240,7 @@ impl Mailer {
                         message: smtp_error(&e),
                     })
                 }
-                Err(e) => Err(SendError::transient(smtp_error(&e))),
+                Ok(Err(e)) => Err(SendError::transient(smtp_error(&e))),
             },
             Self::File { directory, .. } => write_eml(directory, row, &message.formatted())
                 .map_err(|e| SendError::transient(format!("{}: {e}", directory.display()))),

@@ -456,7 +456,13 @@ async fn a_server_that_is_down_gets_the_alert_after_the_backoff() {
     scratch.write(CONFIG, config(&smtp(sink.port()), &[RISK], &[CISO], ACME));
 
     let run = sw(&scratch, &["run", "--once"]).await;
-    run.expect_code(0);
+    // Nothing delivered: exit 3, the row stays queued.
+    run.expect_code(3);
+    assert!(
+        run.stderr.contains("nothing could be delivered"),
+        "{}",
+        run.stderr
+    );
     assert!(
         run.stderr.contains(": 0 sent, 1 to retry, 0 given up"),
         "{}",
@@ -726,6 +732,89 @@ impl BlackHole {
         self.task.abort();
         let _ = self.task.await;
     }
+}
+
+/// An SMTP server that answers every command until the message's data is
+/// sent, then never answers again: a stall in DATA.
+async fn data_staller() -> (u16, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            let (read, mut write) = stream.into_split();
+            let mut lines = BufReader::new(read).lines();
+            let _ = write.write_all(b"220 staller ESMTP\r\n").await;
+            let mut in_data = false;
+            while let Ok(Some(line)) = lines.next_line().await {
+                let reply: &[u8] = if in_data {
+                    if line == "." {
+                        // The message is in: no reply, ever.
+                        break;
+                    }
+                    continue;
+                } else if line.starts_with("EHLO") {
+                    b"250-staller\r\n250 8BITMIME\r\n"
+                } else if line.starts_with("DATA") {
+                    in_data = true;
+                    b"354 go ahead\r\n"
+                } else {
+                    b"250 OK\r\n"
+                };
+                let _ = write.write_all(reply).await;
+            }
+            held.push((lines, write));
+        }
+    });
+    (port, task)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_or_stalling_smtp_server_is_a_bounded_failed_attempt() {
+    let hole = BlackHole::start().await;
+    let (staller, task) = data_staller().await;
+    for (port, what) in [(hole.port, "never greets"), (staller, "stalls in DATA")] {
+        let scratch = Scratch::new();
+        scratch.write(
+            CONFIG,
+            config(
+                &format!("{}timeout_secs = 1\n", smtp(port)),
+                &[RISK],
+                &[],
+                ACME,
+            ),
+        );
+        sw(&scratch, &["sync"]).await.expect_code(0);
+        let started = Instant::now();
+        let run = sw(&scratch, &["digest", "--send"]).await;
+        let took = started.elapsed();
+        // Each step is bounded by the 1 s timeout, the message by 4 of them.
+        assert!(took < Duration::from_secs(15), "{what}: took {took:?}");
+        run.expect_code(3);
+        assert!(
+            run.stderr
+                .contains("nothing could be delivered via SMTP 127.0.0.1")
+                && run.stderr.contains("1 to retry"),
+            "{what}: {}",
+            run.stderr
+        );
+        // Counted as an attempt, with its error, queued for a retry.
+        let rows = outbox_rows(&scratch).await;
+        assert_eq!(rows.len(), 1, "{what}");
+        assert_eq!(
+            (rows[0].state.as_str(), rows[0].attempts),
+            ("queued", 1),
+            "{what}"
+        );
+        assert!(
+            rows[0].last_error.as_deref().is_some_and(|e| !e.is_empty()),
+            "{what}: {:?}",
+            rows[0].last_error
+        );
+    }
+    hole.stop().await;
+    task.abort();
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -871,7 +871,13 @@ async fn a_wrong_password_keeps_the_rows_waiting_naming_the_refusal() {
         &[("SUPPLYWATCH_SMTP_PASSWORD", "wrong password")],
     )
     .await;
-    run.expect_code(0);
+    // Nothing delivered: exit 3, the row stays queued.
+    run.expect_code(3);
+    assert!(
+        run.stderr.contains("nothing could be delivered"),
+        "{}",
+        run.stderr
+    );
     // A refused login is the config's problem, not the message's: the row
     // waits (with backoff) for the password to be fixed.
     assert!(
@@ -913,7 +919,13 @@ async fn an_untrusted_certificate_or_no_starttls_is_a_failure_not_clear_text() {
         &[("SUPPLYWATCH_SMTP_PASSWORD", PASSWORD)],
     )
     .await;
-    run.expect_code(0);
+    // Nothing delivered: exit 3, the row stays queued.
+    run.expect_code(3);
+    assert!(
+        run.stderr.contains("nothing could be delivered"),
+        "{}",
+        run.stderr
+    );
     assert!(
         run.stderr.contains(": 0 sent, 1 to retry, 0 given up"),
         "{}",
@@ -936,7 +948,13 @@ async fn an_untrusted_certificate_or_no_starttls_is_a_failure_not_clear_text() {
     let email = "tls = \"starttls\"\n";
     scratch.write(CONFIG, tls_config(plain.port(), email, None));
     let run = sw(&scratch, &["run", "--once"]).await;
-    run.expect_code(0);
+    // Nothing delivered: exit 3, the row stays queued.
+    run.expect_code(3);
+    assert!(
+        run.stderr.contains("nothing could be delivered"),
+        "{}",
+        run.stderr
+    );
     assert!(
         run.stderr.contains(": 0 sent, 1 to retry, 0 given up"),
         "{}",
@@ -991,7 +1009,13 @@ async fn implicit_tls_delivers_through_a_tls_front_and_fails_against_plain_smtp(
         tls_config(plain.port(), "tls = \"tls\"\n", Some(&roots)),
     );
     let run = sw(&scratch, &["run", "--once"]).await;
-    run.expect_code(0);
+    // Nothing delivered: exit 3, the row stays queued.
+    run.expect_code(3);
+    assert!(
+        run.stderr.contains("nothing could be delivered"),
+        "{}",
+        run.stderr
+    );
     assert!(
         run.stderr.contains(": 0 sent, 1 to retry, 0 given up"),
         "{}",
