@@ -145,6 +145,7 @@ fn domain_facts(i: usize, run: i64) -> Value {
 /// observation blobs each if `blobs`.
 fn run_input(n: usize, per: usize, at: DateTime<Utc>, run: i64, blobs: bool) -> RunInput {
     let mut input = RunInput {
+        blind: None,
         at,
         source: "store_bench".to_owned(),
         scopes: Vec::with_capacity(n * 5),
@@ -322,6 +323,7 @@ async fn audit(
     store.sync_registry(&all, "store_bench", t0).await?;
     let sync = started.elapsed().as_secs_f64();
     let mut input = RunInput {
+        blind: None,
         at: t0,
         source: "store_bench".to_owned(),
         scopes: Vec::new(),
@@ -434,6 +436,8 @@ async fn escalate(
     let health = Some(RunHealth {
         probed: n * 5,
         failed: 0,
+        suppliers: 0,
+        failed_suppliers: 0,
     });
     let input = high(run_input(n, 10, t0, 0, false));
     let escalation = Escalation::new(&config, health, t0);

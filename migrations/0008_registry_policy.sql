@@ -41,3 +41,9 @@ ALTER TABLE findings ADD COLUMN resolution TEXT;
 -- resolved on …)".
 ALTER TABLE findings ADD COLUMN last_resolved_at TEXT;
 UPDATE findings SET last_resolved_at = resolved_at WHERE resolved_at IS NOT NULL;
+
+-- Whether a probe run could see: 1 when most of its probes went unanswered
+-- (our own network or resolver, not the suppliers) — such a run records no
+-- findings and changes no grade; 0 for a probe run that could see; NULL for
+-- runs that probe nothing (paperwork).
+ALTER TABLE runs ADD COLUMN blind INTEGER;

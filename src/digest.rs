@@ -78,6 +78,8 @@ pub struct DigestInput {
     pub undelivered: Vec<Undelivered>,
     /// Accepted risks ending within 14 days, soonest first.
     pub ending_acceptances: Vec<EndingAcceptance>,
+    /// Set while the monitor cannot see: since when.
+    pub blind_since: Option<DateTime<Utc>>,
 }
 
 /// A rendered digest.
@@ -184,6 +186,15 @@ impl<'a> Facts<'a> {
 
     /// The one-sentence headline.
     fn headline(&self, input: &DigestInput) -> String {
+        if let Some(since) = input.blind_since {
+            // The blind period leads: what follows was not seen since then.
+            return format!(
+                "The monitor cannot see since {}: its probe runs went mostly unanswered (our network or \
+                 resolver, not the suppliers). Nothing they saw was recorded; grades are those of the last \
+                 run that could see.",
+                when(since)
+            );
+        }
         if self.all_well(input) {
             return "All is well: nothing is open at high or worse, and every e-mail was delivered."
                 .to_owned();
@@ -1193,6 +1204,7 @@ mod tests {
             open_counts: [0; 5],
             undelivered: Vec::new(),
             ending_acceptances: Vec::new(),
+            blind_since: None,
         }
     }
 

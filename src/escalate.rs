@@ -32,12 +32,19 @@ use crate::registry::{Criticality, QuestionnaireState, Supplier};
 use crate::store::{AlertFinding, AlertSnapshot, NewNotice, Notice, Notifier, Outgoing};
 
 /// How completely a probe run saw its targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RunHealth {
     /// Target × family scopes probed.
     pub probed: usize,
-    /// Of those, how many failed (unreachable, resolution failed).
+    /// Of those, how many failed for want of an answer (unreachable, a
+    /// lookup that timed out): what our own outage looks like. An answer
+    /// that says no (NXDOMAIN, SERVFAIL, REFUSED, a refused connection)
+    /// proves the network works and is the supplier's finding.
     pub failed: usize,
+    /// Suppliers probed; 0 when not counted (then scopes alone decide).
+    pub suppliers: usize,
+    /// Of those, how many had such a failure.
+    pub failed_suppliers: usize,
 }
 
 impl RunHealth {
@@ -45,11 +52,17 @@ impl RunHealth {
     /// down are two findings, not an outage of our own.
     const MIN_PROBED: usize = 4;
 
-    /// Whether more than `percent` of the probed scopes failed.
+    /// Whether the monitor itself could not see: more than `percent` of the
+    /// probed scopes failed without an answer, and — when suppliers are
+    /// counted — so did more than `percent` of the suppliers. Failures
+    /// concentrated on a few suppliers' domains are their findings, however
+    /// many scopes those suppliers have.
     #[must_use]
     pub fn is_blind(&self, percent: u32) -> bool {
+        let share = usize::try_from(percent).unwrap_or(100);
         self.probed >= Self::MIN_PROBED
-            && self.failed * 100 > self.probed * usize::try_from(percent).unwrap_or(100)
+            && self.failed * 100 > self.probed * share
+            && (self.suppliers == 0 || self.failed_suppliers * 100 > self.suppliers * share)
     }
 }
 

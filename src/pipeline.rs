@@ -82,6 +82,7 @@ impl CheckRun {
             }
         }
         RunInput {
+            blind: Some(false),
             at: self.at,
             source: source.to_owned(),
             scopes: checks::scopes(&self.observations, &self.results),
@@ -104,14 +105,54 @@ impl CheckRun {
         self.save_with(store, config, source, None).await
     }
 
-    /// How completely the run saw its targets: the scopes probed, and how
-    /// many of them failed (unreachable, resolution failed).
+    /// How completely the run saw its targets: the scopes probed, how many
+    /// of them failed without any answer (a connection or lookup that timed
+    /// out: what our own outage looks like), and over how many suppliers.
+    /// An answer that says no — NXDOMAIN, SERVFAIL, REFUSED, a refused
+    /// connection, a failed handshake — shows the network works.
     #[must_use]
     pub fn health(&self) -> crate::escalate::RunHealth {
+        use crate::probe::Reach;
+        use crate::probe::http::FailureKind;
         let scopes = checks::scopes(&self.observations, &self.results);
+        let mut failed = 0;
+        let mut failed_suppliers = 0;
+        for o in &self.observations {
+            let tls = o
+                .endpoints
+                .iter()
+                .filter(|e| {
+                    matches!(
+                        e.reach,
+                        Reach::Unreachable {
+                            timed_out: true,
+                            ..
+                        }
+                    )
+                })
+                .count();
+            let http = o
+                .http
+                .iter()
+                .filter(|h| h.refused().is_none())
+                .filter(|h| {
+                    h.page
+                        .failure
+                        .as_ref()
+                        .is_some_and(|f| f.kind == FailureKind::Timeout)
+                })
+                .count();
+            // A silent domain leaves both its scopes (dns, email) unknown.
+            let domains = o.domains.iter().filter(|d| silent_domain(d)).count() * 2;
+            let silent = tls + http + domains;
+            failed += silent;
+            failed_suppliers += usize::from(silent > 0);
+        }
         crate::escalate::RunHealth {
             probed: scopes.len(),
-            failed: scopes.iter().filter(|s| !s.complete).count(),
+            failed,
+            suppliers: self.observations.len(),
+            failed_suppliers,
         }
     }
 
@@ -136,14 +177,34 @@ impl CheckRun {
                 self.at,
             )
             .await?;
+        // A run during our own outage records what it saw, but its
+        // failures are the monitor's: no finding, no grade moves.
+        let mut input = self.run_input(source);
+        if self.health().is_blind(config.escalation.blind_percent) {
+            input = input.blinded();
+        }
         store
             .record_run_with(
-                &self.run_input(source),
+                &input,
                 &config.acceptances,
                 &lifecycle_policy(config),
                 notifier,
             )
             .await
+    }
+}
+
+/// Whether a domain's lookups went unanswered: its existence lookup, or
+/// every lookup that failed, timed out.
+fn silent_domain(d: &crate::probe::dns::DomainObservation) -> bool {
+    use crate::probe::LookupFailure;
+    use crate::probe::dns::Resolution;
+    match &d.resolution {
+        Resolution::Failed { failure } => *failure == LookupFailure::Timeout,
+        Resolution::Resolves => {
+            let failed = checks::dns::failed_queries(d);
+            !failed.is_empty() && failed.iter().all(|q| q.failure == LookupFailure::Timeout)
+        }
     }
 }
 
@@ -219,6 +280,7 @@ impl ObligationsRun {
             .map(|r| r.supplier.id.as_str())
             .chain(self.departed.iter().map(String::as_str));
         RunInput {
+            blind: None,
             at: self.at,
             source: source.to_owned(),
             scopes: checks::paperwork::scopes(ids),
@@ -526,6 +588,7 @@ pub async fn digest_input(
         open_counts,
         undelivered,
         ending_acceptances,
+        blind_since: store.blind_since().await?,
     })
 }
 

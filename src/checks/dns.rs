@@ -4,9 +4,10 @@
 //! Pure: no I/O, no clock. A lookup that failed (SERVFAIL, timeout) is
 //! unknown, never "missing": the checks that need it stay silent and
 //! `dns.resolution_failed` says what failed. Of the domain's own queries,
-//! only NXDOMAIN, SERVFAIL, REFUSED and timeouts raise it; another error
-//! (an answer that could not be decoded) is unknown too, but is only
-//! listed in the evidence of a finding raised for a DNS failure. `dns.dnssec_bogus` is not
+//! only NXDOMAIN, SERVFAIL, REFUSED, timeouts and answers that cannot be
+//! decoded (over UDP, then TCP) raise it; another error (a name that cannot
+//! be sent) is unknown too, but is only listed in the evidence of a finding
+//! raised for a DNS failure. `dns.dnssec_bogus` is not
 //! judged: the probe detects presence only (no validation).
 
 use std::collections::BTreeSet;
@@ -64,6 +65,9 @@ fn resolution_failed(obs: &DomainObservation, failure: &LookupFailure, push: &mu
                 format!("the name server refuses queries for {domain} (REFUSED)")
             }
             LookupFailure::NoRecords => format!("{domain} has no records"),
+            LookupFailure::Undecodable { .. } => {
+                format!("the name servers of {domain} send answers that cannot be decoded")
+            }
             LookupFailure::Other { detail } => format!("lookups for {domain} fail: {detail}"),
         },
         json!({"name": domain, "query": "SOA", "failure": failure, "response": response_name(failure)}),
@@ -71,8 +75,9 @@ fn resolution_failed(obs: &DomainObservation, failure: &LookupFailure, push: &mu
 }
 
 /// Whether a failed lookup says the DNS failed: NXDOMAIN, SERVFAIL, a
-/// timeout or REFUSED. Anything else (an answer hickory could not decode,
-/// a name it would not send) says nothing about the domain's DNS.
+/// timeout, REFUSED, or answers that cannot be decoded over UDP or TCP (a
+/// supplier must not hide its records behind a malformed answer). Anything
+/// else (a name hickory would not send) says nothing about the domain's DNS.
 fn is_dns_failure(failure: &LookupFailure) -> bool {
     matches!(
         failure,
@@ -80,6 +85,7 @@ fn is_dns_failure(failure: &LookupFailure) -> bool {
             | LookupFailure::ServFail
             | LookupFailure::Timeout
             | LookupFailure::Refused
+            | LookupFailure::Undecodable { .. }
     )
 }
 
@@ -318,6 +324,7 @@ pub(crate) fn response_name(failure: &LookupFailure) -> &'static str {
         LookupFailure::ServFail => "SERVFAIL",
         LookupFailure::Refused => "REFUSED",
         LookupFailure::Timeout => "timeout",
+        LookupFailure::Undecodable { .. } => "an answer that cannot be decoded",
         LookupFailure::Other { .. } => "error",
     }
 }

@@ -64,6 +64,10 @@ fn open_cell(o: &SeverityCounts) -> String {
     .join(", ")
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one read, then the lines in order; split up they would pass everything around"
+)]
 pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
     let now = SystemClock.now();
     let (store, config) = open_for_reading(globals).await?;
@@ -72,6 +76,7 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
     let jobs = store.job_runs().await?;
     let outbox = store.outbox_stats().await?;
     let scores = store.supplier_scores(now).await?;
+    let blind_since = store.blind_since().await?;
     let suppliers = store.suppliers().await?;
     store.close().await;
     let today = config
@@ -125,10 +130,14 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
     };
     match globals.format {
         Format::Json => print_json(&StatusReport {
+            blind_since,
             suppliers: &lines,
             service,
         })?,
         Format::Table => {
+            if let Some(since) = blind_since {
+                println!("{}", blind_line(since));
+            }
             let mut t = Table::new(&[
                 "SUPPLIER",
                 "CRITICALITY",
@@ -162,9 +171,21 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
+/// What leads the table while the monitor cannot see.
+fn blind_line(since: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "THE MONITOR CANNOT SEE since {}: its probe runs since then went mostly unanswered \
+         (our network or resolver, not the suppliers). Nothing they saw was recorded as \
+         findings; grades are those of the last run that could see.\n",
+        since.format("%Y-%m-%d %H:%M UTC")
+    )
+}
+
 /// `status --format json`.
 #[derive(Debug, Serialize)]
 struct StatusReport<'a> {
+    /// Set while the monitor cannot see: since when.
+    blind_since: Option<chrono::DateTime<chrono::Utc>>,
     suppliers: &'a [StatusLine<'a>],
     service: Service<'a>,
 }

@@ -5,7 +5,9 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
-use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig};
+use hickory_resolver::config::{
+    ConnectionConfig, NameServerConfig, ProtocolConfig, ResolveHosts, ResolverConfig,
+};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
@@ -29,7 +31,14 @@ pub enum LookupFailure {
     ServFail,
     Refused,
     Timeout,
-    Other { detail: String },
+    /// An answer came, but could not be decoded (over UDP and TCP alike):
+    /// the name server answers, badly.
+    Undecodable {
+        detail: String,
+    },
+    Other {
+        detail: String,
+    },
 }
 
 impl std::fmt::Display for LookupFailure {
@@ -40,6 +49,9 @@ impl std::fmt::Display for LookupFailure {
             Self::ServFail => f.write_str("the nameserver failed to answer (SERVFAIL)"),
             Self::Refused => f.write_str("the nameserver refused the query (REFUSED)"),
             Self::Timeout => f.write_str("the lookup timed out"),
+            Self::Undecodable { detail } => {
+                write!(f, "the answer cannot be decoded ({detail})")
+            }
             Self::Other { detail } => write!(f, "lookup failed: {detail}"),
         }
     }
@@ -49,6 +61,10 @@ impl std::fmt::Display for LookupFailure {
 #[derive(Clone)]
 pub struct DnsResolver {
     inner: TokioResolver,
+    /// The same name servers over TCP alone: asked again when an answer
+    /// over UDP could not be read (a large record sent in one datagram
+    /// without the truncation bit is dropped, or fails to decode).
+    tcp: TokioResolver,
     /// `probe.timeout`, for the steps of a domain probe that are not DNS
     /// lookups (the MTA-STS policy fetch).
     probe_timeout: Duration,
@@ -61,10 +77,14 @@ impl DnsResolver {
     /// # Errors
     /// [`ResolverError`] when the system configuration cannot be read.
     pub fn new(config: &ProbeConfig) -> Result<Self, ResolverError> {
-        let mut builder = if config.nameservers.is_empty() {
-            TokioResolver::builder_tokio().map_err(|e| ResolverError(e.to_string()))?
+        let servers: Vec<NameServerConfig> = if config.nameservers.is_empty() {
+            hickory_resolver::system_conf::read_system_conf()
+                .map_err(|e| ResolverError(e.to_string()))?
+                .0
+                .name_servers()
+                .to_vec()
         } else {
-            let servers = config
+            config
                 .nameservers
                 .iter()
                 .map(|addr| {
@@ -74,20 +94,34 @@ impl DnsResolver {
                     tcp.port = addr.port();
                     NameServerConfig::new(addr.ip(), true, vec![udp, tcp])
                 })
-                .collect();
-            Resolver::builder_with_config(
+                .collect()
+        };
+        let tcp_only: Vec<NameServerConfig> = servers
+            .iter()
+            .cloned()
+            .map(|mut server| {
+                server
+                    .connections
+                    .retain(|c| matches!(c.protocol, ProtocolConfig::Tcp));
+                server
+            })
+            .filter(|server| !server.connections.is_empty())
+            .collect();
+        let build = |servers: Vec<NameServerConfig>, attempts: usize| {
+            let mut builder = Resolver::builder_with_config(
                 ResolverConfig::from_name_servers(servers),
                 TokioRuntimeProvider::default(),
-            )
+            );
+            let options = builder.options_mut();
+            options.timeout = config.timeout.min(Duration::from_secs(5));
+            options.attempts = attempts;
+            options.use_hosts_file = ResolveHosts::Never;
+            options.ndots = 0;
+            builder.build().map_err(|e| ResolverError(e.to_string()))
         };
-        let options = builder.options_mut();
-        options.timeout = config.timeout.min(Duration::from_secs(5));
-        options.attempts = 2;
-        options.use_hosts_file = ResolveHosts::Never;
-        options.ndots = 0;
-        let inner = builder.build().map_err(|e| ResolverError(e.to_string()))?;
         Ok(Self {
-            inner,
+            inner: build(servers, 2)?,
+            tcp: build(tcp_only, 1)?,
             probe_timeout: config.timeout,
         })
     }
@@ -155,12 +189,34 @@ impl DnsResolver {
                 detail: format!("{name:?} is not a valid DNS name: {e}"),
             })?;
         query.set_fqdn(true);
-        let lookup =
-            match tokio::time::timeout(self.guard(), self.inner.lookup(query, record_type)).await {
-                Ok(Ok(lookup)) => lookup,
-                Ok(Err(e)) => return Err(classify_response(&e)),
-                Err(_) => return Err(LookupFailure::Timeout),
+        let first =
+            match tokio::time::timeout(self.guard(), self.inner.lookup(query.clone(), record_type))
+                .await
+            {
+                Ok(Ok(lookup)) => Ok(lookup),
+                Ok(Err(e)) => Err(classify_response(&e)),
+                Err(_) => Err(LookupFailure::Timeout),
             };
+        let lookup = match first {
+            Ok(lookup) => lookup,
+            // An answer that could not be read over UDP — dropped as
+            // undecodable (a timeout) or failing to decode — is asked for
+            // again over TCP, once, where a large answer arrives whole.
+            Err(first @ (LookupFailure::Timeout | LookupFailure::Undecodable { .. })) => {
+                match tokio::time::timeout(self.guard(), self.tcp.lookup(query, record_type)).await
+                {
+                    Ok(Ok(lookup)) => lookup,
+                    // An answer over TCP says more than the UDP failure…
+                    Ok(Err(e)) if !matches!(classify_response(&e), LookupFailure::Other { .. }) => {
+                        return Err(classify_response(&e));
+                    }
+                    // …no answer over TCP either (not listening, timed
+                    // out) leaves the first failure as it was.
+                    _ => return Err(first),
+                }
+            }
+            Err(failure) => return Err(failure),
+        };
         let records: Vec<RData> = lookup
             .answers()
             .iter()
@@ -199,6 +255,10 @@ pub fn classify_response(error: &NetError) -> LookupFailure {
         // hickory turns an I/O error of kind TimedOut into `Timeout` too.
         NetError::Timeout => LookupFailure::Timeout,
         NetError::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => LookupFailure::Timeout,
+        // The answer's bytes are not a DNS message hickory can read.
+        NetError::Proto(e) => LookupFailure::Undecodable {
+            detail: e.to_string(),
+        },
         other => LookupFailure::Other {
             detail: other.to_string(),
         },

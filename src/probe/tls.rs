@@ -99,7 +99,9 @@ impl TlsProber {
                 match timeout(self.timeout, resolver.addresses(name.as_str())).await {
                     Ok(Ok(ips)) => ips,
                     Ok(Err(failure)) => {
-                        obs.reach = unreachable(Stage::Resolve, failure.to_string(), false);
+                        // A lookup that timed out is silence, not an answer.
+                        let timed_out = failure == crate::probe::LookupFailure::Timeout;
+                        obs.reach = unreachable(Stage::Resolve, failure.to_string(), timed_out);
                         return;
                     }
                     Err(_) => {

@@ -59,6 +59,26 @@ pub struct RunInput {
     pub findings: Vec<(String, Finding)>,
     /// The facts behind the findings, kept when they change.
     pub observations: Vec<ObservationBlob>,
+    /// For a probe run, whether the monitor could not see (most probes
+    /// unanswered): such a run is recorded as blind, with no findings
+    /// (see [`RunInput::blinded`]); `None` for runs that probe nothing.
+    pub blind: Option<bool>,
+}
+
+impl RunInput {
+    /// The run as recorded when the monitor could not see: its failures
+    /// are the monitor's, not the suppliers', so no finding fires and no
+    /// scope is complete — nothing opens, nothing resolves, no grade moves.
+    /// The observations are kept.
+    #[must_use]
+    pub fn blinded(mut self) -> Self {
+        self.findings.clear();
+        for scope in &mut self.scopes {
+            scope.complete = false;
+        }
+        self.blind = Some(true);
+        self
+    }
 }
 
 /// The facts one probe gathered about one target of a supplier.
@@ -608,8 +628,8 @@ impl Store {
 
         let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         let run_id: i64 = sqlx::query_scalar(
-            "INSERT INTO runs (at, source, suppliers, findings, opened, reopened, resolved, observations) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO runs (at, source, suppliers, findings, opened, reopened, resolved, observations, blind) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&at)
         .bind(&input.source)
@@ -619,6 +639,7 @@ impl Store {
         .bind(count(outcome.reopened.len()))
         .bind(count(outcome.resolved.len()))
         .bind(count(stored))
+        .bind(input.blind)
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| self.err(e))?;
@@ -868,6 +889,24 @@ impl Store {
         .await
         .map_err(|e| self.err(e))?;
         rows.iter().map(|r| self.score_point(r)).collect()
+    }
+
+    /// When the monitor went blind, if its probe runs since the last one
+    /// that could see were all blind (see [`RunInput::blinded`]): the time
+    /// of the first of them. `None` while the monitor can see.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure or an unreadable row.
+    pub async fn blind_since(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let at: Option<String> = sqlx::query_scalar(
+            "SELECT min(at) FROM runs WHERE blind = 1 \
+             AND id > coalesce((SELECT max(id) FROM runs WHERE blind = 0), 0)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        at.map(|t| parse_timestamp(&t).map_err(|why| self.corrupt(why)))
+            .transpose()
     }
 
     /// The last `limit` runs, newest first.

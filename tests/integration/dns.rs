@@ -732,3 +732,62 @@ async fn hostile_records_are_capped_and_never_panic() {
             .contains("200 DMARC records")
     );
 }
+
+/// A 4 KB SPF record sent over UDP in one datagram without the truncation
+/// bit: hickory cannot decode the answer. It is asked again over TCP and
+/// read whole; a name server whose answers cannot be read over TCP either
+/// is `dns.resolution_failed` naming the query — never silence.
+#[tokio::test]
+async fn an_undecodable_answer_is_asked_again_over_tcp_and_else_reported() {
+    let long = format!("v=spf1 {} -all", "ip4:192.0.2.1 ".repeat(290));
+    assert!(long.len() > 4000);
+    // Character-strings of at most 255 bytes, joined by the reader.
+    let chunks: Vec<String> = long
+        .as_bytes()
+        .chunks(255)
+        .map(|c| String::from_utf8(c.to_vec()).unwrap())
+        .collect();
+    let no_spf = |z: &mut MailDomain| z.spf = Vec::new();
+    let zones = [
+        good("udp-only.test").with(no_spf),
+        good("broken.test").with(no_spf),
+        good("healthy.test"),
+    ];
+    let extra = vec![
+        DnsRecord::txt("udp-only.test", chunks.clone()),
+        DnsRecord::txt("broken.test", chunks),
+    ];
+    let world = world(&zones, extra, World::builder()).await;
+    let (front, _guard) = supplywatch_testworld::dns::mangling_front(
+        world.dns,
+        &["udp-only.test", "broken.test"],
+        &["broken.test"],
+    )
+    .await
+    .unwrap();
+    let fetch = FakeFetch::default();
+    let resolver = resolver_for(front, 2);
+    let seen = expect(
+        &resolver,
+        &fetch,
+        &[
+            ("udp-only.test", &[]),
+            ("broken.test", &["dns.resolution_failed"]),
+            ("healthy.test", &[]),
+        ],
+    )
+    .await;
+    // Read whole over TCP: the record is the 4 KB one.
+    let (obs, _) = &seen["udp-only.test"];
+    let json = serde_json::to_string(obs).unwrap();
+    assert!(json.contains("ip4:192.0.2.1 ip4:192.0.2.1"), "{json}");
+    let (_, findings) = &seen["broken.test"];
+    let failed = find(findings, "dns.resolution_failed");
+    // hickory drops an answer it cannot decode and waits on: over both
+    // transports that reads as a timeout of that one query.
+    assert!(
+        failed.summary.contains("broken.test TXT"),
+        "{}",
+        failed.summary
+    );
+}

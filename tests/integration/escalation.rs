@@ -104,6 +104,8 @@ fn finding(check: &'static str, target: &str, severity: Severity) -> Finding {
 const HEALTHY: Option<RunHealth> = Some(RunHealth {
     probed: 10,
     failed: 0,
+    suppliers: 0,
+    failed_suppliers: 0,
 });
 
 /// A store, a config and the outbox rows already looked at.
@@ -158,6 +160,7 @@ impl Desk {
             })
             .collect();
         let input = RunInput {
+            blind: None,
             at: when,
             source: "daemon".to_owned(),
             scopes,
@@ -663,6 +666,7 @@ async fn a_resolution_recorded_without_a_notifier_is_still_told() {
         .store
         .record_run(
             &RunInput {
+                blind: None,
                 at: at(1),
                 source: "check --save".to_owned(),
                 scopes,
@@ -915,6 +919,8 @@ async fn a_blind_monitor_holds_probe_alerts_and_says_so_once() {
     let blind = Some(RunHealth {
         probed: 10,
         failed: 8,
+        suppliers: 0,
+        failed_suppliers: 0,
     });
     let findings = [
         ("acme", finding("tls.cert_expired", PORTAL, Severity::High)),
@@ -1038,10 +1044,33 @@ async fn a_blind_monitor_holds_probe_alerts_and_says_so_once() {
 }
 
 #[tokio::test]
+async fn failures_concentrated_on_few_suppliers_are_theirs_not_blindness() {
+    // 4 of 14 suppliers whose domains time out, each with many scopes: most
+    // scopes failed, but on few suppliers — their findings, not an outage.
+    let concentrated = RunHealth {
+        probed: 30,
+        failed: 20,
+        suppliers: 14,
+        failed_suppliers: 4,
+    };
+    assert!(!concentrated.is_blind(50));
+    // Most suppliers silent at once: our own network or resolver.
+    let spread = RunHealth {
+        probed: 30,
+        failed: 20,
+        suppliers: 14,
+        failed_suppliers: 12,
+    };
+    assert!(spread.is_blind(50));
+}
+
+#[tokio::test]
 async fn few_probes_never_make_the_monitor_blind() {
     let all_failed = |probed| RunHealth {
         probed,
         failed: probed,
+        suppliers: 0,
+        failed_suppliers: 0,
     };
     assert!(!all_failed(0).is_blind(50));
     assert!(!all_failed(3).is_blind(50));
@@ -1049,7 +1078,9 @@ async fn few_probes_never_make_the_monitor_blind() {
     assert!(
         !RunHealth {
             probed: 10,
-            failed: 5
+            failed: 5,
+            suppliers: 0,
+            failed_suppliers: 0,
         }
         .is_blind(50),
         "exactly half is not more than half"
@@ -1057,7 +1088,9 @@ async fn few_probes_never_make_the_monitor_blind() {
     assert!(
         RunHealth {
             probed: 10,
-            failed: 6
+            failed: 6,
+            suppliers: 0,
+            failed_suppliers: 0,
         }
         .is_blind(50)
     );
@@ -1082,6 +1115,8 @@ async fn few_probes_never_make_the_monitor_blind() {
             Some(RunHealth {
                 probed: 10,
                 failed: 8,
+                suppliers: 0,
+                failed_suppliers: 0,
             }),
         )
         .await;
@@ -1099,6 +1134,8 @@ async fn few_probes_never_make_the_monitor_blind() {
             Some(RunHealth {
                 probed: 10,
                 failed: 9,
+                suppliers: 0,
+                failed_suppliers: 0,
             }),
         )
         .await;
@@ -1444,6 +1481,8 @@ async fn messages_are_safe_whatever_suppliers_and_servers_say() {
             Some(RunHealth {
                 probed: 10,
                 failed: 10,
+                suppliers: 0,
+                failed_suppliers: 0,
             }),
         )
         .await,
@@ -1542,6 +1581,7 @@ async fn queueing_the_same_message_twice_records_its_notices_once() {
     desk.store
         .record_run(
             &RunInput {
+                blind: None,
                 at: at(0),
                 source: "check --save".to_owned(),
                 scopes,

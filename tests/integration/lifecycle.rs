@@ -68,6 +68,7 @@ fn scope(supplier: &str, target: &str, family: &'static str, complete: bool) -> 
 /// A run of acme with the given scopes and findings.
 fn run(when: DateTime<Utc>, scopes: Vec<Scope>, findings: Vec<Finding>) -> RunInput {
     RunInput {
+        blind: None,
         at: when,
         source: "daemon".to_owned(),
         scopes,
@@ -572,6 +573,7 @@ async fn accepted_risks_are_kept_out_of_the_score_and_expire_with_audit_rows() {
     store
         .record_run(
             &RunInput {
+                blind: None,
                 findings: vec![(
                     "globex".to_owned(),
                     finding("email.dmarc_missing", "globex.example", Severity::High),
@@ -675,6 +677,7 @@ async fn scores_are_stored_per_run_with_a_week_ago_trend() {
     let scratch = Scratch::new();
     let store = store_with(&scratch, &["acme", "globex"]).await;
     let both = |when: i64, acme: Vec<Finding>, globex: Vec<Finding>| RunInput {
+        blind: None,
         at: at(when),
         source: "daemon".to_owned(),
         scopes: vec![
@@ -757,6 +760,7 @@ async fn observations_are_stored_only_when_their_facts_change() {
         })
     };
     let with = |when: i64, facts: serde_json::Value| RunInput {
+        blind: None,
         observations: vec![
             ObservationBlob {
                 supplier: "acme".to_owned(),
@@ -857,6 +861,7 @@ async fn prune_deletes_old_runs_but_never_open_findings_or_the_audit_log() {
             findings.push(finding("tls.weak_key", WEB, Severity::High));
         }
         let input = RunInput {
+            blind: None,
             observations: vec![ObservationBlob {
                 supplier: "acme".to_owned(),
                 target: WEB.to_owned(),
@@ -942,6 +947,7 @@ async fn findings_filter_by_supplier_severity_state_and_date() {
     record(
         &store,
         &RunInput {
+            blind: None,
             findings: vec![
                 (
                     "acme".to_owned(),
@@ -1046,6 +1052,7 @@ async fn a_run_naming_an_unknown_supplier_is_refused_whole() {
     let scratch = Scratch::new();
     let store = store_with(&scratch, &["acme"]).await;
     let input = RunInput {
+        blind: None,
         findings: vec![
             (
                 "acme".to_owned(),
@@ -1127,6 +1134,7 @@ async fn record_many(who: &str, handle: &Store, shared: &str) {
     for n in 0..RUNS {
         let target = format!("{who}{n}.example:443");
         let input = RunInput {
+            blind: None,
             at: at(0) + Duration::minutes(n),
             source: format!("writer {who}"),
             scopes: vec![scope(who, &target, "tls", true)],

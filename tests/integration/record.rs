@@ -745,3 +745,52 @@ async fn every_view_tells_the_same_grade() {
         "{listed}"
     );
 }
+
+/// A name server that never answers: every lookup of every supplier times
+/// out — our outage, not theirs. The run is recorded as blind: no finding
+/// opens, no grade moves, and `status` and the digest lead with it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_that_cannot_see_opens_nothing_and_says_so() {
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let mut config = format!(
+        "[daemon]\ndatabase = \"state.db\"\n\n[probe]\nnameservers = [\"127.0.0.1:{port}\"]\n\
+         timeout_secs = 1\nallow_private_targets = true\n\n[email]\ntransport = \"file\"\n\
+         from = \"watch@bank.example\"\ndirectory = \"mail\"\n\n\
+         [contacts]\nrisk_manager = [\"risk@bank.example\"]\n"
+    );
+    for n in 0..5 {
+        let _ = write!(
+            config,
+            "\n[[supplier]]\nid = \"s{n}\"\nname = \"Supplier {n}\"\ncriticality = \"standard\"\n\
+             domains = [\"s{n}.test\"]\nendpoints = [\"www.s{n}.test\"]\n"
+        );
+    }
+    let scratch = Scratch::new();
+    scratch.write("blind.toml", &config);
+    ok(&scratch, "blind.toml", &["sync"]).await;
+    let saved = ok(&scratch, "blind.toml", &["check", "--save"]).await;
+    assert!(saved.stderr.contains("0 opened"), "{}", saved.stderr);
+    // Twice: a damped failure would open on the second run were it recorded.
+    ok(&scratch, "blind.toml", &["check", "--save"]).await;
+    let all = json(&scratch, "blind.toml", &["findings", "--all"]).await;
+    assert_eq!(all, serde_json::json!([]), "a blind run records no finding");
+    let status = ok(&scratch, "blind.toml", &["status"]).await;
+    assert!(
+        status.stdout.starts_with("THE MONITOR CANNOT SEE since "),
+        "{}",
+        status.stdout
+    );
+    let status = json(&scratch, "blind.toml", &["status"]).await;
+    assert!(status["blind_since"].is_string(), "{status}");
+    for s in status["suppliers"].as_array().unwrap() {
+        assert_eq!(s["grade"], "A", "no grade moves: {s}");
+    }
+    let digest = ok(&scratch, "blind.toml", &["digest", "--preview"]).await;
+    assert!(
+        digest.stdout.contains("The monitor cannot see since"),
+        "{}",
+        digest.stdout
+    );
+    drop(silent);
+}

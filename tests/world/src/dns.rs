@@ -306,3 +306,145 @@ pub fn resolver(addr: SocketAddr) -> anyhow::Result<TokioResolver> {
 pub(crate) fn localhost_a(name: String) -> DnsRecord {
     DnsRecord::a(name, Ipv4Addr::LOCALHOST)
 }
+
+/// A front for the DNS server at `upstream` that answers the TXT queries
+/// for `udp_mangled` names over UDP with the whole answer cut short and the
+/// truncation bit clear — what a server sending a 4 KB TXT record in one
+/// datagram without setting TC looks like to a client: an answer it cannot
+/// decode. `tcp_mangled` names get the same cut answer over TCP too (a
+/// server whose answers cannot be decoded at all). Everything else is
+/// relayed. UDP and TCP on one port, like the server itself.
+///
+/// The front stops when the returned guard is dropped.
+///
+/// # Errors
+/// When no port is free.
+pub async fn mangling_front(
+    upstream: SocketAddr,
+    udp_mangled: &[&str],
+    tcp_mangled: &[&str],
+) -> anyhow::Result<(SocketAddr, FrontGuard)> {
+    let guard = FrontGuard(CancellationToken::new());
+    let shutdown = &guard.0;
+    let names = |list: &[&str]| -> Arc<HashSet<String>> {
+        Arc::new(
+            list.iter()
+                .map(|n| n.trim_end_matches('.').to_ascii_lowercase())
+                .collect(),
+        )
+    };
+    let (udp_names, tcp_names) = (names(udp_mangled), names(tcp_mangled));
+    let (udp, tcp) = bind_udp_and_tcp().await?;
+    let addr = udp.local_addr().context("front address")?;
+    let udp = Arc::new(udp);
+    spawn_until(shutdown, async move {
+        let mut buf = vec![0_u8; 65_535];
+        while let Ok((n, from)) = udp.recv_from(&mut buf).await {
+            let Some(query) = buf.get(..n).map(<[u8]>::to_vec) else {
+                continue;
+            };
+            let (udp, udp_names) = (udp.clone(), udp_names.clone());
+            tokio::spawn(async move {
+                let answer = if query_name(&query).is_some_and(|q| udp_names.contains(&q)) {
+                    over_tcp(upstream, &query).await.map(cut_short)
+                } else {
+                    over_udp(upstream, &query).await
+                };
+                if let Some(answer) = answer {
+                    let _ = udp.send_to(&answer, from).await;
+                }
+            });
+        }
+    });
+    spawn_until(shutdown, async move {
+        while let Ok((mut stream, _)) = tcp.accept().await {
+            let tcp_names = tcp_names.clone();
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+                let mut len = [0_u8; 2];
+                while stream.read_exact(&mut len).await.is_ok() {
+                    let mut query = vec![0_u8; usize::from(u16::from_be_bytes(len))];
+                    if stream.read_exact(&mut query).await.is_err() {
+                        return;
+                    }
+                    let mut answer = over_tcp(upstream, &query).await;
+                    if query_name(&query).is_some_and(|q| tcp_names.contains(&q)) {
+                        answer = answer.map(cut_short);
+                    }
+                    let Some(answer) = answer else { return };
+                    let Ok(n) = u16::try_from(answer.len()) else {
+                        return;
+                    };
+                    if stream.write_all(&n.to_be_bytes()).await.is_err()
+                        || stream.write_all(&answer).await.is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Ok((addr, guard))
+}
+
+/// Stops a [`mangling_front`] when dropped.
+pub struct FrontGuard(CancellationToken);
+
+impl Drop for FrontGuard {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+/// The first question's name, lower-case, without the final dot, when it
+/// asks for TXT records (the only ones mangled).
+fn query_name(message: &[u8]) -> Option<String> {
+    let message = hickory_server::proto::op::Message::from_vec(message).ok()?;
+    let query = message.queries.first()?;
+    if query.query_type() != hickory_server::proto::rr::RecordType::TXT {
+        return None;
+    }
+    let name = query.name().to_ascii();
+    Some(name.trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// The answer cut in its last record, with TC clear: undecodable.
+fn cut_short(mut answer: Vec<u8>) -> Vec<u8> {
+    if let Some(flags) = answer.get_mut(2) {
+        *flags &= !0x02;
+    }
+    let keep = answer.len().saturating_sub(answer.len() / 4).max(12);
+    answer.truncate(keep);
+    answer
+}
+
+async fn over_udp(upstream: SocketAddr, query: &[u8]) -> Option<Vec<u8>> {
+    let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.ok()?;
+    socket.send_to(query, upstream).await.ok()?;
+    let mut buf = vec![0_u8; 65_535];
+    let n = tokio::time::timeout(Duration::from_secs(2), socket.recv(&mut buf))
+        .await
+        .ok()?
+        .ok()?;
+    buf.truncate(n);
+    Some(buf)
+}
+
+async fn over_tcp(upstream: SocketAddr, query: &[u8]) -> Option<Vec<u8>> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(upstream).await.ok()?;
+        let len = u16::try_from(query.len()).ok()?;
+        stream.write_all(&len.to_be_bytes()).await.ok()?;
+        stream.write_all(query).await.ok()?;
+        let mut len = [0_u8; 2];
+        stream.read_exact(&mut len).await.ok()?;
+        let mut answer = vec![0_u8; usize::from(u16::from_be_bytes(len))];
+        stream.read_exact(&mut answer).await.ok()?;
+        Some(answer)
+    };
+    tokio::time::timeout(Duration::from_secs(2), exchange)
+        .await
+        .ok()
+        .flatten()
+}
