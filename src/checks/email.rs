@@ -5,17 +5,28 @@
 //! a check needs failed, that check stays silent — unknown is not missing
 //! (`dns.resolution_failed` reports the failure).
 //!
-//! SPF permerrors other than the RFC 7208 4.6.4 limits (a syntax error, an
-//! include of a domain without SPF) have no catalogue id yet; they are in
-//! the observation, not in a finding.
+//! Every SPF permerror is one finding, never silence (a receiver that gets
+//! permerror treats the domain as unprotected):
+//! - the domain's own record: none → `email.spf_missing`, several →
+//!   `email.spf_multiple`, one that does not parse → `email.spf_invalid`;
+//! - met during evaluation: an `include`/`redirect` target whose record does
+//!   not parse, that has no SPF record (RFC 7208 5.2, 6.1) or several (4.5)
+//!   → `email.spf_invalid`, naming the target and the record that named it;
+//! - the 4.6.4 limits (lookups, void lookups, MX names), include loops and
+//!   includes nested deeper than [`spf::MAX_DEPTH`] (which needs more
+//!   lookups than the limit allows) → `email.spf_too_many_lookups`.
+//!
+//! A temperror (a lookup failed) is unknown, not a finding. Record text in
+//! summaries and evidence goes through [`escaped`].
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::untrusted::escaped;
 use super::{Finding, Policy, Severity};
 use crate::probe::dns::{
     DmarcFacts, DmarcPolicy, DomainObservation, FinalAll, MtaStsFacts, PolicyFetch, Qualifier,
-    SpfFacts, SpfProblem, SpfResult, StsMode, TlsRptFacts, spf,
+    SpfFacts, SpfProblem, SpfResult, SpfSyntaxError, StsMode, SyntaxAt, TlsRptFacts, spf,
 };
 
 /// All `email.*` findings for one domain observation.
@@ -86,17 +97,61 @@ fn spf_checks(domain: &str, facts: &SpfFacts, push: &mut Push<'_>) {
                 "{domain} publishes {} SPF records; receivers treat that as a permanent error (RFC 7208 4.5) and SPF fails for all its mail",
                 answer.total()
             ),
-            json!({"name": facts.records.name, "records": answer.records(), "count": answer.total()}),
+            json!({
+                "name": facts.records.name,
+                "records": answer.records().iter().map(|r| escaped(r)).collect::<Vec<_>>(),
+                "count": answer.total(),
+            }),
         );
+        return;
+    }
+    let record = answer.records().first().map_or("", String::as_str);
+    if let Some(error) = &facts.syntax_error {
+        spf_invalid_own(domain, &facts.records.name, record, error, push);
         return;
     }
     let Some(eval) = &facts.evaluation else {
         return;
     };
-    let record = answer.records().first().map_or("", String::as_str);
 
     spf_permissive(domain, record, eval, push);
-    spf_limits(domain, eval, push);
+    spf_permerror(domain, eval, push);
+}
+
+/// `"term" (character n)` for a summary, or nothing when no one term is at fault.
+fn at_term(at: Option<&SyntaxAt>) -> String {
+    at.map_or_else(String::new, |at| {
+        format!(" at \"{}\" (character {})", escaped(&at.term), at.position)
+    })
+}
+
+/// The domain's own record does not parse.
+fn spf_invalid_own(
+    domain: &str,
+    name: &str,
+    record: &str,
+    error: &SpfSyntaxError,
+    push: &mut Push<'_>,
+) {
+    push(
+        "email.spf_invalid",
+        Severity::Medium,
+        format!(
+            "the SPF record of {domain} cannot be parsed{}: {}; receivers return permerror, so SPF fails for all its mail",
+            at_term(error.at.as_ref()),
+            escaped(&error.detail)
+        ),
+        json!({
+            "reason": "syntax",
+            "name": name,
+            "domain": domain,
+            "via": spf::Via::Top,
+            "record": escaped(record),
+            "problem": escaped(&error.detail),
+            "term": error.at.as_ref().map(|at| escaped(&at.term)),
+            "position": error.at.as_ref().map(|at| at.position),
+        }),
+    );
 }
 
 fn spf_permissive(domain: &str, record: &str, eval: &spf::SpfEvaluation, push: &mut Push<'_>) {
@@ -144,7 +199,7 @@ fn spf_permissive(domain: &str, record: &str, eval: &spf::SpfEvaluation, push: &
             Severity::Medium,
             summary,
             json!({
-                "record": record,
+                "record": escaped(record),
                 "final_all": eval.final_all,
                 "permissive_includes": eval.permissive_includes,
             }),
@@ -152,50 +207,190 @@ fn spf_permissive(domain: &str, record: &str, eval: &spf::SpfEvaluation, push: &
     }
 }
 
-fn spf_limits(domain: &str, eval: &spf::SpfEvaluation, push: &mut Push<'_>) {
-    if let SpfResult::PermError { problem } = &eval.result {
-        let summary = match problem {
-            SpfProblem::TooManyLookups { term, domain: at } => Some(format!(
-                "SPF evaluation for {domain} needs more than {} DNS lookups (the 11th is {term} in {at}); receivers return permerror",
-                spf::LOOKUP_LIMIT
-            )),
-            SpfProblem::TooManyVoidLookups { term, domain: at } => Some(format!(
-                "SPF evaluation for {domain} meets more than {} lookups that find nothing (the 3rd is {term} in {at}); receivers return permerror",
-                spf::VOID_LOOKUP_LIMIT
-            )),
-            SpfProblem::TooManyMxRecords {
-                term,
-                target,
-                count,
-            } => Some(format!(
-                "{term} in the SPF policy of {domain} points at {count} MX records for {target}, more than the {} an mx mechanism may use; receivers return permerror",
-                spf::MX_LIMIT
-            )),
-            SpfProblem::Loop { chain } => Some(format!(
-                "the SPF policy of {domain} loops ({}): evaluation can never finish within {} lookups",
-                chain.join(" → "),
-                spf::LOOKUP_LIMIT
-            )),
-            SpfProblem::Syntax { .. }
-            | SpfProblem::NoSpfRecord { .. }
-            | SpfProblem::MultipleRecords { .. }
-            | SpfProblem::TooDeep { .. } => None,
-        };
-        if let Some(summary) = summary {
-            push(
-                "email.spf_too_many_lookups",
-                Severity::Medium,
-                summary,
-                json!({
-                    "problem": problem,
-                    "lookups": eval.lookups,
-                    "void_lookups": eval.void_lookups,
-                    "lookup_terms": eval.lookup_terms,
-                    "records": eval.records,
-                }),
-            );
+/// An evaluation that ended in permerror: `email.spf_too_many_lookups` for
+/// the limits, `email.spf_invalid` for a broken `include`/`redirect` target.
+/// Every [`SpfProblem`] is one or the other (the unit tests go through each).
+fn spf_permerror(domain: &str, eval: &spf::SpfEvaluation, push: &mut Push<'_>) {
+    let SpfResult::PermError { problem } = &eval.result else {
+        return;
+    };
+    if let Some(summary) = over_the_limits(domain, problem) {
+        push(
+            "email.spf_too_many_lookups",
+            Severity::Medium,
+            summary,
+            json!({
+                "problem": problem,
+                "lookups": eval.lookups,
+                "void_lookups": eval.void_lookups,
+                "lookup_terms": eval.lookup_terms,
+                "records": visits(eval),
+            }),
+        );
+    } else if let Some((reason, summary, detail)) = broken_target(domain, eval, problem) {
+        let mut evidence = json!({
+            "reason": reason,
+            "records": visits(eval),
+            "lookups": eval.lookups,
+        });
+        if let (Some(evidence), serde_json::Value::Object(detail)) =
+            (evidence.as_object_mut(), detail)
+        {
+            evidence.extend(detail);
         }
+        push("email.spf_invalid", Severity::Medium, summary, evidence);
     }
+}
+
+/// The summary of `email.spf_too_many_lookups`, for the problems that are
+/// the RFC 7208 4.6.4 limits or can only be met past them.
+fn over_the_limits(domain: &str, problem: &SpfProblem) -> Option<String> {
+    Some(match problem {
+        SpfProblem::TooManyLookups { term, domain: at } => format!(
+            "SPF evaluation for {domain} needs more than {} DNS lookups (the 11th is {term} in {at}); receivers return permerror",
+            spf::LOOKUP_LIMIT
+        ),
+        SpfProblem::TooManyVoidLookups { term, domain: at } => format!(
+            "SPF evaluation for {domain} meets more than {} lookups that find nothing (the 3rd is {term} in {at}); receivers return permerror",
+            spf::VOID_LOOKUP_LIMIT
+        ),
+        SpfProblem::TooManyMxRecords {
+            term,
+            target,
+            count,
+        } => format!(
+            "{term} in the SPF policy of {domain} points at {count} MX records for {target}, more than the {} an mx mechanism may use; receivers return permerror",
+            spf::MX_LIMIT
+        ),
+        SpfProblem::Loop { chain } => format!(
+            "the SPF policy of {domain} loops ({}): evaluation can never finish within {} lookups",
+            chain.join(" → "),
+            spf::LOOKUP_LIMIT
+        ),
+        // Each nested include costs a lookup, so nesting this deep needs
+        // more lookups than the limit allows: that is what it is.
+        SpfProblem::TooDeep { domain: at } => format!(
+            "SPF evaluation for {domain} nests includes more than {} deep (at {}), which needs more than {} DNS lookups; receivers return permerror",
+            spf::MAX_DEPTH,
+            escaped(at),
+            spf::LOOKUP_LIMIT
+        ),
+        SpfProblem::Syntax { .. }
+        | SpfProblem::NoSpfRecord { .. }
+        | SpfProblem::MultipleRecords { .. } => return None,
+    })
+}
+
+/// The reason, summary and evidence of `email.spf_invalid` for an
+/// `include`/`redirect` target that makes evaluation a permerror.
+fn broken_target(
+    domain: &str,
+    eval: &spf::SpfEvaluation,
+    problem: &SpfProblem,
+) -> Option<(&'static str, String, serde_json::Value)> {
+    Some(match problem {
+        SpfProblem::Syntax {
+            domain: target,
+            via,
+            from,
+            detail,
+            at,
+        } => (
+            "syntax",
+            format!(
+                "{}, whose SPF record cannot be parsed{}: {}; receivers return permerror",
+                reached(domain, *via, target, from),
+                at_term(at.as_ref()),
+                escaped(detail)
+            ),
+            json!({
+                "domain": escaped(target),
+                "via": via,
+                "from": escaped(from),
+                "record": target_record(eval, target),
+                "problem": escaped(detail),
+                "term": at.as_ref().map(|at| escaped(&at.term)),
+                "position": at.as_ref().map(|at| at.position),
+            }),
+        ),
+        SpfProblem::NoSpfRecord {
+            domain: target,
+            via,
+            from,
+        } => (
+            "no_spf_record",
+            format!(
+                "{}, which publishes no SPF record; receivers return permerror (RFC 7208 {})",
+                reached(domain, *via, target, from),
+                if *via == spf::Via::Redirect {
+                    "6.1"
+                } else {
+                    "5.2"
+                }
+            ),
+            json!({"domain": escaped(target), "via": via, "from": escaped(from)}),
+        ),
+        SpfProblem::MultipleRecords {
+            domain: target,
+            via,
+            from,
+            count,
+        } => (
+            "multiple_records",
+            format!(
+                "{}, which publishes {count} SPF records; receivers return permerror (RFC 7208 4.5)",
+                reached(domain, *via, target, from),
+            ),
+            json!({"domain": escaped(target), "via": via, "from": escaped(from), "count": count}),
+        ),
+        SpfProblem::TooManyLookups { .. }
+        | SpfProblem::TooManyVoidLookups { .. }
+        | SpfProblem::TooManyMxRecords { .. }
+        | SpfProblem::Loop { .. }
+        | SpfProblem::TooDeep { .. } => return None,
+    })
+}
+
+/// `the SPF policy of example.com includes x.test (named in the record of
+/// y.test)`: how evaluation reached a broken target.
+fn reached(domain: &str, via: spf::Via, target: &str, from: &str) -> String {
+    let how = match via {
+        spf::Via::Redirect => "redirects to",
+        spf::Via::Include | spf::Via::Top => "includes",
+    };
+    let named = if from == domain {
+        String::new()
+    } else {
+        format!(" (named in the record of {})", escaped(from))
+    };
+    format!(
+        "the SPF policy of {domain} {how} {}{named}",
+        escaped(target)
+    )
+}
+
+/// The records evaluation read, their text escaped.
+fn visits(eval: &spf::SpfEvaluation) -> serde_json::Value {
+    eval.records
+        .iter()
+        .map(|v| {
+            json!({
+                "domain": escaped(&v.domain),
+                "via": v.via,
+                "depth": v.depth,
+                "record": escaped(&v.record),
+            })
+        })
+        .collect()
+}
+
+/// The text of a broken target's record, escaped, when evaluation read it.
+fn target_record(eval: &spf::SpfEvaluation, target: &str) -> Option<String> {
+    eval.records
+        .iter()
+        .rev()
+        .find(|v| v.domain == target)
+        .map(|v| escaped(&v.record))
 }
 
 /// The text of the record evaluated for `at` (the domain's own or a
@@ -729,21 +924,26 @@ mod tests {
             assert!(f.summary.contains(words), "{}", f.summary);
             assert_eq!(f.severity, Severity::Medium);
         }
-        // Other permerrors and temperrors have no catalogue id.
+        // Includes nested too deep: more lookups than the limit allows.
         let mut obs = healthy();
         obs.spf = Some(spf_facts(
             "v=spf1 include:x.test -all",
             evaluation(
                 fail_all(),
                 SpfResult::PermError {
-                    problem: SpfProblem::NoSpfRecord {
-                        domain: "x.test".to_owned(),
-                        via: spf::Via::Include,
+                    problem: SpfProblem::TooDeep {
+                        domain: "n13.test".to_owned(),
                     },
                 },
             ),
         ));
-        assert!(ids(&obs).is_empty());
+        let f = only(&obs, "email.spf_too_many_lookups");
+        assert_eq!(
+            f.summary,
+            "SPF evaluation for example.com nests includes more than 12 deep (at n13.test), which needs more than 10 DNS lookups; receivers return permerror"
+        );
+        assert_eq!(f.evidence["problem"]["kind"], "too_deep");
+        // A temperror is unknown, not a finding.
         obs.spf = Some(spf_facts(
             "v=spf1 include:x.test -all",
             evaluation(
@@ -756,6 +956,306 @@ mod tests {
             ),
         ));
         assert!(ids(&obs).is_empty());
+    }
+
+    /// SPF facts as the probe makes them from one TXT record at example.com
+    /// (evaluation, when the record parses, ends in -all).
+    fn facts_of(text: &str) -> SpfFacts {
+        let answer = if spf::is_spf_record(text) {
+            records(vec![text.to_owned()])
+        } else {
+            Answer::Records {
+                records: Vec::new(),
+                total: 0,
+                ignored: 1,
+            }
+        };
+        let parsed = spf::is_spf_record(text).then(|| spf::parse_spf(text));
+        SpfFacts {
+            records: named("example.com", answer),
+            syntax_error: parsed.clone().and_then(Result::err),
+            evaluation: parsed
+                .and_then(Result::ok)
+                .map(|_| evaluation(fail_all(), SpfResult::Completed)),
+        }
+    }
+
+    /// Every string in a JSON value.
+    fn strings(value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::String(s) => out.push(s.clone()),
+            serde_json::Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+            serde_json::Value::Object(o) => o.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+
+    /// No control or hidden character in the summary or the evidence.
+    fn assert_neutral(f: &Finding) {
+        let mut all = vec![f.summary.clone()];
+        strings(&f.evidence, &mut all);
+        for s in all {
+            assert!(
+                !s.chars()
+                    .any(|c| c.is_control() || crate::checks::untrusted::is_hidden(c)),
+                "{s:?} in {f:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn spf_invalid_for_the_domains_own_record() {
+        for (record, summary, term, position, shown) in [
+            (
+                "v=spf1 foo:bar -all",
+                "the SPF record of example.com cannot be parsed at \"foo:bar\" (character 7): unknown mechanism; receivers return permerror, so SPF fails for all its mail",
+                Some("foo:bar"),
+                Some(7),
+                "v=spf1 foo:bar -all",
+            ),
+            (
+                "v=spf1 ip4:192.0.2.1\0 -all",
+                "the SPF record of example.com cannot be parsed at \"ip4:192.0.2.1\\u{0}\" (character 7): the term holds the control character U+0000; receivers return permerror, so SPF fails for all its mail",
+                Some("ip4:192.0.2.1\\u{0}"),
+                Some(7),
+                "v=spf1 ip4:192.0.2.1\\u{0} -all",
+            ),
+            (
+                "v=spf1 ip4:192.0.2.0/24 \u{202e}lla- -all",
+                "the SPF record of example.com cannot be parsed at \"\\u{202e}lla-\" (character 24): the term holds the character U+202E; terms are printable ASCII only; receivers return permerror, so SPF fails for all its mail",
+                Some("\\u{202e}lla-"),
+                Some(24),
+                "v=spf1 ip4:192.0.2.0/24 \\u{202e}lla- -all",
+            ),
+            (
+                "v=spf1 mx\r\n-all",
+                "the SPF record of example.com cannot be parsed at \"mx\\u{d}\\u{a}-all\" (character 7): the term holds the control character U+000D; receivers return permerror, so SPF fails for all its mail",
+                Some("mx\\u{d}\\u{a}-all"),
+                Some(7),
+                "v=spf1 mx\\u{d}\\u{a}-all",
+            ),
+        ] {
+            let mut obs = healthy();
+            obs.spf = Some(facts_of(record));
+            let f = only(&obs, "email.spf_invalid");
+            assert_eq!(f.severity, Severity::Medium);
+            assert_eq!(f.summary, summary);
+            assert_eq!(f.evidence["reason"], "syntax");
+            assert_eq!(f.evidence["via"], "top");
+            assert_eq!(f.evidence["record"], shown);
+            assert_eq!(f.evidence["term"].as_str(), term);
+            assert_eq!(f.evidence["position"].as_u64(), position);
+            assert!(
+                f.evidence["problem"]
+                    .as_str()
+                    .is_some_and(|p| summary.contains(p))
+            );
+            assert_neutral(&f);
+        }
+        // The record as a whole, no one term at fault.
+        let mut obs = healthy();
+        let long = format!("v=spf1 {}-all", "ip4:192.0.2.1 ".repeat(400));
+        obs.spf = Some(facts_of(&long));
+        let f = only(&obs, "email.spf_invalid");
+        assert!(
+            f.summary.starts_with(
+                "the SPF record of example.com cannot be parsed: the record is 5611 bytes long"
+            ),
+            "{}",
+            f.summary
+        );
+        assert!(f.evidence["term"].is_null() && f.evidence["position"].is_null());
+    }
+
+    #[test]
+    fn a_valid_record_raises_no_spf_invalid() {
+        for record in [
+            "v=spf1 include:_spf.provider.test -all",
+            "v=spf1 ip4:192.0.2.0/24 ip6:2001:db8::/32 mx a:mail.example.com ~all",
+            "V=SPF1   -all  ",
+        ] {
+            let mut obs = healthy();
+            obs.spf = Some(facts_of(record));
+            assert!(obs.spf.as_ref().unwrap().evaluation.is_some(), "{record}");
+            assert!(ids(&obs).is_empty(), "{record}: {:?}", ids(&obs));
+        }
+    }
+
+    #[test]
+    fn spf_invalid_for_broken_include_and_redirect_targets() {
+        let problem = |p: SpfProblem| SpfResult::PermError { problem: p };
+        for (result, reason, summary) in [
+            (
+                problem(SpfProblem::Syntax {
+                    domain: "broken.test".to_owned(),
+                    via: spf::Via::Include,
+                    from: "example.com".to_owned(),
+                    detail: "unknown mechanism".to_owned(),
+                    at: Some(SyntaxAt {
+                        term: "foo\u{202e}".to_owned(),
+                        position: 7,
+                    }),
+                }),
+                "syntax",
+                "the SPF policy of example.com includes broken.test, whose SPF record cannot be parsed at \"foo\\u{202e}\" (character 7): unknown mechanism; receivers return permerror",
+            ),
+            (
+                problem(SpfProblem::Syntax {
+                    domain: "broken.test".to_owned(),
+                    via: spf::Via::Redirect,
+                    from: "mid.test".to_owned(),
+                    detail: "the record is 5000 bytes long, more than the 4096 accepted".to_owned(),
+                    at: None,
+                }),
+                "syntax",
+                "the SPF policy of example.com redirects to broken.test (named in the record of mid.test), whose SPF record cannot be parsed: the record is 5000 bytes long, more than the 4096 accepted; receivers return permerror",
+            ),
+            (
+                problem(SpfProblem::NoSpfRecord {
+                    domain: "nospf.test".to_owned(),
+                    via: spf::Via::Include,
+                    from: "example.com".to_owned(),
+                }),
+                "no_spf_record",
+                "the SPF policy of example.com includes nospf.test, which publishes no SPF record; receivers return permerror (RFC 7208 5.2)",
+            ),
+            (
+                problem(SpfProblem::NoSpfRecord {
+                    domain: "nospf.test".to_owned(),
+                    via: spf::Via::Redirect,
+                    from: "example.com".to_owned(),
+                }),
+                "no_spf_record",
+                "the SPF policy of example.com redirects to nospf.test, which publishes no SPF record; receivers return permerror (RFC 7208 6.1)",
+            ),
+            (
+                problem(SpfProblem::MultipleRecords {
+                    domain: "two.test".to_owned(),
+                    via: spf::Via::Include,
+                    from: "mid.test".to_owned(),
+                    count: 2,
+                }),
+                "multiple_records",
+                "the SPF policy of example.com includes two.test (named in the record of mid.test), which publishes 2 SPF records; receivers return permerror (RFC 7208 4.5)",
+            ),
+        ] {
+            let mut obs = healthy();
+            let mut eval = evaluation(fail_all(), result);
+            eval.records.push(spf::SpfVisit {
+                domain: "broken.test".to_owned(),
+                via: spf::Via::Include,
+                depth: 1,
+                record: "v=spf1 foo\u{202e} -all".to_owned(),
+            });
+            obs.spf = Some(spf_facts("v=spf1 include:broken.test -all", eval));
+            let f = only(&obs, "email.spf_invalid");
+            assert_eq!(f.severity, Severity::Medium);
+            assert_eq!(f.summary, summary);
+            assert_eq!(f.evidence["reason"], reason);
+            assert_eq!(
+                f.evidence["records"][0]["record"],
+                "v=spf1 foo\\u{202e} -all"
+            );
+            assert_neutral(&f);
+        }
+    }
+
+    #[test]
+    fn spf_invalid_evidence_of_a_broken_target() {
+        let problem = |p: SpfProblem| SpfResult::PermError { problem: p };
+        // The broken target's record text is in the evidence, escaped.
+        let mut obs = healthy();
+        let mut eval = evaluation(
+            fail_all(),
+            problem(SpfProblem::Syntax {
+                domain: "broken.test".to_owned(),
+                via: spf::Via::Include,
+                from: "example.com".to_owned(),
+                detail: "unknown mechanism".to_owned(),
+                at: None,
+            }),
+        );
+        eval.records.push(spf::SpfVisit {
+            domain: "broken.test".to_owned(),
+            via: spf::Via::Include,
+            depth: 1,
+            record: "v=spf1 \u{0}".to_owned(),
+        });
+        obs.spf = Some(spf_facts("v=spf1 include:broken.test -all", eval));
+        let f = only(&obs, "email.spf_invalid");
+        assert_eq!(f.evidence["record"], "v=spf1 \\u{0}");
+        assert_eq!(f.evidence["domain"], "broken.test");
+        assert_eq!(f.evidence["from"], "example.com");
+        assert_eq!(f.evidence["via"], "include");
+        // A permissive ending is still told apart from the broken include.
+        let mut eval = evaluation(
+            FinalAll::All {
+                qualifier: Qualifier::Pass,
+                domain: "example.com".to_owned(),
+            },
+            problem(SpfProblem::NoSpfRecord {
+                domain: "nospf.test".to_owned(),
+                via: spf::Via::Include,
+                from: "example.com".to_owned(),
+            }),
+        );
+        eval.lookups = 1;
+        obs.spf = Some(spf_facts("v=spf1 include:nospf.test +all", eval));
+        let mut both = ids(&obs);
+        both.sort_unstable();
+        assert_eq!(both, ["email.spf_invalid", "email.spf_permissive"]);
+    }
+
+    mod any_txt {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            /// Any TXT text at the domain either parses (and raises no
+            /// spf_invalid) or raises exactly one `email.spf_*` finding, whose
+            /// summary and evidence hold no control or hidden character.
+            #[test]
+            fn any_txt_text_parses_or_raises_exactly_one_spf_finding(
+                text in prop_oneof![
+                    "(?s).{0,200}",
+                    "(?s).{0,200}".prop_map(|t| format!("v=spf1 {t}")),
+                    proptest::collection::vec(
+                        prop_oneof![
+                            proptest::sample::select(vec![
+                                "-all", "~all", "mx", "a", "ip4:192.0.2.1", "include:x.test",
+                                "redirect=r.test", "foo:bar", "\u{202e}", "\u{0}", "\u{200b}",
+                                "\r\n", "\t", "%{i}", "exists:%{z}.x.test", "\\",
+                            ]).prop_map(str::to_owned),
+                            "\\PC{1,6}",
+                        ],
+                        0..8,
+                    ).prop_map(|terms| format!("v=spf1 {}", terms.join(" "))),
+                ]
+            ) {
+                let mut obs = healthy();
+                obs.spf = Some(facts_of(&text));
+                let spf: Vec<Finding> = findings(&obs)
+                    .into_iter()
+                    .filter(|f| f.check.starts_with("email.spf_"))
+                    .collect();
+                let parses = spf::is_spf_record(&text) && spf::parse_spf(&text).is_ok();
+                if parses {
+                    prop_assert!(spf.is_empty(), "{text:?}: {spf:#?}");
+                } else {
+                    prop_assert_eq!(spf.len(), 1, "{:?}: {:#?}", text, spf);
+                    let want = if spf::is_spf_record(&text) {
+                        "email.spf_invalid"
+                    } else {
+                        "email.spf_missing"
+                    };
+                    prop_assert_eq!(spf[0].check, want);
+                }
+                for f in &spf {
+                    assert_neutral(f);
+                }
+            }
+        }
     }
 
     #[test]

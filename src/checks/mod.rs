@@ -8,6 +8,7 @@ pub mod paperwork;
 pub mod score;
 pub mod securitytxt;
 pub mod tls;
+pub mod untrusted;
 
 use serde::Serialize;
 

@@ -24,7 +24,9 @@ use serde::{Deserialize, Serialize};
 
 pub use dmarc::{DmarcPolicy, DmarcRecord};
 pub use mtasts::{MtaStsFetch, MtaStsPolicy, StsMode};
-pub use spf::{FinalAll, Qualifier, SpfEvaluation, SpfProblem, SpfResult};
+pub use spf::{
+    FinalAll, Qualifier, SpfEvaluation, SpfProblem, SpfResult, SpfSyntaxError, SyntaxAt,
+};
 
 use super::resolve::{DnsResolver, LookupFailure};
 use crate::registry::Domain;
@@ -188,8 +190,8 @@ pub struct DnssecFacts {
 pub struct SpfFacts {
     /// The `v=spf1` TXT records at the domain.
     pub records: NamedAnswer<String>,
-    /// Why the one record is not valid SPF, if it is not.
-    pub syntax_error: Option<String>,
+    /// Why the one record is not valid SPF, if it is not (a permerror).
+    pub syntax_error: Option<SpfSyntaxError>,
     /// The evaluation, when there is exactly one valid record.
     pub evaluation: Option<SpfEvaluation>,
 }
@@ -593,7 +595,7 @@ async fn spf_facts(resolver: &DnsResolver, domain: &str) -> SpfFacts {
             Ok(record) => {
                 facts.evaluation = Some(spf::evaluate(resolver, domain, text, record).await);
             }
-            Err(e) => facts.syntax_error = Some(e.to_string()),
+            Err(e) => facts.syntax_error = Some(e),
         }
     }
     facts

@@ -88,6 +88,7 @@ pub const CHECK_IDS: &[&str] = &[
     "email.spf_permissive",
     "email.spf_too_many_lookups",
     "email.spf_multiple",
+    "email.spf_invalid",
     "email.dmarc_missing",
     "email.dmarc_policy_none",
     "email.dmarc_no_reporting",

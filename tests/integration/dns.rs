@@ -3,6 +3,7 @@
 //! one thing changed, so every test asserts the exact set of ids.
 
 use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Mutex;
@@ -709,7 +710,11 @@ async fn hostile_records_are_capped_and_never_panic() {
     assert_eq!(spf.records.answer.total(), 1);
     assert!(spf.records.answer.records()[0].len() <= 4097);
     assert!(
-        spf.syntax_error.as_deref().unwrap().contains("bytes long"),
+        spf.syntax_error
+            .as_ref()
+            .unwrap()
+            .detail
+            .contains("bytes long"),
         "{spf:#?}"
     );
     let dmarc = obs.dmarc.as_ref().unwrap();
@@ -722,6 +727,7 @@ async fn hostile_records_are_capped_and_never_panic() {
         BTreeSet::from([
             "email.dmarc_missing",
             "email.mta_sts_missing",
+            "email.spf_invalid",
             "email.tlsrpt_missing"
         ]),
         "{findings:#?}"
@@ -790,4 +796,184 @@ async fn an_undecodable_answer_is_asked_again_over_tcp_and_else_reported() {
         "{}",
         failed.summary
     );
+}
+
+/// The `email.spf_invalid` cases: supplier id, the domain's SPF record,
+/// the ids expected besides `email.mta_sts_missing`.
+const SPF_INVALID_CASES: &[(&str, &str, &[&str])] = &[
+    ("good", "v=spf1 ip4:192.0.2.0/24 -all", &[]),
+    ("goodinc", "v=spf1 include:fine.spf-target.test -all", &[]),
+    ("unknown", "v=spf1 foo:bar -all", &["email.spf_invalid"]),
+    ("nul", "v=spf1 ip4:192.0.2.1\0 -all", &["email.spf_invalid"]),
+    (
+        "bidi",
+        "v=spf1 ip4:192.0.2.0/24 \u{202e}lla- -all",
+        &["email.spf_invalid"],
+    ),
+    (
+        "incbroken",
+        "v=spf1 include:broken.spf-target.test -all",
+        &["email.spf_invalid"],
+    ),
+    (
+        "incnospf",
+        "v=spf1 include:nospf.spf-target.test -all",
+        &["email.spf_invalid"],
+    ),
+    (
+        "incgone",
+        "v=spf1 include:gone.spf-target.test -all",
+        &["email.spf_invalid"],
+    ),
+];
+
+fn spfbad(id: &str) -> String {
+    format!("{id}.spfbad.test")
+}
+
+/// Runs `supplywatch check --format json` over one supplier per case, each
+/// with its one domain, and returns the suppliers by id.
+async fn check_spf_cases(world: &World) -> HashMap<String, serde_json::Value> {
+    let scratch = crate::support::Scratch::new();
+    let mut config = format!(
+        "[probe]\nnameservers = [\"{}\"]\ntimeout_secs = 3\nallow_private_targets = true\n",
+        world.dns
+    );
+    for (id, _, _) in SPF_INVALID_CASES {
+        let _ = write!(
+            config,
+            "\n[[supplier]]\nid = \"{id}\"\nname = \"Case {id}\"\ncriticality = \"important\"\ndomains = [\"{}\"]\n",
+            spfbad(id)
+        );
+        // The new id is one the config accepts in overrides.
+        if *id == "nul" {
+            config.push_str("severity = { \"email.spf_invalid\" = \"high\" }\n");
+        }
+    }
+    scratch.write("supplywatch.toml", config);
+    let run = scratch.run_async(&["check", "--format", "json"]).await;
+    run.expect_code(0);
+    run.json()["suppliers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["id"].as_str().unwrap().to_owned(), s.clone()))
+        .collect()
+}
+
+/// The one `email.spf_invalid` of supplier `id`: medium (high where the
+/// config overrides it), on its domain, with nothing in it that hides or
+/// reorders text.
+fn spf_invalid_of(suppliers: &HashMap<String, serde_json::Value>, id: &str) -> serde_json::Value {
+    let f = suppliers[id]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "email.spf_invalid")
+        .unwrap_or_else(|| panic!("no email.spf_invalid for {id}"))
+        .clone();
+    let severity = if id == "nul" { "high" } else { "medium" };
+    assert_eq!(f["severity"], severity, "{f}");
+    assert_eq!(f["target"], spfbad(id), "{f}");
+    let text = f.to_string();
+    assert!(
+        !text.contains('\u{202e}') && !text.contains("\\u0000"),
+        "{text}"
+    );
+    f
+}
+
+/// The cases of `email.spf_invalid`, probed through `supplywatch check
+/// --format json`: the domain's own record broken three ways, includes of
+/// a broken record, of a name without SPF and of a name that does not
+/// exist, beside healthy domains. No domain publishes MTA-STS (through the
+/// binary a policy is only fetched from port 443), so each also raises
+/// `email.mta_sts_missing`, and nothing else.
+#[tokio::test(flavor = "multi_thread")]
+async fn spf_invalid_through_check() {
+    let zones: Vec<MailDomain> = SPF_INVALID_CASES
+        .iter()
+        .map(|(id, spf, _)| {
+            good(&spfbad(id)).with(|z| {
+                z.sts.clear();
+                z.spf = vec![(*spf).to_owned()];
+            })
+        })
+        .collect();
+    let extra = vec![
+        DnsRecord::txt("fine.spf-target.test", ["v=spf1 ip4:198.51.100.0/24 -all"]),
+        DnsRecord::txt("broken.spf-target.test", ["v=spf1 frobnicate \u{202e}-all"]),
+        DnsRecord::txt("nospf.spf-target.test", ["google-site-verification=abc"]),
+    ];
+    let world = world(&zones, extra, World::builder()).await;
+    let suppliers = check_spf_cases(&world).await;
+
+    let mut wrong = Vec::new();
+    for (id, _, want) in SPF_INVALID_CASES {
+        let s = &suppliers[*id];
+        assert!(s.get("errors").is_none(), "{s}");
+        let got: BTreeSet<&str> = s["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["check"].as_str().unwrap())
+            .collect();
+        let mut want: BTreeSet<&str> = want.iter().copied().collect();
+        want.insert("email.mta_sts_missing");
+        if got != want {
+            wrong.push(format!("{id}: expected {want:?}, got {got:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}\n\n{suppliers:#?}", wrong.join("\n"));
+
+    let f = spf_invalid_of(&suppliers, "unknown");
+    assert_eq!(
+        f["summary"],
+        "the SPF record of unknown.spfbad.test cannot be parsed at \"foo:bar\" (character 7): unknown mechanism; receivers return permerror, so SPF fails for all its mail"
+    );
+    assert_eq!(f["evidence"]["record"], "v=spf1 foo:bar -all");
+    assert_eq!(f["evidence"]["term"], "foo:bar");
+    assert_eq!(f["evidence"]["position"], 7);
+
+    let f = spf_invalid_of(&suppliers, "nul");
+    let summary = f["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(
+            "at \"ip4:192.0.2.1\\u{0}\" (character 7): the term holds the control character U+0000"
+        ),
+        "{summary}"
+    );
+    assert_eq!(f["evidence"]["record"], "v=spf1 ip4:192.0.2.1\\u{0} -all");
+
+    let f = spf_invalid_of(&suppliers, "bidi");
+    let summary = f["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("at \"\\u{202e}lla-\" (character 24)") && summary.contains("U+202E"),
+        "{summary}"
+    );
+    assert_eq!(
+        f["evidence"]["record"],
+        "v=spf1 ip4:192.0.2.0/24 \\u{202e}lla- -all"
+    );
+
+    let f = spf_invalid_of(&suppliers, "incbroken");
+    assert_eq!(
+        f["summary"],
+        "the SPF policy of incbroken.spfbad.test includes broken.spf-target.test, whose SPF record cannot be parsed at \"frobnicate\" (character 7): unknown mechanism; receivers return permerror"
+    );
+    assert_eq!(f["evidence"]["reason"], "syntax");
+    assert_eq!(f["evidence"]["domain"], "broken.spf-target.test");
+    assert_eq!(f["evidence"]["via"], "include");
+    assert_eq!(f["evidence"]["record"], "v=spf1 frobnicate \\u{202e}-all");
+
+    for (id, target) in [("incnospf", "nospf"), ("incgone", "gone")] {
+        let f = spf_invalid_of(&suppliers, id);
+        assert_eq!(
+            f["summary"],
+            format!(
+                "the SPF policy of {id}.spfbad.test includes {target}.spf-target.test, which publishes no SPF record; receivers return permerror (RFC 7208 5.2)"
+            )
+        );
+        assert_eq!(f["evidence"]["reason"], "no_spf_record");
+    }
 }

@@ -32,7 +32,7 @@ pub const MX_LIMIT: usize = 10;
 /// Records visited and terms listed in the evaluation's evidence.
 const MAX_VISITS: usize = 32;
 /// Nested includes; the lookup limit stops far earlier, this is a backstop.
-const MAX_DEPTH: usize = 12;
+pub const MAX_DEPTH: usize = 12;
 /// The longest expanded domain (RFC 7208 7.3 truncates to 253).
 const MAX_DOMAIN_LEN: usize = 253;
 
@@ -146,13 +146,48 @@ impl SpfRecord {
     }
 }
 
-/// Why a record is not valid SPF (a permerror).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct SpfSyntaxError(String);
+/// Where in a record the parser gave up: the term at fault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyntaxAt {
+    /// The term as written, raw (up to 80 bytes, `…` when cut): it may hold
+    /// control or bidi characters, so escape it before showing it.
+    pub term: String,
+    /// Where the term starts, in characters from the start of the record
+    /// (0-based; `v=spf1` is at 0).
+    pub position: usize,
+}
+
+/// Why a record is not valid SPF (a permerror): what is wrong and, when one
+/// term is at fault, which.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub struct SpfSyntaxError {
+    /// What is wrong, without the term (e.g. `unknown mechanism`).
+    pub detail: String,
+    /// The term at fault; `None` for the record as a whole (too long, no
+    /// `v=spf1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<SyntaxAt>,
+}
+
+impl fmt::Display for SpfSyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.at {
+            // Debug-quoted: the term is untrusted text.
+            Some(at) => write!(
+                f,
+                "{:?} (at character {}): {}",
+                at.term, at.position, self.detail
+            ),
+            None => f.write_str(&self.detail),
+        }
+    }
+}
 
 fn syntax<T>(why: impl Into<String>) -> Result<T, SpfSyntaxError> {
-    Err(SpfSyntaxError(why.into()))
+    Err(SpfSyntaxError {
+        detail: why.into(),
+        at: None,
+    })
 }
 
 /// Whether a TXT record is an SPF record: `v=spf1` (any case) followed by
@@ -185,19 +220,42 @@ pub fn parse_spf(text: &str) -> Result<SpfRecord, SpfSyntaxError> {
     }
     let mut record = SpfRecord::default();
     // Terms are separated by one or more spaces, and only spaces: a tab or
-    // a line break is part of a term and makes it unknown.
-    for term in text
-        .get(6..)
-        .unwrap_or("")
-        .split(' ')
-        .filter(|t| !t.is_empty())
-    {
-        parse_term(term, &mut record)?;
+    // a line break is part of a term and makes it invalid.
+    let mut start = 6;
+    for term in text.get(6..).unwrap_or("").split(' ') {
+        let at = start;
+        start += term.len() + 1;
+        if term.is_empty() {
+            continue;
+        }
+        parse_term(term, &mut record).map_err(|mut e| {
+            e.at = Some(SyntaxAt {
+                term: shorten(term),
+                position: text.get(..at).map_or(at, |t| t.chars().count()),
+            });
+            e
+        })?;
     }
     Ok(record)
 }
 
+/// Every character a valid term can hold is printable ASCII (RFC 7208
+/// 12: `VCHAR`); name the first one that is not, so that a control or bidi
+/// character is reported as what it is rather than as an unknown mechanism.
+fn unprintable(term: &str) -> Option<String> {
+    let c = term.chars().find(|c| !matches!(c, '\u{21}'..='\u{7e}'))?;
+    let code = format!("U+{:04X}", u32::from(c));
+    Some(if c.is_control() {
+        format!("the term holds the control character {code}")
+    } else {
+        format!("the term holds the character {code}; terms are printable ASCII only")
+    })
+}
+
 fn parse_term(term: &str, record: &mut SpfRecord) -> Result<(), SpfSyntaxError> {
+    if let Some(why) = unprintable(term) {
+        return syntax(why);
+    }
     let first_special = term.find(['=', ':', '/']);
     if let Some(eq) = first_special.filter(|i| term.as_bytes().get(*i) == Some(&b'='))
         && let (Some(name), Some(value)) = (term.get(..eq), term.get(eq + 1..))
@@ -220,22 +278,22 @@ fn parse_term(term: &str, record: &mut SpfRecord) -> Result<(), SpfSyntaxError> 
     let mechanism = match name.to_ascii_lowercase().as_str() {
         "all" => {
             if !args.is_empty() {
-                return syntax(format!("{term:?}: `all` takes no argument"));
+                return syntax("`all` takes no argument");
             }
             Mechanism::All
         }
-        "include" => Mechanism::Include(required_domain(term, args)?),
-        "exists" => Mechanism::Exists(required_domain(term, args)?),
-        "a" => Mechanism::A(domain_and_cidr(term, args)?),
-        "mx" => Mechanism::Mx(domain_and_cidr(term, args)?),
+        "include" => Mechanism::Include(required_domain(args)?),
+        "exists" => Mechanism::Exists(required_domain(args)?),
+        "a" => Mechanism::A(domain_and_cidr(args)?),
+        "mx" => Mechanism::Mx(domain_and_cidr(args)?),
         "ptr" => Mechanism::Ptr(match args.strip_prefix(':') {
-            Some(spec) => Some(domain_spec(term, spec)?),
+            Some(spec) => Some(domain_spec(spec)?),
             None if args.is_empty() => None,
-            None => return syntax(format!("{term:?}: `ptr` takes no CIDR length")),
+            None => return syntax("`ptr` takes no CIDR length"),
         }),
-        "ip4" => Mechanism::Ip4(network::<Ipv4Addr>(term, args, 32)?),
-        "ip6" => Mechanism::Ip6(network::<Ipv6Addr>(term, args, 128)?),
-        _ => return syntax(format!("unknown mechanism {}", shorten(term))),
+        "ip4" => Mechanism::Ip4(network::<Ipv4Addr>(args, 32)?),
+        "ip6" => Mechanism::Ip6(network::<Ipv6Addr>(args, 128)?),
+        _ => return syntax("unknown mechanism"),
     };
     record.directives.push(Directive {
         qualifier,
@@ -250,19 +308,22 @@ fn parse_modifier(name: &str, value: &str, record: &mut SpfRecord) -> Result<(),
             if record.redirect.is_some() {
                 return syntax("`redirect` appears more than once");
             }
-            record.redirect = Some(domain_spec("redirect", value)?);
+            record.redirect = Some(domain_spec(value)?);
         }
         "exp" => {
             if record.explanation.is_some() {
                 return syntax("`exp` appears more than once");
             }
-            record.explanation = Some(domain_spec("exp", value)?);
+            record.explanation = Some(domain_spec(value)?);
         }
         other => {
             // Unknown modifiers are ignored (RFC 7208 6); their value must
             // still be a macro-string.
             if !value.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
-                return syntax(format!("modifier {}: invalid value", shorten(other)));
+                return syntax(format!(
+                    "the value of the modifier {} is not a macro-string",
+                    shorten(other)
+                ));
             }
             if record.unknown_modifiers.len() < 16 {
                 record.unknown_modifiers.push(shorten(other));
@@ -279,22 +340,22 @@ fn is_modifier_name(name: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-fn required_domain(term: &str, args: &str) -> Result<String, SpfSyntaxError> {
+fn required_domain(args: &str) -> Result<String, SpfSyntaxError> {
     match args.strip_prefix(':') {
-        Some(spec) => domain_spec(term, spec),
-        None => syntax(format!("{}: a domain is required", shorten(term))),
+        Some(spec) => domain_spec(spec),
+        None => syntax("a domain is required"),
     }
 }
 
-fn domain_and_cidr(term: &str, args: &str) -> Result<Option<String>, SpfSyntaxError> {
+fn domain_and_cidr(args: &str) -> Result<Option<String>, SpfSyntaxError> {
     let (spec, cidr) = match args.find('/') {
         Some(i) => (args.get(..i).unwrap_or(""), args.get(i..).unwrap_or("")),
         None => (args, ""),
     };
     let domain = match spec.strip_prefix(':') {
-        Some(spec) => Some(domain_spec(term, spec)?),
+        Some(spec) => Some(domain_spec(spec)?),
         None if spec.is_empty() => None,
-        None => return syntax(format!("{}: malformed", shorten(term))),
+        None => return syntax("malformed"),
     };
     // dual-cidr-length = [ "/" ip4-len ] [ "//" ip6-len ]
     if !cidr.is_empty() {
@@ -308,7 +369,7 @@ fn domain_and_cidr(term: &str, args: &str) -> Result<Option<String>, SpfSyntaxEr
             }
         };
         if v4.is_some_and(|l| !cidr_ok(l, 32)) || v6.is_some_and(|l| !cidr_ok(l, 128)) {
-            return syntax(format!("{}: invalid CIDR length", shorten(term)));
+            return syntax("invalid CIDR length");
         }
     }
     Ok(domain)
@@ -322,49 +383,44 @@ fn cidr_ok(length: &str, max: u8) -> bool {
         && length.parse::<u8>().is_ok_and(|n| n <= max)
 }
 
-fn network<T: std::str::FromStr>(
-    term: &str,
-    args: &str,
-    max: u8,
-) -> Result<String, SpfSyntaxError> {
+fn network<T: std::str::FromStr>(args: &str, max: u8) -> Result<String, SpfSyntaxError> {
     let Some(network) = args.strip_prefix(':') else {
-        return syntax(format!("{}: an address is required", shorten(term)));
+        return syntax("an address is required");
     };
     let (address, length) = match network.split_once('/') {
         Some((a, l)) => (a, Some(l)),
         None => (network, None),
     };
     if address.parse::<T>().is_err() || length.is_some_and(|l| !cidr_ok(l, max)) {
-        return syntax(format!("{}: invalid network", shorten(term)));
+        return syntax("invalid network");
     }
     Ok(network.to_owned())
 }
 
 /// Validates a domain-spec (RFC 7208 7.1): a macro-string that ends in a
 /// macro or in `.toplabel`.
-fn domain_spec(term: &str, spec: &str) -> Result<String, SpfSyntaxError> {
-    let bad = |why: &str| syntax(format!("{}: {why}", shorten(term)));
+fn domain_spec(spec: &str) -> Result<String, SpfSyntaxError> {
     if spec.is_empty() {
-        return bad("the domain is empty");
+        return syntax("the domain is empty");
     }
     if spec.len() > MAX_SPF_LEN {
-        return bad("the domain is too long");
+        return syntax("the domain is too long");
     }
     if !spec.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
-        return bad("the domain has characters a domain-spec cannot carry");
+        return syntax("the domain has characters a domain-spec cannot carry");
     }
     if !macros_well_formed(spec) {
-        return bad("malformed macro");
+        return syntax("malformed macro");
     }
     if spec.ends_with('}') {
         return Ok(spec.to_owned());
     }
     let trimmed = spec.strip_suffix('.').unwrap_or(spec);
     let Some((_, toplabel)) = trimmed.rsplit_once('.') else {
-        return bad("the domain needs at least two labels");
+        return syntax("the domain needs at least two labels");
     };
     if !is_toplabel(toplabel) {
-        return bad("the top-level label is malformed");
+        return syntax("the top-level label is malformed");
     }
     Ok(spec.to_owned())
 }
@@ -554,17 +610,37 @@ pub enum SpfProblem {
     },
     /// `include`/`redirect` came back to a domain already being evaluated.
     Loop { chain: Vec<String> },
-    /// The record of `domain` is not valid SPF.
-    Syntax { domain: String, detail: String },
-    /// An `include` or `redirect` target publishes no SPF record.
-    NoSpfRecord { domain: String, via: Via },
-    /// An `include` or `redirect` target publishes more than one.
+    /// The record of `domain`, an `include` or `redirect` target named in
+    /// the record of `from`, is not valid SPF. (The domain's own record is
+    /// parsed before evaluation: [`crate::probe::dns::SpfFacts`] keeps that
+    /// error.)
+    Syntax {
+        domain: String,
+        via: Via,
+        from: String,
+        detail: String,
+        /// The term at fault, when one is.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<SyntaxAt>,
+    },
+    /// An `include` or `redirect` target, named in the record of `from`,
+    /// publishes no SPF record (RFC 7208 5.2, 6.1).
+    NoSpfRecord {
+        domain: String,
+        via: Via,
+        from: String,
+    },
+    /// An `include` or `redirect` target, named in the record of `from`,
+    /// publishes more than one (RFC 7208 4.5).
     MultipleRecords {
         domain: String,
         via: Via,
+        from: String,
         count: usize,
     },
-    /// Includes nested deeper than any evaluation within the limits can.
+    /// Includes nested more than [`MAX_DEPTH`] deep, at `domain`; each
+    /// include costs a lookup, so the lookup limit stops any evaluation
+    /// earlier: a backstop.
     TooDeep { domain: String },
 }
 
@@ -921,6 +997,7 @@ impl<D: SpfDns> Evaluator<'_, D> {
                 return perm(SpfProblem::NoSpfRecord {
                     domain: target,
                     via,
+                    from: domain.to_owned(),
                 });
             }
             Err(failure) => {
@@ -937,6 +1014,7 @@ impl<D: SpfDns> Evaluator<'_, D> {
                 return perm(SpfProblem::NoSpfRecord {
                     domain: target,
                     via,
+                    from: domain.to_owned(),
                 });
             }
             [one] => (*one).clone(),
@@ -944,6 +1022,7 @@ impl<D: SpfDns> Evaluator<'_, D> {
                 return perm(SpfProblem::MultipleRecords {
                     domain: target,
                     via,
+                    from: domain.to_owned(),
                     count: many.len(),
                 });
             }
@@ -954,7 +1033,10 @@ impl<D: SpfDns> Evaluator<'_, D> {
             Err(e) => {
                 return perm(SpfProblem::Syntax {
                     domain: target,
-                    detail: e.to_string(),
+                    via,
+                    from: domain.to_owned(),
+                    detail: e.detail,
+                    at: e.at,
                 });
             }
         };
@@ -1229,6 +1311,53 @@ mod tests {
     }
 
     #[test]
+    fn a_syntax_error_names_the_term_and_where_it_starts() {
+        let at = |text: &str| {
+            let e = parse_spf(text).unwrap_err();
+            (e.detail.clone(), e.at.map(|a| (a.term, a.position)))
+        };
+        assert_eq!(
+            at("v=spf1 foo:bar -all"),
+            (
+                "unknown mechanism".to_owned(),
+                Some(("foo:bar".to_owned(), 7))
+            )
+        );
+        assert_eq!(
+            at("v=spf1  ip4:192.0.2.1   ip4:300.1.1.1 -all"),
+            (
+                "invalid network".to_owned(),
+                Some(("ip4:300.1.1.1".to_owned(), 24))
+            )
+        );
+        // Positions count characters, not bytes.
+        assert_eq!(
+            at("v=spf1 ip4:192.0.2.1 \u{202e}lla- -all").1,
+            Some(("\u{202e}lla-".to_owned(), 21))
+        );
+        let (detail, _) = at("v=spf1 ip4:192.0.2.1 \u{202e}lla-");
+        assert!(detail.contains("U+202E"), "{detail}");
+        let (detail, term) = at("v=spf1 ip4:192.0.2.1\0 -all");
+        assert!(detail.contains("control character U+0000"), "{detail}");
+        assert_eq!(term, Some(("ip4:192.0.2.1\0".to_owned(), 7)));
+        assert_eq!(
+            at("v=spf1 redirect=a.example.com redirect=b.example.com"),
+            (
+                "`redirect` appears more than once".to_owned(),
+                Some(("redirect=b.example.com".to_owned(), 30))
+            )
+        );
+        // The record as a whole: no term.
+        assert_eq!(at("spf1 -all").1, None);
+        let e = parse_spf("v=spf1 foo -all").unwrap_err();
+        assert_eq!(e.to_string(), "\"foo\" (at character 7): unknown mechanism");
+        // A long term is cut for the evidence.
+        let long = format!("v=spf1 {}", "x".repeat(300));
+        let term = parse_spf(&long).unwrap_err().at.unwrap().term;
+        assert!(term.ends_with('…') && term.len() < 100, "{term}");
+    }
+
+    #[test]
     fn tells_spf_records_from_others() {
         assert!(is_spf_record("v=spf1"));
         assert!(is_spf_record("V=Spf1 -all"));
@@ -1450,7 +1579,8 @@ mod tests {
             SpfResult::PermError {
                 problem: SpfProblem::NoSpfRecord {
                     domain: "gone.example.com".to_owned(),
-                    via: Via::Include
+                    via: Via::Include,
+                    from: "example.com".to_owned(),
                 }
             }
         );
@@ -1469,14 +1599,37 @@ mod tests {
             }
         ));
         let bad = FakeDns::default()
-            .spf("example.com", "v=spf1 include:bad.example.com -all")
+            .spf("example.com", "v=spf1 include:mid.example.com -all")
+            .spf("mid.example.com", "v=spf1 include:bad.example.com -all")
             .spf("bad.example.com", "v=spf1 frobnicate");
-        assert!(matches!(
+        assert_eq!(
             run(&bad, "example.com").result,
             SpfResult::PermError {
-                problem: SpfProblem::Syntax { .. }
+                problem: SpfProblem::Syntax {
+                    domain: "bad.example.com".to_owned(),
+                    via: Via::Include,
+                    from: "mid.example.com".to_owned(),
+                    detail: "unknown mechanism".to_owned(),
+                    at: Some(SyntaxAt {
+                        term: "frobnicate".to_owned(),
+                        position: 7
+                    }),
+                }
             }
-        ));
+        );
+        let none_by_redirect = FakeDns::default()
+            .spf("example.com", "v=spf1 redirect=gone.example.com")
+            .spf("gone.example.com", "google-site-verification=x");
+        assert_eq!(
+            run(&none_by_redirect, "example.com").result,
+            SpfResult::PermError {
+                problem: SpfProblem::NoSpfRecord {
+                    domain: "gone.example.com".to_owned(),
+                    via: Via::Redirect,
+                    from: "example.com".to_owned(),
+                }
+            }
+        );
         let failing = FakeDns::default()
             .spf("example.com", "v=spf1 a:down.example.com -all")
             .failing("down.example.com");
