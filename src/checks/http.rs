@@ -12,10 +12,10 @@
 //!   checks are skipped (unknown), and HSTS is judged only if one of the
 //!   endpoint's own responses carried the header — or on the responses
 //!   seen, when they are all a visitor gets (a loop, a Location that is no
-//!   URL). The endpoint then has no
-//!   page a visitor can reach: `http.unreachable`, whose summary says how
-//!   the chain broke (an endpoint must not pass by redirecting where it
-//!   cannot be looked at). A broken chain is an answer, not weather: see
+//!   URL). The endpoint then has no page a visitor can reach:
+//!   `http.unreachable`, whose summary says how the chain broke (an
+//!   endpoint must not pass by redirecting where it cannot be looked at).
+//!   A chain the server broke itself is an answer, not weather: see
 //!   [`is_answer`].
 //! - When `/` redirects to another site (not followed, see
 //!   [`crate::probe::http`]), the endpoint serves no page of its own: the
@@ -181,10 +181,10 @@ pub fn not_judged(obs: &HttpObservation) -> Option<String> {
 fn broken_chain(fetch: &Fetch, failure: &FetchFailure) -> (&'static str, String) {
     let start = &fetch.url;
     let hops = fetch.redirects.len();
-    let via = if hops > 1 {
-        format!(" (after {} redirects)", hops - 1)
-    } else {
-        String::new()
+    let via = match hops {
+        0 | 1 => String::new(),
+        2 => " (through one more redirect)".to_owned(),
+        n => format!(" (through {} more redirects)", n - 1),
     };
     let target = fetch.redirects.last().map_or(failure.url.as_str(), |r| {
         r.to.as_deref().unwrap_or(&r.location)
@@ -1360,6 +1360,30 @@ mod tests {
                 .contains("which is refused (it resolves to 10.1.2.3, a private address)"),
             "{}",
             f.summary
+        );
+        let mut obs = obs_with(
+            vec![
+                response("https://portal.acme.test/", 302, &[]),
+                response("https://portal.acme.test/a", 302, &[]),
+            ],
+            Some(txt_response(GOOD_TXT, "text/plain")),
+        );
+        obs.page.redirects = vec![
+            redirect("https://portal.acme.test/", "https://portal.acme.test/a"),
+            redirect("https://portal.acme.test/a", "http://10.1.2.3/"),
+        ];
+        obs.page.failure = Some(FetchFailure {
+            url: "http://10.1.2.3/".into(),
+            kind: FailureKind::Refused,
+            detail: "10.1.2.3 is a private address".into(),
+            address: Some("10.1.2.3".parse().unwrap()),
+        });
+        assert!(
+            the(&obs, "http.unreachable").summary.starts_with(
+                "https://portal.acme.test/ redirects (through one more redirect) to http://10.1.2.3/, which is refused (a private address)"
+            ),
+            "{}",
+            the(&obs, "http.unreachable").summary
         );
         let f = chain(FailureKind::BadRedirect, "javascript:alert(1)", None);
         assert!(f.summary.contains("not an http(s) URL"), "{}", f.summary);
