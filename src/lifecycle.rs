@@ -7,7 +7,8 @@
 //! Rules (README, "Findings that live"): a finding is keyed (supplier,
 //! check, target); it opens the first time it fires (or, for a damped
 //! check, after [`LifecyclePolicy::damping_runs`] consecutive firing runs,
-//! pending until then), refreshes while it keeps firing, resolves when a run
+//! pending until then — unless the failure is the target's own answer,
+//! the same every run: [`crate::checks::may_be_damped`]), refreshes while it keeps firing, resolves when a run
 //! whose scope for its family on its target was complete no longer shows it
 //! (unknown is not healthy), reopens when it comes back, and moves between
 //! open and accepted as the acceptances say on the run's day. Depends on
@@ -373,7 +374,11 @@ pub fn reconcile(
     out.fired = matches.len();
     let mut fired = vec![false; rows.len()];
     for (supplier, finding, row) in matches {
-        let threshold = lc.policy.threshold(finding.check);
+        let threshold = if crate::checks::may_be_damped(finding) {
+            lc.policy.threshold(finding.check)
+        } else {
+            1
+        };
         match row {
             Some(i) => {
                 if let (Some(row), Some(flag)) = (rows.get_mut(i), fired.get_mut(i)) {

@@ -7,13 +7,26 @@
 //! - CSP, framing, nosniff, Referrer-Policy: the last response, i.e. the
 //!   page a visitor of the endpoint ends up on (the evidence names it).
 //! - When the fetch of `/` stopped short (too many or bad redirects, a
-//!   redirect to a refused address, a timeout on a later hop), the last
-//!   response is not that page, often a bare redirect: the page-header
+//!   loop, a redirect to a refused address, a timeout on a later hop), the
+//!   last response is not that page, often a bare redirect: the page-header
 //!   checks are skipped (unknown), and HSTS is judged only if one of the
-//!   endpoint's own responses carried the header.
-//! - `securitytxt.missing`: only a 404 or 410 (or a soft 404, a page with
-//!   no security.txt field). A fetch that failed or a 5xx, 401, 403 …
-//!   says nothing either way: no `securitytxt.*` finding.
+//!   endpoint's own responses carried the header — or on the responses
+//!   seen, when they are all a visitor gets (a loop, a Location that is no
+//!   URL). The endpoint then has no page a visitor can reach:
+//!   `http.unreachable`, whose summary says how the chain broke (an
+//!   endpoint must not pass by redirecting where it cannot be looked at).
+//!   A chain the server broke itself is an answer, not weather: see
+//!   [`is_answer`].
+//! - When `/` redirects to another site (not followed, see
+//!   [`crate::probe::http`]), the endpoint serves no page of its own: the
+//!   page-header checks do not apply, HSTS is judged on its own responses,
+//!   and the run reports an error line ([`not_judged`]) naming the site.
+//! - `securitytxt.missing`: a 404 or 410 (or a soft 404, a page with no
+//!   security.txt field), or a redirect chain that cannot end at a file —
+//!   a loop, too many redirects, a redirect to a refused address or to no
+//!   URL at all: nobody can fetch it. A fetch that failed (a timeout, no
+//!   connection) or a 5xx, 401, 403 … says nothing either way: no
+//!   `securitytxt.*` finding.
 //! - Server / X-Powered-By: every response on the way.
 //! - `http.no_https_redirect`: only plain-HTTP observations (the prober's
 //!   port-80 rule); they get no other header check.
@@ -30,8 +43,10 @@ use serde_json::json;
 use super::securitytxt::{self, SecurityTxt};
 use super::{Finding, Policy, Severity};
 use crate::probe::http::{
-    FailureKind, Fetch, HttpObservation, HttpResponse, HttpScheme, is_text_plain,
+    FailureKind, Fetch, FetchFailure, HttpObservation, HttpResponse, HttpScheme, MAX_REDIRECTS,
+    is_text_plain,
 };
+use crate::probe::resolve::{metadata_reason, private_reason};
 
 /// `http.hsts_short` below this max-age: six months, in seconds.
 pub const HSTS_MIN_MAX_AGE: u64 = 15_768_000;
@@ -88,6 +103,27 @@ pub fn check(obs: &HttpObservation, now: DateTime<Utc>, _policy: &Policy) -> Vec
         return out;
     }
 
+    if let Some(failure) = obs
+        .page
+        .failure
+        .as_ref()
+        .filter(|f| f.kind != FailureKind::OtherSite)
+    {
+        let (cause, how) = broken_chain(&obs.page, failure);
+        out.push(finding(
+            "http.unreachable",
+            Severity::Medium,
+            format!("{how}; the page and its headers could not be checked"),
+            json!({
+                "url": obs.page.url,
+                "scheme": obs.scheme,
+                "cause": cause,
+                "failure": failure,
+                "redirects": obs.page.redirects,
+                "timed_out": failure.kind == FailureKind::Timeout,
+            }),
+        ));
+    }
     hsts(obs, &mut |c, s, m, e| out.push(finding(c, s, m, e)));
     if obs.page.failure.is_none() {
         page_headers(last, &mut |c, s, m, e| out.push(finding(c, s, m, e)));
@@ -100,6 +136,113 @@ pub fn check(obs: &HttpObservation, now: DateTime<Utc>, _policy: &Policy) -> Vec
 }
 
 type Emit<'a> = dyn FnMut(&'static str, Severity, String, serde_json::Value) + 'a;
+
+/// The `cause` of an `http.unreachable` whose redirect chain the server
+/// broke itself: the same answer comes back on every run.
+const ANSWER_CAUSES: [&str; 4] = [
+    "redirect_refused",
+    "redirect_loop",
+    "too_many_redirects",
+    "bad_redirect",
+];
+
+/// Whether `finding` reports an answer the endpoint gave — a redirect
+/// loop, too many redirects, a redirect to a refused address or to no URL
+/// — rather than weather (a timeout, a refused connection). Flap damping
+/// (`[findings] damping_runs`) holds back only weather: an answer repeats
+/// on every run, and holding it back would let an endpoint that will not
+/// be looked at keep a clean grade.
+#[must_use]
+pub fn is_answer(finding: &Finding) -> bool {
+    finding.check == "http.unreachable"
+        && finding
+            .evidence
+            .get("cause")
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|cause| ANSWER_CAUSES.contains(&cause))
+}
+
+/// Why the page of an answering endpoint was not judged, when it was not
+/// for a reason that is no finding: `/` redirects to another site. The run
+/// reports it as an error line, so that no one reads the silence as a pass.
+#[must_use]
+pub fn not_judged(obs: &HttpObservation) -> Option<String> {
+    let failure = obs.page.failure.as_ref()?;
+    (failure.kind == FailureKind::OtherSite && !obs.page.responses.is_empty()).then(|| {
+        format!(
+            "page headers not checked: {}; list the endpoint it leads to in the registry to judge that page",
+            failure.detail
+        )
+    })
+}
+
+/// How a redirect chain broke: the evidence's `cause`, and a sentence
+/// naming the URL it broke at and why.
+fn broken_chain(fetch: &Fetch, failure: &FetchFailure) -> (&'static str, String) {
+    let start = &fetch.url;
+    let hops = fetch.redirects.len();
+    let via = match hops {
+        0 | 1 => String::new(),
+        2 => " (through one more redirect)".to_owned(),
+        n => format!(" (through {} more redirects)", n - 1),
+    };
+    let target = fetch.redirects.last().map_or(failure.url.as_str(), |r| {
+        r.to.as_deref().unwrap_or(&r.location)
+    });
+    match failure.kind {
+        FailureKind::Refused => {
+            // The full refusal, with the key that would allow it, is in
+            // the evidence (`failure.detail`).
+            let what = failure.address.and_then(|ip| {
+                let reason = metadata_reason(ip).or_else(|| private_reason(ip))?;
+                Some(if target.contains(&ip.to_string()) {
+                    format!(" ({reason})")
+                } else {
+                    format!(" (it resolves to {ip}, {reason})")
+                })
+            });
+            (
+                "redirect_refused",
+                format!(
+                    "{start} redirects{via} to {target}, which is refused{}",
+                    what.unwrap_or_default()
+                ),
+            )
+        }
+        FailureKind::RedirectLoop => {
+            let from = fetch
+                .redirects
+                .last()
+                .map_or(start.as_str(), |r| r.from.as_str());
+            // The fragment is never sent: the URL asked for before is
+            // the one without it.
+            let target = target.split('#').next().unwrap_or(target);
+            (
+                "redirect_loop",
+                format!(
+                    "{start} redirects in a loop: {from} sends it back to {target}, asked for before"
+                ),
+            )
+        }
+        FailureKind::TooManyRedirects => (
+            "too_many_redirects",
+            format!(
+                "{start} redirects more than {MAX_REDIRECTS} times; the redirect to {target} was not followed"
+            ),
+        ),
+        FailureKind::BadRedirect => (
+            "bad_redirect",
+            format!("{start} redirects{via} to {target:?}, which is not an http(s) URL"),
+        ),
+        _ => (
+            "redirect_unreachable",
+            format!(
+                "{start} redirects{via} to {}, which gave no HTTP response: {}",
+                failure.url, failure.detail
+            ),
+        ),
+    }
+}
 
 /// Plain HTTP passes when some redirect leads to `https://`.
 fn no_https_redirect(page: &Fetch, last: &HttpResponse) -> Option<(String, serde_json::Value)> {
@@ -168,9 +311,17 @@ fn hsts(obs: &HttpObservation, emit: &mut Emit<'_>) {
         .iter()
         .find(|r| r.header("strict-transport-security").is_some())
     else {
-        if obs.page.failure.is_some() {
+        if obs.page.failure.as_ref().is_some_and(|f| {
+            !matches!(
+                f.kind,
+                FailureKind::OtherSite | FailureKind::RedirectLoop | FailureKind::BadRedirect
+            )
+        }) {
             // The fetch stopped short: the response that would have
-            // carried the header may be the one never received.
+            // carried the header may be the one never received. (Not so
+            // when it stopped at another site, at a loop or at a Location
+            // no browser follows: every response of this endpoint's host
+            // that a visitor gets is in.)
             return;
         }
         let url = own
@@ -407,6 +558,27 @@ fn delivery_problems(last: &HttpResponse, content_type: Option<&str>, plain: boo
     problems
 }
 
+/// A security.txt fetch that stopped short: `securitytxt.missing` when the
+/// server broke the redirect chain itself (nobody can fetch the file),
+/// nothing when it may be weather.
+fn unfetchable(fetch: &Fetch, failure: &FetchFailure, last: &HttpResponse, emit: &mut Emit<'_>) {
+    let (cause, how) = broken_chain(fetch, failure);
+    if ANSWER_CAUSES.contains(&cause) {
+        emit(
+            "securitytxt.missing",
+            Severity::Medium,
+            format!("no security.txt can be fetched: {how}"),
+            json!({
+                "url": fetch.url,
+                "cause": cause,
+                "failure": failure,
+                "redirects": fetch.redirects,
+                "final_url": last.url,
+            }),
+        );
+    }
+}
+
 fn security_txt(fetch: &Fetch, now: DateTime<Utc>, emit: &mut Emit<'_>) {
     let url = fetch.url.as_str();
     // No answer, a broken redirect chain, a server error: unknown, not
@@ -414,7 +586,8 @@ fn security_txt(fetch: &Fetch, now: DateTime<Utc>, emit: &mut Emit<'_>) {
     let Some(last) = fetch.last() else {
         return;
     };
-    if fetch.failure.is_some() {
+    if let Some(failure) = &fetch.failure {
+        unfetchable(fetch, failure, last, emit);
         return;
     }
     if !(200..300).contains(&last.status) {
@@ -635,6 +808,14 @@ mod tests {
         );
         assert!(findings.iter().all(|f| f.target == obs.target));
         findings.into_iter().next().unwrap()
+    }
+
+    /// The finding `id` among others.
+    fn the(obs: &HttpObservation, id: &str) -> Finding {
+        check(obs, now(), &Policy::default())
+            .into_iter()
+            .find(|f| f.check == id)
+            .unwrap_or_else(|| panic!("no {id}: {:?}", ids(obs)))
     }
 
     #[test]
@@ -1038,7 +1219,8 @@ mod tests {
 
     /// A fetch that failed, or a server error, says nothing about whether
     /// the file exists: no `securitytxt.*` finding at all. (It used to
-    /// raise `securitytxt.missing`, which was wrong.)
+    /// raise `securitytxt.missing`, which was wrong.) A redirect chain the
+    /// server broke itself does: nobody can fetch the file.
     #[test]
     fn security_txt_unknown_is_not_missing() {
         // No response at all.
@@ -1064,6 +1246,14 @@ mod tests {
             detail: "more than 5 redirects".into(),
             address: None,
         });
+        assert_eq!(ids(&obs), vec!["securitytxt.missing"]);
+        // A timeout on a later hop is weather: unknown.
+        obs.security_txt.as_mut().unwrap().failure = Some(FetchFailure {
+            url: "https://portal.acme.test/7".into(),
+            kind: FailureKind::Timeout,
+            detail: "no answer within 2s".into(),
+            address: None,
+        });
         assert!(ids(&obs).is_empty(), "{:?}", ids(&obs));
         // Server errors, and refusals that do not say "not found".
         for status in [500, 502, 503, 504, 401, 403, 429] {
@@ -1078,7 +1268,8 @@ mod tests {
 
     /// When the redirect chain of `/` broke, the last response is not the
     /// page a visitor sees (here a bare redirect): no page-header finding,
-    /// and no HSTS finding unless an own response carried the header.
+    /// and no HSTS finding unless an own response carried the header — but
+    /// `http.unreachable`, since no page can be reached.
     #[test]
     fn a_broken_redirect_chain_skips_the_page_headers() {
         let broken = |first_headers: &[(&str, &str)]| {
@@ -1096,24 +1287,174 @@ mod tests {
             });
             obs
         };
-        assert!(ids(&broken(&[])).is_empty(), "{:?}", ids(&broken(&[])));
+        assert_eq!(ids(&broken(&[])), vec!["http.unreachable"]);
         // An own response with HSTS is still judged.
         assert_eq!(
             ids(&broken(&[("strict-transport-security", "max-age=60")])),
-            vec!["http.hsts_short"]
+            vec!["http.hsts_short", "http.unreachable"]
         );
-        assert!(
+        assert_eq!(
             ids(&broken(&[(
                 "strict-transport-security",
                 "max-age=31536000"
-            )]))
-            .is_empty()
+            )])),
+            vec!["http.unreachable"]
         );
         // The Server header is read on every response, broken chain or not.
         assert_eq!(
             ids(&broken(&[("server", "nginx/1.18.0")])),
-            vec!["http.server_version_disclosed"]
+            vec!["http.server_version_disclosed", "http.unreachable"]
         );
+    }
+
+    fn redirect(from: &str, to: &str) -> Redirect {
+        Redirect {
+            status: 302,
+            from: from.into(),
+            location: to.into(),
+            to: Some(to.into()),
+        }
+    }
+
+    /// A broken chain of `/` is `http.unreachable` whose summary and
+    /// `cause` say how; only the server's own answers are [`is_answer`].
+    #[test]
+    fn broken_chains_say_how_they_broke() {
+        let chain = |kind: FailureKind, to: &str, address: Option<&str>| {
+            let mut obs = obs_with(
+                vec![response(
+                    "https://portal.acme.test/",
+                    302,
+                    &[("location", to)],
+                )],
+                Some(txt_response(GOOD_TXT, "text/plain")),
+            );
+            obs.page.redirects = vec![redirect("https://portal.acme.test/", to)];
+            obs.page.failure = Some(FetchFailure {
+                url: to.into(),
+                kind,
+                detail: "the probe's words".into(),
+                address: address.map(|a| a.parse().unwrap()),
+            });
+            the(&obs, "http.unreachable")
+        };
+        let f = chain(
+            FailureKind::Refused,
+            "http://169.254.169.254/latest/meta-data/",
+            Some("169.254.169.254"),
+        );
+        assert_eq!(
+            f.summary,
+            "https://portal.acme.test/ redirects to http://169.254.169.254/latest/meta-data/, which is refused (a cloud metadata address); the page and its headers could not be checked"
+        );
+        assert_eq!(f.evidence["cause"], "redirect_refused");
+        assert_eq!(f.evidence["failure"]["detail"], "the probe's words");
+        assert!(is_answer(&f));
+        let f = chain(
+            FailureKind::Refused,
+            "https://intranet.acme.test/",
+            Some("10.1.2.3"),
+        );
+        assert!(
+            f.summary
+                .contains("which is refused (it resolves to 10.1.2.3, a private address)"),
+            "{}",
+            f.summary
+        );
+        let mut obs = obs_with(
+            vec![
+                response("https://portal.acme.test/", 302, &[]),
+                response("https://portal.acme.test/a", 302, &[]),
+            ],
+            Some(txt_response(GOOD_TXT, "text/plain")),
+        );
+        obs.page.redirects = vec![
+            redirect("https://portal.acme.test/", "https://portal.acme.test/a"),
+            redirect("https://portal.acme.test/a", "http://10.1.2.3/"),
+        ];
+        obs.page.failure = Some(FetchFailure {
+            url: "http://10.1.2.3/".into(),
+            kind: FailureKind::Refused,
+            detail: "10.1.2.3 is a private address".into(),
+            address: Some("10.1.2.3".parse().unwrap()),
+        });
+        assert!(
+            the(&obs, "http.unreachable").summary.starts_with(
+                "https://portal.acme.test/ redirects (through one more redirect) to http://10.1.2.3/, which is refused (a private address)"
+            ),
+            "{}",
+            the(&obs, "http.unreachable").summary
+        );
+        let f = chain(FailureKind::BadRedirect, "javascript:alert(1)", None);
+        assert!(f.summary.contains("not an http(s) URL"), "{}", f.summary);
+        assert!(is_answer(&f));
+        let f = chain(FailureKind::Timeout, "https://slow.acme.test/", None);
+        assert!(f.summary.contains("gave no HTTP response"), "{}", f.summary);
+        assert_eq!(f.evidence["cause"], "redirect_unreachable");
+        assert_eq!(f.evidence["timed_out"], true);
+        assert!(!is_answer(&f), "a timeout may be weather");
+    }
+
+    /// A loop: every response a visitor would ever get is in, so HSTS is
+    /// judged on them; the summary names the hop that closes the loop.
+    #[test]
+    fn a_loop_judges_hsts_on_what_it_saw() {
+        let mut obs = obs_with(
+            vec![
+                response("https://portal.acme.test/", 302, &[]),
+                response("https://portal.acme.test/a", 302, &[]),
+            ],
+            Some(txt_response(GOOD_TXT, "text/plain")),
+        );
+        obs.page.redirects = vec![
+            redirect("https://portal.acme.test/", "https://portal.acme.test/a"),
+            redirect("https://portal.acme.test/a", "https://portal.acme.test/"),
+        ];
+        obs.page.failure = Some(FetchFailure {
+            url: "https://portal.acme.test/a".into(),
+            kind: FailureKind::RedirectLoop,
+            detail: "a loop".into(),
+            address: None,
+        });
+        assert_eq!(ids(&obs), vec!["http.hsts_missing", "http.unreachable"]);
+        assert_eq!(
+            the(&obs, "http.unreachable").summary,
+            "https://portal.acme.test/ redirects in a loop: https://portal.acme.test/a sends it back to https://portal.acme.test/, asked for before; the page and its headers could not be checked"
+        );
+    }
+
+    /// `/` redirects to another site: no finding for that, no page-header
+    /// finding, HSTS judged on the endpoint's own response, and a note for
+    /// the run's error lines.
+    #[test]
+    fn another_site_is_noted_not_judged() {
+        let other = |headers: &[(&str, &str)]| {
+            let mut obs = obs_with(
+                vec![response("https://portal.acme.test/", 302, headers)],
+                Some(txt_response(GOOD_TXT, "text/plain")),
+            );
+            obs.page.redirects = vec![redirect(
+                "https://portal.acme.test/",
+                "https://login.other.test/",
+            )];
+            obs.page.failure = Some(FetchFailure {
+                url: "https://portal.acme.test/".into(),
+                kind: FailureKind::OtherSite,
+                detail:
+                    "https://portal.acme.test/ redirects to another site, https://login.other.test/"
+                        .into(),
+                address: None,
+            });
+            obs
+        };
+        let obs = other(&[]);
+        assert_eq!(ids(&obs), vec!["http.hsts_missing"]);
+        assert_eq!(
+            not_judged(&obs).unwrap(),
+            "page headers not checked: https://portal.acme.test/ redirects to another site, https://login.other.test/; list the endpoint it leads to in the registry to judge that page"
+        );
+        assert!(ids(&other(&[("strict-transport-security", "max-age=31536000")])).is_empty());
+        assert!(not_judged(&good_obs()).is_none());
     }
 
     #[test]

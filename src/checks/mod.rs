@@ -71,8 +71,9 @@ pub fn sort_findings(findings: &mut [Finding]) {
     });
 }
 
-/// A target that could not be probed for a reason that is not a finding
-/// (refused by policy): reported as an error line, never as a finding.
+/// A target that could not be probed, or not judged, for a reason that is
+/// not a finding (refused by policy; an endpoint whose page is on another
+/// site): reported as an error line, never as a finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TargetError {
     pub target: String,
@@ -123,6 +124,12 @@ pub fn evaluate(
                     errors.push(TargetError {
                         target: page.target.clone(),
                         message: format!("not probed: {}", refusal.detail),
+                    });
+                }
+                if let Some(message) = http::not_judged(page) {
+                    errors.push(TargetError {
+                        target: page.target.clone(),
+                        message,
                     });
                 }
                 findings.extend(http::check(page, now, policy));
@@ -206,6 +213,14 @@ fn failure_id(family: &str) -> &'static str {
         "http" | "securitytxt" => "http.unreachable",
         _ => "dns.resolution_failed",
     }
+}
+
+/// Whether flap damping may hold `finding` back: only failures that may be
+/// weather. A failure the target answered with (a redirect loop, a
+/// redirect to a refused address …, see [`http::is_answer`]) opens at once.
+#[must_use]
+pub fn may_be_damped(finding: &Finding) -> bool {
+    !http::is_answer(finding)
 }
 
 /// What a run covered, from its observations and the findings they gave.

@@ -157,7 +157,13 @@ pub struct ProbeConfig {
     pub timeout: Duration,
     pub concurrency: usize,
     pub per_host_concurrency: usize,
+    /// Probes may reach loopback, private and other internal addresses
+    /// (suppliers on internal networks) — never cloud metadata addresses,
+    /// which need `allow_metadata_targets` too.
     pub allow_private_targets: bool,
+    /// Probes may reach cloud metadata addresses (169.254.169.254,
+    /// `fd00:ec2::254` …); only with `allow_private_targets`. Default false.
+    pub allow_metadata_targets: bool,
     /// The port MTA-STS policies are fetched from: 443, as RFC 8461 says;
     /// another only for test setups.
     pub mta_sts_port: u16,

@@ -57,6 +57,7 @@ const PROBE_KEYS: &[&str] = &[
     "concurrency",
     "per_host_concurrency",
     "allow_private_targets",
+    "allow_metadata_targets",
     "mta_sts_port",
 ];
 const EMAIL_KEYS: &[&str] = &[
@@ -385,6 +386,20 @@ fn probe(r: &mut Reader<'_>, t: Table<'_, '_>, base: &Path) -> Option<ProbeConfi
         .integer(t, "per_host_concurrency", 1..=64)
         .map_or(Some(2), |v| usize::try_from(v).ok());
     let allow_private_targets = r.boolean(t, "allow_private_targets").unwrap_or(false);
+    let allow_metadata_targets = r.boolean(t, "allow_metadata_targets").unwrap_or(false);
+    if allow_metadata_targets
+        && !allow_private_targets
+        && let Some(value) = t.get("allow_metadata_targets")
+    {
+        // Metadata addresses are internal addresses too: opening them
+        // alone, with every private range still closed, is a mistake.
+        ok = false;
+        r.error(
+            &value.span(),
+            t.key("allow_metadata_targets"),
+            "allow_metadata_targets = true needs allow_private_targets = true as well: cloud metadata addresses are internal addresses too",
+        );
+    }
     let mta_sts_port = r
         .integer(t, "mta_sts_port", 1..=65_535)
         .map_or(Some(443), |v| u16::try_from(v).ok());
@@ -398,6 +413,7 @@ fn probe(r: &mut Reader<'_>, t: Table<'_, '_>, base: &Path) -> Option<ProbeConfi
         concurrency: concurrency?,
         per_host_concurrency: per_host?,
         allow_private_targets,
+        allow_metadata_targets,
         mta_sts_port: mta_sts_port?,
         spread: Duration::ZERO,
     })

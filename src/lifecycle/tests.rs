@@ -239,6 +239,51 @@ fn a_damped_check_opens_after_as_many_runs_as_the_policy_says() {
     assert_eq!(rows.len(), 1, "one row throughout");
 }
 
+/// An `http.unreachable` the endpoint answered with (a redirect loop, a
+/// redirect to a refused address …) is the same every run: not damped. One
+/// that may be weather (a timeout) still is.
+#[test]
+fn an_answered_http_failure_opens_at_once() {
+    let with_cause = |cause: &str| {
+        let (supplier, mut f) = finding("http.unreachable", ENDPOINT);
+        f.evidence = json!({ "cause": cause });
+        (supplier, f)
+    };
+    for cause in [
+        "redirect_refused",
+        "redirect_loop",
+        "too_many_redirects",
+        "bad_redirect",
+    ] {
+        let mut rows = Vec::new();
+        let out = run(&mut rows, &[with_cause(cause)], &[]);
+        assert_eq!(
+            out.opened,
+            vec![key("http.unreachable", ENDPOINT)],
+            "{cause}"
+        );
+        assert_eq!(rows[0].state, FindingState::Open, "{cause}");
+    }
+    // Pending from a timeout last run, an answer now: opens.
+    let mut rows = vec![stored(
+        7,
+        "http.unreachable",
+        ENDPOINT,
+        FindingState::Pending,
+    )];
+    let out = run(&mut rows, &[with_cause("redirect_loop")], &[]);
+    assert_eq!(out.opened, vec![key("http.unreachable", ENDPOINT)]);
+    for weather in [
+        with_cause("redirect_unreachable"),
+        finding("http.unreachable", ENDPOINT),
+    ] {
+        let mut rows = Vec::new();
+        let out = run(&mut rows, &[weather], &[]);
+        assert_eq!(out.pending, 1);
+        assert_eq!(rows[0].state, FindingState::Pending);
+    }
+}
+
 #[test]
 fn damping_of_one_run_or_none_opens_at_once() {
     for damping_runs in [0, 1] {

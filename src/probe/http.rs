@@ -5,15 +5,25 @@
 //!
 //! Everything goes through reqwest over rustls (ring), with
 //! - name resolution through our hickory [`DnsResolver`] (never
-//!   getaddrinfo), refusing loopback, private, link-local and metadata
-//!   answers unless `probe.allow_private_targets`; URLs with an IP literal
-//!   are held to the same rule before any request, since reqwest does not
-//!   resolve them;
+//!   getaddrinfo), refusing loopback, private and link-local answers unless
+//!   `probe.allow_private_targets`, and cloud metadata answers unless
+//!   `probe.allow_metadata_targets` as well ([`TargetRule`]); URLs with an
+//!   IP literal (in any spelling the URL parser accepts) are held to the
+//!   same rule before any request, since reqwest does not resolve them;
 //! - no proxy, no connection pool, no cookies, no automatic redirects:
 //!   redirects are followed by hand, at most [`MAX_REDIRECTS`], each target
-//!   admitted by the same rule and recorded;
+//!   admitted by the same rule and recorded, none asked for twice (a loop
+//!   stops the fetch: [`FailureKind::RedirectLoop`]);
 //! - a timeout (`probe.timeout`) on every request, body included, and a cap
 //!   on every body ([`PAGE_BODY_CAP`], [`SECURITY_TXT_CAP`], [`POLICY_CAP`]).
+//!
+//! **Other sites.** `GET /` follows redirects within the endpoint's site
+//! (its registrable domain: `portal.acme.com` → `www.acme.com`) but stops
+//! at one to another site ([`FailureKind::OtherSite`]): that page's
+//! headers protect another origin, and judging them would let an endpoint
+//! pass on someone else's posture. The security.txt fetch follows redirects
+//! to other sites, as RFC 9116 §3 allows (a group's central file): what a
+//! researcher is sent to is what is judged, and the evidence names it.
 //!
 //! Two clients: the posture client accepts any certificate (the TLS probe
 //! already reports what is wrong with it, and a bad certificate must not
@@ -46,7 +56,8 @@ use reqwest::{Client, Response, Url};
 use serde::{Deserialize, Serialize};
 use tokio::time::timeout_at;
 
-use super::resolve::{DnsResolver, LookupFailure, private_reason};
+use super::dns::suffix::registrable_domain;
+use super::resolve::{DnsResolver, LookupFailure, Refusal, TargetRule};
 use super::tls::{LenientVerifier, web_pki_verifier};
 use crate::config::ProbeConfig;
 use crate::registry::Endpoint;
@@ -123,8 +134,9 @@ pub struct Fetch {
     /// Every response received, in order; the last one is where it ended.
     pub responses: Vec<HttpResponse>,
     /// Every redirect answer seen, in order. All were followed except,
-    /// possibly, the last: not when the fetch failed on it (too many,
-    /// refused, malformed) nor, for plain HTTP, when it leads to `https://`.
+    /// possibly, the last: not when the fetch failed on it (too many, a
+    /// loop, refused, another site, malformed) nor, for plain HTTP, when it
+    /// leads to `https://`.
     pub redirects: Vec<Redirect>,
     /// Why the fetch stopped short of a final response, if it did.
     pub failure: Option<FetchFailure>,
@@ -233,6 +245,13 @@ pub enum FailureKind {
     Protocol,
     /// More than [`MAX_REDIRECTS`] redirects.
     TooManyRedirects,
+    /// A redirect back to a URL this fetch already asked for: not asked
+    /// again.
+    RedirectLoop,
+    /// `GET /` redirected to another site (another registrable domain, or
+    /// another IP address): not followed, since that site's page is not
+    /// the endpoint's (see the module docs).
+    OtherSite,
     /// A `Location` that is not an http(s) URL.
     BadRedirect,
     /// The URL itself is unusable.
@@ -264,22 +283,27 @@ struct Mode {
     keep_body: bool,
     /// Plain HTTP: stop at the first redirect to `https://`.
     stop_at_https: bool,
+    /// Stop at a redirect to another site ([`FailureKind::OtherSite`]).
+    stay_on_site: bool,
 }
 
 const PAGE: Mode = Mode {
     body_cap: PAGE_BODY_CAP,
     keep_body: false,
     stop_at_https: false,
+    stay_on_site: true,
 };
 const SECURITY_TXT: Mode = Mode {
     body_cap: SECURITY_TXT_CAP,
     keep_body: true,
     stop_at_https: false,
+    stay_on_site: false,
 };
 const PLAIN: Mode = Mode {
     body_cap: PAGE_BODY_CAP,
     keep_body: false,
     stop_at_https: true,
+    stay_on_site: false,
 };
 
 /// Knobs beyond `[probe]`, for tests and for callers with special needs.
@@ -289,9 +313,10 @@ pub struct HttpOptions {
     /// rule); default `[80]`. Tests, which cannot bind 80, name their own.
     pub plain_http_ports: Vec<u16>,
     /// Addresses let through although the address rule would refuse them
-    /// (when `allow_private_targets` is false). Empty by default; tests
-    /// allow `127.0.0.1`, where the test world lives, to show that every
-    /// other internal address is still refused mid-way.
+    /// as private (when `allow_private_targets` is false); never a cloud
+    /// metadata address, which only `allow_metadata_targets` opens. Empty
+    /// by default; tests allow `127.0.0.1`, where the test world lives, to
+    /// show that every other internal address is still refused mid-way.
     pub allowed_addresses: Vec<IpAddr>,
 }
 
@@ -304,21 +329,20 @@ impl Default for HttpOptions {
     }
 }
 
-/// The address rule, shared by the URL check and the resolver.
+/// The address rule, shared by the URL check and the resolver: `[probe]`'s
+/// [`TargetRule`], with the [`HttpOptions::allowed_addresses`] exceptions.
 #[derive(Debug, Clone)]
 struct AddressRule {
-    allow_private: bool,
+    rule: TargetRule,
     allowed: Vec<IpAddr>,
 }
 
 impl AddressRule {
     /// Why `ip` may not be probed, if it may not.
-    fn refuses(&self, ip: IpAddr) -> Option<&'static str> {
-        if self.allow_private || self.allowed.contains(&ip) {
-            None
-        } else {
-            private_reason(ip)
-        }
+    fn refuses(&self, ip: IpAddr) -> Option<Refusal> {
+        self.rule
+            .refuses(ip)
+            .filter(|r| r.metadata || !self.allowed.contains(&ip))
     }
 }
 
@@ -359,7 +383,7 @@ impl HttpProber {
             .with_custom_certificate_verifier(Arc::new(LenientVerifier::accept_any(provider)))
             .with_no_client_auth();
         let rule = AddressRule {
-            allow_private: config.allow_private_targets,
+            rule: TargetRule::of(config),
             allowed: options.allowed_addresses,
         };
         let resolver = Arc::new(GuardedResolver {
@@ -395,11 +419,13 @@ impl HttpProber {
             HttpScheme::Https
         };
         let origin = format!("{}://{endpoint}", if plain { "http" } else { "https" });
+        let site = site_of(&endpoint.host.to_string());
         let page = self
             .fetch_url(
                 &self.inner.posture,
                 &format!("{origin}/"),
                 if plain { PLAIN } else { PAGE },
+                &site,
             )
             .await;
         let security_txt = if plain || page.responses.is_empty() {
@@ -410,6 +436,7 @@ impl HttpProber {
                     &self.inner.posture,
                     &format!("{origin}{SECURITY_TXT_PATH}"),
                     SECURITY_TXT,
+                    &site,
                 )
                 .await,
             )
@@ -494,7 +521,11 @@ impl HttpProber {
         String::from_utf8(body.kept).map_err(|_| format!("{url} is not UTF-8 text"))
     }
 
-    async fn fetch_url(&self, client: &Client, url: &str, mode: Mode) -> Fetch {
+    /// Fetches `url`, following redirects by hand: each target admitted by
+    /// the address rule, none asked for twice (a loop), at most
+    /// [`MAX_REDIRECTS`], and — where `mode` says so — none to a site other
+    /// than `site` (the endpoint's, from [`site_of`]).
+    async fn fetch_url(&self, client: &Client, url: &str, mode: Mode, site: &str) -> Fetch {
         let mut fetch = Fetch {
             url: url.to_owned(),
             responses: Vec::new(),
@@ -537,7 +568,7 @@ impl HttpProber {
                 location: location.clone(),
                 to: to.as_ref().map(ToString::to_string),
             });
-            let next = match to {
+            let mut next = match to {
                 Some(next) if matches!(next.scheme(), "http" | "https") => next,
                 _ => {
                     fetch.failure = Some(FetchFailure {
@@ -554,19 +585,66 @@ impl HttpProber {
             if mode.stop_at_https && next.scheme() == "https" {
                 return fetch;
             }
-            if fetch.redirects.len() > MAX_REDIRECTS {
-                fetch.failure = Some(FetchFailure {
-                    url: current.to_string(),
-                    kind: FailureKind::TooManyRedirects,
-                    detail: format!(
-                        "more than {MAX_REDIRECTS} redirects: {current} redirects again, to {next}; not followed"
-                    ),
-                    address: None,
-                });
+            // A fragment is never sent: `/a#x` and `/a` are one request.
+            next.set_fragment(None);
+            if let Some(failure) = self.refuse_hop(&fetch, &current, &next, mode, site) {
+                fetch.failure = Some(failure);
                 return fetch;
             }
             current = next;
         }
+    }
+
+    /// Why the redirect from `current` to `next` is not followed, if it is
+    /// not: a loop, another site (where `mode` says so), too many. (A
+    /// refused address is refused as such at the next request, whichever
+    /// site it is on.)
+    fn refuse_hop(
+        &self,
+        fetch: &Fetch,
+        current: &Url,
+        next: &Url,
+        mode: Mode,
+        site: &str,
+    ) -> Option<FetchFailure> {
+        let stop = |kind: FailureKind, detail: String| {
+            Some(FetchFailure {
+                url: current.to_string(),
+                kind,
+                detail,
+                address: None,
+            })
+        };
+        let hops = fetch.redirects.len();
+        if fetch.responses.iter().any(|r| r.url == next.as_str()) {
+            return stop(
+                FailureKind::RedirectLoop,
+                format!(
+                    "a redirect loop: {current} redirects to {next}, which was asked for before in this chain (after {hops} redirect{}); not followed",
+                    if hops == 1 { "" } else { "s" }
+                ),
+            );
+        }
+        if mode.stay_on_site && self.admit(next).is_ok() {
+            let other = next.host_str().map(site_of).unwrap_or_default();
+            if other != site {
+                return stop(
+                    FailureKind::OtherSite,
+                    format!(
+                        "{current} redirects to another site, {next} ({other} is not {site}); not followed: that page is not this endpoint's"
+                    ),
+                );
+            }
+        }
+        if hops > MAX_REDIRECTS {
+            return stop(
+                FailureKind::TooManyRedirects,
+                format!(
+                    "more than {MAX_REDIRECTS} redirects: {current} redirects again, to {next}; not followed"
+                ),
+            );
+        }
+        None
     }
 
     /// Sends one GET and reads its body (not a redirect's) under one
@@ -643,12 +721,12 @@ impl HttpProber {
         };
         let literal = host.trim_start_matches('[').trim_end_matches(']');
         if let Ok(ip) = literal.parse::<IpAddr>()
-            && let Some(reason) = self.inner.rule.refuses(ip)
+            && let Some(refusal) = self.inner.rule.refuses(ip)
         {
             return Err(FetchFailure {
                 url: url.to_string(),
                 kind: FailureKind::Refused,
-                detail: refusal_text(host, ip, reason),
+                detail: refusal_text(host, ip, refusal),
                 address: Some(ip),
             });
         }
@@ -692,13 +770,31 @@ fn client(
         .map_err(|e| HttpSetupError::Client(error_chain(&e)))
 }
 
-fn refusal_text(host: &str, ip: IpAddr, reason: &str) -> String {
+fn refusal_text(host: &str, ip: IpAddr, refusal: Refusal) -> String {
+    let reason = refusal.reason;
     let how = if host.trim_start_matches('[').trim_end_matches(']') == ip.to_string() {
         format!("{host} is {reason}")
     } else {
         format!("{host} resolves to {ip}, {reason}")
     };
-    format!("{how}; set probe.allow_private_targets = true to probe internal targets")
+    format!("{how}; {}", refusal.remedy())
+}
+
+/// The site of a URL host or endpoint host, as redirects are judged: its
+/// registrable domain (`portal.acme.com` and `www.acme.com` are one site,
+/// `login.other.com` another), or the host itself for an IP address or a
+/// public suffix. Lower case, IPv6 without brackets.
+#[must_use]
+pub fn site_of(host: &str) -> String {
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    if host.parse::<IpAddr>().is_ok() {
+        return host;
+    }
+    registrable_domain(&host).unwrap_or(host)
 }
 
 /// Lower-cased names (the `http` crate keeps them so), lossy values, capped.
@@ -801,7 +897,11 @@ fn failure_from(url: &Url, error: &reqwest::Error) -> FetchFailure {
         if let Some(refused) = e.downcast_ref::<AddressRefused>() {
             kind = FailureKind::Refused;
             address = Some(refused.address);
-            detail = Some(refusal_text(&refused.host, refused.address, refused.reason));
+            detail = Some(refusal_text(
+                &refused.host,
+                refused.address,
+                refused.refusal,
+            ));
             break;
         }
         if let Some(lookup) = e.downcast_ref::<LookupFailed>() {
@@ -869,11 +969,11 @@ fn error_chain(error: &(dyn StdError + 'static)) -> String {
 
 /// A DNS answer probes may not use.
 #[derive(Debug, thiserror::Error)]
-#[error("{host} resolves to {address}, {reason}")]
+#[error("{host} resolves to {address}, {}", refusal.reason)]
 struct AddressRefused {
     host: String,
     address: IpAddr,
-    reason: &'static str,
+    refusal: Refusal,
 }
 
 /// A name that did not resolve.
@@ -902,14 +1002,14 @@ impl Resolve for GuardedResolver {
             })?;
             // Any internal answer refuses the name, as for TLS: a name
             // with a public and an internal address must not reach in.
-            if let Some((address, reason)) = ips
+            if let Some((address, refusal)) = ips
                 .iter()
                 .find_map(|ip| rule.refuses(*ip).map(|why| (*ip, why)))
             {
                 return Err(AddressRefused {
                     host,
                     address,
-                    reason,
+                    refusal,
                 }
                 .into());
             }
@@ -923,6 +1023,7 @@ impl Resolve for GuardedResolver {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::resolve::metadata_reason;
 
     #[test]
     fn text_plain_allows_parameters_only() {
@@ -1004,6 +1105,7 @@ mod tests {
             concurrency: 1,
             per_host_concurrency: 1,
             allow_private_targets: allow_private,
+            allow_metadata_targets: false,
             mta_sts_port: 443,
             spread: std::time::Duration::ZERO,
         };
@@ -1062,8 +1164,92 @@ mod tests {
         );
         let open = prober(true, vec![]);
         assert!(open.admit(&Url::parse("http://10.1.2.3/").unwrap()).is_ok());
+        assert!(
+            open.admit(&Url::parse("http://127.0.0.1/").unwrap())
+                .is_ok()
+        );
         assert!(!open.is_plain_http(&"a.test".parse().unwrap()));
         assert!(open.is_plain_http(&"a.test:80".parse().unwrap()));
+    }
+
+    /// With `allow_private_targets`, every spelling of a metadata address
+    /// in a URL is still refused before any request, and the refusal
+    /// names the key that would open it; an explicit exception for the
+    /// address does not open it either.
+    #[tokio::test]
+    async fn metadata_literals_are_refused_with_private_targets_allowed() {
+        let metadata = IpAddr::from([169, 254, 169, 254]);
+        for prober in [prober(true, vec![]), prober(true, vec![metadata])] {
+            for url in [
+                "http://169.254.169.254/latest/meta-data/",
+                "http://2852039166/",
+                "http://0xa9fea9fe/",
+                "http://0xA9.0xFE.0xA9.0xFE/",
+                "http://0251.0376.0251.0376/",
+                "http://169.254.43518/",
+                "http://169.16689662/",
+                "http://[::ffff:169.254.169.254]/",
+                "http://[::ffff:a9fe:a9fe]/",
+                "http://[64:ff9b::a9fe:a9fe]/",
+                "http://[64:ff9b::169.254.169.254]/",
+                "http://[2002:a9fe:a9fe::]/",
+                "http://[fd00:ec2::254]/latest/meta-data/",
+                "https://[fd00:ec2::254]:8443/",
+                "http://169.254.170.2/v2/credentials/x",
+                "http://100.100.100.200/latest/meta-data/",
+            ] {
+                let failure = prober.admit(&Url::parse(url).unwrap()).unwrap_err();
+                assert_eq!(failure.kind, FailureKind::Refused, "{url}");
+                assert!(
+                    failure.detail.contains("allow_metadata_targets"),
+                    "{url}: {}",
+                    failure.detail
+                );
+                assert!(
+                    failure
+                        .address
+                        .is_some_and(|a| metadata_reason(a).is_some()),
+                    "{url}"
+                );
+            }
+        }
+    }
+
+    /// The resolver guard refuses a name whose answers include a metadata
+    /// address before reqwest connects anywhere: with
+    /// `allow_private_targets`, a name on 127.0.0.1 passes and one on
+    /// 169.254.169.254 (or an IPv4-mapped spelling of it) does not.
+    #[test]
+    fn the_resolver_guard_refuses_metadata_answers() {
+        let guard = AddressRule {
+            rule: TargetRule {
+                allow_private: true,
+                allow_metadata: false,
+            },
+            allowed: vec![],
+        };
+        for answers in [
+            vec!["169.254.169.254"],
+            vec!["93.184.216.34", "169.254.169.254"],
+            vec!["::ffff:169.254.169.254"],
+            vec!["fd00:ec2::254"],
+        ] {
+            let ips: Vec<IpAddr> = answers.iter().map(|a| a.parse().unwrap()).collect();
+            let refused = ips.iter().find_map(|ip| guard.refuses(*ip));
+            assert!(refused.is_some_and(|r| r.metadata), "{answers:?}");
+        }
+        assert!(guard.refuses(IpAddr::from([127, 0, 0, 1])).is_none());
+        assert!(guard.refuses(IpAddr::from([10, 0, 0, 1])).is_none());
+    }
+
+    #[test]
+    fn sites_are_registrable_domains() {
+        assert_eq!(site_of("portal.acme.test"), "acme.test");
+        assert_eq!(site_of("WWW.Acme.Test."), "acme.test");
+        assert_eq!(site_of("login.other.test"), "other.test");
+        assert_eq!(site_of("a.b.example.co.uk"), "example.co.uk");
+        assert_eq!(site_of("127.0.0.1"), "127.0.0.1");
+        assert_eq!(site_of("[::1]"), "::1");
     }
 
     #[test]

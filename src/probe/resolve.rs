@@ -265,6 +265,131 @@ pub fn classify_response(error: &NetError) -> LookupFailure {
     }
 }
 
+/// Which internal addresses probes may reach: `[probe]
+/// allow_private_targets` and `allow_metadata_targets`, shared by the TLS
+/// and HTTP probes (and the HTTP probe's resolver guard and redirect
+/// check), so that every way to an address meets the same rule.
+///
+/// Cloud metadata addresses ([`metadata_reason`]) are a class of their
+/// own: `allow_private_targets` (internal suppliers) does not open them;
+/// only `allow_metadata_targets` does, which the config accepts only
+/// together with `allow_private_targets`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TargetRule {
+    pub allow_private: bool,
+    pub allow_metadata: bool,
+}
+
+/// Why the [`TargetRule`] refuses an address: what the address is, and
+/// the config key that would allow it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    /// "a cloud metadata address", "a private address" …
+    pub reason: &'static str,
+    /// Whether it is refused as a cloud metadata address.
+    pub metadata: bool,
+}
+
+impl Refusal {
+    /// What to set to probe it anyway, for the evidence.
+    #[must_use]
+    pub fn remedy(self) -> &'static str {
+        if self.metadata {
+            "cloud metadata addresses are never probed unless probe.allow_metadata_targets = true (with allow_private_targets)"
+        } else {
+            "set probe.allow_private_targets = true to probe internal targets"
+        }
+    }
+}
+
+impl TargetRule {
+    /// The rule `[probe]` sets.
+    #[must_use]
+    pub fn of(config: &ProbeConfig) -> Self {
+        Self {
+            allow_private: config.allow_private_targets,
+            allow_metadata: config.allow_metadata_targets,
+        }
+    }
+
+    /// Why probes may not reach `ip`, if they may not.
+    #[must_use]
+    pub fn refuses(self, ip: IpAddr) -> Option<Refusal> {
+        if let Some(reason) = metadata_reason(ip) {
+            return (!self.allow_metadata).then_some(Refusal {
+                reason,
+                metadata: true,
+            });
+        }
+        if self.allow_private {
+            return None;
+        }
+        private_reason(ip).map(|reason| Refusal {
+            reason,
+            metadata: false,
+        })
+    }
+}
+
+/// Cloud metadata and credential services, by IPv4 address: the instance
+/// metadata service of most clouds (169.254.169.254), AWS ECS task
+/// credentials (169.254.170.2), EKS Pod Identity (169.254.170.23), Alibaba
+/// Cloud (100.100.100.200), Oracle Cloud Classic (192.0.0.192), and the
+/// Azure host agent's wire server (168.63.129.16). The rest of
+/// 169.254.0.0/16 is treated alike, see [`metadata_reason`].
+const METADATA_V4: [Ipv4Addr; 6] = [
+    Ipv4Addr::new(169, 254, 169, 254),
+    Ipv4Addr::new(169, 254, 170, 2),
+    Ipv4Addr::new(169, 254, 170, 23),
+    Ipv4Addr::new(100, 100, 100, 200),
+    Ipv4Addr::new(192, 0, 0, 192),
+    Ipv4Addr::new(168, 63, 129, 16),
+];
+
+/// Why `ip` is a cloud metadata address, if it is: one of
+/// [`METADATA_V4`], any other IPv4 link-local address (169.254.0.0/16,
+/// where cloud platforms put their instance services: DNS, time,
+/// Tencent's metadata …), AWS's IPv6 services under `fd00:ec2::/64`
+/// (metadata `fd00:ec2::254`, EKS Pod Identity `fd00:ec2::23` …), or an
+/// IPv6 address that carries one of these IPv4 addresses (IPv4-mapped,
+/// IPv4-compatible, NAT64, 6to4). Every spelling a URL parser accepts
+/// (`2852039166`, `0xa9fea9fe`, `0251.0376.0251.0376`) is the same
+/// address once parsed.
+#[must_use]
+pub fn metadata_reason(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v4) => v4_metadata(v4),
+        IpAddr::V6(v6) => {
+            if is_aws_v6_service(v6) {
+                return Some("a cloud metadata address");
+            }
+            embedded_v4(v6).into_iter().find_map(|(v4, via)| {
+                v4_metadata(v4).map(|own| match via {
+                    Embedding::Same => own,
+                    Embedding::Nat64 => "a NAT64 address of a cloud metadata address",
+                    Embedding::SixToFour => "a 6to4 address of a cloud metadata address",
+                })
+            })
+        }
+    }
+}
+
+/// `fd00:ec2::/64`, where AWS serves metadata, DNS, time and EKS Pod
+/// Identity over IPv6.
+fn is_aws_v6_service(ip: Ipv6Addr) -> bool {
+    matches!(ip.segments(), [0xfd00, 0x0ec2, 0, 0, ..])
+}
+
+fn v4_metadata(ip: Ipv4Addr) -> Option<&'static str> {
+    if METADATA_V4.contains(&ip) {
+        Some("a cloud metadata address")
+    } else if ip.is_link_local() {
+        Some("a link-local address, where cloud platforms serve instance metadata")
+    } else {
+        None
+    }
+}
+
 /// Why an address is off limits to probes by default, if it is. An IPv6
 /// address that carries an IPv4 address (IPv4-mapped, IPv4-compatible,
 /// NAT64, 6to4) is judged by the IPv4 address too: `64:ff9b::10.0.0.1`
@@ -287,7 +412,7 @@ pub fn private_reason(ip: IpAddr) -> Option<&'static str> {
 
 fn v4_reason(ip: Ipv4Addr) -> Option<&'static str> {
     let [a, b, c, _] = ip.octets();
-    if ip == Ipv4Addr::new(169, 254, 169, 254) || ip == Ipv4Addr::new(100, 100, 100, 200) {
+    if METADATA_V4.contains(&ip) {
         Some("a cloud metadata address")
     } else if ip.is_loopback() {
         Some("a loopback address")
@@ -314,7 +439,7 @@ fn v4_reason(ip: Ipv4Addr) -> Option<&'static str> {
 
 fn v6_reason(ip: Ipv6Addr) -> Option<&'static str> {
     let first = ip.segments().first().copied().unwrap_or(0);
-    if ip == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) {
+    if is_aws_v6_service(ip) {
         Some("a cloud metadata address")
     } else if ip.is_loopback() {
         Some("a loopback address")
@@ -442,6 +567,77 @@ mod tests {
         ] {
             let ip: IpAddr = ip.parse().unwrap();
             assert_eq!(private_reason(ip).is_some(), private, "{ip}");
+        }
+    }
+
+    /// Cloud metadata addresses, in every form an address can take, are a
+    /// class of their own: `allow_private_targets` does not open them.
+    #[test]
+    fn metadata_addresses_stay_refused_with_private_targets_allowed() {
+        let open = TargetRule {
+            allow_private: true,
+            allow_metadata: false,
+        };
+        for ip in [
+            "169.254.169.254",
+            "169.254.170.2",
+            "169.254.170.23",
+            "169.254.0.23",
+            "169.254.1.1",
+            "100.100.100.200",
+            "192.0.0.192",
+            "168.63.129.16",
+            "fd00:ec2::254",
+            "fd00:ec2::23",
+            "::ffff:169.254.169.254",
+            "::ffff:a9fe:a9fe",
+            "::169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b::169.254.169.254",
+            "64:ff9b:1:a9fe:a9:fe00::",
+            "2002:a9fe:a9fe::1",
+            "::ffff:100.100.100.200",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            let refusal = open
+                .refuses(ip)
+                .unwrap_or_else(|| panic!("{ip} let through"));
+            assert!(refusal.metadata, "{ip}");
+            assert!(refusal.remedy().contains("allow_metadata_targets"), "{ip}");
+            assert!(metadata_reason(ip).is_some(), "{ip}");
+            // Refused by default too, and as metadata, so that the advice
+            // never says "allow_private_targets" alone.
+            let refusal = TargetRule::default().refuses(ip).unwrap();
+            assert!(refusal.metadata, "{ip}");
+        }
+        // Other internal addresses are opened by allow_private_targets.
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.1.1",
+            "::1",
+            "fd00::1",
+            "fd00:ec3::254",
+            "fe80::1",
+            "64:ff9b::10.0.0.1",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert!(open.refuses(ip).is_none(), "{ip}");
+            assert!(metadata_reason(ip).is_none(), "{ip}");
+            let refusal = TargetRule::default().refuses(ip).unwrap();
+            assert!(!refusal.metadata, "{ip}");
+            assert!(refusal.remedy().contains("allow_private_targets"), "{ip}");
+        }
+        // Only the explicit key opens metadata addresses.
+        let all = TargetRule {
+            allow_private: true,
+            allow_metadata: true,
+        };
+        assert!(all.refuses("169.254.169.254".parse().unwrap()).is_none());
+        assert!(all.refuses("fd00:ec2::254".parse().unwrap()).is_none());
+        // Public addresses pass every rule.
+        for rule in [TargetRule::default(), open, all] {
+            assert!(rule.refuses("93.184.216.34".parse().unwrap()).is_none());
         }
     }
 

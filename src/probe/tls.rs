@@ -20,7 +20,7 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use super::hello::{self, FlightParser, ServerFlight};
-use super::resolve::{DnsResolver, private_reason};
+use super::resolve::{DnsResolver, TargetRule};
 use super::{ChainSource, EndpointObservation, LegacyProbe, Reach, Stage, TlsFacts, Trust, cert};
 use crate::config::ProbeConfig;
 use crate::registry::{Endpoint, Host};
@@ -41,7 +41,7 @@ pub struct TlsProber {
     provider: Arc<CryptoProvider>,
     verifier: Arc<WebPkiServerVerifier>,
     timeout: Duration,
-    allow_private: bool,
+    rule: TargetRule,
 }
 
 impl TlsProber {
@@ -56,7 +56,7 @@ impl TlsProber {
             provider,
             verifier,
             timeout: config.timeout,
-            allow_private: config.allow_private_targets,
+            rule: TargetRule::of(config),
         })
     }
 
@@ -112,22 +112,18 @@ impl TlsProber {
                 }
             }
         };
-        if !self.allow_private {
-            // Any internal answer refuses the target: a name that resolves to
-            // both a public and an internal address must not reach inside.
-            if let Some((ip, why)) = obs
-                .addresses
-                .iter()
-                .find_map(|ip| private_reason(*ip).map(|why| (*ip, why)))
-            {
-                obs.reach = Reach::Refused {
-                    address: ip,
-                    reason: format!(
-                        "resolves to {ip}, {why}; set probe.allow_private_targets = true to probe internal targets"
-                    ),
-                };
-                return;
-            }
+        // Any internal answer refuses the target: a name that resolves to
+        // both a public and an internal address must not reach inside.
+        if let Some((ip, refusal)) = obs
+            .addresses
+            .iter()
+            .find_map(|ip| self.rule.refuses(*ip).map(|why| (*ip, why)))
+        {
+            obs.reach = Reach::Refused {
+                address: ip,
+                reason: format!("resolves to {ip}, {}; {}", refusal.reason, refusal.remedy()),
+            };
+            return;
         }
         let server_name = match &endpoint.host {
             Host::Ip(ip) => ServerName::IpAddress((*ip).into()),
@@ -680,6 +676,7 @@ mod tests {
             concurrency: 1,
             per_host_concurrency: 1,
             allow_private_targets: true,
+            allow_metadata_targets: false,
             mta_sts_port: 443,
             spread: std::time::Duration::ZERO,
         }

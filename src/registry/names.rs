@@ -143,6 +143,16 @@ impl FromStr for Domain {
         {
             return refuse("the top-level label is all digits");
         }
+        if labels.last().is_some_and(|tld| {
+            tld.strip_prefix("0x")
+                .is_some_and(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        }) {
+            // URL parsers (WHATWG) read `0xa9.0xfe.0xa9.0xfe` as the IPv4
+            // address 169.254.169.254: a name must not smuggle one in.
+            return refuse(
+                "the top-level label is a hexadecimal number, so URL parsers read the name as an IPv4 address; write an address in dotted decimal",
+            );
+        }
         Ok(Self(ascii))
     }
 }
@@ -339,6 +349,39 @@ mod tests {
         ] {
             assert!(bad.parse::<Endpoint>().is_err(), "{bad} should be refused");
         }
+    }
+
+    /// Every spelling of a metadata address a URL parser would read as
+    /// one is refused as an endpoint host (dotted decimal is an address,
+    /// judged by the probes' rule); IPv6 spellings parse to the address.
+    #[test]
+    fn endpoints_cannot_smuggle_an_ipv4_address_in_a_name() {
+        for bad in [
+            "2852039166",
+            "2852039166:80",
+            "0xa9fea9fe",
+            "0xA9FEA9FE:443",
+            "0251.0376.0251.0376",
+            "0xa9.0xfe.0xa9.0xfe",
+            "169.254.43518",
+            "169.0xfe.0xa9fe",
+            "a.0x",
+        ] {
+            assert!(bad.parse::<Endpoint>().is_err(), "{bad} should be refused");
+        }
+        for (text, ip) in [
+            ("169.254.169.254:80", "169.254.169.254"),
+            ("[::ffff:169.254.169.254]", "::ffff:169.254.169.254"),
+            ("[::ffff:a9fe:a9fe]", "::ffff:169.254.169.254"),
+            ("[64:ff9b::a9fe:a9fe]:80", "64:ff9b::a9fe:a9fe"),
+            ("[fd00:ec2::254]", "fd00:ec2::254"),
+        ] {
+            let e: Endpoint = text.parse().unwrap();
+            assert_eq!(e.host, Host::Ip(ip.parse().unwrap()), "{text}");
+        }
+        // A hex-looking label is fine anywhere but last.
+        assert!("0xa9.acme.test".parse::<Endpoint>().is_ok());
+        assert!("acme.0xfg".parse::<Endpoint>().is_ok());
     }
 
     #[test]

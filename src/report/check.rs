@@ -26,7 +26,8 @@ pub struct SupplierReport<'a> {
     pub score: Option<u8>,
     pub grade: Option<&'static str>,
     pub findings: Vec<FindingReport<'a>>,
-    /// Targets not probed (refused by policy), with why.
+    /// Targets not probed (refused by policy), or whose page was not
+    /// judged (it is on another site), with why.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub errors: &'a [TargetError],
 }

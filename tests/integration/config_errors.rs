@@ -370,6 +370,20 @@ fn cases() -> Vec<Case> {
             "expected true or false, found a string",
         ),
         case(
+            "metadata targets without private targets",
+            "[probe]\nallow_metadata_targets = true\n",
+            "probe.allow_metadata_targets",
+            2,
+            "needs allow_private_targets = true as well",
+        ),
+        case(
+            "an endpoint that spells an IPv4 address in hex",
+            &acme("endpoints = [\"0xa9.0xfe.0xa9.0xfe:80\"]"),
+            "supplier[acme].endpoints[0]",
+            5,
+            "URL parsers read the name as an IPv4 address",
+        ),
+        case(
             "table where a section is expected",
             "daemon = 5\n",
             "daemon",
@@ -700,7 +714,22 @@ fn the_example_config_loads_cleanly() {
     assert_eq!(config.target_counts(), (4, 4));
     assert_eq!(config.daemon.timezone, chrono_tz::Europe::Amsterdam);
     assert_eq!(config.probe.nameservers.len(), 2);
+    assert!(!config.probe.allow_private_targets);
+    assert!(!config.probe.allow_metadata_targets);
     assert_eq!(config.contacts.risk_manager.len(), 1);
+}
+
+/// `allow_metadata_targets` defaults to false — `allow_private_targets`
+/// alone leaves metadata addresses refused — and is accepted together
+/// with it.
+#[test]
+fn metadata_targets_need_their_own_key() {
+    let config = parse("[probe]\nallow_private_targets = true\n").unwrap();
+    assert!(config.probe.allow_private_targets);
+    assert!(!config.probe.allow_metadata_targets);
+    let config =
+        parse("[probe]\nallow_private_targets = true\nallow_metadata_targets = true\n").unwrap();
+    assert!(config.probe.allow_metadata_targets);
 }
 
 #[test]

@@ -96,6 +96,7 @@ fn resolver_for(dns: SocketAddr, timeout_secs: u64) -> DnsResolver {
         concurrency: 4,
         per_host_concurrency: 2,
         allow_private_targets: true,
+        allow_metadata_targets: false,
         mta_sts_port: 443,
         spread: std::time::Duration::ZERO,
     };

@@ -1,10 +1,18 @@
 //! The HTTP posture probe and its checks against the test world's web
 //! sites: headers, security.txt, certificates that must not stop the
-//! header checks, body caps, redirect limits, the address rule, stalls,
-//! hostile answers, plain HTTP on a "port 80" endpoint, and the MTA-STS
-//! policy fetch.
+//! header checks, body caps, redirect limits, loops and other sites, the
+//! address rule (cloud metadata addresses included), stalls, hostile
+//! answers, plain HTTP on a "port 80" endpoint, and the MTA-STS policy
+//! fetch.
+//!
+//! Tests whose subject is an address outside 127.0.0.0/8 (10.1.2.3,
+//! 169.254.169.254, `fd00:ec2::254`) run inside a network namespace of their
+//! own ([`in_netns`]) with those addresses on its `lo` and a canary
+//! listening there: a refusal is proved by the canary seeing nothing, and
+//! a bug could not send a packet off the machine.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
@@ -19,8 +27,11 @@ use supplywatch::probe::http::{
 };
 use supplywatch::registry::Endpoint;
 use supplywatch_testworld::http::secure_headers;
+use supplywatch_testworld::zone::clean_site;
 use supplywatch_testworld::{DnsRecord, Reply, SiteCert, SiteSpec, World, WorldBuilder};
 use tokio::task::JoinSet;
+
+use crate::support::{Scratch, in_netns, inside_netns};
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -39,6 +50,7 @@ fn config(world: &World, allow_private: bool, timeout: Duration) -> ProbeConfig 
         concurrency: 8,
         per_host_concurrency: 2,
         allow_private_targets: allow_private,
+        allow_metadata_targets: false,
         mta_sts_port: 443,
         spread: std::time::Duration::ZERO,
     }
@@ -462,14 +474,29 @@ async fn at_most_five_redirects_are_followed() {
             .contains(&"/6".to_owned()),
         "the sixth redirect must not be followed"
     );
-    // There was an answer: not unreachable.
-    assert!(!ids(&obs["six.site.test"]).contains(&"http.unreachable"));
+    // No page at the end of the chain: unreachable, saying why (it used
+    // to raise nothing, so an endpoint could pass by redirecting too often).
+    // (It has no security.txt: 404, missing.)
+    assert_eq!(
+        ids(&obs["six.site.test"]),
+        vec!["http.unreachable", "securitytxt.missing"]
+    );
+    let finding = &check(&obs["six.site.test"], Utc::now(), &Policy::default())[0];
+    assert!(
+        finding.summary.contains("redirects more than 5 times"),
+        "{}",
+        finding.summary
+    );
+    assert_eq!(finding.evidence["cause"], "too_many_redirects");
+    assert_eq!(finding.evidence["redirects"].as_array().unwrap().len(), 6);
+    assert!(supplywatch::checks::http::is_answer(finding));
 }
 
 /// A redirect chain that breaks on redirects without any security header:
 /// the last response is a bare redirect, not the page a visitor sees, so
 /// its missing headers are not judged (they used to raise csp, framing,
-/// nosniff, referrer and HSTS findings against a page nobody sees).
+/// nosniff, referrer and HSTS findings against a page nobody sees) — but
+/// the endpoint has no page to see: `http.unreachable` alone.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_broken_redirect_chain_is_not_judged_as_a_page() {
     let mut spec = SiteSpec::https().root(Reply::redirect(302, "/1"));
@@ -494,7 +521,7 @@ async fn a_broken_redirect_chain_is_not_judged_as_a_page() {
         .into_iter()
         .filter(|id| id.starts_with("http."))
         .collect();
-    assert!(http_ids.is_empty(), "{http_ids:?}");
+    assert_eq!(http_ids, vec!["http.unreachable"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -543,25 +570,103 @@ async fn internal_addresses_are_refused_without_a_request() {
     assert!(world.site_requests("private.site.test").is_empty());
 }
 
+/// The addresses the namespace tests put on their `lo`.
+const NAMESPACE_ADDRESSES: [&str; 4] = [
+    "169.254.169.254",
+    "10.1.2.3",
+    "198.51.100.80",
+    "fd00:ec2::254",
+];
+
+fn sock(text: &str) -> std::net::SocketAddr {
+    text.parse().unwrap()
+}
+
+#[test]
+fn redirects_to_internal_addresses_are_refused() {
+    in_netns(
+        "http::redirects_to_internal_addresses_inside_a_namespace",
+        &NAMESPACE_ADDRESSES,
+    );
+}
+
+/// Redirects to internal addresses, by literal (any spelling) and by name,
+/// with `allow_private_targets` false and true: refused before any
+/// connection, as the canary on 169.254.169.254:80, 10.1.2.3:80 and
+/// `[fd00:ec2::254]:80` shows — which does see the connections the rules
+/// allow (the positive controls at the end).
 #[tokio::test(flavor = "multi_thread")]
-async fn redirects_to_internal_addresses_are_refused() {
-    // The world lives on 127.0.0.1, which this test lets through as an
-    // exception, so that a redirect to any *other* internal address shows
-    // the rule at work mid-way.
+#[ignore = "runs inside the network namespace of redirects_to_internal_addresses_are_refused"]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one site per case, then the same cases under each rule: the table is the test"
+)]
+async fn redirects_to_internal_addresses_inside_a_namespace() {
+    if !inside_netns("http::redirects_to_internal_addresses_are_refused") {
+        return;
+    }
+    let metadata: IpAddr = "169.254.169.254".parse().unwrap();
     let world = WorldBuilder::default()
         .record(DnsRecord::a(
             "intranet.site.test",
             Ipv4Addr::new(10, 1, 2, 3),
         ))
+        .record(DnsRecord::a(
+            "imds.site.test",
+            Ipv4Addr::new(169, 254, 169, 254),
+        ))
+        .record(DnsRecord::aaaa(
+            "imds6.site.test",
+            "::ffff:169.254.169.254".parse().unwrap(),
+        ))
         .site(
             "to-name.site.test",
-            SiteSpec::https().root(Reply::redirect(302, "https://intranet.site.test/admin")),
+            SiteSpec::https().root(Reply::redirect(302, "http://intranet.site.test/admin")),
         )
         .site(
             "to-metadata.site.test",
             SiteSpec::https().root(Reply::redirect(
                 301,
                 "http://169.254.169.254/latest/meta-data/",
+            )),
+        )
+        .site(
+            "to-metadata-hex.site.test",
+            SiteSpec::https().root(Reply::redirect(302, "http://0xa9fea9fe/latest/meta-data/")),
+        )
+        .site(
+            "to-metadata-octal.site.test",
+            SiteSpec::https().root(Reply::redirect(
+                302,
+                "http://0251.0376.0251.0376/latest/meta-data/",
+            )),
+        )
+        .site(
+            "to-metadata6.site.test",
+            SiteSpec::https().root(Reply::redirect(
+                302,
+                "http://[fd00:ec2::254]/latest/meta-data/",
+            )),
+        )
+        .site(
+            "to-metadata-mapped.site.test",
+            SiteSpec::https().root(Reply::redirect(
+                302,
+                "http://[::ffff:a9fe:a9fe]/latest/meta-data/",
+            )),
+        )
+        .site(
+            "to-metadata-name.site.test",
+            SiteSpec::https().root(Reply::redirect(
+                302,
+                "http://imds.site.test/latest/meta-data/",
+            )),
+        )
+        .site(
+            "to-metadata-name6.site.test",
+            SiteSpec::https().root(Reply::redirect(
+                302,
+                "http://imds6.site.test/latest/meta-data/",
             )),
         )
         .site(
@@ -575,25 +680,41 @@ async fn redirects_to_internal_addresses_are_refused() {
         .start()
         .await
         .unwrap();
-    let config = config(&world, false, Duration::from_secs(5));
-    let prober = prober_with(
-        &config,
+    let canary = world
+        .canary(&[
+            sock("169.254.169.254:80"),
+            sock("10.1.2.3:80"),
+            sock("[fd00:ec2::254]:80"),
+        ])
+        .await
+        .unwrap();
+    let metadata_sites = [
+        "to-metadata.site.test",
+        "to-metadata-hex.site.test",
+        "to-metadata-octal.site.test",
+        "to-metadata6.site.test",
+        "to-metadata-mapped.site.test",
+        "to-metadata-name.site.test",
+        "to-metadata-name6.site.test",
+    ];
+    let mut all: Vec<&str> = metadata_sites.to_vec();
+    all.extend([
+        "to-name.site.test",
+        "to-loopback.site.test",
+        "to-self.site.test",
+    ]);
+
+    // 1. allow_private_targets = false, with 127.0.0.1 (the world) let
+    // through, so that a redirect to any other internal address shows the
+    // rule at work mid-way.
+    let strict = prober_with(
+        &config(&world, false, Duration::from_secs(5)),
         HttpOptions {
             allowed_addresses: vec![LOOPBACK],
             ..HttpOptions::default()
         },
     );
-    let obs = probe_all(
-        &prober,
-        &world,
-        &[
-            "to-name.site.test",
-            "to-metadata.site.test",
-            "to-loopback.site.test",
-            "to-self.site.test",
-        ],
-    )
-    .await;
+    let obs = probe_all(&strict, &world, &all).await;
     for (host, address, words) in [
         (
             "to-name.site.test",
@@ -603,6 +724,11 @@ async fn redirects_to_internal_addresses_are_refused() {
         (
             "to-metadata.site.test",
             "169.254.169.254",
+            "a cloud metadata address",
+        ),
+        (
+            "to-metadata6.site.test",
+            "fd00:ec2::254",
             "a cloud metadata address",
         ),
         (
@@ -622,11 +748,615 @@ async fn redirects_to_internal_addresses_are_refused() {
             obs[host].refused().is_none(),
             "the endpoint itself answered"
         );
+        // A finding that says so: the endpoint does not pass by sending
+        // its visitors where it cannot be looked at. (These sites have no
+        // security.txt: missing.)
+        assert_eq!(
+            ids(&obs[host]),
+            vec!["http.unreachable", "securitytxt.missing"],
+            "{host}"
+        );
+        let finding = &check(&obs[host], Utc::now(), &Policy::default())[0];
+        assert!(
+            finding.summary.contains("which is refused"),
+            "{host}: {}",
+            finding.summary
+        );
+        assert_eq!(finding.evidence["cause"], "redirect_refused", "{host}");
     }
-    // The allowed address itself is followed (a 404 there).
-    let to_self = &obs["to-self.site.test"].page;
-    assert!(to_self.failure.is_none(), "{:?}", to_self.failure);
-    assert_eq!(to_self.last().unwrap().status, 404);
+    let finding = &check(
+        &obs["to-metadata.site.test"],
+        Utc::now(),
+        &Policy::default(),
+    )[0];
+    assert!(
+        finding.summary.ends_with(
+            "redirects to http://169.254.169.254/latest/meta-data/, which is refused (a cloud metadata address); the page and its headers could not be checked"
+        ),
+        "{}",
+        finding.summary
+    );
+    let finding = &check(&obs["to-name.site.test"], Utc::now(), &Policy::default())[0];
+    assert!(
+        finding
+            .summary
+            .contains("which is refused (it resolves to 10.1.2.3, a private address)"),
+        "{}",
+        finding.summary
+    );
+    // A redirect from a name to an IP literal is another site, even the
+    // endpoint's own address: not followed, nothing asked there.
+    let to_self = &obs["to-self.site.test"];
+    assert_eq!(
+        to_self.page.failure.as_ref().map(|f| f.kind),
+        Some(FailureKind::OtherSite)
+    );
+    assert!(
+        supplywatch::checks::http::not_judged(to_self)
+            .unwrap()
+            .contains("another site"),
+    );
+    assert_eq!(
+        world.site_requests("to-self.site.test"),
+        vec!["/", "/.well-known/security.txt"]
+    );
+
+    // 2. allow_private_targets = true: private and loopback addresses are
+    // open; cloud metadata addresses are not, in any spelling, by literal
+    // or by a name that resolves there.
+    let open = prober_with(
+        &config(&world, true, Duration::from_secs(5)),
+        HttpOptions::default(),
+    );
+    let obs = probe_all(&open, &world, &all).await;
+    for host in metadata_sites {
+        let page = &obs[host].page;
+        let failure = page.failure.as_ref().unwrap();
+        assert_eq!(failure.kind, FailureKind::Refused, "{host}: {failure:?}");
+        let address = failure.address.unwrap();
+        assert!(
+            address == metadata
+                || address == "fd00:ec2::254".parse::<IpAddr>().unwrap()
+                || address == "::ffff:169.254.169.254".parse::<IpAddr>().unwrap(),
+            "{host}: {address}"
+        );
+        assert!(
+            failure.detail.contains("allow_metadata_targets"),
+            "{host}: {}",
+            failure.detail
+        );
+        assert_eq!(
+            ids(&obs[host]),
+            vec!["http.unreachable", "securitytxt.missing"],
+            "{host}"
+        );
+    }
+    // The page report never judges the metadata service's answer.
+    assert!(
+        obs.values()
+            .flat_map(|o| &o.page.responses)
+            .all(|r| !r.url.contains("meta-data")),
+    );
+    // 10.1.2.3 by a name of the endpoint's site is followed (the positive
+    // control: the canary answers, and its bare page is judged).
+    let to_name = &obs["to-name.site.test"];
+    assert!(to_name.page.failure.is_none(), "{:?}", to_name.page.failure);
+    assert_eq!(
+        to_name.page.last().unwrap().url,
+        "http://intranet.site.test/admin"
+    );
+    assert_eq!(
+        canary.hits(),
+        vec![sock("10.1.2.3:80")],
+        "only the allowed private address was reached"
+    );
+
+    // 3. The one key that opens metadata addresses: the canary there is
+    // reached, which shows it would have seen any connection above.
+    let mut both = config(&world, true, Duration::from_secs(5));
+    both.allow_metadata_targets = true;
+    let obs = probe_all(
+        &prober_with(&both, HttpOptions::default()),
+        &world,
+        &["to-metadata-name.site.test"],
+    )
+    .await;
+    let page = &obs["to-metadata-name.site.test"].page;
+    assert!(page.failure.is_none(), "{:?}", page.failure);
+    assert_eq!(
+        canary.hits(),
+        vec![sock("10.1.2.3:80"), sock("169.254.169.254:80")]
+    );
+}
+
+/// A redirect back to a URL already asked for is a loop: caught at once
+/// (never asked twice, never run up to the cap), and reported — for the
+/// page as `http.unreachable`, for security.txt as `securitytxt.missing`
+/// (nobody can fetch it). A loop repeats every run: no flap damping.
+#[tokio::test(flavor = "multi_thread")]
+async fn redirect_loops_are_caught_and_reported() {
+    let world = WorldBuilder::default()
+        .site(
+            "loop.site.test",
+            SiteSpec::https()
+                .root(Reply::redirect(302, "/a"))
+                .route("/a", Reply::redirect(301, "{origin}/#again"))
+                .security_txt(Reply::redirect(302, "/.well-known/security.txt")),
+        )
+        .site(
+            "self-loop.site.test",
+            SiteSpec::https()
+                .root(Reply::redirect(302, "/").headers(secure_headers()))
+                .security_txt_text(&security_txt(90)),
+        )
+        .start()
+        .await
+        .unwrap();
+    let obs = probe_all(
+        &prober(&world),
+        &world,
+        &["loop.site.test", "self-loop.site.test"],
+    )
+    .await;
+
+    let looped = &obs["loop.site.test"];
+    let failure = looped.page.failure.as_ref().unwrap();
+    assert_eq!(failure.kind, FailureKind::RedirectLoop, "{failure:?}");
+    assert_eq!(looped.page.redirects.len(), 2);
+    // `/` was asked once, `/a` once; security.txt once.
+    assert_eq!(
+        world.site_requests("loop.site.test"),
+        vec!["/", "/a", "/.well-known/security.txt"]
+    );
+    // Every response a visitor would ever get is in, none with HSTS: that
+    // is judged too.
+    expect(
+        &obs,
+        "loop.site.test",
+        &[
+            "http.hsts_missing",
+            "http.unreachable",
+            "securitytxt.missing",
+        ],
+    );
+    let findings = check(looped, Utc::now(), &Policy::default());
+    let unreachable = findings
+        .iter()
+        .find(|f| f.check == "http.unreachable")
+        .unwrap();
+    let origin = world.site("loop.site.test").origin();
+    assert_eq!(
+        unreachable.summary,
+        format!(
+            "{origin}/ redirects in a loop: {origin}/a sends it back to {origin}/, asked for before; the page and its headers could not be checked"
+        )
+    );
+    assert_eq!(unreachable.evidence["cause"], "redirect_loop");
+    assert!(supplywatch::checks::http::is_answer(unreachable));
+    let txt = findings
+        .iter()
+        .find(|f| f.check == "securitytxt.missing")
+        .unwrap();
+    assert!(
+        txt.summary.starts_with("no security.txt can be fetched: ")
+            && txt.summary.contains("redirects in a loop"),
+        "{}",
+        txt.summary
+    );
+
+    // A page that redirects to itself, with every header but no page.
+    let own = &obs["self-loop.site.test"];
+    assert_eq!(
+        own.page.failure.as_ref().map(|f| f.kind),
+        Some(FailureKind::RedirectLoop)
+    );
+    expect(&obs, "self-loop.site.test", &["http.unreachable"]);
+}
+
+/// `GET /` does not follow a redirect to another site (registrable
+/// domain): its page is not the endpoint's to be judged by. The endpoint's
+/// own responses still answer for HSTS, and the run says the page was not
+/// checked. Within the site, redirects are followed; security.txt follows
+/// redirects anywhere (RFC 9116 §3).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redirect_to_another_site_is_not_followed() {
+    let world = WorldBuilder::default()
+        .site("www.elsewhere.test", clean_site("elsewhere.test"))
+        .site(
+            "portal.leaves.test",
+            SiteSpec::https()
+                .root(Reply::redirect(302, "{origin:www.elsewhere.test}/welcome"))
+                .security_txt_text(&security_txt(90)),
+        )
+        .site(
+            "portal.hsts-leaves.test",
+            SiteSpec::https()
+                .root(
+                    Reply::redirect(302, "{origin:www.elsewhere.test}/welcome")
+                        .header("strict-transport-security", "max-age=31536000"),
+                )
+                .security_txt_text(&security_txt(90)),
+        )
+        .site(
+            "portal.stays.test",
+            SiteSpec::https()
+                .root(Reply::redirect(302, "{origin:www.stays.test}/"))
+                .security_txt_text(&security_txt(90)),
+        )
+        .site("www.stays.test", SiteSpec::https().root(page([])))
+        .site(
+            "portal.txt-elsewhere.test",
+            SiteSpec::https().security_txt(Reply::redirect(
+                301,
+                "{origin:www.elsewhere.test}/.well-known/security.txt",
+            )),
+        )
+        .start()
+        .await
+        .unwrap();
+    let hosts = [
+        "portal.leaves.test",
+        "portal.hsts-leaves.test",
+        "portal.stays.test",
+        "portal.txt-elsewhere.test",
+    ];
+    let obs = probe_all(&prober(&world), &world, &hosts).await;
+
+    let leaves = &obs["portal.leaves.test"];
+    let failure = leaves.page.failure.as_ref().unwrap();
+    assert_eq!(failure.kind, FailureKind::OtherSite, "{failure:?}");
+    assert!(
+        failure.detail.contains("elsewhere.test is not leaves.test"),
+        "{}",
+        failure.detail
+    );
+    expect(&obs, "portal.leaves.test", &["http.hsts_missing"]);
+    let note = supplywatch::checks::http::not_judged(leaves).unwrap();
+    assert!(
+        note.starts_with("page headers not checked: ")
+            && note.contains("redirects to another site")
+            && note.contains(&world.site_url("www.elsewhere.test", "/welcome")),
+        "{note}"
+    );
+    expect(&obs, "portal.hsts-leaves.test", &[]);
+    assert!(supplywatch::checks::http::not_judged(&obs["portal.hsts-leaves.test"]).is_some());
+    // The other site was asked for nothing but the security.txt it was
+    // sent to.
+    assert_eq!(
+        world.site_requests("www.elsewhere.test"),
+        vec!["/.well-known/security.txt"]
+    );
+    // Within the site: followed and judged, nothing to note.
+    expect(
+        &obs,
+        "portal.stays.test",
+        &[
+            "http.csp_missing",
+            "http.framing_unprotected",
+            "http.hsts_missing",
+            "http.nosniff_missing",
+            "http.referrer_policy_missing",
+        ],
+    );
+    assert!(supplywatch::checks::http::not_judged(&obs["portal.stays.test"]).is_none());
+    // security.txt at another site: followed, judged (it is valid).
+    expect(&obs, "portal.txt-elsewhere.test", &[]);
+    let txt = obs["portal.txt-elsewhere.test"]
+        .security_txt
+        .as_ref()
+        .unwrap();
+    assert_eq!(txt.redirects.len(), 1);
+    assert!(txt.last().unwrap().url.contains("www.elsewhere.test"));
+}
+
+#[test]
+fn broken_redirects_through_check() {
+    in_netns(
+        "http::broken_redirects_through_check_inside_a_namespace",
+        &NAMESPACE_ADDRESSES,
+    );
+}
+
+/// One supplier per way an endpoint can send its visitors where it cannot
+/// be looked at, plus a healthy and a bare one, through
+/// `supplywatch check --format json` with `allow_private_targets` false
+/// and true: each raises its precise finding or error line, none is
+/// graded A (except the endpoint refused outright, which is an error
+/// line), the healthy one is untouched, and the canaries on the internal
+/// addresses see no connection — until `allow_metadata_targets` opens them.
+///
+/// The sites live on 198.51.100.80 (a documentation address the rule
+/// treats as public, on this namespace's `lo`), so that the strict rule
+/// probes them.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "runs inside the network namespace of broken_redirects_through_check"]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one supplier per case, then one expectation per case and rule: the table is the test"
+)]
+async fn broken_redirects_through_check_inside_a_namespace() {
+    const CONTACT: &str = "acme.test";
+    const METADATA_URL: &str = "http://169.254.169.254/latest/meta-data/";
+    if !inside_netns("http::broken_redirects_through_check") {
+        return;
+    }
+    let public: IpAddr = "198.51.100.80".parse().unwrap();
+    let redirecting = |location: &str| {
+        clean_site(CONTACT)
+            .root(Reply::redirect(302, location))
+            .address(public)
+    };
+    let every_path =
+        |location: &str| redirecting(location).security_txt(Reply::redirect(302, location));
+    let world = WorldBuilder::default()
+        .record(DnsRecord::a(
+            "imds.metaname.test",
+            Ipv4Addr::new(169, 254, 169, 254),
+        ))
+        .record(DnsRecord::a(
+            "imds.meta.test",
+            Ipv4Addr::new(169, 254, 169, 254),
+        ))
+        .site("www.healthy.test", clean_site(CONTACT).address(public))
+        .site(
+            "www.bare.test",
+            SiteSpec::https().root(page([])).address(public),
+        )
+        .site("www.metadata.test", every_path(METADATA_URL))
+        .site(
+            "www.metadata6.test",
+            every_path("http://[fd00:ec2::254]/latest/meta-data/"),
+        )
+        .site(
+            "www.metaname.test",
+            every_path("http://imds.metaname.test/latest/meta-data/"),
+        )
+        .site("www.private.test", redirecting("http://10.1.2.3/"))
+        .site("www.loopback.test", redirecting("http://127.0.0.1/"))
+        .site(
+            "www.loop.test",
+            redirecting("/a").route("/a", Reply::redirect(302, "/")),
+        )
+        .site(
+            "www.six.test",
+            chain(MAX_REDIRECTS + 1)
+                .security_txt_text(&security_txt(90))
+                .address(public),
+        )
+        .site(
+            "www.leaves.test",
+            redirecting("{origin:www.elsewhere.test}/"),
+        )
+        .site("www.elsewhere.test", clean_site(CONTACT).address(public))
+        .start()
+        .await
+        .unwrap();
+    let canary = world
+        .canary(&[
+            sock("169.254.169.254:80"),
+            sock("169.254.169.254:443"),
+            sock("[fd00:ec2::254]:80"),
+            sock("10.1.2.3:80"),
+            sock("127.0.0.1:80"),
+        ])
+        .await
+        .unwrap();
+    let suppliers: Vec<(&str, String)> = [
+        ("healthy", "www.healthy.test"),
+        ("bare", "www.bare.test"),
+        ("metadata", "www.metadata.test"),
+        ("metadata6", "www.metadata6.test"),
+        ("metaname", "www.metaname.test"),
+        ("private", "www.private.test"),
+        ("loopback", "www.loopback.test"),
+        ("loop", "www.loop.test"),
+        ("six", "www.six.test"),
+        ("leaves", "www.leaves.test"),
+    ]
+    .into_iter()
+    .map(|(id, host)| (id, world.site_endpoint(host)))
+    .chain([("imds", "imds.meta.test:443".to_owned())])
+    .collect();
+    let config = |allow_private: bool, allow_metadata: bool| {
+        let mut text = format!(
+            "[probe]\nnameservers = [\"{}\"]\nextra_roots = [\"{}\"]\ntimeout_secs = 3\n\
+             allow_private_targets = {allow_private}\nallow_metadata_targets = {allow_metadata}\n",
+            world.dns,
+            world.roots_pem.display()
+        );
+        for (id, endpoint) in &suppliers {
+            let _ = write!(
+                text,
+                "\n[[supplier]]\nid = \"{id}\"\nname = \"Case {id}\"\ncriticality = \"important\"\nendpoints = [\"{endpoint}\"]\n"
+            );
+        }
+        text
+    };
+    let scratch = Scratch::new();
+    let ids_of = |supplier: &serde_json::Value| -> Vec<String> {
+        let mut ids: Vec<String> = supplier["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["check"].as_str().unwrap().to_owned())
+            .filter(|id| !id.starts_with("tls."))
+            .collect();
+        ids.sort();
+        ids
+    };
+    let broken = ["http.unreachable", "securitytxt.missing"];
+    let bare = [
+        "http.csp_missing",
+        "http.framing_unprotected",
+        "http.hsts_missing",
+        "http.nosniff_missing",
+        "http.referrer_policy_missing",
+        "securitytxt.missing",
+    ];
+
+    for allow_private in [false, true] {
+        scratch.write("supplywatch.toml", config(allow_private, false));
+        let run = scratch.run_async(&["check", "--format", "json"]).await;
+        run.expect_code(0);
+        let report = run.json();
+        let by_id = |id: &str| -> &serde_json::Value {
+            report["suppliers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["id"] == id)
+                .unwrap_or_else(|| panic!("no supplier {id} in {report}"))
+        };
+        let errors_of = |id: &str| -> Vec<String> {
+            by_id(id)["errors"].as_array().map_or_else(Vec::new, |e| {
+                e.iter()
+                    .map(|e| e["message"].as_str().unwrap().to_owned())
+                    .collect()
+            })
+        };
+        let summary = |id: &str, check: &str| -> String {
+            by_id(id)["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["check"] == check)
+                .unwrap_or_else(|| panic!("no {check} for {id}: {}", by_id(id)))["summary"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let (private_ids, private_error): (&[&str], bool) = if allow_private {
+            // Open, and another site: not followed, the page not judged,
+            // the redirect without HSTS judged.
+            (&["http.hsts_missing"], true)
+        } else {
+            (&["http.unreachable"], false)
+        };
+        let expected: &[(&str, &[&str], bool)] = &[
+            ("healthy", &[], false),
+            ("bare", &bare, false),
+            ("metadata", &broken, false),
+            ("metadata6", &broken, false),
+            ("metaname", &broken, false),
+            ("private", private_ids, private_error),
+            ("loopback", private_ids, private_error),
+            ("loop", &["http.hsts_missing", "http.unreachable"], false),
+            ("six", &["http.unreachable"], false),
+            ("leaves", &["http.hsts_missing"], true),
+            ("imds", &[], true),
+        ];
+        let mut wrong = Vec::new();
+        for (id, ids, error) in expected {
+            let got = ids_of(by_id(id));
+            if got != *ids || errors_of(id).is_empty() == *error {
+                wrong.push(format!(
+                    "{id}: expected {ids:?} and {} error, got {got:?} and {:?}",
+                    if *error { "an" } else { "no" },
+                    errors_of(id)
+                ));
+            }
+            let grade = by_id(id)["grade"].as_str().unwrap();
+            let clean = ids.is_empty();
+            if clean != (grade == "A") {
+                wrong.push(format!("{id}: graded {grade} with {ids:?}"));
+            }
+            // Every finding counts now: none is held back as pending.
+            for f in by_id(id)["findings"].as_array().unwrap() {
+                if f["state"] != "open" {
+                    wrong.push(format!("{id}: {f}"));
+                }
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "allow_private_targets = {allow_private}:\n{}\n\n{}",
+            wrong.join("\n"),
+            serde_json::to_string_pretty(&report).unwrap()
+        );
+        assert_eq!(by_id("healthy")["score"], 100);
+        assert_eq!(by_id("bare")["grade"], "C");
+
+        // The summaries say what happened.
+        let metadata_origin = world.site("www.metadata.test").origin();
+        assert_eq!(
+            summary("metadata", "http.unreachable"),
+            format!(
+                "{metadata_origin}/ redirects to {METADATA_URL}, which is refused (a cloud metadata address); the page and its headers could not be checked"
+            )
+        );
+        assert_eq!(
+            summary("metadata", "securitytxt.missing"),
+            format!(
+                "no security.txt can be fetched: {metadata_origin}/.well-known/security.txt redirects to {METADATA_URL}, which is refused (a cloud metadata address)"
+            )
+        );
+        assert!(
+            summary("metadata6", "http.unreachable")
+                .contains("to http://[fd00:ec2::254]/latest/meta-data/, which is refused (a cloud metadata address)")
+        );
+        assert!(summary("metaname", "http.unreachable").contains(
+            "which is refused (it resolves to 169.254.169.254, a cloud metadata address)"
+        ));
+        let evidence = &by_id("metadata")["findings"][0]["evidence"];
+        assert!(
+            evidence["failure"]["detail"]
+                .as_str()
+                .unwrap()
+                .contains("allow_metadata_targets"),
+            "{evidence}"
+        );
+        assert!(summary("loop", "http.unreachable").contains("redirects in a loop"));
+        assert!(summary("six", "http.unreachable").contains("redirects more than 5 times"));
+        if allow_private {
+            assert!(errors_of("private")[0].contains("another site, http://10.1.2.3/"));
+        } else {
+            assert!(
+                summary("private", "http.unreachable")
+                    .contains("http://10.1.2.3/, which is refused (a private address)")
+            );
+            assert!(
+                summary("loopback", "http.unreachable")
+                    .contains("http://127.0.0.1/, which is refused (a loopback address)")
+            );
+        }
+        let leaves = &errors_of("leaves")[0];
+        assert!(
+            leaves.starts_with("page headers not checked: ")
+                && leaves.contains(&world.site_url("www.elsewhere.test", "/")),
+            "{leaves}"
+        );
+        let imds = &errors_of("imds")[0];
+        assert!(
+            imds.starts_with("not probed: ")
+                && imds.contains("169.254.169.254, a cloud metadata address")
+                && imds.contains("allow_metadata_targets"),
+            "{imds}"
+        );
+        assert!(run.stderr.contains("warning: imds"), "{}", run.stderr);
+        assert!(
+            canary.hits().is_empty(),
+            "allow_private_targets = {allow_private}: a connection reached {:?}",
+            canary.hits()
+        );
+    }
+
+    // The positive control: with allow_metadata_targets the canary is
+    // reached — the endpoint on 169.254.169.254:443, and the name of the
+    // metadata site that resolves there — so it would have seen any
+    // connection above.
+    scratch.write("supplywatch.toml", config(true, true));
+    let run = scratch.run_async(&["check", "--format", "json"]).await;
+    run.expect_code(0);
+    let hits = canary.hits();
+    assert!(hits.contains(&sock("169.254.169.254:443")), "{hits:?}");
+    assert!(hits.contains(&sock("169.254.169.254:80")), "{hits:?}");
+    // Still not the other internal addresses: those pages are on another
+    // site (security.txt followed the metadata redirects, now allowed).
+    assert!(
+        hits.iter()
+            .all(|h| supplywatch::probe::resolve::metadata_reason(h.ip()).is_some()),
+        "{hits:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -191,3 +191,62 @@ pub fn day(day: u32) -> DateTime<Utc> {
 pub fn arg(path: &Path) -> &str {
     path.to_str().unwrap()
 }
+
+/// Set for a test that [`in_netns`] runs inside its network namespace.
+const NETNS_ENV: &str = "SUPPLYWATCH_TEST_NETNS";
+
+/// Runs the ignored test `test` (its path in this binary, e.g.
+/// `http::metadata_inside_a_namespace`) again, alone, in a network
+/// namespace of its own (`unshare -rn`) whose `lo` is up and also carries
+/// `addrs` — so that whatever the test and the binaries it starts connect
+/// to (169.254.169.254, 10.1.2.3 …), no packet leaves the namespace, and a
+/// [`supplywatch_testworld::Canary`] there sees every connection.
+///
+/// Fails loudly when the namespace cannot be made — CI runs as root, where
+/// it always can; unprivileged, it needs user namespaces — and when the
+/// inner test fails or does not run.
+pub fn in_netns(test: &str, addrs: &[&str]) {
+    let mut script = String::from("set -e; ip link set lo up; ");
+    for addr in addrs {
+        let add = if addr.contains(':') {
+            format!("ip -6 addr add {addr}/128 dev lo nodad; ")
+        } else {
+            format!("ip addr add {addr}/32 dev lo; ")
+        };
+        script.push_str(&add);
+    }
+    script.push_str(r#"exec "$0" "$@""#);
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new("unshare")
+        .args(["-rn", "sh", "-c", &script])
+        .arg(&exe)
+        .args([
+            test,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(NETNS_ENV, "1")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run unshare (util-linux) for {test}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("test result: ok. 1 passed"),
+        "{test} failed in its network namespace (`unshare -rn` needs root or user namespaces, and `ip`)\n\
+         --- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
+    );
+}
+
+/// Whether this (ignored) test runs inside [`in_netns`]'s namespace. Run
+/// any other way (`--ignored`), it must not touch the addresses it is
+/// about: it says so and does nothing; its outer test is the real one.
+pub fn inside_netns(outer: &str) -> bool {
+    let inside = std::env::var_os(NETNS_ENV).is_some();
+    if !inside {
+        eprintln!("skipped: runs only inside the network namespace that {outer} creates");
+    }
+    inside
+}

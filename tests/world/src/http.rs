@@ -4,7 +4,13 @@
 //! bad security headers, `security.txt` bodies with any content type,
 //! redirects (to the site itself, to other sites, to `127.0.0.1`), a body
 //! larger than any probe reads, a stall before or after the headers, and
-//! raw garbage.
+//! raw garbage. A site listens on 127.0.0.1 unless its spec names another
+//! local address ([`SiteSpec::address`], for tests in a network namespace
+//! of their own).
+//!
+//! A [`Canary`] listens where no probe may go (169.254.169.254:80 inside
+//! such a namespace) and records every connection it is offered: the proof
+//! that a refusal happened before any connect.
 //!
 //! The server is a deliberately small HTTP/1.1 responder (one request per
 //! connection, `connection: close`, no ALPN) written here rather than taken
@@ -21,7 +27,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -226,6 +232,8 @@ pub struct SiteSpec {
     /// `None` for plain HTTP.
     certificate: Option<SiteCert>,
     routes: BTreeMap<String, Reply>,
+    /// Where it listens; 127.0.0.1 when `None`.
+    address: Option<IpAddr>,
 }
 
 /// Path of the security.txt file (RFC 9116).
@@ -239,6 +247,7 @@ impl SiteSpec {
         Self {
             certificate: Some(SiteCert::Good),
             routes: BTreeMap::from([("/".to_owned(), Reply::secure_page())]),
+            address: None,
         }
     }
 
@@ -248,6 +257,7 @@ impl SiteSpec {
         Self {
             certificate: None,
             routes: BTreeMap::from([("/".to_owned(), Reply::html("plain"))]),
+            address: None,
         }
     }
 
@@ -282,6 +292,15 @@ impl SiteSpec {
     #[must_use]
     pub fn route(mut self, path: &str, reply: Reply) -> Self {
         self.routes.insert(path.to_owned(), reply);
+        self
+    }
+
+    /// Listens on `address` (port 0) instead of 127.0.0.1, and its host
+    /// name resolves there (A or AAAA). The address must be local: in a
+    /// test's own network namespace, put it on `lo` first.
+    #[must_use]
+    pub fn address(mut self, address: IpAddr) -> Self {
+        self.address = Some(address);
         self
     }
 
@@ -355,9 +374,10 @@ pub(crate) async fn bind(host: &str, spec: SiteSpec, pki: &Pki) -> anyhow::Resul
             Some(TlsAcceptor::from(server_config(&leaf, MODERN)?))
         }
     };
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+    let ip = spec.address.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let listener = TcpListener::bind((ip, 0))
         .await
-        .with_context(|| format!("binding a port for site {host}"))?;
+        .with_context(|| format!("binding a port on {ip} for site {host}"))?;
     let addr = listener.local_addr().context("listener address")?;
     let endpoint = SiteEndpoint {
         host: host.to_owned(),
@@ -420,6 +440,64 @@ pub(crate) fn serve_all(sites: Vec<BoundSite>, shutdown: &CancellationToken) -> 
         });
     }
     endpoints
+}
+
+/// A listener that must never be reached: it records the local address of
+/// every connection it accepts (and answers a bare `200`, so that a
+/// positive control sees a page).
+#[derive(Debug, Clone)]
+pub struct Canary {
+    /// Where it listens.
+    pub addrs: Vec<SocketAddr>,
+    hits: Arc<Mutex<Vec<SocketAddr>>>,
+}
+
+impl Canary {
+    /// Listens on every address in `addrs` until `shutdown`.
+    ///
+    /// # Errors
+    /// When an address cannot be bound (it is not local: no namespace set
+    /// it up, or the port is taken) — never silently.
+    pub async fn listen(
+        addrs: &[SocketAddr],
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let hits: Arc<Mutex<Vec<SocketAddr>>> = Arc::default();
+        for addr in addrs {
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the canary on {addr}"))?;
+            let hits = Arc::clone(&hits);
+            serve_tcp(listener, shutdown, move |mut stream: TcpStream| {
+                if let (Ok(local), Ok(mut hits)) = (stream.local_addr(), hits.lock()) {
+                    hits.push(local);
+                }
+                async move {
+                    let _ = tokio::time::timeout(REQUEST_TIMEOUT, async {
+                        let mut buf = [0_u8; 1024];
+                        let _ = stream.read(&mut buf).await;
+                        let _ = stream
+                            .write_all(
+                                b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 6\r\nconnection: close\r\n\r\ncanary",
+                            )
+                            .await;
+                        let _ = stream.shutdown().await;
+                    })
+                    .await;
+                }
+            });
+        }
+        Ok(Self {
+            addrs: addrs.to_vec(),
+            hits,
+        })
+    }
+
+    /// The local addresses of the connections accepted so far, in order.
+    #[must_use]
+    pub fn hits(&self) -> Vec<SocketAddr> {
+        self.hits.lock().map(|h| h.clone()).unwrap_or_default()
+    }
 }
 
 async fn serve_connection(

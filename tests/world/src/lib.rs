@@ -35,7 +35,7 @@ pub mod world;
 pub mod zone;
 
 pub use dns::DnsRecord;
-pub use http::{Reply, SiteCert, SiteEndpoint, SiteSpec};
+pub use http::{Canary, Reply, SiteCert, SiteEndpoint, SiteSpec};
 pub use pki::{Authority, Leaf, LeafKey, LeafSpec, Pki};
 pub use smtp::{ReceivedMail, SinkOptions, SmtpSink};
 pub use tls::TlsCase;

@@ -7,7 +7,7 @@
 //! on it.
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::dns::{self, DnsRecord};
-use crate::http::{self, SiteEndpoint, SiteSpec};
+use crate::http::{self, Canary, SiteEndpoint, SiteSpec};
 use crate::pki::Pki;
 use crate::task::spawn_until;
 use crate::tls::{self, CaseEndpoint, TlsCase};
@@ -144,7 +144,10 @@ impl WorldBuilder {
             .iter()
             .map(|case| dns::localhost_a(case.host()))
             .collect();
-        records.extend(sites.iter().map(|site| dns::localhost_a(site.host.clone())));
+        records.extend(sites.iter().map(|site| match site.addr.ip() {
+            IpAddr::V4(ip) => DnsRecord::a(site.host.clone(), ip),
+            IpAddr::V6(ip) => DnsRecord::aaaa(site.host.clone(), ip),
+        }));
         records.extend(self.records);
         let mut servfail = self.servfail;
         servfail.push(dns::SERVFAIL_HOST.to_owned());
@@ -293,6 +296,14 @@ impl World {
     #[must_use]
     pub fn shutdown_token(&self) -> &CancellationToken {
         &self.shutdown
+    }
+
+    /// Starts a [`Canary`] on `addrs`, stopped with the world.
+    ///
+    /// # Errors
+    /// See [`Canary::listen`].
+    pub async fn canary(&self, addrs: &[SocketAddr]) -> anyhow::Result<Canary> {
+        Canary::listen(addrs, &self.shutdown).await
     }
 
     /// Spawns `fut` so that it stops when the world is dropped.
