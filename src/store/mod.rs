@@ -153,10 +153,14 @@ pub struct Store {
 impl Store {
     /// Opens (and migrates) the database at `path`: WAL mode, a busy
     /// timeout and foreign keys on. Checks first what can be checked without
-    /// writing, so that a wrong path is reported, never truncated.
+    /// writing, so that a wrong path is reported, never truncated. Unless
+    /// read-only, holds the migration lock ([`lock_path`]) while it looks,
+    /// creates (mode 0600) and migrates, waiting up to 30 s for another
+    /// process's.
     ///
     /// # Errors
-    /// [`StoreError`] naming the path and the reason.
+    /// [`StoreError`] naming the path and the reason;
+    /// [`StoreError::Locked`] when another process held the lock too long.
     pub async fn open(path: &Path, mode: OpenMode) -> Result<Self, StoreError> {
         Self::open_as(path, mode, Actor::default()).await
     }
