@@ -516,7 +516,13 @@ async fn delivery_loop(shared: Arc<Shared>) {
 /// refused with its errors logged, and the old one stays.
 async fn reload(shared: &Shared) {
     let path = shared.config_path.clone();
-    match Config::load(&path) {
+    let loaded = Config::load(&path);
+    if let Ok(config) = &loaded {
+        for w in &config.warnings {
+            tracing::warn!("config reload: {w}");
+        }
+    }
+    match loaded {
         Ok(config) => match Mailer::from_config(&config) {
             Ok(mailer) => {
                 let now = Utc::now();

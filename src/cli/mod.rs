@@ -170,6 +170,8 @@ pub struct Globals {
     resolved: OnceLock<(Actor, bool)>,
     /// The no-actor warning was printed.
     warned: AtomicBool,
+    /// The config's warnings were printed (a command may load it twice).
+    config_warned: AtomicBool,
 }
 
 impl Globals {
@@ -228,9 +230,14 @@ impl Globals {
             })
     }
 
+    /// Loads the config, printing its warnings on stderr the first time.
     fn load_config(&self) -> anyhow::Result<Config> {
         let path = self.config_path()?;
-        Ok(Config::load(&path)?)
+        let config = Config::load(&path)?;
+        if !self.config_warned.swap(true, Ordering::Relaxed) {
+            print_config_warnings(&config);
+        }
+        Ok(config)
     }
 
     /// `--database`, else the config's, else the default. A config is read
@@ -371,6 +378,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         invoked: cli.invoked,
         resolved: OnceLock::new(),
         warned: AtomicBool::new(false),
+        config_warned: AtomicBool::new(false),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -467,6 +475,13 @@ fn nothing_delivered(
         );
     }
     Ok(())
+}
+
+/// The config's warnings, one line each on stderr.
+fn print_config_warnings(config: &Config) {
+    for w in &config.warnings {
+        eprintln!("warning: {w}");
+    }
 }
 
 /// Prints the error (with its cause chain) and returns the exit code.

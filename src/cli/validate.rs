@@ -4,7 +4,7 @@ use serde_json::json;
 use supplywatch::config::{Config, ConfigError};
 use supplywatch::report::Format;
 
-use super::{Globals, Outcome, print_json};
+use super::{Globals, Outcome, print_config_warnings, print_json};
 
 pub fn run(globals: &Globals) -> anyhow::Result<Outcome> {
     let path = globals.config_path()?;
@@ -20,6 +20,7 @@ pub fn run(globals: &Globals) -> anyhow::Result<Outcome> {
         }
         Err(error) => return Err(error.into()),
     };
+    print_config_warnings(&config);
     let (domains, endpoints) = config.target_counts();
     let suppliers = config.suppliers.len();
     match globals.format {
@@ -29,6 +30,7 @@ pub fn run(globals: &Globals) -> anyhow::Result<Outcome> {
             "suppliers": suppliers,
             "domains": domains,
             "endpoints": endpoints,
+            "warnings": config.warnings,
         }))?,
         Format::Table => println!(
             "{}: valid — {suppliers} supplier{}, {domains} domain{}, {endpoints} endpoint{}",

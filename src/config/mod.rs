@@ -6,6 +6,7 @@
 //! durations, hosts, e-mail addresses and secrets. Depends on `registry` only.
 
 mod diagnostic;
+mod files;
 mod reader;
 mod sections;
 
@@ -20,6 +21,7 @@ use std::time::Duration;
 use crate::registry::{EmailAddress, Supplier};
 
 pub use diagnostic::Diagnostic;
+pub use files::{MAX_PASSWORD_BYTES, MAX_ROOTS_BYTES};
 
 /// The environment variable that supplies the SMTP password.
 pub const PASSWORD_ENV: &str = "SUPPLYWATCH_SMTP_PASSWORD";
@@ -361,6 +363,9 @@ pub struct Config {
     pub suppliers: Vec<Supplier>,
     /// `[[accept]]`: accepted risks.
     pub acceptances: Vec<crate::registry::Acceptance>,
+    /// What loaded but deserves a look, located like errors, in file order
+    /// (a `password_file` others can read). Commands show them on stderr.
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl Config {

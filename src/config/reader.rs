@@ -18,6 +18,8 @@ pub(crate) struct Reader<'s> {
     pub source: &'s str,
     pub file: &'s Path,
     pub diagnostics: Vec<Diagnostic>,
+    /// What loads but deserves a look (a secret others can read).
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// A table being read, with the dotted path that names it in messages.
@@ -61,6 +63,17 @@ fn type_name(value: &DeValue<'_>) -> &'static str {
 impl Reader<'_> {
     pub fn error(&mut self, span: &Range<usize>, key: String, message: impl Into<String>) {
         self.diagnostics.push(Diagnostic::at(
+            self.source,
+            self.file,
+            span,
+            key,
+            message.into(),
+        ));
+    }
+
+    /// A problem that does not stop the file from loading.
+    pub fn warn(&mut self, span: &Range<usize>, key: String, message: impl Into<String>) {
+        self.warnings.push(Diagnostic::at(
             self.source,
             self.file,
             span,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use toml::de::{DeTable, DeValue};
 
 use super::diagnostic::did_you_mean;
+use super::files::{MAX_PASSWORD_BYTES, MAX_ROOTS_BYTES, read_regular};
 use super::reader::{Reader, Table};
 use super::{
     Config, ConfigError, Contacts, CronSchedule, DaemonConfig, EmailConfig, EscalationConfig,
@@ -121,6 +122,7 @@ pub(super) fn parse(
         source,
         file: path,
         diagnostics: Vec::new(),
+        warnings: Vec::new(),
     };
     let invalid = |mut diagnostics: Vec<super::Diagnostic>| {
         diagnostics.sort_by_key(|d| d.offset);
@@ -198,6 +200,11 @@ pub(super) fn parse(
             escalation,
             suppliers,
             acceptances,
+            warnings: {
+                let mut warnings = r.warnings;
+                warnings.sort_by_key(|d| d.offset);
+                warnings
+            },
         }),
         _ => {
             if r.diagnostics.is_empty() {
@@ -372,7 +379,7 @@ fn probe(r: &mut Reader<'_>, t: Table<'_, '_>, base: &Path) -> Option<ProbeConfi
             Ok(certificates) => extra_roots.push(ExtraRoots { path, certificates }),
             Err(why) => {
                 ok = false;
-                r.error(&span, key, format!("{}: {why}", path.display()));
+                r.error(&span, key, why);
             }
         }
     }
@@ -428,19 +435,65 @@ fn parse_nameserver(text: &str) -> Option<SocketAddr> {
         .map(|ip| SocketAddr::new(ip, 53))
 }
 
+/// The certificates of one `extra_roots` file; the error is the whole
+/// message, naming the file.
 fn read_roots(path: &Path) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, String> {
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("cannot read this extra_roots file: {e}"))?;
+    let bytes = read_regular(path, MAX_ROOTS_BYTES, "give the path of a PEM file")?.bytes;
     let certificates: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&bytes).collect();
+    let shown = path.display();
     match certificates {
-        Ok(c) if c.is_empty() => {
-            Err("no PEM CERTIFICATE block in this extra_roots file".to_owned())
-        }
+        Ok(c) if c.is_empty() => Err(format!(
+            "{shown}: no PEM CERTIFICATE block in this extra_roots file"
+        )),
         Ok(c) => Ok(c),
-        Err(e) => Err(format!("not a valid PEM certificate file: {e}")),
+        Err(e) => Err(format!("{shown}: not a valid PEM certificate file: {e}")),
     }
+}
+
+/// The SMTP password in `file` (trailing newlines dropped), with a warning
+/// when others than its owner may read it.
+fn read_password(r: &mut Reader<'_>, t: Table<'_, '_>, file: &Path) -> Option<SecretString> {
+    let span = t.get("password_file").map_or(0..0, toml::Spanned::span);
+    let key = t.key("password_file");
+    let shown = file.display();
+    let contents = match read_regular(
+        file,
+        MAX_PASSWORD_BYTES,
+        "give the path of a file holding only the password",
+    ) {
+        Ok(contents) => contents,
+        Err(why) => {
+            r.error(&span, key, why);
+            return None;
+        }
+    };
+    let Ok(secret) = String::from_utf8(contents.bytes) else {
+        r.error(
+            &span,
+            key,
+            format!("cannot read {shown}: it is not UTF-8 text"),
+        );
+        return None;
+    };
+    if secret.trim().is_empty() {
+        r.error(&span, key, format!("{shown} is empty"));
+        return None;
+    }
+    if contents.mode & 0o077 != 0 {
+        r.warn(
+            &span,
+            key,
+            format!(
+                "{shown} holds a secret but its group or others have access (mode {:04o}); run `chmod 600 {shown}`",
+                contents.mode
+            ),
+        );
+    }
+    Some(SecretString::new(
+        secret.trim_end_matches(['\r', '\n']).to_owned(),
+    ))
 }
 
 fn email(
@@ -490,32 +543,9 @@ fn email(
     let username = r.text(t, "username", false);
     let password = match r.text(t, "password_file", false) {
         Some(file) => {
-            let file = resolve(base, &file);
-            match std::fs::read_to_string(&file) {
-                Ok(secret) if secret.trim().is_empty() => {
-                    ok = false;
-                    let span = t.get("password_file").map_or(0..0, toml::Spanned::span);
-                    r.error(
-                        &span,
-                        t.key("password_file"),
-                        format!("{} is empty", file.display()),
-                    );
-                    None
-                }
-                Ok(secret) => Some(SecretString::new(
-                    secret.trim_end_matches(['\r', '\n']).to_owned(),
-                )),
-                Err(e) => {
-                    ok = false;
-                    let span = t.get("password_file").map_or(0..0, toml::Spanned::span);
-                    r.error(
-                        &span,
-                        t.key("password_file"),
-                        format!("cannot read {}: {e}", file.display()),
-                    );
-                    None
-                }
-            }
+            let password = read_password(r, t, &resolve(base, &file));
+            ok &= password.is_some();
+            password
         }
         None => env_password.map(SecretString::new),
     };

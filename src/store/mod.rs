@@ -8,6 +8,7 @@
 mod audit;
 mod chain;
 mod findings;
+mod lock;
 mod outbox;
 mod paperwork;
 mod registry;
@@ -26,6 +27,7 @@ pub use crate::lifecycle::{FindingKey, FindingState, LifecyclePolicy};
 pub use audit::{Actor, AuditEntry, AuditFilter, GENESIS, canonical_json};
 pub use chain::{AuditExport, ChainBreak, ChainHead, ChainReport, verify_export};
 pub use findings::{FindingFilter, StoredFinding};
+pub use lock::lock_path;
 pub use outbox::{
     AcceptanceNote, AlertFinding, AlertSnapshot, JobRun, NewNotice, Notice, Notifier, OutboxRow,
     OutboxStats, Outgoing, backoff,
@@ -100,6 +102,30 @@ pub enum StoreError {
         "database {path} was written by an older supplywatch (schema version {version}); this command only reads: run `supplywatch sync` once to migrate it"
     )]
     OlderSchema { path: PathBuf, version: i64 },
+    /// Another process kept the migration lock for longer than an open
+    /// waits.
+    #[error(
+        "database {path} is being created or migrated by another supplywatch, which holds {lock}; gave up after {} s",
+        .waited.as_secs()
+    )]
+    Locked {
+        path: PathBuf,
+        lock: PathBuf,
+        waited: Duration,
+    },
+    #[error(
+        "database {path}: cannot lock {lock} (it must be creatable beside the database): {source}"
+    )]
+    Lock {
+        path: PathBuf,
+        lock: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("database {path}: cannot create the file: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Whether opening may create the database file.
@@ -127,10 +153,14 @@ pub struct Store {
 impl Store {
     /// Opens (and migrates) the database at `path`: WAL mode, a busy
     /// timeout and foreign keys on. Checks first what can be checked without
-    /// writing, so that a wrong path is reported, never truncated.
+    /// writing, so that a wrong path is reported, never truncated. Unless
+    /// read-only, holds the migration lock ([`lock_path`]) while it looks,
+    /// creates (mode 0600) and migrates, waiting up to 30 s for another
+    /// process's.
     ///
     /// # Errors
-    /// [`StoreError`] naming the path and the reason.
+    /// [`StoreError`] naming the path and the reason;
+    /// [`StoreError::Locked`] when another process held the lock too long.
     pub async fn open(path: &Path, mode: OpenMode) -> Result<Self, StoreError> {
         Self::open_as(path, mode, Actor::default()).await
     }
@@ -143,6 +173,17 @@ impl Store {
     /// As [`Store::open`].
     pub async fn open_as(path: &Path, mode: OpenMode, actor: Actor) -> Result<Self, StoreError> {
         preflight(path, mode, true)?;
+        // Creating and migrating is one process's at a time (`lock.rs`):
+        // one that waited finds the schema current. Held to the end of this
+        // function; readers never take it.
+        let _migrating = if mode == OpenMode::ReadOnly {
+            None
+        } else {
+            Some(lock::acquire(path, lock::LOCK_WAIT).await?)
+        };
+        if mode == OpenMode::Create {
+            create_private(path)?;
+        }
         refuse_foreign(path).await?;
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -172,6 +213,7 @@ impl Store {
         if mode == OpenMode::ReadOnly {
             store.check_schema().await?;
         } else {
+            narrow_companions(path);
             store.migrate().await?;
         }
         Ok(store)
@@ -290,6 +332,56 @@ async fn fit_for_reuse(conn: &mut sqlx::SqliteConnection) -> bool {
         return false;
     }
     !conn.is_in_transaction()
+}
+
+/// Creates the database file, when missing, readable by its owner only:
+/// it holds the registry, findings and the audit log, and SQLite gives its
+/// `-wal` and `-shm` files the same mode. An existing file keeps its mode.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StoreError::Create {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Narrows the `-wal` and `-shm` files to the database file's own mode
+/// when they allow more (left by an older version, or another tool). A
+/// failure is logged, not fatal: the database itself is still usable.
+fn narrow_companions(path: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let Ok(main) = std::fs::metadata(path) else {
+        return;
+    };
+    let allowed = main.permissions().mode() & 0o777;
+    for suffix in ["-wal", "-shm"] {
+        let mut companion = path.as_os_str().to_owned();
+        companion.push(suffix);
+        let companion = PathBuf::from(companion);
+        let Ok(meta) = std::fs::metadata(&companion) else {
+            continue;
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & !allowed == 0 {
+            continue;
+        }
+        let narrowed = std::fs::Permissions::from_mode(mode & allowed);
+        if let Err(e) = std::fs::set_permissions(&companion, narrowed) {
+            tracing::warn!(
+                "{} allows more than the database file (mode {mode:o}, not {allowed:o}) and cannot be narrowed: {e}",
+                companion.display()
+            );
+        }
+    }
 }
 
 /// Refuses an SQLite database that holds tables but no migration history:

@@ -4,6 +4,7 @@
 //! `documents` folder beside the database.
 
 use std::io::{Read as _, Write as _};
+use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -343,7 +344,13 @@ impl Store {
             },
         );
         let folder = self.documents_folder();
-        std::fs::create_dir_all(&folder).map_err(|e| fail(&folder, e.to_string()))?;
+        // Owner only, whatever the umask: the documents are the suppliers'
+        // answers (each written 0600 by `tempfile`).
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&folder)
+            .map_err(|e| fail(&folder, e.to_string()))?;
         let mut input = std::fs::File::open(source).map_err(|e| fail(source, e.to_string()))?;
         let mut temp =
             tempfile::NamedTempFile::new_in(&folder).map_err(|e| fail(&folder, e.to_string()))?;

@@ -312,6 +312,36 @@ fn cases() -> Vec<Case> {
             3,
             "cannot read /nonexistent-supplywatch-test/smtp-password",
         ),
+        // Files named in the config: regular files only, never read whole
+        // from a device.
+        case(
+            "extra_roots is a device",
+            "[probe]\nextra_roots = [\"/dev/zero\"]\n",
+            "probe.extra_roots[0]",
+            2,
+            "/dev/zero is not a regular file (a character device); give the path of a PEM file",
+        ),
+        case(
+            "password_file is a device",
+            "[email]\nsmtp_host = \"mail.bank.example\"\npassword_file = \"/dev/zero\"\n",
+            "email.password_file",
+            3,
+            "/dev/zero is not a regular file (a character device); give the path of a file holding only the password",
+        ),
+        case(
+            "extra_roots is a directory",
+            "[probe]\nextra_roots = [\"/\"]\n",
+            "probe.extra_roots[0]",
+            2,
+            "/ is not a regular file (a directory)",
+        ),
+        case(
+            "password_file is a directory",
+            "[email]\nsmtp_host = \"mail.bank.example\"\npassword_file = \"/\"\n",
+            "email.password_file",
+            3,
+            "/ is not a regular file (a directory)",
+        ),
         case(
             "smtp transport without host",
             "[email]\ntransport = \"smtp\"\n",
@@ -806,6 +836,150 @@ fn extra_roots_that_are_not_pem_name_the_file() {
                 && d.message.contains("cannot read")),
         "{found:#?}"
     );
+}
+
+/// The one diagnostic of `toml` (read as `folder/supplywatch.toml`), on a
+/// thread of its own so that a blocking read fails the test instead of
+/// hanging it.
+fn only_diagnostic_within(toml: String, folder: &Path) -> supplywatch::config::Diagnostic {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let file = folder.join("supplywatch.toml");
+    std::thread::spawn(move || {
+        let _ = tx.send(Config::parse(&toml, &file, None));
+    });
+    let parsed = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("loading the config blocked for 10 s");
+    match parsed {
+        Err(ConfigError::Invalid { diagnostics, .. }) => {
+            assert_eq!(diagnostics.len(), 1, "{diagnostics:#?}");
+            diagnostics.into_iter().next().unwrap()
+        }
+        other => panic!("expected one diagnostic, got {other:?}"),
+    }
+}
+
+#[test]
+fn fifos_named_in_the_config_are_refused_without_waiting() {
+    let scratch = Scratch::new();
+    let fifo = scratch.path("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let shown = fifo.display();
+
+    let d = only_diagnostic_within(
+        format!("[probe]\nextra_roots = [\"{shown}\"]\n"),
+        scratch.dir.path(),
+    );
+    assert_eq!(
+        (d.key.as_str(), d.line, d.column),
+        ("probe.extra_roots[0]", 2, 16)
+    );
+    assert_eq!(
+        d.message,
+        format!("{shown} is not a regular file (a FIFO); give the path of a PEM file")
+    );
+
+    let d = only_diagnostic_within(
+        format!("[email]\nsmtp_host = \"mail.bank.example\"\npassword_file = \"{shown}\"\n"),
+        scratch.dir.path(),
+    );
+    assert_eq!((d.key.as_str(), d.line), ("email.password_file", 3));
+    assert!(d.message.contains("(a FIFO)"), "{}", d.message);
+}
+
+#[test]
+fn files_named_in_the_config_are_read_up_to_a_cap() {
+    use supplywatch::config::{MAX_PASSWORD_BYTES, MAX_ROOTS_BYTES};
+    let scratch = Scratch::new();
+    let cap = usize::try_from(MAX_ROOTS_BYTES).unwrap();
+    let bundle = scratch.write("bundle.pem", vec![b'A'; cap + 1]);
+    let d = only_diagnostic_within(
+        format!("[probe]\nextra_roots = [\"{}\"]\n", bundle.display()),
+        scratch.dir.path(),
+    );
+    assert_eq!((d.key.as_str(), d.line), ("probe.extra_roots[0]", 2));
+    assert_eq!(
+        d.message,
+        format!(
+            "{} is {} bytes, more than the 1 MiB this file may have; is it the right file?",
+            bundle.display(),
+            cap + 1
+        )
+    );
+
+    let cap = usize::try_from(MAX_PASSWORD_BYTES).unwrap();
+    let secret = scratch.write("smtp-password", vec![b'p'; cap + 1]);
+    let d = only_diagnostic_within(
+        format!(
+            "[email]\nsmtp_host = \"mail.bank.example\"\npassword_file = \"{}\"\n",
+            secret.display()
+        ),
+        scratch.dir.path(),
+    );
+    assert_eq!((d.key.as_str(), d.line), ("email.password_file", 3));
+    assert!(d.message.contains("more than the 4 KiB"), "{}", d.message);
+
+    // At the cap exactly is fine.
+    let secret = scratch.write("smtp-password", vec![b'p'; cap]);
+    let toml = format!(
+        "[email]\nsmtp_host = \"mail.bank.example\"\npassword_file = \"{}\"\n",
+        secret.display()
+    );
+    let config = Config::parse(&toml, &scratch.path("supplywatch.toml"), None).unwrap();
+    assert_eq!(config.email.password.unwrap().expose().len(), cap);
+}
+
+/// A password file its group or others can read loads, with a warning at
+/// its key; `validate` prints it on stderr and still exits 0.
+#[test]
+fn a_password_file_others_can_read_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let scratch = Scratch::new();
+    let secret = scratch.write("smtp-password", "s3cret\n");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let toml = config_with("").replace(
+        "transport = \"file\"\n",
+        "transport = \"file\"\npassword_file = \"smtp-password\"\n",
+    );
+    scratch.write("supplywatch.toml", &toml);
+    let config = Config::parse(&toml, &scratch.path("supplywatch.toml"), None).unwrap();
+    assert_eq!(config.warnings.len(), 1, "{:#?}", config.warnings);
+    let w = &config.warnings[0];
+    assert_eq!(
+        (w.key.as_str(), w.line, w.column),
+        ("email.password_file", 6, 17)
+    );
+    assert_eq!(
+        w.message,
+        format!(
+            "{0} holds a secret but its group or others have access (mode 0640); run `chmod 600 {0}`",
+            secret.display()
+        )
+    );
+
+    // Relative paths, as given: the binary runs in the scratch folder.
+    let run = scratch.run(&["--config", "supplywatch.toml", "validate"]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stderr,
+        "warning: supplywatch.toml:6:17: email.password_file: smtp-password holds a secret but its group or others have access (mode 0640); run `chmod 600 smtp-password`\n"
+    );
+    assert!(run.stdout.contains("valid"), "{}", run.stdout);
+    // Other commands show it on loading too.
+    let run = scratch.run(&["--config", "supplywatch.toml", "sync"]);
+    run.expect_code(0);
+    assert!(run.stderr.contains("chmod 600"), "{}", run.stderr);
+
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let config = Config::parse(&toml, &scratch.path("supplywatch.toml"), None).unwrap();
+    assert!(config.warnings.is_empty(), "{:#?}", config.warnings);
+    let run = scratch.run(&["--config", "supplywatch.toml", "validate"]);
+    run.expect_code(0);
+    assert_eq!(run.stderr, "");
 }
 
 #[test]

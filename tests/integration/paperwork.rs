@@ -1132,3 +1132,42 @@ fn accepted_risks_may_name_a_contract_reference_or_certification_kind() {
         "accept[0].target: \"SOC 2\" is not one of acme's targets",
     );
 }
+
+/// Permission bits of a file or folder, `None` when it does not exist.
+fn mode_of(path: &std::path::Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o777)
+}
+
+/// The database, its `-wal`/`-shm`, the documents folder and what is in it
+/// are the owner's only, whatever the umask (here the test runner's).
+#[test]
+fn the_database_and_documents_are_private() {
+    let desk = Desk::new(&two_suppliers(""));
+    let db = desk.db();
+    assert_eq!(mode_of(&db), Some(0o600));
+    for suffix in ["-wal", "-shm"] {
+        let companion = desk.scratch.path(&format!("data/watch.db{suffix}"));
+        if let Some(mode) = mode_of(&companion) {
+            assert_eq!(mode, 0o600, "{}", companion.display());
+        }
+    }
+    let answers = desk.scratch.write("answers.pdf", b"Section A: yes\n");
+    desk.ok(&send("acme", "2026-04-01", "2026-04-30"));
+    desk.ok(&[
+        "questionnaire",
+        "answer",
+        "acme",
+        "--file",
+        arg(&answers),
+        "--on",
+        "2026-04-10",
+    ]);
+    assert_eq!(mode_of(&desk.documents_dir()), Some(0o700));
+    let stored = desk.documents();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(mode_of(&desk.documents_dir().join(&stored[0])), Some(0o600));
+    assert_eq!(mode_of(&db), Some(0o600));
+}

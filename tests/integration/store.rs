@@ -6,10 +6,12 @@ use std::path::Path;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use supplywatch::clock::{Clock as _, FixedClock};
 use supplywatch::store::{
-    AuditEntry, AuditFilter, MIGRATOR, OpenMode, Store, StoreError, SyncReport,
+    AuditEntry, AuditFilter, MIGRATOR, OpenMode, Store, StoreError, SyncReport, lock_path,
 };
 
-use crate::support::{Scratch, config_with, day, supplier, suppliers_of};
+use crate::support::{
+    Scratch, config_with, day, finish, spawn_in, supplier, suppliers_of, three_suppliers,
+};
 
 /// A plain pool on `path`, outside the store, as another tool would open it.
 async fn raw_pool(path: &Path, create: bool) -> SqlitePool {
@@ -555,4 +557,157 @@ async fn another_programs_database_is_left_untouched() {
         matches!(opened, Err(StoreError::Foreign { .. })),
         "expected a refusal, got {opened:?}"
     );
+}
+
+/// `PRAGMA integrity_check` and the applied migrations of a database, read
+/// outside the store.
+async fn integrity_and_migrations(path: &Path) -> (String, Vec<i64>) {
+    let pool = raw_pool(path, false).await;
+    let (integrity,): (String,) = sqlx::query_as("PRAGMA integrity_check")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let versions: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    (integrity, versions)
+}
+
+/// Two `sync`s (two daemons, a daemon and a cron job …) started together on
+/// a database that does not exist yet: one creates and migrates it, the
+/// other waits and finds the schema current. Eight pairs, no failure.
+#[tokio::test]
+async fn processes_creating_one_database_together_both_succeed() {
+    let expected: Vec<i64> = MIGRATOR.iter().map(|m| m.version).collect();
+    let mut failures = Vec::new();
+    let mut runs = 0;
+    for round in 0..8 {
+        let scratch = Scratch::new();
+        scratch.write("supplywatch.toml", three_suppliers());
+        let args = [
+            "--config",
+            "supplywatch.toml",
+            "--database",
+            "watch.db",
+            "sync",
+        ];
+        let dir = scratch.dir.path().to_path_buf();
+        let pair = tokio::task::spawn_blocking(move || {
+            let children = [spawn_in(&dir, &args), spawn_in(&dir, &args)];
+            children.map(finish)
+        })
+        .await
+        .unwrap();
+        for run in pair {
+            runs += 1;
+            if run.code != 0 {
+                failures.push(format!(
+                    "round {round}: exit {}: {}",
+                    run.code,
+                    run.stderr.trim()
+                ));
+            }
+        }
+        let (integrity, versions) = integrity_and_migrations(&scratch.path("watch.db")).await;
+        assert_eq!(integrity, "ok", "round {round}");
+        assert_eq!(versions, expected, "round {round}");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {runs} processes failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// The same within one process: two opens of a new file at once, eight
+/// times.
+#[tokio::test]
+async fn opens_creating_one_database_together_both_succeed() {
+    let scratch = Scratch::new();
+    for round in 0..8 {
+        let path = scratch.path(&format!("watch-{round}.db"));
+        let (a, b) = tokio::join!(
+            Store::open(&path, OpenMode::Create),
+            Store::open(&path, OpenMode::Create),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(a.suppliers().await.unwrap().is_empty());
+        assert!(b.suppliers().await.unwrap().is_empty());
+        a.close().await;
+        b.close().await;
+        let (integrity, versions) = integrity_and_migrations(&path).await;
+        assert_eq!(integrity, "ok", "round {round}");
+        assert_eq!(
+            versions,
+            MIGRATOR.iter().map(|m| m.version).collect::<Vec<_>>(),
+            "round {round}"
+        );
+    }
+}
+
+/// Readers never wait for the migration lock: a read-only open goes ahead
+/// while another process holds it.
+#[tokio::test]
+async fn read_only_opens_do_not_take_the_migration_lock() {
+    let scratch = Scratch::new();
+    let path = scratch.path("watch.db");
+    Store::open(&path, OpenMode::Create)
+        .await
+        .unwrap()
+        .close()
+        .await;
+    let lock = std::fs::File::open(lock_path(&path)).unwrap();
+    lock.lock().unwrap();
+    let reader = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        Store::open(&path, OpenMode::ReadOnly),
+    )
+    .await
+    .expect("a read-only open waited for the migration lock")
+    .unwrap();
+    assert!(reader.suppliers().await.unwrap().is_empty());
+    reader.close().await;
+    lock.unlock().unwrap();
+}
+
+/// A new database, and the `-wal` and `-shm` files SQLite makes beside it
+/// while it is open, are readable by their owner only, whatever the umask.
+#[tokio::test]
+async fn a_new_database_and_its_wal_are_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let scratch = Scratch::new();
+    let path = scratch.path("watch.db");
+    let store = Store::open(&path, OpenMode::Create).await.unwrap();
+    let suppliers = suppliers_of(&config_with(&acme("")));
+    store
+        .sync_registry(&suppliers, "test", day(1))
+        .await
+        .unwrap();
+    let mode = |name: &str| {
+        std::fs::metadata(scratch.path(name))
+            .map(|m| m.permissions().mode() & 0o777)
+            .ok()
+    };
+    assert_eq!(mode("watch.db"), Some(0o600));
+    // Both exist while the store is open in WAL mode.
+    assert_eq!(mode("watch.db-wal"), Some(0o600));
+    assert_eq!(mode("watch.db-shm"), Some(0o600));
+    assert_eq!(mode("watch.db.lock"), Some(0o600));
+    store.close().await;
+
+    // `-wal`/`-shm` left broader (by another tool) are narrowed on opening.
+    let store = Store::open(&path, OpenMode::Existing).await.unwrap();
+    for name in ["watch.db-wal", "watch.db-shm"] {
+        std::fs::set_permissions(scratch.path(name), std::fs::Permissions::from_mode(0o644))
+            .unwrap();
+    }
+    let again = Store::open(&path, OpenMode::Existing).await.unwrap();
+    assert_eq!(mode("watch.db-wal"), Some(0o600));
+    assert_eq!(mode("watch.db-shm"), Some(0o600));
+    again.close().await;
+    store.close().await;
 }

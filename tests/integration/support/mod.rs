@@ -98,6 +98,37 @@ pub const TEST_USER: &str = "tester";
 
 /// Runs `supplywatch` in `cwd` with a clean environment for its variables.
 pub fn run_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let out = command_in(cwd, args, env).output().unwrap();
+    Run {
+        // A signal (a crash) has no code: make it fail any expectation.
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Starts `supplywatch` in `cwd` without waiting for it (processes that
+/// must run at the same time); collect it with [`finish`].
+pub fn spawn_in(cwd: &Path, args: &[&str]) -> std::process::Child {
+    command_in(cwd, args, &[])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for a process from [`spawn_in`].
+pub fn finish(child: std::process::Child) -> Run {
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The binary with a clean environment for its variables.
+fn command_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_supplywatch"));
     cmd.args(args)
         .current_dir(cwd)
@@ -111,13 +142,7 @@ pub fn run_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     for (key, value) in env {
         cmd.env(key, value);
     }
-    let out = cmd.output().unwrap();
-    Run {
-        // A signal (a crash) has no code: make it fail any expectation.
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    cmd
 }
 
 /// One `[[supplier]]` table with the required keys and `extra` lines.
