@@ -12,6 +12,10 @@ pub trait Clock: Send + Sync {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the one place the system's time is read"
+    )]
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
     }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, RwLock, watch};
 
+use crate::clock::Clock;
 use crate::config::{Config, CronSchedule};
 use crate::escalate::Escalation;
 use crate::mail::{Mailer, deliver_due};
@@ -91,15 +92,17 @@ struct Shared {
     /// Wakes the delivery loop when a job queued messages.
     outbox: Notify,
     stop: watch::Receiver<bool>,
+    /// The daemon's only source of "now" (a fixed or simulated one in tests).
+    clock: Arc<dyn Clock>,
 }
 
 /// Runs the service until SIGTERM or SIGINT.
 ///
 /// # Errors
 /// When the store or the mailer cannot be set up, or the first sync fails.
-pub async fn run(config: Config, store: Store) -> anyhow::Result<()> {
+pub async fn run(config: Config, store: Store, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
     let mailer = Mailer::from_config(&config).map_err(anyhow::Error::msg)?;
-    let now = Utc::now();
+    let now = clock.now();
     let report = store
         .sync(
             &config.suppliers,
@@ -125,6 +128,7 @@ pub async fn run(config: Config, store: Store) -> anyhow::Result<()> {
         running: Default::default(),
         outbox: Notify::new(),
         stop: stop_rx,
+        clock,
     });
     // Jobs whose tick passed while the daemon was down (a Monday digest
     // missed by a restart) run now; the others wait for their next tick.
@@ -158,7 +162,7 @@ pub async fn run(config: Config, store: Store) -> anyhow::Result<()> {
             job = job.name(),
             "its last tick passed while supplywatch was not running: running it now"
         );
-        let next = next_fire(&*shared.config.read().await, job, Utc::now());
+        let next = next_fire(&*shared.config.read().await, job, shared.clock.now());
         start_job(&shared, &mut jobs, job, next);
     }
     let result = scheduler(&shared, &mut jobs).await;
@@ -202,7 +206,7 @@ async fn missed_jobs(shared: &Shared) -> Vec<Job> {
             return Vec::new();
         }
     };
-    let now = Utc::now();
+    let now = shared.clock.now();
     Job::ALL
         .into_iter()
         .filter(|job| {
@@ -225,9 +229,9 @@ async fn scheduler(
     let mut hangup = signal(SignalKind::hangup())?;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut plan = plan_all(&*shared.config.read().await, Utc::now());
+    let mut plan = plan_all(&*shared.config.read().await, shared.clock.now());
     loop {
-        let now = Utc::now();
+        let now = shared.clock.now();
         let Some((job, at)) = plan
             .iter()
             .filter_map(|(j, t)| t.map(|t| (*j, t)))
@@ -235,7 +239,7 @@ async fn scheduler(
         else {
             tracing::warn!("no job will ever fire again; waiting for a signal");
             tokio::select! {
-                _ = hangup.recv() => { reload(shared).await; plan = plan_all(&*shared.config.read().await, Utc::now()); continue; }
+                _ = hangup.recv() => { reload(shared).await; plan = plan_all(&*shared.config.read().await, shared.clock.now()); continue; }
                 _ = terminate.recv() => return Ok(()),
                 _ = interrupt.recv() => return Ok(()),
             }
@@ -243,7 +247,7 @@ async fn scheduler(
         let wait = (at - now).to_std().unwrap_or(Duration::ZERO);
         tokio::select! {
             () = tokio::time::sleep(wait) => {
-                let fired = Utc::now();
+                let fired = shared.clock.now();
                 if fired < at {
                     // The wall clock was set back while sleeping: wait again.
                     continue;
@@ -257,7 +261,7 @@ async fn scheduler(
             }
             _ = hangup.recv() => {
                 reload(shared).await;
-                plan = plan_all(&*shared.config.read().await, Utc::now());
+                plan = plan_all(&*shared.config.read().await, shared.clock.now());
             }
             _ = terminate.recv() => return Ok(()),
             _ = interrupt.recv() => return Ok(()),
@@ -300,7 +304,16 @@ fn start_job(
         let _running = Running(shared.clone(), job);
         let config = shared.config.read().await.clone();
         // Logged and recorded already; the next tick runs regardless.
-        let _ = run_recorded(&shared.store, &config, job, shared.stop.clone(), next, None).await;
+        let _ = run_recorded(
+            &shared.store,
+            &config,
+            job,
+            shared.stop.clone(),
+            next,
+            None,
+            &*shared.clock,
+        )
+        .await;
         shared.outbox.notify_one();
     });
 }
@@ -318,11 +331,12 @@ pub async fn run_recorded(
     stop: watch::Receiver<bool>,
     next: Option<DateTime<Utc>>,
     via: Option<&str>,
+    clock: &dyn Clock,
 ) -> anyhow::Result<String> {
-    let started = Utc::now();
+    let started = clock.now();
     let recorded = store.record_job(job.name(), started, None, next).await;
     log_job_record(job, recorded);
-    let outcome = run_job(store, config, job, stop).await;
+    let outcome = run_job(store, config, job, stop, clock).await;
     let via = via.map(|v| format!(" ({v})")).unwrap_or_default();
     let text = match &outcome {
         Ok(summary) => {
@@ -335,7 +349,7 @@ pub async fn run_recorded(
         }
     };
     let recorded = store
-        .record_job(job.name(), Utc::now(), Some(&text), next)
+        .record_job(job.name(), clock.now(), Some(&text), next)
         .await;
     log_job_record(job, recorded);
     outcome
@@ -373,8 +387,9 @@ pub async fn run_job(
     config: &Config,
     job: Job,
     mut stop: watch::Receiver<bool>,
+    clock: &dyn Clock,
 ) -> anyhow::Result<String> {
-    let now = Utc::now();
+    let now = clock.now();
     match job {
         Job::Probe => {
             let mut suppliers: Vec<_> = config
@@ -388,7 +403,8 @@ pub async fn run_job(
             fastrand::shuffle(&mut suppliers);
             let mut spread = config.clone();
             spread.probe.spread = Duration::from_secs(u64::from(config.daemon.probe_jitter_secs));
-            let probe = pipeline::probe_and_check(&spread, &suppliers, Arc::new(Silent), Utc::now);
+            let probe =
+                pipeline::probe_and_check(&spread, &suppliers, Arc::new(Silent), || clock.now());
             let run = tokio::select! {
                 run = probe => run?,
                 _ = stop.changed() => return Ok("stopped while probing; nothing saved".to_owned()),
@@ -468,7 +484,7 @@ async fn delivery_loop(shared: Arc<Shared>) {
                 deliver_due(
                     &shared.store,
                     &mailer,
-                    Utc::now,
+                    || shared.clock.now(),
                     max,
                     DELIVERY_BATCH,
                     || !*stop.borrow(),
@@ -525,7 +541,7 @@ async fn reload(shared: &Shared) {
     match loaded {
         Ok(config) => match Mailer::from_config(&config) {
             Ok(mailer) => {
-                let now = Utc::now();
+                let now = shared.clock.now();
                 match shared
                     .store
                     .sync(

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use serde_json::json;
 use supplywatch::report::{Format, audit_table};
@@ -167,7 +167,12 @@ async fn export(globals: &Globals, args: &ExportArgs) -> anyhow::Result<Outcome>
     }
     let store = open_existing(globals).await?;
     let result = store
-        .export_audit(args.since, &args.out, args.force, Utc::now())
+        .export_audit(
+            args.since,
+            &args.out,
+            args.force,
+            supplywatch::clock::Clock::now(&supplywatch::clock::SystemClock),
+        )
         .await;
     store.close().await;
     let export = result?;

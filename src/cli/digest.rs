@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use chrono::Utc;
 use clap::Args;
 use supplywatch::mail::{Mailer, deliver_due};
 use supplywatch::pipeline;
@@ -48,7 +47,7 @@ pub async fn run(globals: &Globals, args: &DigestArgs) -> anyhow::Result<Outcome
     if !args.send {
         super::warn_if_not_synced(&store, &config).await?;
     }
-    let now = Utc::now();
+    let now = supplywatch::clock::Clock::now(&supplywatch::clock::SystemClock);
     let result = async {
         let input = pipeline::digest_input(&store, &config, now).await?;
         let digest = supplywatch::digest::render(&input);
@@ -73,7 +72,7 @@ pub async fn run(globals: &Globals, args: &DigestArgs) -> anyhow::Result<Outcome
             let queued = store.enqueue(&[message], now).await?;
             let mailer = Mailer::from_config(&config).map_err(anyhow::Error::msg)?;
             let report =
-                deliver_due(&store, &mailer, Utc::now, config.email.max_attempts, u32::MAX, || true).await?;
+                deliver_due(&store, &mailer, || supplywatch::clock::Clock::now(&supplywatch::clock::SystemClock), config.email.max_attempts, u32::MAX, || true).await?;
             if !globals.quiet {
                 eprintln!(
                     "digest queued for {queued} recipient{}; delivery via {}: {} sent, {} to retry, {} given up",

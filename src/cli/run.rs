@@ -1,8 +1,8 @@
 //! `supplywatch run`: the service (see `supplywatch::daemon`), or one
 //! cycle of it with `--once`.
 
-use chrono::Utc;
 use clap::Args;
+use supplywatch::clock::{Clock as _, SystemClock};
 use supplywatch::daemon::{self, Job};
 use supplywatch::mail::{Mailer, deliver_due};
 use supplywatch::store::OpenMode;
@@ -25,7 +25,7 @@ pub async fn run(globals: &Globals, args: &RunArgs) -> anyhow::Result<Outcome> {
     let db = globals.database_path(Some(&config))?;
     let store = globals.open_store(&db, OpenMode::Create).await?;
     if !args.once {
-        daemon::run(config, store).await?;
+        daemon::run(config, store, std::sync::Arc::new(SystemClock)).await?;
         return Ok(Outcome::Ok);
     }
     // One cycle by hand: no reason to wait for a jitter meant for schedules.
@@ -38,8 +38,16 @@ pub async fn run(globals: &Globals, args: &RunArgs) -> anyhow::Result<Outcome> {
     }
     let mut failed = None;
     for job in jobs {
-        match daemon::run_recorded(&store, &config, job, stop.clone(), None, Some("run --once"))
-            .await
+        match daemon::run_recorded(
+            &store,
+            &config,
+            job,
+            stop.clone(),
+            None,
+            Some("run --once"),
+            &SystemClock,
+        )
+        .await
         {
             Ok(summary) => {
                 if !globals.quiet {
@@ -56,7 +64,7 @@ pub async fn run(globals: &Globals, args: &RunArgs) -> anyhow::Result<Outcome> {
     let report = deliver_due(
         &store,
         &mailer,
-        Utc::now,
+        || SystemClock.now(),
         config.email.max_attempts,
         u32::MAX,
         || true,

@@ -454,7 +454,6 @@ fn gather(
 mod tests {
     use std::sync::Mutex;
 
-    use chrono::Utc;
 
     use super::*;
     use crate::checks::{self, Policy};
@@ -515,7 +514,7 @@ mod tests {
             recorder.0.lock().unwrap()
         );
 
-        let now = Utc::now();
+        let now = crate::clock::Clock::now(&crate::clock::SystemClock);
         let policy = Policy::default();
         let mut ids = Vec::new();
         for (_, _, done) in &results {

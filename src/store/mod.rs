@@ -285,7 +285,8 @@ impl Store {
         self.run_migrations().await?;
         // The moment the rows were chained is the moment of opening: no
         // caller's clock reaches this far.
-        self.chain_unchained(chrono::Utc::now()).await
+        self.chain_unchained(crate::clock::Clock::now(&crate::clock::SystemClock))
+            .await
     }
 
     async fn run_migrations(&self) -> Result<(), StoreError> {

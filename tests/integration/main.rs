@@ -1,6 +1,8 @@
 //! The integration tests: one binary (STYLE.md rule 13), its modules by
 //! subject, shared helpers in `support`.
 
+// Tests read the real clock to build the world and its dates.
+#![allow(clippy::disallowed_methods)]
 // Test code: a failed unwrap or an out-of-range index is a failed test,
 // which is what we want; clippy.toml allows these in `#[test]` functions but
 // not in the helpers they call.
