@@ -226,7 +226,7 @@ async fn main() -> anyhow::Result<()> {
     let (_, paperwork) =
         pipeline::run_obligations_with(&store, &config, now, "demo", Some(&escalation)).await?;
     daemon::queue_digest(&store, &config, now).await?;
-    let mailer = Mailer::from_config(&config).map_err(anyhow::Error::msg)?;
+    let mailer = Mailer::from_config(&config)?;
     let delivered =
         deliver_due(&store, &mailer, || SystemClock.now(), 3, u32::MAX, || true).await?;
     store.close().await;

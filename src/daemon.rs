@@ -96,12 +96,25 @@ struct Shared {
     clock: Arc<dyn Clock>,
 }
 
+/// Why the service, or one of its jobs, failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailSetupError),
+    #[error(transparent)]
+    Probe(#[from] crate::probe::run::RunError),
+    #[error("cannot listen for signals: {0}")]
+    Signals(#[from] std::io::Error),
+}
+
 /// Runs the service until SIGTERM or SIGINT.
 ///
 /// # Errors
 /// When the store or the mailer cannot be set up, or the first sync fails.
-pub async fn run(config: Config, store: Store, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
-    let mailer = Mailer::from_config(&config).map_err(anyhow::Error::msg)?;
+pub async fn run(config: Config, store: Store, clock: Arc<dyn Clock>) -> Result<(), DaemonError> {
+    let mailer = Mailer::from_config(&config)?;
     let now = clock.now();
     let report = store
         .sync(
@@ -224,7 +237,7 @@ async fn missed_jobs(shared: &Shared) -> Vec<Job> {
 async fn scheduler(
     shared: &Arc<Shared>,
     jobs: &mut tokio::task::JoinSet<()>,
-) -> anyhow::Result<()> {
+) -> Result<(), DaemonError> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut hangup = signal(SignalKind::hangup())?;
     let mut terminate = signal(SignalKind::terminate())?;
@@ -332,7 +345,7 @@ pub async fn run_recorded(
     next: Option<DateTime<Utc>>,
     via: Option<&str>,
     clock: &dyn Clock,
-) -> anyhow::Result<String> {
+) -> Result<String, DaemonError> {
     let started = clock.now();
     let recorded = store.record_job(job.name(), started, None, next).await;
     log_job_record(job, recorded);
@@ -388,7 +401,7 @@ pub async fn run_job(
     job: Job,
     mut stop: watch::Receiver<bool>,
     clock: &dyn Clock,
-) -> anyhow::Result<String> {
+) -> Result<String, DaemonError> {
     let now = clock.now();
     match job {
         Job::Probe => {
@@ -460,7 +473,7 @@ pub async fn queue_digest(
     store: &Store,
     config: &Config,
     now: DateTime<Utc>,
-) -> anyhow::Result<usize> {
+) -> Result<usize, DaemonError> {
     let input = pipeline::digest_input(store, config, now).await?;
     let digest = crate::digest::render(&input);
     let Some(message) = pipeline::digest_message(config, &digest, now) else {

@@ -70,7 +70,7 @@ pub async fn run(globals: &Globals, args: &DigestArgs) -> anyhow::Result<Outcome
                 .into());
             };
             let queued = store.enqueue(&[message], now).await?;
-            let mailer = Mailer::from_config(&config).map_err(anyhow::Error::msg)?;
+            let mailer = Mailer::from_config(&config)?;
             let report =
                 deliver_due(&store, &mailer, || supplywatch::clock::Clock::now(&supplywatch::clock::SystemClock), config.email.max_attempts, u32::MAX, || true).await?;
             if !globals.quiet {

@@ -60,7 +60,7 @@ pub async fn run(globals: &Globals, args: &RunArgs) -> anyhow::Result<Outcome> {
             }
         }
     }
-    let mailer = Mailer::from_config(&config).map_err(anyhow::Error::msg)?;
+    let mailer = Mailer::from_config(&config)?;
     let report = deliver_due(
         &store,
         &mailer,
@@ -82,7 +82,7 @@ pub async fn run(globals: &Globals, args: &RunArgs) -> anyhow::Result<Outcome> {
         );
     }
     if let Some(e) = failed {
-        return Err(e);
+        return Err(e.into());
     }
     super::nothing_delivered(&report, &mailer)?;
     Ok(Outcome::Ok)

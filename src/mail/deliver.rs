@@ -54,6 +54,11 @@ impl SendError {
     }
 }
 
+/// Why the mailer `[email]` describes cannot be set up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot set up e-mail: {0}")]
+pub struct MailSetupError(pub String);
+
 /// The configured way out.
 #[derive(Clone)]
 pub enum Mailer {
@@ -97,14 +102,15 @@ impl Mailer {
     /// tokio runtime (lettre's pooled transport needs one).
     ///
     /// # Errors
-    /// A message naming the problem (no SMTP host, a bad host name).
-    pub fn from_config(config: &Config) -> Result<Self, String> {
+    /// [`MailSetupError`] naming the key and the problem (no SMTP host, a
+    /// bad host name, an unusable root certificate).
+    pub fn from_config(config: &Config) -> Result<Self, MailSetupError> {
         let email = &config.email;
         let from: Mailbox = email
             .from
             .to_string()
             .parse()
-            .map_err(|e| format!("email.from {}: {e}", email.from))?;
+            .map_err(|e| MailSetupError(format!("email.from {}: {e}", email.from)))?;
         match email.transport {
             Transport::File => Ok(Self::File {
                 directory: email.directory.clone(),
@@ -112,21 +118,26 @@ impl Mailer {
             }),
             Transport::Smtp => {
                 let host = email.smtp_host.clone().ok_or_else(|| {
-                    "email.transport is \"smtp\" but email.smtp_host is not set".to_owned()
+                    MailSetupError(
+                        "email.transport is \"smtp\" but email.smtp_host is not set".to_owned(),
+                    )
                 })?;
-                let tls = || -> Result<TlsParameters, String> {
+                let tls = || -> Result<TlsParameters, MailSetupError> {
                     let mut params = TlsParameters::builder(host.clone());
                     for roots in &config.probe.extra_roots {
                         for der in &roots.certificates {
                             let cert = Certificate::from_der(der.to_vec()).map_err(|e| {
-                                format!("probe.extra_roots {}: {e}", roots.path.display())
+                                MailSetupError(format!(
+                                    "probe.extra_roots {}: {e}",
+                                    roots.path.display()
+                                ))
                             })?;
                             params = params.add_root_certificate(cert);
                         }
                     }
                     params
                         .build()
-                        .map_err(|e| format!("email.smtp_host {host}: {e}"))
+                        .map_err(|e| MailSetupError(format!("email.smtp_host {host}: {e}")))
                 };
                 let builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&host);
                 let builder = match email.tls {

@@ -3,4 +3,4 @@
 pub mod deliver;
 pub mod text;
 
-pub use deliver::{DeliveryReport, Mailer, SendError, deliver_due};
+pub use deliver::{DeliveryReport, MailSetupError, Mailer, SendError, deliver_due};

@@ -454,7 +454,6 @@ fn gather(
 mod tests {
     use std::sync::Mutex;
 
-
     use super::*;
     use crate::checks::{self, Policy};
 
