@@ -23,6 +23,7 @@ mod daemon;
 mod dns;
 mod escalation;
 mod history;
+mod hostile;
 mod http;
 mod lifecycle;
 mod mail_e2e;
