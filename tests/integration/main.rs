@@ -20,6 +20,7 @@ mod config_errors;
 mod daemon;
 mod dns;
 mod escalation;
+mod faults;
 mod history;
 mod http;
 mod lifecycle;
