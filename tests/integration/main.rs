@@ -22,6 +22,7 @@ mod config_errors;
 mod daemon;
 mod dns;
 mod escalation;
+mod faults;
 mod history;
 mod hostile;
 mod http;
