@@ -20,6 +20,7 @@ mod config_errors;
 mod daemon;
 mod dns;
 mod escalation;
+mod fuzz;
 mod history;
 mod http;
 mod lifecycle;
