@@ -251,7 +251,9 @@ fn judge_fields(out: &mut SecurityTxt) {
                 "line {}: Contact {} is not a URI; write mailto:{}",
                 field.line,
                 quote(&field.value),
-                shorten(&field.value)
+                // Escaped like the quote: the value may hide a bidi
+                // override, and problems end up in findings.
+                shorten(&field.value).escape_debug()
             )),
             None => problems.push(format!(
                 "line {}: {} {} is not a URI",

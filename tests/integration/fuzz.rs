@@ -15,6 +15,7 @@
 //! (so every run replays it) and an explicit `#[test]` below names it.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use chrono::{TimeZone as _, Utc};
@@ -179,17 +180,15 @@ fn apply(input: &mut Vec<u8>, m: &Mutation, seeds: &[Vec<u8>]) {
 /// A seed of `target` with 1–8 mutations, or (one case in four) random bytes.
 fn inputs(target: &str) -> impl Strategy<Value = Vec<u8>> {
     let seeds: Vec<Vec<u8>> = corpus(target).into_iter().map(|(_, b)| b).collect();
-    let mutated = (
-        any::<Index>(),
-        proptest::collection::vec(mutation(), 1..8),
-    )
-        .prop_map(move |(pick, mutations)| {
+    let mutated = (any::<Index>(), proptest::collection::vec(mutation(), 1..8)).prop_map(
+        move |(pick, mutations)| {
             let mut input = seeds[pick.index(seeds.len())].clone();
             for m in &mutations {
                 apply(&mut input, m, &seeds);
             }
             input
-        });
+        },
+    );
     prop_oneof![
         3 => mutated,
         1 => proptest::collection::vec(any::<u8>(), 0..1024),
@@ -243,7 +242,10 @@ fn check_hello(bytes: &[u8]) -> Result<(), TestCaseError> {
     let flight: &ServerFlight = &whole.flight;
     prop_assert!(flight.certificates.len() <= 16);
     let cert_bytes: usize = flight.certificates.iter().map(Vec::len).sum();
-    prop_assert!(cert_bytes <= bytes.len(), "more certificate bytes than input");
+    prop_assert!(
+        cert_bytes <= bytes.len(),
+        "more certificate bytes than input"
+    );
     prop_assert!(flight.certificates.iter().all(|c| !c.is_empty()));
     // How TCP cuts the bytes must not change what is read.
     for cuts in [
@@ -289,10 +291,10 @@ fn check_spf(bytes: &[u8]) -> Result<(), TestCaseError> {
                     written.push_str(&d.to_string());
                 }
                 if let Some(r) = &record.redirect {
-                    written.push_str(&format!(" redirect={r}"));
+                    write!(written, " redirect={r}").unwrap();
                 }
                 if let Some(e) = &record.explanation {
-                    written.push_str(&format!(" exp={e}"));
+                    write!(written, " exp={e}").unwrap();
                 }
                 let again = spf::parse_spf(&written)
                     .map_err(|e| TestCaseError::fail(format!("{written:?}: {e}")))?;
@@ -353,16 +355,19 @@ fn check_mtasts(bytes: &[u8]) -> Result<(), TestCaseError> {
             prop_assert!(id.bytes().all(|b| b.is_ascii_alphanumeric()));
         }
     }
-    for body in [text.clone(), format!("version: STSv1\nmode: enforce\n{text}")] {
+    for body in [
+        text.clone(),
+        format!("version: STSv1\nmode: enforce\n{text}"),
+    ] {
         if let Ok(p) = mtasts::parse_policy(&body) {
             prop_assert!(p.mx.len() <= 64);
             prop_assert!(p.max_age <= mtasts::MAX_AGE_LIMIT);
             // parse → write → parse gives the same policy.
             let mut written = format!("version: STSv1\nmode: {}\n", p.mode.as_str());
             for mx in &p.mx {
-                written.push_str(&format!("mx: {mx}\n"));
+                writeln!(written, "mx: {mx}").unwrap();
             }
-            written.push_str(&format!("max_age: {}\n", p.max_age));
+            writeln!(written, "max_age: {}", p.max_age).unwrap();
             let again = mtasts::parse_policy(&written)
                 .map_err(|e| TestCaseError::fail(format!("{written:?}: {e}")))?;
             prop_assert_eq!(again, p);
@@ -412,9 +417,17 @@ fn check_securitytxt(bytes: &[u8]) -> Result<(), TestCaseError> {
     prop_assert!(parsed.more_problems == 0 || parsed.problems.len() == securitytxt::MAX_PROBLEMS);
     let mut last_line = 0;
     for f in &parsed.fields {
-        prop_assert!(f.line >= 1 && f.line <= lines && f.line > last_line, "{:?}", f);
+        prop_assert!(
+            f.line >= 1 && f.line <= lines && f.line > last_line,
+            "{:?}",
+            f
+        );
         last_line = f.line;
-        prop_assert!(f.name.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b':'));
+        prop_assert!(
+            f.name
+                .bytes()
+                .all(|b| (0x21..=0x7e).contains(&b) && b != b':')
+        );
         prop_assert!(!f.value.is_empty());
         prop_assert!(!f.value.chars().any(|c| c.is_control() && c != '\t'));
     }
@@ -433,6 +446,21 @@ fn check_securitytxt(bytes: &[u8]) -> Result<(), TestCaseError> {
 #[test]
 fn securitytxt_parser() {
     fuzz("securitytxt", check_securitytxt);
+}
+
+/// Regression: the advice for a bare address ("write mailto:…") repeated
+/// the value unescaped, bidi override and all, into the finding's summary.
+#[test]
+fn securitytxt_advice_escapes_the_value() {
+    let bytes = seed("securitytxt", "bidi_bare_contact.txt");
+    check_securitytxt(&bytes).unwrap();
+    let parsed = securitytxt::parse(&text(&bytes));
+    assert!(
+        parsed
+            .problems
+            .iter()
+            .any(|p| p.contains("write mailto:\\u{202e}"))
+    );
 }
 
 // --- HSTS, CSP and X-Frame-Options, through the HTTP checks -----------------
@@ -534,9 +562,15 @@ fn the_valid_seeds_are_valid() {
     assert!(dmarc::parse_dmarc(&text(&seed("dmarc", "reject.txt"))).is_ok());
     assert!(mtasts::parse_policy(&text(&seed("mtasts", "policy_enforce.txt"))).is_ok());
     assert!(parse_tlsrpt(&text(&seed("tlsrpt", "valid.txt"))).is_ok());
-    assert!(securitytxt::parse(&text(&seed("securitytxt", "valid.txt"))).problems.is_empty());
+    assert!(
+        securitytxt::parse(&text(&seed("securitytxt", "valid.txt")))
+            .problems
+            .is_empty()
+    );
     let mut parser = FlightParser::new();
-    parser.feed(&seed("hello", "tls12_full_flight.bin")).unwrap();
+    parser
+        .feed(&seed("hello", "tls12_full_flight.bin"))
+        .unwrap();
     assert!(parser.finished());
     assert_eq!(parser.flight.certificates.len(), 2);
 }
