@@ -193,7 +193,8 @@ fn parse_line(number: usize, line: &str, out: &mut SecurityTxt) {
     }
     let value = value.trim_matches([' ', '\t']);
     if value.is_empty() {
-        out.problem(format!("line {number}: {name} has no value"));
+        // Quoted (so cut): a name may be a whole line of junk.
+        out.problem(format!("line {number}: {} has no value", quote(name)));
         return;
     }
     out.fields.push(Field {

@@ -34,7 +34,7 @@ use supplywatch::probe::http::{Fetch, HttpObservation, HttpResponse, HttpScheme}
 /// Cases per target when `SUPPLYWATCH_FUZZ_CASES` is not set: small enough
 /// that all targets together add seconds, not minutes, to a debug
 /// `cargo test` on two cores.
-const DEFAULT_CASES: u32 = 1000;
+const DEFAULT_CASES: u32 = 2000;
 
 fn cases() -> u32 {
     std::env::var("SUPPLYWATCH_FUZZ_CASES")
@@ -461,6 +461,14 @@ fn securitytxt_advice_escapes_the_value() {
             .iter()
             .any(|p| p.contains("write mailto:\\u{202e}"))
     );
+}
+
+/// Regression: "… has no value" named the field in full, so a 20 kB
+/// name made a 20 kB problem (and finding summary).
+#[test]
+fn securitytxt_problem_for_a_long_empty_field_is_cut() {
+    let bytes = seed("securitytxt", "long_name_no_value.txt");
+    check_securitytxt(&bytes).unwrap();
 }
 
 // --- HSTS, CSP and X-Frame-Options, through the HTTP checks -----------------
