@@ -193,7 +193,8 @@ fn parse_line(number: usize, line: &str, out: &mut SecurityTxt) {
     }
     let value = value.trim_matches([' ', '\t']);
     if value.is_empty() {
-        out.problem(format!("line {number}: {name} has no value"));
+        // Quoted (so cut): a name may be a whole line of junk.
+        out.problem(format!("line {number}: {} has no value", quote(name)));
         return;
     }
     out.fields.push(Field {
@@ -251,7 +252,9 @@ fn judge_fields(out: &mut SecurityTxt) {
                 "line {}: Contact {} is not a URI; write mailto:{}",
                 field.line,
                 quote(&field.value),
-                shorten(&field.value)
+                // Escaped like the quote: the value may hide a bidi
+                // override, and problems end up in findings.
+                shorten(&field.value).escape_debug()
             )),
             None => problems.push(format!(
                 "line {}: {} {} is not a URI",

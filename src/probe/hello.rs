@@ -166,8 +166,7 @@ impl FlightParser {
             ));
         }
         self.input.extend_from_slice(bytes);
-        self.parse_records()?;
-        self.parse_handshakes()
+        self.parse_records()
     }
 
     /// True once the flight is complete or the server gave up (a fatal
@@ -213,6 +212,12 @@ impl FlightParser {
                 other => return Err(FlightError::NotTls(other)),
             }
             self.input.drain(..5 + len);
+            // Handshake messages are read record by record, in the order
+            // they came: whether a later alert counts depends on whether a
+            // ServerHelloDone came before it, not on how TCP cut the bytes.
+            if content_type == RECORD_HANDSHAKE {
+                self.parse_handshakes()?;
+            }
         }
     }
 

@@ -23,6 +23,7 @@ mod daemon;
 mod dns;
 mod escalation;
 mod faults;
+mod fuzz;
 mod history;
 mod hostile;
 mod http;
