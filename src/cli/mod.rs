@@ -486,14 +486,23 @@ fn print_config_warnings(config: &Config) {
 
 /// Prints the error (with its cause chain) and returns the exit code.
 pub fn report_error(error: &anyhow::Error) -> u8 {
-    if let Some(ConfigError::Invalid { path, diagnostics }) = error.downcast_ref::<ConfigError>() {
+    if let Some(ConfigError::Invalid {
+        path,
+        diagnostics,
+        not_shown,
+    }) = error.downcast_ref::<ConfigError>()
+    {
         for d in diagnostics {
             eprintln!("error: {d}");
         }
-        let n = diagnostics.len();
+        if *not_shown > 0 {
+            eprintln!("error: {}", supplywatch::config::more_errors(*not_shown));
+        }
+        let n = diagnostics.len() + not_shown;
         eprintln!(
-            "{}: invalid, {n} error{}",
+            "{}: invalid, {} error{}",
             path.display(),
+            supplywatch::config::thousands(n),
             if n == 1 { "" } else { "s" }
         );
         return 2;

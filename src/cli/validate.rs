@@ -15,6 +15,7 @@ pub fn run(globals: &Globals) -> anyhow::Result<Outcome> {
                 "file": path,
                 "valid": false,
                 "errors": error.diagnostics(),
+                "errors_not_shown": error.not_shown(),
             }))?;
             return Err(error.into());
         }

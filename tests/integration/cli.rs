@@ -278,6 +278,64 @@ fn megabytes_of_junk_are_refused_cleanly() {
 }
 
 #[test]
+fn a_hundred_thousand_unknown_keys_are_capped_and_counted() {
+    // Each unknown key used to be located by a scan from the start of the
+    // file: quadratic (500,000 keys took minutes). Speed is not asserted
+    // here; the bounded, counted report is.
+    // Top-level keys go before the first table header.
+    let mut text = String::new();
+    for i in 0..100_000 {
+        text.push_str(&format!("zz_unknown_{i} = 1\n"));
+    }
+    text.push_str(&config_with(&supplier("acme", "Acme", "")));
+    let scratch = Scratch::new();
+    write_config(&scratch, &text);
+    let run = scratch.run(&["validate", "--config", "supplywatch.toml"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains("supplywatch.toml: invalid, 100,000 errors"),
+        "{}",
+        &run.stderr[run.stderr.len().saturating_sub(2000)..]
+    );
+    assert!(
+        run.stderr
+            .contains("error: … and 99,800 more errors not shown"),
+        "{}",
+        &run.stderr[run.stderr.len().saturating_sub(2000)..]
+    );
+    // The first errors in the file are the ones shown, in order.
+    let shown: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("unknown key"))
+        .collect();
+    assert_eq!(shown.len(), supplywatch::config::MAX_SHOWN_ERRORS);
+    assert!(
+        shown[0].starts_with("error: supplywatch.toml:1:1: zz_unknown_0: unknown key"),
+        "{}",
+        shown[0]
+    );
+    assert!(
+        shown[199].starts_with("error: supplywatch.toml:200:1: zz_unknown_199:"),
+        "{}",
+        shown[199]
+    );
+
+    let json = scratch.run(&[
+        "validate",
+        "--config",
+        "supplywatch.toml",
+        "--format",
+        "json",
+    ]);
+    json.expect_code(2);
+    let v: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["errors"].as_array().unwrap().len(), 200);
+    assert_eq!(v["errors_not_shown"], 99_800);
+}
+
+#[test]
 fn oversized_config_is_refused_before_parsing() {
     let scratch = Scratch::new();
     let path = scratch.path("huge.toml");
