@@ -53,14 +53,14 @@ pub async fn run(globals: &Globals, args: &DigestArgs) -> anyhow::Result<Outcome
         let input = pipeline::digest_input(&store, &config, now).await?;
         let digest = supplywatch::digest::render(&input);
         if args.preview {
-            println!("Subject: {}\n", digest.subject);
-            print!("{}", digest.text);
+            outln!("Subject: {}\n", digest.subject);
+            out!("{}", digest.text);
         }
         if let Some(path) = &args.html {
             std::fs::write(path, &digest.html)
                 .with_context(|| format!("cannot write {}", path.display()))?;
             if !globals.quiet {
-                eprintln!("HTML part written to {}", path.display());
+                errln!("HTML part written to {}", path.display());
             }
         }
         if args.send {
@@ -75,7 +75,7 @@ pub async fn run(globals: &Globals, args: &DigestArgs) -> anyhow::Result<Outcome
             let report =
                 deliver_due(&store, &mailer, Utc::now, config.email.max_attempts, u32::MAX, || true).await?;
             if !globals.quiet {
-                eprintln!(
+                errln!(
                     "digest queued for {queued} recipient{}; delivery via {}: {} sent, {} to retry, {} given up",
                     if queued == 1 { "" } else { "s" },
                     mailer.describe(),

@@ -883,3 +883,64 @@ fn invalid_config_stops_sync_before_the_database() {
     );
     assert!(!scratch.path("supplywatch.db").exists());
 }
+
+/// Runs the binary with stdout and stderr on `/dev/full`: every write fails.
+fn run_on_full_disk(scratch: &Scratch, args: &[&str]) -> std::process::ExitStatus {
+    let full = || {
+        std::process::Stdio::from(
+            std::fs::File::options()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+        )
+    };
+    std::process::Command::new(env!("CARGO_BIN_EXE_supplywatch"))
+        .args(args)
+        .current_dir(scratch.path("."))
+        .env_remove("SUPPLYWATCH_CONFIG")
+        .env_remove("RUST_LOG")
+        .env("RUST_BACKTRACE", "0")
+        .stdout(full())
+        .stderr(full())
+        .status()
+        .unwrap()
+}
+
+#[test]
+fn a_full_disk_under_stdout_and_stderr_is_never_a_panic() {
+    let scratch = Scratch::new();
+    // A bad config: exit 2, as with a terminal.
+    write_config(&scratch, "bogus = 1\n");
+    let status = run_on_full_disk(&scratch, &["validate", "--config", "supplywatch.toml"]);
+    assert_eq!(status.code(), Some(2), "{status:?}");
+
+    // A good config whose answer is lost: a runtime failure, not success.
+    write_config(&scratch, &config_with(&supplier("acme", "Acme", "")));
+    let status = run_on_full_disk(&scratch, &["validate", "--config", "supplywatch.toml"]);
+    assert_eq!(status.code(), Some(3), "{status:?}");
+    let status = run_on_full_disk(
+        &scratch,
+        &[
+            "validate",
+            "--config",
+            "supplywatch.toml",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(status.code(), Some(3), "{status:?}");
+
+    // No database: the store error, with warnings logged through tracing.
+    let status = run_on_full_disk(
+        &scratch,
+        &[
+            "status",
+            "--config",
+            "supplywatch.toml",
+            "--database",
+            "missing/none.db",
+            "-v",
+        ],
+    );
+    assert_eq!(status.code(), Some(3), "{status:?}");
+}
