@@ -522,7 +522,6 @@ fn describe(error: &CertificateError) -> String {
         CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
             "a certificate is not meant for TLS servers (extended key usage)"
         }
-        CertificateError::ApplicationVerificationFailure => "the verifier refused the chain",
         CertificateError::Other(other) => {
             return match other.0.downcast_ref::<webpki::Error>() {
                 Some(e) => describe_webpki(e).to_owned(),

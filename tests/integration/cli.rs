@@ -1,6 +1,7 @@
 //! The `supplywatch` binary end to end: exit codes, messages, and what
 //! `sync` leaves in the database and its audit log.
 
+use std::fmt::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
@@ -285,7 +286,7 @@ fn a_hundred_thousand_unknown_keys_are_capped_and_counted() {
     // Top-level keys go before the first table header.
     let mut text = String::new();
     for i in 0..100_000 {
-        text.push_str(&format!("zz_unknown_{i} = 1\n"));
+        let _ = writeln!(text, "zz_unknown_{i} = 1");
     }
     text.push_str(&config_with(&supplier("acme", "Acme", "")));
     let scratch = Scratch::new();
