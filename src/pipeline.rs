@@ -600,6 +600,26 @@ pub fn digest_message(
     digest: &crate::digest::Digest,
     now: DateTime<Utc>,
 ) -> Option<crate::store::Outgoing> {
+    digest_copy(config, digest, now, 0)
+}
+
+/// The outbox key prefix of every digest queued on the local day of `at`.
+#[must_use]
+pub fn digest_day_prefix(config: &Config, at: DateTime<Utc>) -> String {
+    format!("digest:{}:", local_day(config, at))
+}
+
+/// The digest as its `copy`-th message of the day: copy 0 is the usual
+/// one; a later copy (`digest --send --again`) has a key and a Message-ID
+/// of its own, so that the outbox, which ignores a key it already holds,
+/// queues it even in the same second as an earlier one.
+#[must_use]
+pub fn digest_copy(
+    config: &Config,
+    digest: &crate::digest::Digest,
+    now: DateTime<Utc>,
+    copy: usize,
+) -> Option<crate::store::Outgoing> {
     let mut recipients: Vec<String> = config
         .contacts
         .risk_manager
@@ -620,12 +640,20 @@ pub fn digest_message(
         .map_or("supplywatch.invalid", |(_, d)| d);
     let day = local_day(config, now);
     Some(crate::store::Outgoing {
-        key: format!("digest:{day}:{}", now.timestamp()),
+        key: if copy == 0 {
+            format!("digest:{day}:{}", now.timestamp())
+        } else {
+            format!("digest:{day}:{}:again-{copy}", now.timestamp())
+        },
         kind: "digest".to_owned(),
         supplier: None,
         recipients,
         subject: digest.subject.clone(),
-        message_id: format!("<digest.{}@{domain}>", now.format("%Y%m%dT%H%M%SZ")),
+        message_id: if copy == 0 {
+            format!("<digest.{}@{domain}>", now.format("%Y%m%dT%H%M%SZ"))
+        } else {
+            format!("<digest.{}.{copy}@{domain}>", now.format("%Y%m%dT%H%M%SZ"))
+        },
         in_reply_to: None,
         references: Vec::new(),
         text: digest.text.clone(),

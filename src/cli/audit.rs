@@ -82,8 +82,8 @@ async fn list(globals: &Globals, args: &ListArgs) -> anyhow::Result<Outcome> {
     let entries = entries?;
     match globals.format {
         Format::Json => print_json(&entries)?,
-        Format::Table if entries.is_empty() => eprintln!("no audit entries match"),
-        Format::Table => print!("{}", audit_table(&entries)),
+        Format::Table if entries.is_empty() => errln!("no audit entries match"),
+        Format::Table => out!("{}", audit_table(&entries)),
     }
     Ok(Outcome::Ok)
 }
@@ -117,7 +117,7 @@ async fn verify(globals: &Globals, args: &VerifyArgs) -> anyhow::Result<Outcome>
                 "evidence": b,
             })),
         }))?,
-        Format::Table => println!("{}", verdict(&what, &report, kept.is_some())),
+        Format::Table => outln!("{}", verdict(&what, &report, kept.is_some())),
     }
     Ok(if report.is_intact() {
         Outcome::Ok
@@ -187,16 +187,18 @@ async fn export(globals: &Globals, args: &ExportArgs) -> anyhow::Result<Outcome>
                     h.id
                 ),
             };
-            println!(
+            outln!(
                 "wrote {} row{}{span} and the chain head to {}",
                 thousands(export.rows),
                 if export.rows == 1 { "" } else { "s" },
                 export.path.display()
             );
             if let Some(head) = &export.head {
-                println!(
+                outln!(
                     "head #{} {}: keep it; `supplywatch audit verify --head {}` checks later that it is still in the chain",
-                    head.id, head.hash, head.hash
+                    head.id,
+                    head.hash,
+                    head.hash
                 );
             }
         }

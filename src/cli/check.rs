@@ -82,7 +82,7 @@ pub async fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome>
         let report = run.save(store, &config, "check --save").await?;
         store.close().await;
         if !globals.quiet {
-            eprintln!(
+            errln!(
                 "saved run {} to {}: {} opened, {} reopened, {} resolved, {} pending (damped), {} accepted",
                 report.run_id,
                 store.path().display(),
@@ -112,17 +112,17 @@ pub async fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome>
         Format::Json => {
             for r in results {
                 for e in &r.errors {
-                    eprintln!("warning: {} {}: {}", r.supplier.id, e.target, e.message);
+                    errln!("warning: {} {}: {}", r.supplier.id, e.target, e.message);
                 }
             }
             print_json(&check_report(results, now, &scores, marks))?;
         }
         Format::Table => {
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            print!("{}", check_table(results, &scores, marks, color));
+            out!("{}", check_table(results, &scores, marks, color));
             let endpoints: usize = observations.iter().map(|o| o.http.len()).sum();
             let domains: usize = observations.iter().map(|o| o.domains.len()).sum();
-            println!(
+            outln!(
                 "{} — {endpoints} endpoint{} and {domains} domain{} probed in {:.1}s",
                 check_summary(results),
                 if endpoints == 1 { "" } else { "s" },
@@ -145,12 +145,12 @@ async fn open_for_preview(globals: &Globals, config: &Config) -> Option<Store> {
     match Store::open(&db, OpenMode::ReadOnly).await {
         Ok(store) => {
             if let Err(e) = super::warn_if_not_synced(&store, config).await {
-                eprintln!("warning: {e:#}");
+                errln!("warning: {e:#}");
             }
             Some(store)
         }
         Err(e) => {
-            eprintln!("warning: {e}; judged as a first run, without the recorded findings");
+            errln!("warning: {e}; judged as a first run, without the recorded findings");
             None
         }
     }
@@ -166,14 +166,14 @@ struct Lines {
 impl Progress for Lines {
     fn start(&self, total: usize) {
         self.total.store(total, Ordering::Relaxed);
-        eprintln!(
+        errln!(
             "probing {total} endpoint{}",
             if total == 1 { "" } else { "s" }
         );
     }
     fn finished(&self, e: &ProbeEvent<'_>) {
         let n = self.done.fetch_add(1, Ordering::Relaxed) + 1;
-        eprintln!(
+        errln!(
             "[{n}/{}] {} {} {}: {} ({} ms)",
             self.total.load(Ordering::Relaxed),
             e.supplier,

@@ -21,6 +21,10 @@ pub struct DigestArgs {
     /// Queue it for the risk manager (and the CISO) and deliver it now
     #[arg(long)]
     send: bool,
+    /// With --send: queue a fresh copy even when a digest was already
+    /// queued, sent or given up today
+    #[arg(long, requires = "send")]
+    again: bool,
 }
 
 pub async fn run(globals: &Globals, args: &DigestArgs) -> anyhow::Result<Outcome> {
@@ -52,18 +56,48 @@ pub async fn run(globals: &Globals, args: &DigestArgs) -> anyhow::Result<Outcome
         let input = pipeline::digest_input(&store, &config, now).await?;
         let digest = supplywatch::digest::render(&input);
         if args.preview {
-            println!("Subject: {}\n", digest.subject);
-            print!("{}", digest.text);
+            outln!("Subject: {}\n", digest.subject);
+            out!("{}", digest.text);
         }
         if let Some(path) = &args.html {
             std::fs::write(path, &digest.html)
                 .with_context(|| format!("cannot write {}", path.display()))?;
             if !globals.quiet {
-                eprintln!("HTML part written to {}", path.display());
+                errln!("HTML part written to {}", path.display());
             }
         }
         if args.send {
-            let Some(message) = pipeline::digest_message(&config, &digest, now) else {
+            // Today's digests, by state: without --again one a day.
+            let prefix = pipeline::digest_day_prefix(&config, now);
+            let today: Vec<_> = store
+                .outbox()
+                .await?
+                .into_iter()
+                .filter(|row| row.kind == "digest" && row.key.starts_with(&prefix))
+                .collect();
+            if !args.again && !today.is_empty() {
+                let count = |state: &str| today.iter().filter(|r| r.state == state).count();
+                if !globals.quiet {
+                    errln!(
+                        "a digest is already in the outbox today ({} sent, {} queued, {} given up); nothing queued — `digest --send --again` queues a fresh copy",
+                        count("sent"),
+                        count("queued"),
+                        count("failed")
+                    );
+                }
+                return anyhow::Ok(());
+            }
+            let copy = if args.again {
+                today
+                    .iter()
+                    .map(|r| r.message_id.as_str())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .len()
+                    .max(1)
+            } else {
+                0
+            };
+            let Some(message) = pipeline::digest_copy(&config, &digest, now, copy) else {
                 return Err(UsageError(
                     "no recipient: set [contacts] risk_manager (and ciso) in the config".into(),
                 )
@@ -74,7 +108,7 @@ pub async fn run(globals: &Globals, args: &DigestArgs) -> anyhow::Result<Outcome
             let report =
                 deliver_due(&store, &mailer, || supplywatch::clock::Clock::now(&supplywatch::clock::SystemClock), config.email.max_attempts, u32::MAX, || true).await?;
             if !globals.quiet {
-                eprintln!(
+                errln!(
                     "digest queued for {queued} recipient{}; delivery via {}: {} sent, {} to retry, {} given up",
                     if queued == 1 { "" } else { "s" },
                     mailer.describe(),

@@ -71,7 +71,7 @@ pub async fn run(globals: &Globals, args: &FindingsArgs) -> anyhow::Result<Outco
     match globals.format {
         Format::Json => print_json(&findings)?,
         Format::Table if findings.is_empty() => {
-            eprintln!(
+            errln!(
                 "no open findings match{}",
                 footer.map(|f| format!(" ({f})")).unwrap_or_default()
             );
@@ -100,9 +100,9 @@ pub async fn run(globals: &Globals, args: &FindingsArgs) -> anyhow::Result<Outco
                     f.summary.clone(),
                 ]);
             }
-            print!("{}", t.render());
+            out!("{}", t.render());
             if let Some(footer) = footer {
-                println!("and {footer}");
+                outln!("and {footer}");
             }
         }
     }

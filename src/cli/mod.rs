@@ -2,6 +2,35 @@
 //! acting (recorded in the audit log), and the mapping of errors to exit
 //! codes (0 ok, 1 findings at or above `--fail-on` or a broken audit chain,
 //! 2 bad usage or config, 3 runtime failure).
+//!
+//! Everything printed goes through [`outln!`], [`out!`] and [`errln!`]: a
+//! write that fails (a full disk, a closed pipe) is counted, never a panic
+//! as `println!` would make it; a command whose output was lost exits 3.
+
+/// A line on stdout; a failed write is recorded, not a panic.
+macro_rules! outln {
+    () => {
+        $crate::cli::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// Text on stdout as is (it ends its own lines).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::write_stdout(format_args!($($arg)*))
+    };
+}
+
+/// A line on stderr; a failed write is ignored (there is nowhere left to
+/// say so).
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::cli::write_stderr(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
 
 mod audit;
 mod check;
@@ -16,6 +45,7 @@ mod suppliers;
 mod sync;
 mod validate;
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -199,7 +229,7 @@ impl Globals {
             (actor, named)
         });
         if writing && !named && !self.warned.swap(true, Ordering::Relaxed) {
-            eprintln!(
+            errln!(
                 "warning: no actor could be named (no --actor, SUPPLYWATCH_ACTOR, USER or LOGNAME); the audit log records {}",
                 actor.who
             );
@@ -352,7 +382,10 @@ pub fn init_tracing(cli: &Cli) {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Its own report of a failed write is an `eprintln!`, which panics
+        // when stderr is full: a lost log line must not end the process.
+        .log_internal_errors(false);
     if cli.log_format == LogFormat::Json {
         builder.json().init();
     } else {
@@ -446,12 +479,12 @@ async fn warn_if_not_synced(store: &Store, config: &Config) -> anyhow::Result<()
     );
     match store.last_sync().await? {
         Some(last) if last.fingerprint == print => {}
-        Some(last) => eprintln!(
+        Some(last) => errln!(
             "warning: the database was synced from a different config on {} (not {}); run `supplywatch sync`",
             last.at.format("%Y-%m-%d %H:%M UTC"),
             config.path.display()
         ),
-        None => eprintln!(
+        None => errln!(
             "warning: the database has no record of being synced from {}; run `supplywatch sync`",
             config.path.display()
         ),
@@ -480,25 +513,58 @@ fn nothing_delivered(
 /// The config's warnings, one line each on stderr.
 fn print_config_warnings(config: &Config) {
     for w in &config.warnings {
-        eprintln!("warning: {w}");
+        errln!("warning: {w}");
     }
+}
+
+/// Set when a write to stdout failed: the command's answer was lost.
+static STDOUT_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Writes to stdout, recording a failure instead of panicking.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    let mut stdout = std::io::stdout().lock();
+    if stdout.write_fmt(args).is_err() {
+        STDOUT_FAILED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Writes to stderr, ignoring a failure: there is nowhere to report it.
+pub fn write_stderr(args: std::fmt::Arguments<'_>) {
+    let _ = std::io::stderr().lock().write_fmt(args);
+}
+
+/// Flushes stdout; whether any of the command's output was lost.
+pub fn output_lost() -> bool {
+    if std::io::stdout().lock().flush().is_err() {
+        STDOUT_FAILED.store(true, Ordering::Relaxed);
+    }
+    STDOUT_FAILED.load(Ordering::Relaxed)
 }
 
 /// Prints the error (with its cause chain) and returns the exit code.
 pub fn report_error(error: &anyhow::Error) -> u8 {
-    if let Some(ConfigError::Invalid { path, diagnostics }) = error.downcast_ref::<ConfigError>() {
+    if let Some(ConfigError::Invalid {
+        path,
+        diagnostics,
+        not_shown,
+    }) = error.downcast_ref::<ConfigError>()
+    {
         for d in diagnostics {
-            eprintln!("error: {d}");
+            errln!("error: {d}");
         }
-        let n = diagnostics.len();
-        eprintln!(
-            "{}: invalid, {n} error{}",
+        if *not_shown > 0 {
+            errln!("error: {}", supplywatch::config::more_errors(*not_shown));
+        }
+        let n = diagnostics.len() + not_shown;
+        errln!(
+            "{}: invalid, {} error{}",
             path.display(),
+            supplywatch::config::thousands(n),
             if n == 1 { "" } else { "s" }
         );
         return 2;
     }
-    eprintln!("error: {error:#}");
+    errln!("error: {error:#}");
     exit_code_of(error)
 }
 
@@ -521,7 +587,7 @@ fn exit_code_of(error: &anyhow::Error) -> u8 {
 /// Prints JSON to stdout, pretty.
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value).context("cannot render JSON")?;
-    println!("{text}");
+    outln!("{text}");
     Ok(())
 }
 

@@ -55,7 +55,7 @@ pub async fn run(globals: &Globals, args: &ObligationsArgs) -> anyhow::Result<Ou
             }
             Err(StoreError::Missing { .. }) => {
                 if !globals.quiet {
-                    eprintln!(
+                    errln!(
                         "note: no database at {} yet: questionnaires are not known, judged as never sent",
                         db.display()
                     );
@@ -80,7 +80,7 @@ pub async fn run(globals: &Globals, args: &ObligationsArgs) -> anyhow::Result<Ou
 
     let scores = pipeline::scores_of(&report);
     if !preview && !globals.quiet {
-        eprintln!(
+        errln!(
             "saved run {} to {}: {} opened, {} reopened, {} resolved, {} accepted",
             report.run_id,
             db.display(),
@@ -95,8 +95,8 @@ pub async fn run(globals: &Globals, args: &ObligationsArgs) -> anyhow::Result<Ou
         Format::Json => print_json(&check_report(results, run.at, &scores, &report.marks))?,
         Format::Table => {
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            print!("{}", check_table(results, &scores, &report.marks, color));
-            println!(
+            out!("{}", check_table(results, &scores, &report.marks, color));
+            outln!(
                 "{} — paperwork as of {}{}",
                 check_summary(results),
                 run.today,

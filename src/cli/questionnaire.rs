@@ -134,7 +134,7 @@ pub async fn run(globals: &Globals, args: &QuestionnaireArgs) -> anyhow::Result<
         // A failure here must not read as a failed step: the step stays.
         (Ok(outcome), Some(config)) if changed => {
             if let Err(e) = refresh_findings(globals, &store, config, now).await {
-                eprintln!(
+                errln!(
                     "warning: the step is recorded, but the paperwork findings were not updated: {e:#}; \
                      `supplywatch obligations` (or the daemon's next run) will"
                 );
@@ -158,7 +158,7 @@ async fn refresh_findings(
     let (_, report) =
         supplywatch::pipeline::run_obligations(store, config, now, "questionnaire").await?;
     if !globals.quiet {
-        eprintln!(
+        errln!(
             "paperwork findings updated: {} opened, {} reopened, {} resolved",
             report.opened.len(),
             report.reopened.len(),
@@ -235,15 +235,15 @@ async fn step(
             }
             match globals.format {
                 Format::Json => print_json(&list)?,
-                Format::Table if list.is_empty() => println!("no questionnaires"),
-                Format::Table => print!("{}", questionnaire_table(&list, today)),
+                Format::Table if list.is_empty() => outln!("no questionnaires"),
+                Format::Table => out!("{}", questionnaire_table(&list, today)),
             }
             return Ok(Outcome::Ok);
         }
     };
     match globals.format {
         Format::Json => print_json(&q)?,
-        Format::Table => println!("{}", describe(&q, verb)),
+        Format::Table => outln!("{}", describe(&q, verb)),
     }
     Ok(Outcome::Ok)
 }

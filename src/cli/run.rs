@@ -51,11 +51,11 @@ pub async fn run(globals: &Globals, args: &RunArgs) -> anyhow::Result<Outcome> {
         {
             Ok(summary) => {
                 if !globals.quiet {
-                    eprintln!("{}: {summary}", job.name());
+                    errln!("{}: {summary}", job.name());
                 }
             }
             Err(e) => {
-                eprintln!("error: {}: {e:#}", job.name());
+                errln!("error: {}: {e:#}", job.name());
                 failed.get_or_insert(e);
             }
         }
@@ -73,7 +73,7 @@ pub async fn run(globals: &Globals, args: &RunArgs) -> anyhow::Result<Outcome> {
     store.close().await;
     let report = report?;
     if !globals.quiet {
-        eprintln!(
+        errln!(
             "delivery via {}: {} sent, {} to retry, {} given up",
             mailer.describe(),
             report.sent,

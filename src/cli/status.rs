@@ -136,7 +136,7 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
         })?,
         Format::Table => {
             if let Some(since) = blind_since {
-                println!("{}", blind_line(since));
+                outln!("{}", blind_line(since));
             }
             let mut t = Table::new(&[
                 "SUPPLIER",
@@ -164,8 +164,8 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
                     ),
                 ]);
             }
-            print!("{}", t.render());
-            print!("{}", service_table(&service, now));
+            out!("{}", t.render());
+            out!("{}", service_table(&service, now));
         }
     }
     Ok(Outcome::Ok)

@@ -141,7 +141,7 @@ pub async fn run(globals: &Globals, args: &SupplierArgs) -> anyhow::Result<Outco
     };
     match globals.format {
         Format::Json => print_json(&file)?,
-        Format::Table => print!("{}", render(&file, today)),
+        Format::Table => out!("{}", render(&file, today)),
     }
     Ok(Outcome::Ok)
 }

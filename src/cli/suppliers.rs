@@ -10,7 +10,7 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
     store.close().await;
     match globals.format {
         Format::Json => print_json(&suppliers)?,
-        Format::Table => print!("{}", suppliers_table(&suppliers)),
+        Format::Table => out!("{}", suppliers_table(&suppliers)),
     }
     Ok(Outcome::Ok)
 }

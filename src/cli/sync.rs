@@ -22,7 +22,7 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
     store.close().await;
     let today = now.date_naive();
     for a in config.acceptances.iter().filter(|a| a.until < today) {
-        eprintln!(
+        errln!(
             "warning: the acceptance of {} on {} ended on {}; it no longer applies",
             a.check,
             a.target.as_deref().unwrap_or(a.supplier.as_str()),
@@ -34,33 +34,37 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
         Format::Table => {
             if !globals.quiet {
                 for id in &report.onboarded {
-                    println!("onboarded  {id}");
+                    outln!("onboarded  {id}");
                 }
                 for id in &report.reentered {
-                    println!("re-entered {id}");
+                    outln!("re-entered {id}");
                 }
                 for (id, fields) in &report.updated {
-                    println!("updated    {id}: {}", fields.join(", "));
+                    outln!("updated    {id}: {}", fields.join(", "));
                 }
                 for id in &report.exited {
-                    println!("exited     {id} (no longer in the config; kept with its history)");
+                    outln!("exited     {id} (no longer in the config; kept with its history)");
                 }
                 for change in &report.acceptances {
-                    println!("acceptance {change}");
+                    outln!("acceptance {change}");
                 }
                 for k in &report.resolved {
-                    println!(
+                    outln!(
                         "resolved   {} {} {} (no longer in the registry)",
-                        k.supplier, k.check, k.target
+                        k.supplier,
+                        k.check,
+                        k.target
                     );
                 }
                 for k in &report.accepted {
-                    println!("accepted   {} {} {}", k.supplier, k.check, k.target);
+                    outln!("accepted   {} {} {}", k.supplier, k.check, k.target);
                 }
                 for k in &report.unaccepted {
-                    println!(
+                    outln!(
                         "reopened   {} {} {} (its acceptance ended or was removed)",
-                        k.supplier, k.check, k.target
+                        k.supplier,
+                        k.check,
+                        k.target
                     );
                 }
             }
@@ -74,7 +78,7 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
             } else {
                 format!("{} re-entered, ", report.reentered.len())
             };
-            println!(
+            outln!(
                 "{}: {} onboarded, {reentered}{updated} updated, {} exited, {} unchanged{}",
                 db.display(),
                 report.onboarded.len(),

@@ -15,6 +15,7 @@ pub fn run(globals: &Globals) -> anyhow::Result<Outcome> {
                 "file": path,
                 "valid": false,
                 "errors": error.diagnostics(),
+                "errors_not_shown": error.not_shown(),
             }))?;
             return Err(error.into());
         }
@@ -32,7 +33,7 @@ pub fn run(globals: &Globals) -> anyhow::Result<Outcome> {
             "endpoints": endpoints,
             "warnings": config.warnings,
         }))?,
-        Format::Table => println!(
+        Format::Table => outln!(
             "{}: valid — {suppliers} supplier{}, {domains} domain{}, {endpoints} endpoint{}",
             path.display(),
             plural(suppliers),

@@ -23,6 +23,26 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// A diagnostic at a byte offset located with a prebuilt [`LineIndex`].
+    pub(crate) fn located(
+        source: &str,
+        lines: &LineIndex,
+        file: &Path,
+        offset: usize,
+        key: String,
+        message: String,
+    ) -> Self {
+        let (line, column) = lines.locate(source, offset);
+        Self {
+            file: file.to_path_buf(),
+            line,
+            column,
+            key,
+            message,
+            offset,
+        }
+    }
+
     pub(crate) fn at(
         source: &str,
         file: &Path,
@@ -54,15 +74,49 @@ impl fmt::Display for Diagnostic {
 
 /// 1-based line and character column of a byte offset.
 pub(crate) fn line_column(source: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(source.len());
-    while !source.is_char_boundary(offset) {
-        offset -= 1;
+    LineIndex::new(source).locate(source, offset)
+}
+
+/// Where each line of a source starts, computed once so that locating an
+/// offset is a binary search rather than a scan from the start of the file
+/// (a scan per error made `validate` quadratic in the number of errors).
+pub(crate) struct LineIndex {
+    /// Byte offset of the first byte of each line; `starts[0]` is 0.
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub(crate) fn new(source: &str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(
+                source
+                    .bytes()
+                    .enumerate()
+                    .filter(|(_, b)| *b == b'\n')
+                    .map(|(i, _)| i + 1),
+            )
+            .collect();
+        Self { starts }
     }
-    let before = source.get(..offset).unwrap_or_default();
-    let line = before.bytes().filter(|b| *b == b'\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = before.get(line_start..).unwrap_or_default().chars().count() + 1;
-    (line, column)
+
+    /// 1-based line and character column of a byte offset of `source`
+    /// (the text this index was built from).
+    pub(crate) fn locate(&self, source: &str, offset: usize) -> (usize, usize) {
+        let mut offset = offset.min(source.len());
+        while !source.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        // The number of line starts at or before `offset` is the line.
+        let line = self.starts.partition_point(|start| *start <= offset).max(1);
+        let line_start = self.starts.get(line - 1).copied().unwrap_or(0);
+        let column = source
+            .get(line_start..offset)
+            .unwrap_or_default()
+            .chars()
+            .count()
+            + 1;
+        (line, column)
+    }
 }
 
 /// The closest known key, when it is close enough to be a likely typo.
@@ -109,6 +163,20 @@ mod tests {
         // 'é' is two bytes but one column.
         assert_eq!(line_column(src, 9), (2, 3));
         assert_eq!(line_column(src, 999), (3, 1));
+        // In the middle of 'é': the start of the character.
+        assert_eq!(line_column(src, 8), (2, 2));
+        let index = LineIndex::new(src);
+        for offset in 0..src.len() + 2 {
+            let mut at = offset.min(src.len());
+            while !src.is_char_boundary(at) {
+                at -= 1;
+            }
+            let before = &src[..at];
+            let line = before.matches('\n').count() + 1;
+            let start = before.rfind('\n').map_or(0, |i| i + 1);
+            let column = before[start..].chars().count() + 1;
+            assert_eq!(index.locate(src, offset), (line, column), "{offset}");
+        }
     }
 
     #[test]

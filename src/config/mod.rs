@@ -22,6 +22,7 @@ use crate::registry::{EmailAddress, Supplier};
 
 pub use diagnostic::Diagnostic;
 pub use files::{MAX_PASSWORD_BYTES, MAX_ROOTS_BYTES};
+pub use reader::MAX_SHOWN_ERRORS;
 
 /// The environment variable that supplies the SMTP password.
 pub const PASSWORD_ENV: &str = "SUPPLYWATCH_SMTP_PASSWORD";
@@ -39,26 +40,58 @@ pub enum ConfigError {
     },
     #[error("config file {path} is larger than {max} bytes; is it the right file?", max = MAX_CONFIG_BYTES)]
     TooLarge { path: PathBuf },
-    #[error("{}", render_invalid(.path, .diagnostics))]
+    #[error("{}", render_invalid(.path, .diagnostics, *.not_shown))]
     Invalid {
         path: PathBuf,
+        /// The first problems in the file, at most [`MAX_SHOWN_ERRORS`].
         diagnostics: Vec<Diagnostic>,
+        /// How many more problems were found and are not listed.
+        not_shown: usize,
     },
 }
 
-fn render_invalid(path: &Path, diagnostics: &[Diagnostic]) -> String {
+fn render_invalid(path: &Path, diagnostics: &[Diagnostic], not_shown: usize) -> String {
     let mut out = String::new();
     for d in diagnostics {
         out.push_str(&d.to_string());
         out.push('\n');
     }
-    let n = diagnostics.len();
+    if not_shown > 0 {
+        out.push_str(&more_errors(not_shown));
+        out.push('\n');
+    }
+    let n = diagnostics.len() + not_shown;
     let _ = write!(
         out,
-        "{} is invalid: {n} error{}",
+        "{} is invalid: {} error{}",
         path.display(),
+        thousands(n),
         if n == 1 { "" } else { "s" }
     );
+    out
+}
+
+/// "… and 499,800 more errors not shown".
+#[must_use]
+pub fn more_errors(not_shown: usize) -> String {
+    format!(
+        "… and {} more error{} not shown",
+        thousands(not_shown),
+        if not_shown == 1 { "" } else { "s" }
+    )
+}
+
+/// 499800 → "499,800".
+#[must_use]
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
     out
 }
 
@@ -69,6 +102,15 @@ impl ConfigError {
         match self {
             Self::Invalid { diagnostics, .. } => diagnostics,
             _ => &[],
+        }
+    }
+
+    /// How many located problems were found beyond those listed.
+    #[must_use]
+    pub fn not_shown(&self) -> usize {
+        match self {
+            Self::Invalid { not_shown, .. } => *not_shown,
+            _ => 0,
         }
     }
 }
@@ -467,6 +509,7 @@ fn read_source(path: &Path) -> Result<String, ConfigError> {
             Err(ConfigError::Invalid {
                 path: path.to_path_buf(),
                 diagnostics: vec![diagnostic],
+                not_shown: 0,
             })
         }
     }

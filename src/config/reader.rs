@@ -9,17 +9,57 @@ use chrono::NaiveDate;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::diagnostic::{Diagnostic, did_you_mean};
+use super::diagnostic::{Diagnostic, LineIndex, did_you_mean};
 
 pub(crate) type Value<'i> = Spanned<DeValue<'i>>;
+
+/// How many errors one file reports; the rest are counted, not kept, so
+/// that a file of half a million unknown keys is refused in linear time
+/// and with a readable answer.
+pub const MAX_SHOWN_ERRORS: usize = 200;
+
+/// A problem found but not yet located: locating (line and column) is done
+/// once, at the end, for the problems that are shown.
+struct Pending {
+    offset: usize,
+    key: String,
+    message: Message,
+}
+
+/// A message, or what it is made from when making it costs: the "did you
+/// mean" of an unknown key is computed only for the keys that are shown.
+enum Message {
+    Text(String),
+    UnknownKey {
+        name: String,
+        known: &'static [&'static str],
+    },
+}
+
+impl Message {
+    fn render(self) -> String {
+        match self {
+            Self::Text(text) => text,
+            Self::UnknownKey { name, known } => match did_you_mean(&name, known) {
+                Some(s) => format!("unknown key; did you mean `{s}`?"),
+                None => format!("unknown key; known keys here: {}", known.join(", ")),
+            },
+        }
+    }
+}
 
 /// Where diagnostics go while one file is read.
 pub(crate) struct Reader<'s> {
     pub source: &'s str,
     pub file: &'s Path,
-    pub diagnostics: Vec<Diagnostic>,
+    lines: LineIndex,
+    /// The errors with the smallest offsets seen so far (at most twice
+    /// [`MAX_SHOWN_ERRORS`] between trims).
+    errors: Vec<Pending>,
+    /// Every error seen, shown or not.
+    error_count: usize,
     /// What loads but deserves a look (a secret others can read).
-    pub warnings: Vec<Diagnostic>,
+    warnings: Vec<Pending>,
 }
 
 /// A table being read, with the dotted path that names it in messages.
@@ -60,40 +100,105 @@ fn type_name(value: &DeValue<'_>) -> &'static str {
     }
 }
 
-impl Reader<'_> {
+impl<'s> Reader<'s> {
+    pub fn new(source: &'s str, file: &'s Path) -> Self {
+        Self {
+            source,
+            file,
+            lines: LineIndex::new(source),
+            errors: Vec::new(),
+            error_count: 0,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Whether any error was found.
+    pub fn has_errors(&self) -> bool {
+        self.error_count > 0
+    }
+
+    /// The 1-based line of a byte offset.
+    pub fn line_of(&self, offset: usize) -> usize {
+        self.lines.locate(self.source, offset).0
+    }
+
+    /// The errors to show, first in the file first, and how many more
+    /// there were.
+    pub fn into_errors(mut self) -> (Vec<Diagnostic>, usize) {
+        self.errors.sort_by_key(|p| p.offset);
+        self.errors.truncate(MAX_SHOWN_ERRORS);
+        let not_shown = self.error_count - self.errors.len();
+        let errors = std::mem::take(&mut self.errors);
+        (self.locate(errors), not_shown)
+    }
+
+    /// The warnings, first in the file first.
+    pub fn take_warnings(&mut self) -> Vec<Diagnostic> {
+        let mut warnings = std::mem::take(&mut self.warnings);
+        warnings.sort_by_key(|p| p.offset);
+        self.locate(warnings)
+    }
+
+    fn locate(&self, pending: Vec<Pending>) -> Vec<Diagnostic> {
+        pending
+            .into_iter()
+            .map(|p| {
+                Diagnostic::located(
+                    self.source,
+                    &self.lines,
+                    self.file,
+                    p.offset,
+                    p.key,
+                    p.message.render(),
+                )
+            })
+            .collect()
+    }
+
     pub fn error(&mut self, span: &Range<usize>, key: String, message: impl Into<String>) {
-        self.diagnostics.push(Diagnostic::at(
-            self.source,
-            self.file,
-            span,
+        self.push_error(span.start, key, Message::Text(message.into()));
+    }
+
+    fn push_error(&mut self, offset: usize, key: String, message: Message) {
+        self.error_count += 1;
+        self.errors.push(Pending {
+            offset,
             key,
-            message.into(),
-        ));
+            message,
+        });
+        // Keep the first errors in the file: trimming to the smallest
+        // offsets once the buffer doubles is linear overall.
+        if self.errors.len() >= 2 * MAX_SHOWN_ERRORS {
+            self.errors
+                .select_nth_unstable_by_key(MAX_SHOWN_ERRORS, |p| p.offset);
+            self.errors.truncate(MAX_SHOWN_ERRORS);
+        }
     }
 
     /// A problem that does not stop the file from loading.
     pub fn warn(&mut self, span: &Range<usize>, key: String, message: impl Into<String>) {
-        self.warnings.push(Diagnostic::at(
-            self.source,
-            self.file,
-            span,
+        self.warnings.push(Pending {
+            offset: span.start,
             key,
-            message.into(),
-        ));
+            message: Message::Text(message.into()),
+        });
     }
 
     /// Refuses keys that are not in `known`, suggesting the likely one.
-    pub fn refuse_unknown(&mut self, table: Table<'_, '_>, known: &[&str]) {
+    pub fn refuse_unknown(&mut self, table: Table<'_, '_>, known: &'static [&'static str]) {
         for (key, _) in table.entries {
             let name: &str = key.get_ref();
             if known.contains(&name) {
                 continue;
             }
-            let hint = match did_you_mean(name, known) {
-                Some(s) => format!("; did you mean `{s}`?"),
-                None => format!("; known keys here: {}", known.join(", ")),
-            };
-            self.error(&key.span(), table.key(name), format!("unknown key{hint}"));
+            self.push_error(
+                key.span().start,
+                table.key(name),
+                Message::UnknownKey {
+                    name: name.to_owned(),
+                    known,
+                },
+            );
         }
     }
 

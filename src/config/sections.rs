@@ -118,17 +118,13 @@ pub(super) fn parse(
     env_password: Option<String>,
     today: chrono::NaiveDate,
 ) -> Result<Config, ConfigError> {
-    let mut r = Reader {
-        source,
-        file: path,
-        diagnostics: Vec::new(),
-        warnings: Vec::new(),
-    };
-    let invalid = |mut diagnostics: Vec<super::Diagnostic>| {
-        diagnostics.sort_by_key(|d| d.offset);
+    let mut r = Reader::new(source, path);
+    let invalid = |r: Reader<'_>| {
+        let (diagnostics, not_shown) = r.into_errors();
         ConfigError::Invalid {
             path: path.to_path_buf(),
             diagnostics,
+            not_shown,
         }
     };
 
@@ -138,12 +134,12 @@ pub(super) fn parse(
             String::new(),
             "the file is empty; see config/supplywatch.example.toml for a complete example",
         );
-        return Err(invalid(r.diagnostics));
+        return Err(invalid(r));
     }
     let (doc, syntax_errors) = DeTable::parse_recoverable(source);
     if !syntax_errors.is_empty() {
         report_syntax_errors(&mut r, &syntax_errors);
-        return Err(invalid(r.diagnostics));
+        return Err(invalid(r));
     }
 
     let base = path.parent().unwrap_or(Path::new("."));
@@ -189,7 +185,7 @@ pub(super) fn parse(
             Some(findings),
             Some(questionnaires),
             Some(escalation),
-        ) if r.diagnostics.is_empty() => Ok(Config {
+        ) if !r.has_errors() => Ok(Config {
             path: path.to_path_buf(),
             daemon,
             probe,
@@ -200,21 +196,17 @@ pub(super) fn parse(
             escalation,
             suppliers,
             acceptances,
-            warnings: {
-                let mut warnings = r.warnings;
-                warnings.sort_by_key(|d| d.offset);
-                warnings
-            },
+            warnings: r.take_warnings(),
         }),
         _ => {
-            if r.diagnostics.is_empty() {
+            if !r.has_errors() {
                 r.error(
                     &(0..0),
                     String::new(),
                     "the configuration could not be read",
                 );
             }
-            Err(invalid(r.diagnostics))
+            Err(invalid(r))
         }
     }
 }
@@ -642,7 +634,7 @@ fn suppliers(r: &mut Reader<'_>, root: Table<'_, '_>) -> Vec<Supplier> {
         ) {
             (Some(value), Some(id)) => {
                 if let Some(first) = seen.get(id) {
-                    let (line, _) = super::diagnostic::line_column(r.source, first.start);
+                    let line = r.line_of(first.start);
                     r.error(
                         &value.span(),
                         t.key("id"),

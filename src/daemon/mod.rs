@@ -252,9 +252,17 @@ async fn reload(shared: &Shared) {
             Err(e) => tracing::error!("config reload refused, the old config stays: {e}"),
         },
         Err(e) => {
-            if let crate::config::ConfigError::Invalid { diagnostics, .. } = &e {
+            if let crate::config::ConfigError::Invalid {
+                diagnostics,
+                not_shown,
+                ..
+            } = &e
+            {
                 for d in diagnostics {
                     tracing::error!("config reload: {d}");
+                }
+                if *not_shown > 0 {
+                    tracing::error!("config reload: {}", crate::config::more_errors(*not_shown));
                 }
             }
             tracing::error!("config reload refused, the old config stays: {e}");

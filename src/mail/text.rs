@@ -4,7 +4,8 @@
 /// Characters that reorder or hide text (bidi overrides and isolates,
 /// zero-width characters): a supplier's string could make an alert read
 /// differently from what it says.
-fn is_deceptive(c: char) -> bool {
+#[must_use]
+pub fn is_deceptive(c: char) -> bool {
     matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 

@@ -412,7 +412,7 @@ impl TlsProber {
                 | CertificateError::UnsupportedSignatureAlgorithmContext { .. }
                 | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
                     Trust::BadSignature {
-                        detail: format!("{e:?}"),
+                        detail: describe(&e),
                     }
                 }
                 CertificateError::Expired
@@ -422,7 +422,7 @@ impl TlsProber {
                     detail: out_of_date(chain, midpoint, &e),
                 },
                 other => Trust::Other {
-                    detail: format!("{other:?}"),
+                    detail: describe(&other),
                 },
             },
             Err(other) => Trust::Other {
@@ -488,9 +488,80 @@ fn out_of_date(chain: &[cert::CertFacts], at: DateTime<Utc>, error: &Certificate
         culprits.join("; ")
     };
     format!(
-        "{what}, at {} (the middle of the leaf's validity, when the chain is judged); rustls: {error:?}",
-        at.to_rfc3339()
+        "{what}, at {} (the middle of the leaf's validity, when the chain is judged); rustls: {}",
+        at.to_rfc3339(),
+        describe(error)
     )
+}
+
+/// Why the verifier refused a chain, in words: no Rust debug text may reach
+/// a finding's summary.
+fn describe(error: &CertificateError) -> String {
+    let text = match error {
+        CertificateError::BadEncoding => "a certificate is not valid DER",
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+            "a certificate has expired"
+        }
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+            "a certificate is not valid yet"
+        }
+        CertificateError::Revoked => "a certificate is revoked",
+        CertificateError::UnhandledCriticalExtension => {
+            "a certificate has a critical extension the verifier does not know"
+        }
+        CertificateError::UnknownIssuer => "the issuer is not known",
+        CertificateError::UnknownRevocationStatus => "the revocation status is unknown",
+        CertificateError::BadSignature => "a signature does not verify",
+        CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+        | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            "a certificate is signed with an algorithm the verifier does not accept"
+        }
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+            "the certificate is not valid for the name"
+        }
+        CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+            "a certificate is not meant for TLS servers (extended key usage)"
+        }
+        CertificateError::Other(other) => {
+            return match other.0.downcast_ref::<webpki::Error>() {
+                Some(e) => describe_webpki(e).to_owned(),
+                None => "the verifier refused the chain".to_owned(),
+            };
+        }
+        _ => "the verifier refused the chain",
+    };
+    text.to_owned()
+}
+
+/// The reasons rustls passes on from webpki as `Other`.
+fn describe_webpki(error: &webpki::Error) -> &'static str {
+    use webpki::Error as E;
+    match error {
+        E::MaximumPathDepthExceeded => {
+            "chain too long: more intermediates than a verifier follows (at most 6 between leaf and root)"
+        }
+        E::MaximumSignatureChecksExceeded | E::MaximumPathBuildCallsExceeded => {
+            "chain too long or too tangled: the verifier gave up looking for a path to a root"
+        }
+        E::MaximumNameConstraintComparisonsExceeded => "the name constraints are too many to check",
+        E::NameConstraintViolation => "a name is outside an issuer's name constraints",
+        E::PathLenConstraintViolated => "an issuer's path length constraint is exceeded",
+        E::CaUsedAsEndEntity => "the leaf is a CA certificate",
+        E::EndEntityUsedAsCa => "a certificate that is not a CA issues another",
+        E::CertDistrusted => "a certificate is distrusted",
+        E::InvalidCertValidity => "a certificate's validity period is invalid",
+        E::UnsupportedCertVersion => "a certificate is not X.509 version 3",
+        E::SignatureAlgorithmMismatch => {
+            "a certificate's signature algorithm does not match its issuer's"
+        }
+        E::MalformedExtensions | E::ExtensionValueInvalid => {
+            "a certificate has a malformed extension"
+        }
+        E::UnsupportedCriticalExtension => {
+            "a certificate has a critical extension the verifier does not know"
+        }
+        _ => "the verifier refused the chain",
+    }
 }
 
 /// How a hand-built hello went wrong.
@@ -765,6 +836,75 @@ mod tests {
         params
     }
 
+    /// Root (trusted), 59 intermediates in a line, and a leaf: more than a
+    /// verifier follows. The verdict says so in words, not Rust debug text.
+    #[test]
+    fn a_chain_longer_than_the_verifier_follows_is_too_long() {
+        let root = CertifiedIssuer::self_signed(
+            ca("Test Root", (2020, 1, 1), (2040, 1, 1)),
+            KeyPair::generate().unwrap(),
+        )
+        .unwrap();
+        let mut issuers = vec![root];
+        for i in 0..59 {
+            let next = CertifiedIssuer::signed_by(
+                ca(&format!("Intermediate {i}"), (2020, 1, 1), (2040, 1, 1)),
+                KeyPair::generate().unwrap(),
+                issuers.last().unwrap(),
+            )
+            .unwrap();
+            issuers.push(next);
+        }
+        let mut params = CertificateParams::new(vec!["portal.acme.test".to_owned()]).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "portal.acme.test");
+        params.not_before = date_time_ymd(2025, 1, 1);
+        params.not_after = date_time_ymd(2025, 3, 1);
+        let leaf = params
+            .signed_by(&KeyPair::generate().unwrap(), issuers.last().unwrap())
+            .unwrap();
+
+        super::super::install_crypto_provider();
+        let roots = ExtraRoots {
+            path: "test-root.pem".into(),
+            certificates: vec![issuers[0].der().clone()],
+        };
+        let prober = TlsProber::new(&config(Duration::from_secs(1), vec![roots])).unwrap();
+        let mut chain_der = vec![leaf.der().clone()];
+        chain_der.extend(issuers[1..].iter().rev().map(|i| i.der().clone()));
+        assert_eq!(chain_der.len(), 60);
+        let (chain, unparseable) = read_chain(&chain_der);
+        assert!(unparseable.is_empty());
+        let name = ServerName::try_from("portal.acme.test").unwrap();
+        let trust = prober.trust(&chain_der, &chain, &name);
+        let Trust::Other { detail } = &trust else {
+            panic!("expected another failure: {trust:?}")
+        };
+        assert!(detail.starts_with("chain too long"), "{detail}");
+        assert!(
+            !detail.contains("Maximum") && !detail.contains("Other("),
+            "{detail}"
+        );
+    }
+
+    #[test]
+    fn certificate_errors_are_described_in_words() {
+        for e in [
+            CertificateError::BadEncoding,
+            CertificateError::Revoked,
+            CertificateError::InvalidPurpose,
+            CertificateError::UnknownRevocationStatus,
+            CertificateError::BadSignature,
+            CertificateError::Expired,
+            CertificateError::ApplicationVerificationFailure,
+        ] {
+            let text = describe(&e);
+            assert!(!text.contains(&format!("{e:?}")), "{e:?}: {text}");
+            assert!(text.chars().next().unwrap().is_lowercase(), "{e:?}: {text}");
+        }
+    }
+
     /// Root (trusted), an intermediate that expired in 2024, and a leaf
     /// of 2025 under it: the chain is judged in the middle of the leaf's
     /// validity, when the intermediate had expired.
@@ -810,7 +950,10 @@ mod tests {
             ),
             "{detail}"
         );
-        assert!(detail.contains("rustls: Expired"), "{detail}");
+        assert!(
+            detail.contains("rustls: a certificate has expired"),
+            "{detail}"
+        );
         assert!(!detail.contains("the leaf '"), "{detail}");
 
         // The same chain without the intermediate: no path at all.

@@ -106,11 +106,10 @@ fn paint(text: &str, severity: Severity, color: bool) -> String {
     format!("\x1b[{code}m{text}\x1b[0m")
 }
 
-/// Strips anything a server could use to move the cursor or recolour a terminal.
+/// Neutralises anything a server could use to move the cursor, recolour a
+/// terminal or reorder a line.
 fn safe(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    super::terminal_text(text)
 }
 
 /// The table: one block per supplier, worst first, findings worst first.
@@ -205,7 +204,7 @@ pub fn check_table(
                 "  {:<8}  {:<check_w$}  {:<target_w$}  {}",
                 "ERROR",
                 "",
-                e.target,
+                safe(&e.target),
                 safe(&e.message)
             );
         }

@@ -14,6 +14,42 @@ pub use table::Table;
 
 use crate::store::{AuditEntry, StoredSupplier};
 
+/// Text a supplier or a server controls, made safe for a terminal: control
+/// characters (escape sequences that move the cursor or recolour) become a
+/// space; characters that reorder or hide text (bidi overrides, zero-width)
+/// are shown escaped, `\u{202e}`, so that a certificate name cannot make a
+/// line read differently from what it says. Every table goes through it.
+#[must_use]
+pub fn terminal_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if crate::mail::text::is_deceptive(c) || c == '\u{2028}' || c == '\u{2029}' {
+            out.push_str(&c.escape_unicode().to_string());
+        } else if c.is_control() {
+            out.push(' ');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod terminal_text_tests {
+    use super::terminal_text;
+
+    #[test]
+    fn bidi_and_zero_width_are_shown_escaped() {
+        assert_eq!(terminal_text("evil\u{202e}gpj.exe"), "evil\\u{202e}gpj.exe");
+        assert_eq!(
+            terminal_text("a\u{200b}b\u{2066}c\u{feff}"),
+            "a\\u{200b}b\\u{2066}c\\u{feff}"
+        );
+        assert_eq!(terminal_text("x\u{1b}[31my\n"), "x [31my ");
+        assert_eq!(terminal_text("Acme Ltd — ünïcode"), "Acme Ltd — ünïcode");
+    }
+}
+
 /// Output format of the listing commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {

@@ -56,10 +56,7 @@ impl Table {
 
 /// One line, control characters replaced, long values shortened.
 fn clean(cell: &str) -> String {
-    let mut s: String = cell
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let mut s = super::terminal_text(cell);
     if s.chars().count() > MAX_CELL {
         s = s.chars().take(MAX_CELL - 1).collect();
         s.push('…');

@@ -290,3 +290,34 @@ async fn severity_overrides_apply_globally_and_per_supplier() {
         .await
         .expect_code(1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bidi_override_in_a_certificate_name_never_reaches_the_terminal() {
+    use supplywatch_testworld::{Authority, DnsRecord, LeafSpec, WorldBuilder};
+    const HOST: &str = "bidi.hostile.test";
+    let world = WorldBuilder::default()
+        .record(DnsRecord::a(HOST, std::net::Ipv4Addr::LOCALHOST))
+        .start()
+        .await
+        .unwrap();
+    let pki = world.pki();
+    let leaf = pki
+        .issue(
+            &LeafSpec::issued(HOST, pki.now(), 10, 90)
+                .common_name("evil\u{202e}gpj.exe\u{200b}")
+                .authority(Authority::SelfSigned),
+        )
+        .unwrap();
+    let port = crate::mail_e2e::serve_leaf(&world, &leaf).await;
+    let cases = [("bidi".to_owned(), format!("{HOST}:{port}"))];
+    let scratch = Scratch::new();
+    scratch.write("supplywatch.toml", world_config(&world, &cases, true));
+    let run = check(&scratch, &["check"]).await;
+    let out = &run.stdout;
+    assert!(out.contains("tls.self_signed"), "{out}");
+    assert!(
+        !out.contains('\u{202e}') && !out.contains('\u{200b}'),
+        "{out}"
+    );
+    assert!(out.contains("evil\\u{202e}gpj.exe\\u{200b}"), "{out}");
+}

@@ -1,6 +1,7 @@
 //! The `supplywatch` binary end to end: exit codes, messages, and what
 //! `sync` leaves in the database and its audit log.
 
+use std::fmt::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
@@ -275,6 +276,64 @@ fn megabytes_of_junk_are_refused_cleanly() {
         "took {:?}",
         started.elapsed()
     );
+}
+
+#[test]
+fn a_hundred_thousand_unknown_keys_are_capped_and_counted() {
+    // Each unknown key used to be located by a scan from the start of the
+    // file: quadratic (500,000 keys took minutes). Speed is not asserted
+    // here; the bounded, counted report is.
+    // Top-level keys go before the first table header.
+    let mut text = String::new();
+    for i in 0..100_000 {
+        let _ = writeln!(text, "zz_unknown_{i} = 1");
+    }
+    text.push_str(&config_with(&supplier("acme", "Acme", "")));
+    let scratch = Scratch::new();
+    write_config(&scratch, &text);
+    let run = scratch.run(&["validate", "--config", "supplywatch.toml"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains("supplywatch.toml: invalid, 100,000 errors"),
+        "{}",
+        &run.stderr[run.stderr.len().saturating_sub(2000)..]
+    );
+    assert!(
+        run.stderr
+            .contains("error: … and 99,800 more errors not shown"),
+        "{}",
+        &run.stderr[run.stderr.len().saturating_sub(2000)..]
+    );
+    // The first errors in the file are the ones shown, in order.
+    let shown: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("unknown key"))
+        .collect();
+    assert_eq!(shown.len(), supplywatch::config::MAX_SHOWN_ERRORS);
+    assert!(
+        shown[0].starts_with("error: supplywatch.toml:1:1: zz_unknown_0: unknown key"),
+        "{}",
+        shown[0]
+    );
+    assert!(
+        shown[199].starts_with("error: supplywatch.toml:200:1: zz_unknown_199:"),
+        "{}",
+        shown[199]
+    );
+
+    let json = scratch.run(&[
+        "validate",
+        "--config",
+        "supplywatch.toml",
+        "--format",
+        "json",
+    ]);
+    json.expect_code(2);
+    let v: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["errors"].as_array().unwrap().len(), 200);
+    assert_eq!(v["errors_not_shown"], 99_800);
 }
 
 #[test]
@@ -824,4 +883,65 @@ fn invalid_config_stops_sync_before_the_database() {
         run.stderr
     );
     assert!(!scratch.path("supplywatch.db").exists());
+}
+
+/// Runs the binary with stdout and stderr on `/dev/full`: every write fails.
+fn run_on_full_disk(scratch: &Scratch, args: &[&str]) -> std::process::ExitStatus {
+    let full = || {
+        std::process::Stdio::from(
+            std::fs::File::options()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+        )
+    };
+    std::process::Command::new(env!("CARGO_BIN_EXE_supplywatch"))
+        .args(args)
+        .current_dir(scratch.path("."))
+        .env_remove("SUPPLYWATCH_CONFIG")
+        .env_remove("RUST_LOG")
+        .env("RUST_BACKTRACE", "0")
+        .stdout(full())
+        .stderr(full())
+        .status()
+        .unwrap()
+}
+
+#[test]
+fn a_full_disk_under_stdout_and_stderr_is_never_a_panic() {
+    let scratch = Scratch::new();
+    // A bad config: exit 2, as with a terminal.
+    write_config(&scratch, "bogus = 1\n");
+    let status = run_on_full_disk(&scratch, &["validate", "--config", "supplywatch.toml"]);
+    assert_eq!(status.code(), Some(2), "{status:?}");
+
+    // A good config whose answer is lost: a runtime failure, not success.
+    write_config(&scratch, &config_with(&supplier("acme", "Acme", "")));
+    let status = run_on_full_disk(&scratch, &["validate", "--config", "supplywatch.toml"]);
+    assert_eq!(status.code(), Some(3), "{status:?}");
+    let status = run_on_full_disk(
+        &scratch,
+        &[
+            "validate",
+            "--config",
+            "supplywatch.toml",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(status.code(), Some(3), "{status:?}");
+
+    // No database: the store error, with warnings logged through tracing.
+    let status = run_on_full_disk(
+        &scratch,
+        &[
+            "status",
+            "--config",
+            "supplywatch.toml",
+            "--database",
+            "missing/none.db",
+            "-v",
+        ],
+    );
+    assert_eq!(status.code(), Some(3), "{status:?}");
 }

@@ -1497,3 +1497,91 @@ async fn retention_prunes_delivered_e_mails_and_keeps_queued_ones() {
 fn config_text_with_smtp(port: u16) -> String {
     config(&smtp(port), &[RISK], &[CISO], ACME)
 }
+
+/// A digest refused (5xx, given up) can be queued again the same day with
+/// `--again`; without it, one digest a day, said and exit 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_digest_given_up_today_is_sent_again_with_again() {
+    let refusing = SmtpSink::start_with(supplywatch_testworld::SinkOptions::default().reject(RISK))
+        .await
+        .unwrap();
+    let port = refusing.port();
+    let scratch = Scratch::new();
+    scratch.write(CONFIG, config(&smtp(port), &[RISK], &[], GLOBEX));
+    sw(&scratch, &["sync"]).await.expect_code(0);
+    let run = sw(&scratch, &["digest", "--send"]).await;
+    run.expect_code(3);
+    assert!(run.stderr.contains("1 given up"), "{}", run.stderr);
+    refusing.stop().await;
+
+    let sink = SmtpSink::start_on(port).await.unwrap();
+    let run = sw(&scratch, &["digest", "--send"]).await;
+    run.expect_code(0);
+    assert!(
+        run.stderr.contains(
+            "a digest is already in the outbox today (0 sent, 0 queued, 1 given up); nothing queued"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(outbox_rows(&scratch).await.len(), 1);
+
+    let run = sw(&scratch, &["digest", "--send", "--again"]).await;
+    run.expect_code(0);
+    assert!(
+        run.stderr.contains("1 sent, 0 to retry, 0 given up"),
+        "{}",
+        run.stderr
+    );
+    let mail = sink.wait_for(1, PATIENCE).await;
+    assert_eq!(mail.len(), 1);
+    let rows = outbox_rows(&scratch).await;
+    assert_eq!(rows.len(), 2);
+    assert_ne!(rows[0].message_id, rows[1].message_id);
+
+    // Sent today: once more without --again says so and queues nothing.
+    let run = sw(&scratch, &["digest", "--send"]).await;
+    run.expect_code(0);
+    assert!(
+        run.stderr.contains("(1 sent, 0 queued, 1 given up)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(outbox_rows(&scratch).await.len(), 2);
+    // --again twice in a row: two more copies, each its own message.
+    sw(&scratch, &["digest", "--send", "--again"])
+        .await
+        .expect_code(0);
+    sw(&scratch, &["digest", "--send", "--again"])
+        .await
+        .expect_code(0);
+    assert_eq!(sink.wait_for(3, PATIENCE).await.len(), 3);
+    sink.stop().await;
+
+    // --again needs --send.
+    sw(&scratch, &["digest", "--preview", "--again"])
+        .await
+        .expect_code(2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_digest_a_day_with_the_file_transport_unless_again() {
+    let scratch = Scratch::new();
+    scratch.write(CONFIG, config(FILE_MAIL, &[RISK], &[], GLOBEX));
+    sw(&scratch, &["sync"]).await.expect_code(0);
+    sw(&scratch, &["digest", "--send"]).await.expect_code(0);
+    let run = sw(&scratch, &["digest", "--send"]).await;
+    run.expect_code(0);
+    assert!(
+        run.stderr.contains("already in the outbox today (1 sent"),
+        "{}",
+        run.stderr
+    );
+    let files = || std::fs::read_dir(scratch.path("mail")).unwrap().count();
+    assert_eq!(files(), 1);
+    sw(&scratch, &["digest", "--send", "--again"])
+        .await
+        .expect_code(0);
+    assert_eq!(files(), 2);
+    assert_eq!(outbox_rows(&scratch).await.len(), 2);
+}

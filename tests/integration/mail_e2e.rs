@@ -361,7 +361,7 @@ fn assert_safe_html(html: &str, what: &str) {
 
 /// Serves `leaf` on 127.0.0.1 until the world stops, answering any
 /// request with a page whose Server header is hostile too; returns the port.
-async fn serve_leaf(world: &World, leaf: &supplywatch_testworld::Leaf) -> u16 {
+pub(crate) async fn serve_leaf(world: &World, leaf: &supplywatch_testworld::Leaf) -> u16 {
     let acceptor = TlsAcceptor::from(server_config(leaf, MODERN).unwrap());
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
     let port = listener.local_addr().unwrap().port();

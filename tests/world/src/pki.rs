@@ -86,6 +86,8 @@ pub struct LeafSpec {
     /// Whether the served chain carries the intermediate after the leaf.
     /// Ignored for [`Authority::SelfSigned`].
     pub send_intermediate: bool,
+    /// A subject CN other than the first name (any UTF-8: hostile names).
+    pub common_name: Option<String>,
 }
 
 impl LeafSpec {
@@ -104,6 +106,7 @@ impl LeafSpec {
             authority: Authority::TestIntermediate,
             key: LeafKey::EcdsaP256,
             send_intermediate: true,
+            common_name: None,
         }
     }
 
@@ -138,6 +141,13 @@ impl LeafSpec {
     #[must_use]
     pub fn key(mut self, key: LeafKey) -> Self {
         self.key = key;
+        self
+    }
+
+    /// Sets the subject CN, which SAN names (ASCII only) cannot carry.
+    #[must_use]
+    pub fn common_name(mut self, cn: impl Into<String>) -> Self {
+        self.common_name = Some(cn.into());
         self
     }
 
@@ -345,9 +355,10 @@ impl Pki {
         params
             .distinguished_name
             .push(DnType::OrganizationName, ORGANIZATION);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, cn.as_str());
+        params.distinguished_name.push(
+            DnType::CommonName,
+            spec.common_name.as_deref().unwrap_or(cn),
+        );
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![
             KeyUsagePurpose::DigitalSignature,
