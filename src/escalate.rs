@@ -642,17 +642,7 @@ impl Escalation<'_> {
                 "resolved",
                 at,
                 &resolved,
-                &|_, list| {
-                    let mut to: Vec<String> = list
-                        .iter()
-                        .flat_map(|f| Self::period_notices(f))
-                        .filter(|n| n.kind != "resolved")
-                        .flat_map(|n| n.recipients.iter().cloned())
-                        .collect();
-                    to.sort();
-                    to.dedup();
-                    to
-                },
+                &|_, list| Self::told_in_period(list, |kind| kind != "resolved"),
                 &|s, list| {
                     format!(
                         "Resolved: {} finding{} of {} no longer fire{}:",
@@ -676,6 +666,20 @@ impl Escalation<'_> {
                 out,
             );
         }
+    }
+
+    /// Everyone told of `list` in their current periods by a notice whose
+    /// kind `counts`, sorted, once each.
+    fn told_in_period(list: &[&AlertFinding], counts: impl Fn(&str) -> bool) -> Vec<String> {
+        let mut to: Vec<String> = list
+            .iter()
+            .flat_map(|f| Self::period_notices(f))
+            .filter(|n| counts(&n.kind))
+            .flat_map(|n| n.recipients.iter().cloned())
+            .collect();
+        to.sort();
+        to.dedup();
+        to
     }
 
     /// Why an open finding is alerted when it is not new: reopened (and
@@ -728,15 +732,9 @@ impl Escalation<'_> {
             snapshot.at,
             &accepted,
             &|_, list| {
-                let mut to: Vec<String> = list
-                    .iter()
-                    .flat_map(|f| Self::period_notices(f))
-                    .filter(|n| matches!(n.kind.as_str(), "alert" | "escalation" | "repeat"))
-                    .flat_map(|n| n.recipients.iter().cloned())
-                    .collect();
-                to.sort();
-                to.dedup();
-                to
+                Self::told_in_period(list, |kind| {
+                    matches!(kind, "alert" | "escalation" | "repeat")
+                })
             },
             &|s, list| {
                 format!(

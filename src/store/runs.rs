@@ -143,6 +143,19 @@ fn suppliers_in(input: &RunInput) -> BTreeSet<&str> {
         .collect()
 }
 
+/// Each of `suppliers`' score from its open findings in `rows`
+/// ([`crate::lifecycle::scores`]).
+fn scores_of<'a>(rows: &[Row], suppliers: impl IntoIterator<Item = &'a str>) -> Vec<SupplierScore> {
+    crate::lifecycle::scores(rows, suppliers)
+        .into_iter()
+        .map(|(supplier, score, grade)| SupplierScore {
+            supplier,
+            score,
+            grade,
+        })
+        .collect()
+}
+
 /// What recording `input` over `rows` (the stored findings of its
 /// suppliers; none for a run without history) would decide, without
 /// writing anything: the lifecycle, the marks and the scores. What `check`
@@ -164,14 +177,7 @@ pub fn preview_run(
     };
     let outcome = reconcile(&mut rows, &input.findings, &input.scopes, &lc);
     let marks = crate::lifecycle::marks(&rows, &input.findings, &lc);
-    let scores = crate::lifecycle::scores(&rows, suppliers_in(input))
-        .into_iter()
-        .map(|(supplier, score, grade)| SupplierScore {
-            supplier,
-            score,
-            grade,
-        })
-        .collect();
+    let scores = scores_of(&rows, suppliers_in(input));
     RunReport {
         run_id: 0,
         opened: outcome.opened,
@@ -696,14 +702,7 @@ impl Store {
         in_run: &BTreeSet<&str>,
         rows: &[Row],
     ) -> Result<Vec<SupplierScore>, StoreError> {
-        let scores: Vec<SupplierScore> = crate::lifecycle::scores(rows, in_run.iter().copied())
-            .into_iter()
-            .map(|(supplier, score, grade)| SupplierScore {
-                supplier,
-                score,
-                grade,
-            })
-            .collect();
+        let scores = scores_of(rows, in_run.iter().copied());
         let inserts: Vec<_> = scores
             .iter()
             .map(|s| (&s.supplier, run_id, s.score, s.grade.as_str()))
