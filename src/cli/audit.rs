@@ -208,15 +208,7 @@ async fn export(globals: &Globals, args: &ExportArgs) -> anyhow::Result<Outcome>
 
 /// `1204` → `1,204`.
 fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    supplywatch::config::thousands(usize::try_from(n).unwrap_or(usize::MAX))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use clap::Args;
 use supplywatch::mail::{Mailer, deliver_due};
 use supplywatch::pipeline;
-use supplywatch::store::{OpenMode, Store};
+use supplywatch::store::OpenMode;
 
 use super::{Globals, Outcome, UsageError};
 
@@ -43,11 +43,7 @@ pub async fn run(globals: &Globals, args: &DigestArgs) -> anyhow::Result<Outcome
     } else {
         OpenMode::ReadOnly
     };
-    let store = if args.send {
-        globals.open_store(&db, mode).await?
-    } else {
-        Store::open(&db, mode).await?
-    };
+    let store = globals.open_store(&db, mode).await?;
     if !args.send {
         super::warn_if_not_synced(&store, &config).await?;
     }

@@ -237,9 +237,12 @@ impl Globals {
         actor.clone()
     }
 
-    /// Opens the database at `path` for a command that writes, the audit
-    /// rows attributed to [`Globals::actor`].
+    /// Opens the database at `path`: for a command that writes, its audit
+    /// rows attributed to [`Globals::actor`]; read-only as it is.
     async fn open_store(&self, path: &Path, mode: OpenMode) -> anyhow::Result<Store> {
+        if mode == OpenMode::ReadOnly {
+            return Ok(Store::open(path, mode).await?);
+        }
         Ok(Store::open_as(path, mode, self.actor(true)).await?)
     }
 
@@ -442,7 +445,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
 /// from, says so on stderr.
 async fn open_existing(globals: &Globals) -> anyhow::Result<Store> {
     let config = match globals.config_path() {
-        Ok(_) if globals.database.is_some() => globals.load_config().ok(),
+        // With --database the config is only compared: a broken one is
+        // said, not fatal.
+        Ok(_) if globals.database.is_some() => globals
+            .load_config()
+            .map_err(|e| errln!("warning: {e:#}; the database is not compared with it"))
+            .ok(),
         Ok(_) => Some(globals.load_config()?),
         Err(_) => None,
     };

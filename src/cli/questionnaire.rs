@@ -120,11 +120,7 @@ pub async fn run(globals: &Globals, args: &QuestionnaireArgs) -> anyhow::Result<
     } else {
         OpenMode::ReadOnly
     };
-    let store = if changed {
-        globals.open_store(&path, mode).await?
-    } else {
-        Store::open(&path, mode).await?
-    };
+    let store = globals.open_store(&path, mode).await?;
     if let (false, Some(config)) = (changed, &config) {
         super::warn_if_not_synced(&store, config).await?;
     }

@@ -6,7 +6,8 @@
 /// differently from what it says.
 #[must_use]
 pub fn is_deceptive(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    // One list of such characters for findings, tables and e-mail.
+    crate::checks::untrusted::is_hidden(c)
 }
 
 /// Escapes `&`, `<`, `>`, `"` and `'` for HTML text and attribute values,
@@ -40,7 +41,7 @@ pub fn header_line(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max + 4));
     let mut space = false;
     for c in text.chars() {
-        let c = if c.is_control() || c == '\u{2028}' || c == '\u{2029}' || is_deceptive(c) {
+        let c = if c.is_control() || is_deceptive(c) {
             ' '
         } else {
             c

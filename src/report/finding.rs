@@ -1,7 +1,7 @@
 //! How a stored finding's state reads in every table: the same words in
 //! `findings`, `supplier show` and the digest.
 
-use crate::lifecycle::{FindingState, LifecyclePolicy};
+use crate::lifecycle::{FindingState, LifecyclePolicy, Mark};
 use crate::store::{StoredAcceptance, StoredFinding};
 
 /// The state as a reader needs it: pending with the runs it still needs,
@@ -13,20 +13,25 @@ pub fn finding_state(
     acceptances: &[StoredAcceptance],
     policy: &LifecyclePolicy,
 ) -> String {
+    // Pending and accepted read as `check` marks them ([`Mark::note`]).
     match f.state {
-        FindingState::Pending => {
-            let n = policy.runs_to_open(&f.check, f.streak);
-            format!(
-                "pending (opens after {n} more failing run{})",
-                if n == 1 { "" } else { "s" }
-            )
+        FindingState::Pending => Mark::Pending {
+            opens_after_runs: policy.runs_to_open(&f.check, f.streak),
         }
+        .note(),
         FindingState::Accepted => acceptances
             .iter()
             .find(|a| a.names(&f.supplier, &f.check, &f.target))
             .map_or_else(
                 || "accepted".to_owned(),
-                |a| format!("accepted until {} by {}", a.until, a.approved_by),
+                |a| {
+                    Mark::Accepted {
+                        until: a.until,
+                        approved_by: a.approved_by.clone(),
+                        reason: a.reason.clone(),
+                    }
+                    .note()
+                },
             ),
         FindingState::Open => match (f.reopen_count, f.last_resolved_at) {
             (0, _) => "open".to_owned(),

@@ -23,7 +23,7 @@ use crate::store::{AuditEntry, StoredSupplier};
 pub fn terminal_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if crate::mail::text::is_deceptive(c) || c == '\u{2028}' || c == '\u{2029}' {
+        if crate::checks::untrusted::is_hidden(c) {
             out.push_str(&c.escape_unicode().to_string());
         } else if c.is_control() {
             out.push(' ');

@@ -216,10 +216,10 @@ const INSERT: &str = "INSERT INTO audit_log (id, at, source, supplier_id, action
      FROM jsonb_each(?1)";
 
 /// The row with the highest id: where the next row links on.
-const HEAD: &str = "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1";
+pub(super) const HEAD: &str = "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1";
 
 /// The highest id SQLite ever gave the table (deleted rows included).
-const SEQUENCE: &str = "SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'";
+pub(super) const SEQUENCE: &str = "SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'";
 
 /// Whether the database holds rows, none of them chained yet and none
 /// attributed: a database written before the chain existed. (Rows that name

@@ -29,7 +29,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::audit::{GENESIS, StoredRow, UNCHAINED, canonical_json};
+use super::audit::{GENESIS, HEAD, SEQUENCE, StoredRow, UNCHAINED, canonical_json};
 use super::{Store, StoreError, timestamp};
 
 /// The last row of a chain (or of a segment): its id and hash.
@@ -391,8 +391,6 @@ pub struct AuditExport {
 }
 
 const SEGMENT_START: &str = "SELECT min(id) FROM audit_log WHERE at >= ?1";
-const HEAD: &str = "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1";
-const SEQUENCE: &str = "SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'";
 
 impl Store {
     /// [`Store::verify_audit_against`] with no kept head.

@@ -398,7 +398,9 @@ impl Store {
             };
             accept_pass(&mut rows, &lc, &mut out);
         }
-        if out.audit.is_empty() && out.deleted.is_empty() {
+        // A pending row retired back to resolved changes without an audit
+        // row: what is written is what changed, whatever the log says.
+        if out.deleted.is_empty() && rows.iter().all(|r| r.dirty == Dirty::Clean) {
             return Ok(out);
         }
         self.write_rows(conn, &rows, &at, &out.deleted).await?;

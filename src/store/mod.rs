@@ -172,7 +172,7 @@ impl Store {
     /// # Errors
     /// As [`Store::open`].
     pub async fn open_as(path: &Path, mode: OpenMode, actor: Actor) -> Result<Self, StoreError> {
-        preflight(path, mode, true)?;
+        preflight(path, mode)?;
         // Creating and migrating is one process's at a time (`lock.rs`):
         // one that waited finds the schema current. Held to the end of this
         // function; readers never take it.
@@ -326,9 +326,14 @@ impl Store {
 /// dropped fails ("no transaction is active"), and every later `BEGIN` on
 /// that connection would be refused. Such a connection is closed instead,
 /// and the pool opens a fresh one, so that the next job works once space is
-/// back. A trivial statement first lets the queued rollback finish.
+/// back. When one looks open, a trivial statement first lets a queued
+/// rollback finish.
 async fn fit_for_reuse(conn: &mut sqlx::SqliteConnection) -> bool {
     use sqlx::Connection as _;
+    if !conn.is_in_transaction() {
+        return true;
+    }
+    // A rollback queued by a dropped transaction may still be on its way.
     if sqlx::query("SELECT 1").execute(&mut *conn).await.is_err() {
         return false;
     }
@@ -415,7 +420,7 @@ async fn refuse_foreign(path: &Path) -> Result<(), StoreError> {
 /// Refuses, before SQLite touches anything, what would otherwise fail late
 /// or (for a non-database file) risk being written to. A read-only file is
 /// refused only when the caller means to `write`.
-fn preflight(path: &Path, mode: OpenMode, write: bool) -> Result<(), StoreError> {
+fn preflight(path: &Path, mode: OpenMode) -> Result<(), StoreError> {
     let folder = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -442,7 +447,7 @@ fn preflight(path: &Path, mode: OpenMode, write: bool) -> Result<(), StoreError>
         Err(e) => Err(not_db(&e.to_string())),
         Ok(meta) if meta.is_dir() => Err(not_db("it is a directory")),
         Ok(meta) => {
-            if write && mode != OpenMode::ReadOnly && meta.permissions().readonly() {
+            if mode != OpenMode::ReadOnly && meta.permissions().readonly() {
                 return Err(StoreError::ReadOnly {
                     path: path.to_path_buf(),
                 });

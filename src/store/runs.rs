@@ -178,18 +178,29 @@ pub fn preview_run(
     let outcome = reconcile(&mut rows, &input.findings, &input.scopes, &lc);
     let marks = crate::lifecycle::marks(&rows, &input.findings, &lc);
     let scores = scores_of(&rows, suppliers_in(input));
-    RunReport {
-        run_id: 0,
-        opened: outcome.opened,
-        reopened: outcome.reopened,
-        resolved: outcome.resolved,
-        accepted: outcome.accepted,
-        unaccepted: outcome.unaccepted,
-        pending: outcome.pending,
-        refreshed: outcome.refreshed,
-        scores,
-        marks,
-        ..RunReport::default()
+    RunReport::decided(outcome, marks, scores)
+}
+
+impl RunReport {
+    /// What the lifecycle decided, before anything was stored (no run id,
+    /// no observations, nothing queued).
+    fn decided(
+        outcome: crate::lifecycle::Outcome,
+        marks: HashMap<FindingKey, Mark>,
+        scores: Vec<SupplierScore>,
+    ) -> Self {
+        Self {
+            opened: outcome.opened,
+            reopened: outcome.reopened,
+            resolved: outcome.resolved,
+            accepted: outcome.accepted,
+            unaccepted: outcome.unaccepted,
+            pending: outcome.pending,
+            refreshed: outcome.refreshed,
+            scores,
+            marks,
+            ..Self::default()
+        }
     }
 }
 
@@ -659,18 +670,10 @@ impl Store {
 
         Ok(RunReport {
             run_id,
-            opened: outcome.opened,
-            reopened: outcome.reopened,
-            resolved: outcome.resolved,
-            accepted: outcome.accepted,
-            unaccepted: outcome.unaccepted,
-            pending: outcome.pending,
-            refreshed: outcome.refreshed,
             observations_stored: stored,
             observations_unchanged: unchanged,
-            scores,
             queued,
-            marks,
+            ..RunReport::decided(outcome, marks, scores)
         })
     }
 
