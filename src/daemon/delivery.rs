@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{DELIVERY_BATCH, DELIVERY_INTERVAL, Shared};
+use super::{DELIVERY_BATCH, DELIVERY_INTERVAL_SECS, Shared};
 use crate::mail::deliver_due;
 
 pub(super) async fn delivery_loop(shared: Arc<Shared>) {
@@ -56,8 +56,9 @@ pub(super) async fn delivery_loop(shared: Arc<Shared>) {
             // A backlog: go on at once.
             continue;
         }
+        let next_look = shared.clock.now() + chrono::TimeDelta::seconds(DELIVERY_INTERVAL_SECS);
         tokio::select! {
-            () = tokio::time::sleep(DELIVERY_INTERVAL) => {}
+            () = shared.clock.sleep_until(next_look) => {}
             () = shared.outbox.notified() => {}
             _ = stop.changed() => return,
         }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use tokio::sync::{Notify, RwLock, watch};
+use tokio::sync::{Notify, RwLock, mpsc, watch};
 
 use crate::clock::Clock;
 use crate::config::{Config, CronSchedule};
@@ -29,8 +29,9 @@ use crate::store::Store;
 
 /// How long a stop waits for the job in flight.
 pub const STOP_GRACE: Duration = Duration::from_secs(8);
-/// How often the outbox is looked at when nothing wakes the loop.
-const DELIVERY_INTERVAL: Duration = Duration::from_secs(15);
+/// How often (seconds, on the daemon's clock) the outbox is looked at when
+/// nothing wakes the loop.
+const DELIVERY_INTERVAL_SECS: i64 = 15;
 /// Rows sent per delivery pass.
 const DELIVERY_BATCH: u32 = 200;
 
@@ -107,11 +108,61 @@ pub enum DaemonError {
     Signals(#[from] std::io::Error),
 }
 
-/// Runs the service until SIGTERM or SIGINT.
+/// What the service is told from outside: SIGHUP and SIGTERM/SIGINT in
+/// production, a channel in tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Read the config file again (SIGHUP).
+    Reload,
+    /// Finish the work in flight and stop (SIGTERM, SIGINT).
+    Stop,
+}
+
+/// Runs the service until SIGTERM or SIGINT, reloading on SIGHUP.
+///
+/// # Errors
+/// When the signals cannot be listened for, the store or the mailer cannot
+/// be set up, or the first sync fails.
+pub async fn run(config: Config, store: Store, clock: Arc<dyn Clock>) -> Result<(), DaemonError> {
+    let control = signals()?;
+    run_with(config, store, clock, control).await
+}
+
+/// Turns SIGHUP into [`Control::Reload`] and SIGTERM/SIGINT into
+/// [`Control::Stop`]. Listening starts before anything else, so a signal
+/// that comes while the service starts is not lost (or fatal).
+fn signals() -> Result<mpsc::Receiver<Control>, DaemonError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(async move {
+        loop {
+            let control = tokio::select! {
+                _ = hangup.recv() => Control::Reload,
+                _ = terminate.recv() => Control::Stop,
+                _ = interrupt.recv() => Control::Stop,
+            };
+            if tx.send(control).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(rx)
+}
+
+/// Runs the service on `clock`, told what to do by `control`, until it is
+/// told to stop or `control` is closed.
 ///
 /// # Errors
 /// When the store or the mailer cannot be set up, or the first sync fails.
-pub async fn run(config: Config, store: Store, clock: Arc<dyn Clock>) -> Result<(), DaemonError> {
+pub async fn run_with(
+    config: Config,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    mut control: mpsc::Receiver<Control>,
+) -> Result<(), DaemonError> {
     let mailer = Mailer::from_config(&config)?;
     let now = clock.now();
     let report = store
@@ -176,7 +227,7 @@ pub async fn run(config: Config, store: Store, clock: Arc<dyn Clock>) -> Result<
         let next = next_fire(&*shared.config.read().await, job, shared.clock.now());
         start_job(&shared, &mut jobs, job, next);
     }
-    let result = scheduler(&shared, &mut jobs).await;
+    scheduler(&shared, &mut jobs, &mut control).await;
 
     systemd_notify("STOPPING=1\n");
     tracing::info!("stopping: waiting for the job in flight (and the e-mail being sent)");
@@ -204,7 +255,7 @@ pub async fn run(config: Config, store: Store, clock: Arc<dyn Clock>) -> Result<
         tracing::warn!("the database did not close in time");
     }
     tracing::info!("stopped");
-    result
+    Ok(())
 }
 
 /// SIGHUP: a valid config is synced and takes effect; an invalid one is

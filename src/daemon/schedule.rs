@@ -1,15 +1,15 @@
 //! When the jobs run: their cron schedules in the daemon's time zone, the
 //! ticks missed while the daemon was down, and the loop that starts each
-//! job when it is due and stops on a signal.
+//! job when it is due and stops when told.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
 
 use super::jobs::start_job;
 use super::reload;
-use super::{DaemonError, Job, Shared};
+use super::{Control, Job, Shared};
 use crate::config::Config;
 
 /// The next time `job` fires after `now`, in the config's time zone.
@@ -45,37 +45,35 @@ pub(super) async fn missed_jobs(shared: &Shared) -> Vec<Job> {
         .collect()
 }
 
-/// Starts jobs when they are due, reloads on SIGHUP, returns on
-/// SIGTERM/SIGINT.
+/// Starts jobs when they are due on the daemon's clock, reloads when told,
+/// returns when told to stop (or when nothing can tell it anything again).
 pub(super) async fn scheduler(
     shared: &Arc<Shared>,
     jobs: &mut tokio::task::JoinSet<()>,
-) -> Result<(), DaemonError> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hangup = signal(SignalKind::hangup())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
+    control: &mut mpsc::Receiver<Control>,
+) {
     let mut plan = plan_all(&*shared.config.read().await, shared.clock.now());
+    let mut said_idle = false;
     loop {
-        let now = shared.clock.now();
-        let Some((job, at)) = plan
+        let due = plan
             .iter()
             .filter_map(|(j, t)| t.map(|t| (*j, t)))
-            .min_by_key(|(_, t)| *t)
-        else {
-            tracing::warn!("no job will ever fire again; waiting for a signal");
-            tokio::select! {
-                _ = hangup.recv() => { reload(shared).await; plan = plan_all(&*shared.config.read().await, shared.clock.now()); continue; }
-                _ = terminate.recv() => return Ok(()),
-                _ = interrupt.recv() => return Ok(()),
-            }
+            .min_by_key(|(_, t)| *t);
+        if due.is_none() && !said_idle {
+            tracing::warn!("no job will ever fire again; waiting to be reloaded or stopped");
+            said_idle = true;
+        }
+        let wait = match due {
+            Some((_, at)) => shared.clock.sleep_until(at),
+            None => Box::pin(std::future::pending()),
         };
-        let wait = (at - now).to_std().unwrap_or(Duration::ZERO);
         tokio::select! {
-            () = tokio::time::sleep(wait) => {
+            () = wait => {
+                let Some((job, at)) = due else { continue };
                 let fired = shared.clock.now();
                 if fired < at {
-                    // The wall clock was set back while sleeping: wait again.
+                    // Woken early (the wall clock was set back, or a long
+                    // wait is looked at again): wait anew.
                     continue;
                 }
                 let config = shared.config.read().await.clone();
@@ -85,12 +83,14 @@ pub(super) async fn scheduler(
                 }
                 start_job(shared, jobs, job, next);
             }
-            _ = hangup.recv() => {
-                reload(shared).await;
-                plan = plan_all(&*shared.config.read().await, shared.clock.now());
-            }
-            _ = terminate.recv() => return Ok(()),
-            _ = interrupt.recv() => return Ok(()),
+            told = control.recv() => match told {
+                Some(Control::Reload) => {
+                    reload(shared).await;
+                    plan = plan_all(&*shared.config.read().await, shared.clock.now());
+                    said_idle = false;
+                }
+                Some(Control::Stop) | None => return,
+            },
             Some(done) = jobs.join_next(), if !jobs.is_empty() => {
                 if let Err(e) = done {
                     tracing::error!("a job failed unexpectedly: {e}");

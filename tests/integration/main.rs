@@ -32,4 +32,5 @@ mod mail_e2e;
 mod paperwork;
 mod posture;
 mod record;
+mod simulated;
 mod store;
