@@ -68,18 +68,20 @@ impl fmt::Display for FindingState {
     }
 }
 
+/// A word that names no [`FindingState`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a finding state; use one of {names}", names = FindingState::NAMES.join(", "))]
+pub struct UnknownFindingState(pub String);
+
 impl FromStr for FindingState {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownFindingState;
+    fn from_str(s: &str) -> Result<Self, UnknownFindingState> {
         match s.to_ascii_lowercase().as_str() {
             "pending" => Ok(Self::Pending),
             "open" => Ok(Self::Open),
             "accepted" => Ok(Self::Accepted),
             "resolved" => Ok(Self::Resolved),
-            _ => Err(format!(
-                "{s:?} is not a finding state; use one of {}",
-                Self::NAMES.join(", ")
-            )),
+            _ => Err(UnknownFindingState(s.to_owned())),
         }
     }
 }

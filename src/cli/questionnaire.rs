@@ -216,7 +216,10 @@ async fn step(
                 score: a.score,
                 reviewer: a.reviewer.to_string(),
                 notes: a.notes.clone().filter(|n| !n.trim().is_empty()),
-                outcome: a.outcome.parse::<ReviewOutcome>().map_err(UsageError)?,
+                outcome: a
+                    .outcome
+                    .parse::<ReviewOutcome>()
+                    .map_err(|e| UsageError(e.to_string()))?,
             };
             let source = "questionnaire review";
             let q = store

@@ -6,12 +6,40 @@
 use std::fs::{File, Metadata};
 use std::io::Read as _;
 use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A CA bundle larger than this is refused.
 pub const MAX_ROOTS_BYTES: u64 = 1024 * 1024;
 /// A password file larger than this is refused.
 pub const MAX_PASSWORD_BYTES: u64 = 4 * 1024;
+
+/// Why a file the config names was not read. The text is the message of a
+/// located diagnostic.
+///
+/// The I/O error is part of the message rather than a `source`: the
+/// message already says it, and a cause chain printed with `{:#}` would
+/// say it twice.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("cannot read {}: {error}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// A directory, FIFO, device or socket; `wanted` says what to give.
+    #[error("{} is not a regular file ({kind}); {wanted}", path.display())]
+    NotRegular {
+        path: PathBuf,
+        kind: &'static str,
+        wanted: String,
+    },
+    #[error(
+        "{} is {size} bytes, more than the {} this file may have; is it the right file?",
+        path.display(),
+        human(*max)
+    )]
+    TooLarge { path: PathBuf, size: u64, max: u64 },
+}
 
 /// A file that was read, and the permission bits it had.
 pub(crate) struct Contents {
@@ -21,35 +49,40 @@ pub(crate) struct Contents {
 
 /// Reads `path` whole when it is a regular file of at most `max` bytes.
 /// `wanted` finishes the refusal of a non-regular file ("give the path of
-/// a PEM file"). The error is the message of a located diagnostic.
+/// a PEM file").
 ///
 /// The type is checked before opening: opening a FIFO for reading would
 /// block until a writer came. It is checked again on the opened file, which
 /// is what is read, and the read itself stops past `max` — a file growing
 /// or swapped in between is still bounded.
-pub(crate) fn read_regular(path: &Path, max: u64, wanted: &str) -> Result<Contents, String> {
-    let shown = path.display();
-    let refuse = |meta: &Metadata| -> Result<(), String> {
+///
+/// # Errors
+/// [`FileError`]: the file cannot be read, is not a regular file, or is
+/// larger than `max`.
+pub(crate) fn read_regular(path: &Path, max: u64, wanted: &str) -> Result<Contents, FileError> {
+    let refuse = |meta: &Metadata| -> Result<(), FileError> {
         if meta.is_file() {
             return Ok(());
         }
-        Err(format!(
-            "{shown} is not a regular file ({}); {wanted}",
-            kind(meta)
-        ))
+        Err(FileError::NotRegular {
+            path: path.to_owned(),
+            kind: kind(meta),
+            wanted: wanted.to_owned(),
+        })
     };
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let unreadable = |error| FileError::Unreadable {
+        path: path.to_owned(),
+        error,
+    };
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
     refuse(&meta)?;
-    let file = File::open(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let file = File::open(path).map_err(unreadable)?;
+    let meta = file.metadata().map_err(unreadable)?;
     refuse(&meta)?;
-    let too_large = |size: u64| {
-        format!(
-            "{shown} is {size} bytes, more than the {} this file may have; is it the right file?",
-            human(max)
-        )
+    let too_large = |size: u64| FileError::TooLarge {
+        path: path.to_owned(),
+        size,
+        max,
     };
     if meta.len() > max {
         return Err(too_large(meta.len()));
@@ -57,7 +90,7 @@ pub(crate) fn read_regular(path: &Path, max: u64, wanted: &str) -> Result<Conten
     let mut bytes = Vec::new();
     file.take(max + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+        .map_err(unreadable)?;
     if bytes.len() as u64 > max {
         return Err(too_large(bytes.len() as u64));
     }
@@ -109,12 +142,14 @@ mod tests {
 
     #[test]
     fn devices_and_folders_are_refused_without_reading() {
-        let why = read_regular(Path::new("/dev/zero"), 16, "give a file").err();
+        let why = read_regular(Path::new("/dev/zero"), 16, "give a file")
+            .err()
+            .map(|e| e.to_string());
         assert_eq!(
             why.as_deref(),
             Some("/dev/zero is not a regular file (a character device); give a file")
         );
         let why = read_regular(Path::new("/"), 16, "give a file").err();
-        assert!(why.is_some_and(|w| w.contains("(a directory)")));
+        assert!(why.is_some_and(|w| w.to_string().contains("(a directory)")));
     }
 }

@@ -128,12 +128,28 @@ impl fmt::Debug for CronSchedule {
     }
 }
 
+/// Why a text is not a [`CronSchedule`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CronError {
+    #[error("this schedule never fires again (a year in the past?)")]
+    NeverFires,
+    /// The classic five-field form, without the seconds field.
+    #[error(
+        "it has 5 fields, but these schedules have a seconds field first (6 or 7 fields): \"0 {text}\" would run at second 0"
+    )]
+    NoSeconds { text: String },
+    #[error(
+        "expected 6 or 7 fields (sec min hour day-of-month month day-of-week [year]), or @hourly, @daily, @weekly, @monthly"
+    )]
+    Malformed,
+}
+
 impl FromStr for CronSchedule {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
+    type Err = CronError;
+    fn from_str(text: &str) -> Result<Self, CronError> {
         if let Ok(schedule) = cron::Schedule::from_str(text) {
             if schedule.upcoming(chrono::Utc).next().is_none() {
-                return Err("this schedule never fires again (a year in the past?)".to_owned());
+                return Err(CronError::NeverFires);
             }
             return Ok(Self {
                 text: text.to_owned(),
@@ -143,11 +159,11 @@ impl FromStr for CronSchedule {
         // The cron crate's own message repeats the expression over several
         // lines; say what is expected instead.
         if text.split_whitespace().count() == 5 {
-            Err(format!(
-                "it has 5 fields, but these schedules have a seconds field first (6 or 7 fields): \"0 {text}\" would run at second 0"
-            ))
+            Err(CronError::NoSeconds {
+                text: text.to_owned(),
+            })
         } else {
-            Err("expected 6 or 7 fields (sec min hour day-of-month month day-of-week [year]), or @hourly, @daily, @weekly, @monthly".to_owned())
+            Err(CronError::Malformed)
         }
     }
 }

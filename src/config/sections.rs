@@ -9,7 +9,7 @@ use std::time::Duration;
 use toml::de::{DeTable, DeValue};
 
 use super::diagnostic::did_you_mean;
-use super::files::{MAX_PASSWORD_BYTES, MAX_ROOTS_BYTES, read_regular};
+use super::files::{FileError, MAX_PASSWORD_BYTES, MAX_ROOTS_BYTES, read_regular};
 use super::reader::{Reader, Table};
 use super::{
     Config, ConfigError, Contacts, CronSchedule, DaemonConfig, EmailConfig, EscalationConfig,
@@ -371,7 +371,7 @@ fn probe(r: &mut Reader<'_>, t: Table<'_, '_>, base: &Path) -> Option<ProbeConfi
             Ok(certificates) => extra_roots.push(ExtraRoots { path, certificates }),
             Err(why) => {
                 ok = false;
-                r.error(&span, key, why);
+                r.error(&span, key, why.to_string());
             }
         }
     }
@@ -427,20 +427,38 @@ fn parse_nameserver(text: &str) -> Option<SocketAddr> {
         .map(|ip| SocketAddr::new(ip, 53))
 }
 
-/// The certificates of one `extra_roots` file; the error is the whole
+/// Why an `extra_roots` file gave no certificates; the text is the whole
 /// message, naming the file.
-fn read_roots(path: &Path) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, String> {
+#[derive(Debug, thiserror::Error)]
+pub enum RootsFileError {
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("{}: no PEM CERTIFICATE block in this extra_roots file", path.display())]
+    NoCertificate { path: PathBuf },
+    #[error("{}: not a valid PEM certificate file: {error}", path.display())]
+    NotPem {
+        path: PathBuf,
+        error: rustls_pki_types::pem::Error,
+    },
+}
+
+/// The certificates of one `extra_roots` file.
+fn read_roots(
+    path: &Path,
+) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, RootsFileError> {
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
     let bytes = read_regular(path, MAX_ROOTS_BYTES, "give the path of a PEM file")?.bytes;
     let certificates: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&bytes).collect();
-    let shown = path.display();
     match certificates {
-        Ok(c) if c.is_empty() => Err(format!(
-            "{shown}: no PEM CERTIFICATE block in this extra_roots file"
-        )),
+        Ok(c) if c.is_empty() => Err(RootsFileError::NoCertificate {
+            path: path.to_owned(),
+        }),
         Ok(c) => Ok(c),
-        Err(e) => Err(format!("{shown}: not a valid PEM certificate file: {e}")),
+        Err(error) => Err(RootsFileError::NotPem {
+            path: path.to_owned(),
+            error,
+        }),
     }
 }
 
@@ -457,7 +475,7 @@ fn read_password(r: &mut Reader<'_>, t: Table<'_, '_>, file: &Path) -> Option<Se
     ) {
         Ok(contents) => contents,
         Err(why) => {
-            r.error(&span, key, why);
+            r.error(&span, key, why.to_string());
             return None;
         }
     };
@@ -708,7 +726,7 @@ fn severity_map(
                 }
                 Err(e) => {
                     ok = false;
-                    r.error(&value.span(), item_key, e);
+                    r.error(&value.span(), item_key, e.to_string());
                 }
             }
         } else {

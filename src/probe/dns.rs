@@ -673,7 +673,7 @@ async fn mta_sts_facts(
         ([text], 1) => match mtasts::parse_sts_record(text) {
             Ok(id) => facts.id = Some(id),
             Err(e) => {
-                facts.txt_problem = Some(e);
+                facts.txt_problem = Some(e.to_string());
                 return facts;
             }
         },
@@ -692,11 +692,13 @@ async fn mta_sts_facts(
             error: format!("no answer within {} s", limit.as_secs_f32()),
         },
         Ok(Err(error)) => PolicyFetch::Unreachable {
-            error: error.chars().take(512).collect(),
+            error: error.to_string().chars().take(512).collect(),
         },
         Ok(Ok(body)) => match mtasts::parse_policy(&body) {
             Ok(policy) => PolicyFetch::Valid { policy },
-            Err(error) => PolicyFetch::Invalid { error },
+            Err(error) => PolicyFetch::Invalid {
+                error: error.to_string(),
+            },
         },
     };
     facts
@@ -711,17 +713,30 @@ pub fn is_tlsrpt_record(text: &str) -> bool {
         .is_some_and(|(k, v)| k.trim() == "v" && v.trim() == "TLSRPTv1")
 }
 
+/// Why senders would not send TLS reports, from a `_smtp._tls` TXT record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TlsRptError {
+    #[error("the record is longer than {MAX_TXT_BYTES} bytes")]
+    TooLong,
+    #[error("the record does not start with v=TLSRPTv1")]
+    NotTlsRptV1,
+    #[error("the record has no rua")]
+    NoRua,
+    #[error("the rua names no mailto: or https: URI")]
+    NoUri,
+}
+
 /// Parses a TLS-RPT record (RFC 8460 3) and returns its `rua` URIs.
 ///
 /// # Errors
 /// Why senders would not report: not `v=TLSRPTv1` first, or no `rua`
 /// with at least one `mailto:` or `https:` URI.
-pub fn parse_tlsrpt(text: &str) -> Result<Vec<String>, String> {
+pub fn parse_tlsrpt(text: &str) -> Result<Vec<String>, TlsRptError> {
     if text.len() > MAX_TXT_BYTES {
-        return Err(format!("the record is longer than {MAX_TXT_BYTES} bytes"));
+        return Err(TlsRptError::TooLong);
     }
     if !is_tlsrpt_record(text) {
-        return Err("the record does not start with v=TLSRPTv1".to_owned());
+        return Err(TlsRptError::NotTlsRptV1);
     }
     let rua = text
         .split(';')
@@ -730,7 +745,7 @@ pub fn parse_tlsrpt(text: &str) -> Result<Vec<String>, String> {
         .find(|(k, _)| k.trim() == "rua")
         .map(|(_, v)| v);
     let Some(rua) = rua else {
-        return Err("the record has no rua".to_owned());
+        return Err(TlsRptError::NoRua);
     };
     let uris: Vec<String> = rua
         .split(',')
@@ -745,7 +760,7 @@ pub fn parse_tlsrpt(text: &str) -> Result<Vec<String>, String> {
         .map(str::to_owned)
         .collect();
     if uris.is_empty() {
-        return Err("the rua names no mailto: or https: URI".to_owned());
+        return Err(TlsRptError::NoUri);
     }
     Ok(uris)
 }
@@ -761,7 +776,7 @@ async fn tlsrpt_facts(resolver: &DnsResolver, domain: &str) -> TlsRptFacts {
         (_, 0) => {}
         ([text], 1) => match parse_tlsrpt(text) {
             Ok(rua) => facts.rua = rua,
-            Err(e) => facts.problem = Some(e),
+            Err(e) => facts.problem = Some(e.to_string()),
         },
         (_, n) => {
             facts.problem = Some(format!(
@@ -798,7 +813,10 @@ mod tests {
                 .unwrap(),
             ["mailto:tls@example.test", "https://r.example.test/x"]
         );
-        assert!(parse_tlsrpt("v=TLSRPTv1;").unwrap_err().contains("no rua"));
+        assert_eq!(
+            parse_tlsrpt("v=TLSRPTv1;").unwrap_err().to_string(),
+            "the record has no rua"
+        );
         assert!(parse_tlsrpt("v=TLSRPTv1; rua=ftp://x").is_err());
         assert!(!is_tlsrpt_record("v=TLSRPTv2; rua=mailto:a@b.test"));
         assert!(!is_tlsrpt_record("rua=mailto:a@b.test; v=TLSRPTv1"));

@@ -56,9 +56,10 @@ use reqwest::{Client, Response, Url};
 use serde::{Deserialize, Serialize};
 use tokio::time::timeout_at;
 
+use super::dns::mtasts::PolicyFetchError;
 use super::dns::suffix::registrable_domain;
 use super::resolve::{DnsResolver, LookupFailure, Refusal, TargetRule};
-use super::tls::{LenientVerifier, web_pki_verifier};
+use super::tls::{LenientVerifier, RootsError, web_pki_verifier};
 use crate::config::ProbeConfig;
 use crate::registry::Endpoint;
 
@@ -83,9 +84,9 @@ const USER_AGENT: &str = concat!("supplywatch/", env!("CARGO_PKG_VERSION"));
 #[derive(Debug, thiserror::Error)]
 pub enum HttpSetupError {
     #[error("no usable trusted roots: {0}")]
-    Roots(String),
+    Roots(RootsError),
     #[error("cannot set up TLS for HTTP: {0}")]
-    Tls(String),
+    Tls(rustls::Error),
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
 }
@@ -373,12 +374,12 @@ impl HttpProber {
         let verifier = web_pki_verifier(config, provider.clone()).map_err(HttpSetupError::Roots)?;
         let verified_tls = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| HttpSetupError::Tls(e.to_string()))?
+            .map_err(HttpSetupError::Tls)?
             .with_webpki_verifier(verifier)
             .with_no_client_auth();
         let posture_tls = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| HttpSetupError::Tls(e.to_string()))?
+            .map_err(HttpSetupError::Tls)?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(LenientVerifier::accept_any(provider)))
             .with_no_client_auth();
@@ -458,16 +459,20 @@ impl HttpProber {
     /// bytes of UTF-8.
     ///
     /// # Errors
-    /// Why there is no policy, in words for the evidence.
-    pub async fn fetch_policy(&self, url: &str) -> Result<String, String> {
-        let parsed = Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    /// [`PolicyFetchError`]: why there is no policy, in words for the
+    /// evidence.
+    pub async fn fetch_policy(&self, url: &str) -> Result<String, PolicyFetchError> {
+        let parsed = Url::parse(url).map_err(|e| PolicyFetchError::NotUrl {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?;
         if parsed.scheme() != "https" {
-            return Err(format!(
-                "{url} is not an https:// URL; MTA-STS policies are fetched over HTTPS only"
-            ));
+            return Err(PolicyFetchError::NotHttps {
+                url: url.to_owned(),
+            });
         }
         self.admit(&parsed)
-            .map_err(|f| format!("not fetched: {}", f.detail))?;
+            .map_err(|f| PolicyFetchError::Refused { detail: f.detail })?;
         let deadline = tokio::time::Instant::now() + self.inner.timeout;
         let response =
             match timeout_at(deadline, self.inner.verified.get(parsed.clone()).send()).await {
@@ -475,12 +480,20 @@ impl HttpProber {
                 Ok(Err(e)) => {
                     let failure = failure_from(&parsed, &e);
                     return Err(if failure.kind == FailureKind::Refused {
-                        format!("not fetched: {}", failure.detail)
+                        PolicyFetchError::Refused {
+                            detail: failure.detail,
+                        }
                     } else {
-                        failure.detail
+                        PolicyFetchError::Failed {
+                            detail: failure.detail,
+                        }
                     });
                 }
-                Err(_) => return Err(self.timed_out(&parsed).detail),
+                Err(_) => {
+                    return Err(PolicyFetchError::Failed {
+                        detail: self.timed_out(&parsed).detail,
+                    });
+                }
             };
         let status = response.status().as_u16();
         if status != 200 {
@@ -488,11 +501,12 @@ impl HttpProber {
                 .headers()
                 .get("location")
                 .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
+            let url = url.to_owned();
             return Err(match location {
-                Some(to) if response.status().is_redirection() => format!(
-                    "{url} answered {status} redirecting to {to}; MTA-STS policies are not fetched through redirects (RFC 8461 §3.3)"
-                ),
-                _ => format!("{url} answered HTTP {status}, not 200"),
+                Some(to) if response.status().is_redirection() => {
+                    PolicyFetchError::Redirected { url, status, to }
+                }
+                _ => PolicyFetchError::Status { url, status },
             });
         }
         let content_type = response
@@ -500,25 +514,34 @@ impl HttpProber {
             .get("content-type")
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         if !content_type.as_deref().is_some_and(is_text_plain) {
-            return Err(format!(
-                "{url} is served as {}, not text/plain (RFC 8461 §3.2)",
-                content_type.as_deref().unwrap_or("no content type")
-            ));
+            return Err(PolicyFetchError::NotTextPlain {
+                url: url.to_owned(),
+                content_type,
+            });
         }
+        let too_large = || PolicyFetchError::TooLarge {
+            url: url.to_owned(),
+            cap: POLICY_CAP,
+        };
         if response
             .content_length()
             .is_some_and(|n| n > POLICY_CAP as u64)
         {
-            return Err(format!("{url} is larger than {} KiB", POLICY_CAP / 1024));
+            return Err(too_large());
         }
         let body = read_body(response, POLICY_CAP, true, deadline, self.inner.timeout).await;
         if let Some(error) = body.error {
-            return Err(format!("reading {url}: {error}"));
+            return Err(PolicyFetchError::Reading {
+                url: url.to_owned(),
+                error,
+            });
         }
         if body.truncated {
-            return Err(format!("{url} is larger than {} KiB", POLICY_CAP / 1024));
+            return Err(too_large());
         }
-        String::from_utf8(body.kept).map_err(|_| format!("{url} is not UTF-8 text"))
+        String::from_utf8(body.kept).map_err(|_| PolicyFetchError::NotUtf8 {
+            url: url.to_owned(),
+        })
     }
 
     /// Fetches `url`, following redirects by hand: each target admitted by

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use super::dns::mtasts::PolicyFetchError;
 use super::dns::{DomainObservation, MtaStsFetch, Resolution, probe_domain};
 use super::http::{
     FailureKind, Fetch, FetchFailure, HttpObservation, HttpProber, HttpScheme, HttpSetupError,
@@ -101,7 +102,7 @@ impl MtaStsFetch for PolicyFetcher {
     fn fetch<'a>(
         &'a self,
         url: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>> {
+    ) -> Pin<Box<dyn Future<Output = Result<String, PolicyFetchError>> + Send + 'a>> {
         Box::pin(async move {
             let url = match (self.port, url.strip_prefix("https://")) {
                 (443, _) | (_, None) => url.to_owned(),

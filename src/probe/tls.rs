@@ -32,7 +32,22 @@ pub const MAX_CONNECT_ADDRESSES: usize = 4;
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
     #[error("no usable trusted roots: {0}")]
-    Roots(String),
+    Roots(RootsError),
+}
+
+/// Why the trusted roots (web PKI plus `probe.extra_roots`) give no
+/// verifier.
+#[derive(Debug, thiserror::Error)]
+pub enum RootsError {
+    /// A certificate of an `extra_roots` file that rustls will not take as
+    /// a root, named by its file.
+    #[error("{}: {error}", path.display())]
+    Unusable {
+        path: std::path::PathBuf,
+        error: rustls::Error,
+    },
+    #[error("{0}")]
+    Verifier(rustls::client::VerifierBuilderError),
 }
 
 /// Shared, read-only state for TLS probes.
@@ -301,18 +316,18 @@ impl TlsProber {
             stream
                 .write_all(&hello::client_hello(version, server_name, random))
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(ExchangeError::Io)?;
             let mut parser = FlightParser::new();
             let mut buf = vec![0_u8; 16 * 1024];
             loop {
-                let n = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
+                let n = stream.read(&mut buf).await.map_err(ExchangeError::Io)?;
                 let Some(chunk) = buf.get(..n) else {
-                    return Err("read past buffer".to_owned());
+                    return Err(ExchangeError::PastBuffer);
                 };
                 if n == 0 {
                     return Ok(parser.flight);
                 }
-                parser.feed(chunk).map_err(|e| e.to_string())?;
+                parser.feed(chunk).map_err(ExchangeError::Flight)?;
                 if parser.finished() {
                     return Ok(parser.flight);
                 }
@@ -361,7 +376,7 @@ impl TlsProber {
                 Err(HelloError::Exchange(e)) => LegacyProbe {
                     version: name,
                     accepted: Some(false),
-                    detail: e,
+                    detail: e.to_string(),
                 },
                 // No connection, or no answer: the server said nothing.
                 Err(HelloError::Connect(e)) => LegacyProbe {
@@ -565,15 +580,27 @@ fn describe_webpki(error: &webpki::Error) -> &'static str {
 }
 
 /// How a hand-built hello went wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 enum HelloError {
     /// No TCP connection: the server was not asked.
     Connect(String),
     /// The server answered with something that is not a first flight, or
     /// reset the connection.
-    Exchange(String),
+    Exchange(ExchangeError),
     /// No complete answer within the timeout.
     TimedOut,
+}
+
+/// What went wrong between sending a hand-built hello and reading the
+/// server's first flight.
+#[derive(Debug, thiserror::Error)]
+enum ExchangeError {
+    #[error("{0}")]
+    Io(std::io::Error),
+    #[error("read past buffer")]
+    PastBuffer,
+    #[error("{0}")]
+    Flight(hello::FlightError),
 }
 
 fn unreachable(stage: Stage, error: String, timed_out: bool) -> Reach {
@@ -606,14 +633,17 @@ fn random_bytes() -> [u8; 32] {
 /// # Errors
 /// A certificate of `probe.extra_roots` that is not a usable root, named
 /// by its file.
-pub(crate) fn trusted_roots(config: &ProbeConfig) -> Result<RootCertStore, String> {
+pub(crate) fn trusted_roots(config: &ProbeConfig) -> Result<RootCertStore, RootsError> {
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     for file in &config.extra_roots {
         for der in &file.certificates {
             roots
                 .add(der.clone())
-                .map_err(|e| format!("{}: {e}", file.path.display()))?;
+                .map_err(|error| RootsError::Unusable {
+                    path: file.path.clone(),
+                    error,
+                })?;
         }
     }
     Ok(roots)
@@ -626,10 +656,10 @@ pub(crate) fn trusted_roots(config: &ProbeConfig) -> Result<RootCertStore, Strin
 pub(crate) fn web_pki_verifier(
     config: &ProbeConfig,
     provider: Arc<CryptoProvider>,
-) -> Result<Arc<WebPkiServerVerifier>, String> {
+) -> Result<Arc<WebPkiServerVerifier>, RootsError> {
     WebPkiServerVerifier::builder_with_provider(Arc::new(trusted_roots(config)?), provider)
         .build()
-        .map_err(|e| e.to_string())
+        .map_err(RootsError::Verifier)
 }
 
 /// A verifier that accepts any certificate and lets the handshake go on,

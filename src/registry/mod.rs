@@ -17,10 +17,10 @@ use serde::{Deserialize, Serialize};
 
 pub use names::{Domain, EmailAddress, Endpoint, Host, NameError, SupplierId};
 pub use questionnaire::{
-    Document, Questionnaire, QuestionnaireState, ReviewOutcome,
+    Document, Questionnaire, QuestionnaireState, ReviewOutcome, UnknownReviewOutcome,
     by_supplier as questionnaires_by_supplier,
 };
-pub use severity::{CHECK_IDS, Severity};
+pub use severity::{CHECK_IDS, Severity, UnknownSeverity};
 
 /// How much the organisation depends on a supplier (DORA: "supports a
 /// critical or important function").

@@ -31,17 +31,19 @@ impl ReviewOutcome {
     }
 }
 
+/// A word that names no [`ReviewOutcome`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown outcome {0:?}; expected one of {names}", names = ReviewOutcome::ALL.join(", "))]
+pub struct UnknownReviewOutcome(pub String);
+
 impl FromStr for ReviewOutcome {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownReviewOutcome;
+    fn from_str(s: &str) -> Result<Self, UnknownReviewOutcome> {
         match s {
             "accepted" => Ok(Self::Accepted),
             "remediation" => Ok(Self::Remediation),
             "rejected" => Ok(Self::Rejected),
-            other => Err(format!(
-                "unknown outcome {other:?}; expected one of {}",
-                Self::ALL.join(", ")
-            )),
+            other => Err(UnknownReviewOutcome(other.to_owned())),
         }
     }
 }

@@ -46,19 +46,21 @@ impl fmt::Display for Severity {
     }
 }
 
+/// A word that names no [`Severity`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a severity; use one of {names}", names = Severity::NAMES.join(", "))]
+pub struct UnknownSeverity(pub String);
+
 impl FromStr for Severity {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownSeverity;
+    fn from_str(s: &str) -> Result<Self, UnknownSeverity> {
         match s.to_ascii_lowercase().as_str() {
             "critical" => Ok(Self::Critical),
             "high" => Ok(Self::High),
             "medium" => Ok(Self::Medium),
             "low" => Ok(Self::Low),
             "info" => Ok(Self::Info),
-            _ => Err(format!(
-                "{s:?} is not a severity; use one of {}",
-                Self::NAMES.join(", ")
-            )),
+            _ => Err(UnknownSeverity(s.to_owned())),
         }
     }
 }

@@ -14,7 +14,7 @@ use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 
 use super::audit::NewAudit;
-use super::{Store, StoreError, parse_timestamp, timestamp};
+use super::{RowError, Store, StoreError, parse_timestamp, timestamp};
 use crate::checks::Severity;
 use crate::lifecycle::{
     AuditEvent, Dirty, FindingKey, FindingState, Lifecycle, LifecyclePolicy, Now, Outcome,
@@ -163,7 +163,7 @@ impl Row {
         )
     }
 
-    fn loaded(t: LoadTuple<'_>) -> Result<Self, String> {
+    fn loaded(t: LoadTuple<'_>) -> Result<Self, RowError> {
         let (id, supplier, check, target, state, severity, content_hash) =
             (t.0, t.1, t.2, t.3, t.4, t.5, t.6);
         Ok(Self {
@@ -314,7 +314,7 @@ impl Store {
             serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
         loaded
             .into_iter()
-            .map(|t| Row::loaded(t).map_err(corrupt))
+            .map(|t| Row::loaded(t).map_err(|why| self.unreadable(why.within("findings"))))
             .collect()
     }
 
@@ -433,12 +433,7 @@ impl Store {
         .map_err(|e| self.err(e))?;
         let mut found = rows
             .iter()
-            .map(|r| {
-                stored_finding(r).map_err(|why| StoreError::Corrupt {
-                    path: self.path.clone(),
-                    why: format!("findings: {why}"),
-                })
-            })
+            .map(|r| stored_finding(r).map_err(|why| self.unreadable(why.within("findings"))))
             .collect::<Result<Vec<_>, _>>()?;
         found.sort_by(|a, b| {
             b.severity
@@ -462,18 +457,20 @@ fn severity_rank(severity: Severity) -> i64 {
     }
 }
 
-fn stored_finding(row: &SqliteRow) -> Result<StoredFinding, String> {
-    let text = |col: &str| row.try_get::<String, _>(col).map_err(|e| e.to_string());
+fn stored_finding(row: &SqliteRow) -> Result<StoredFinding, RowError> {
+    let text = |col: &str| row.try_get::<String, _>(col).map_err(RowError::from);
     let time = |col: &str| text(col).and_then(|t| parse_timestamp(&t));
     let maybe_time = |col: &str| {
-        row.try_get::<Option<String>, _>(col)
-            .map_err(|e| e.to_string())?
+        row.try_get::<Option<String>, _>(col)?
             .map(|t| parse_timestamp(&t))
             .transpose()
     };
     let count = |col: &str| {
-        let n: i64 = row.try_get(col).map_err(|e| e.to_string())?;
-        u32::try_from(n).map_err(|e| format!("{col}: {e}"))
+        let n: i64 = row.try_get(col)?;
+        u32::try_from(n).map_err(|error| RowError::Count {
+            column: col.to_owned(),
+            error,
+        })
     };
     let evidence = text("evidence")?;
     Ok(StoredFinding {
@@ -483,7 +480,7 @@ fn stored_finding(row: &SqliteRow) -> Result<StoredFinding, String> {
         state: text("state")?.parse()?,
         severity: text("severity")?.parse()?,
         summary: text("summary")?,
-        evidence: serde_json::from_str(&evidence).map_err(|e| format!("evidence: {e}"))?,
+        evidence: serde_json::from_str(&evidence).map_err(RowError::Evidence)?,
         first_seen: time("first_seen")?,
         last_seen: time("last_seen")?,
         opened_at: maybe_time("opened_at")?,
@@ -491,9 +488,7 @@ fn stored_finding(row: &SqliteRow) -> Result<StoredFinding, String> {
         changed_at: time("changed_at")?,
         reopen_count: count("reopen_count")?,
         last_resolved_at: maybe_time("last_resolved_at")?,
-        resolution: row
-            .try_get::<Option<String>, _>("resolution")
-            .map_err(|e| e.to_string())?,
+        resolution: row.try_get::<Option<String>, _>("resolution")?,
         streak: count("streak")?,
     })
 }

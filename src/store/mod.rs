@@ -81,6 +81,11 @@ pub enum StoreError {
     Sqlite { path: PathBuf, source: sqlx::Error },
     #[error("database {path}: stored row is unreadable: {why}")]
     Corrupt { path: PathBuf, why: String },
+    /// A stored value that does not read back as its type. Worded as
+    /// [`StoreError::Corrupt`]; the row error is part of the message, not
+    /// a `source`, so that a cause chain does not say it twice.
+    #[error("database {path}: stored row is unreadable: {error}")]
+    Row { path: PathBuf, error: RowError },
     #[error(
         "database {path}: a run names suppliers that are not in the stored registry ({}); run `supplywatch sync` first",
         .ids.join(", ")
@@ -500,9 +505,60 @@ fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// Why a stored value does not read back as its type.
+#[derive(Debug, thiserror::Error)]
+pub enum RowError {
+    /// The value's table or query, before what is wrong in it.
+    #[error("{table}: {error}")]
+    In {
+        table: &'static str,
+        error: Box<RowError>,
+    },
+    #[error(transparent)]
+    Get(#[from] sqlx::Error),
+    /// A column that could not be read, named.
+    #[error("{column}: {error}")]
+    Column { column: String, error: sqlx::Error },
+    /// A text column holding a value this version has no word for.
+    #[error("{column}: {text:?} is not a value this version knows")]
+    Unknown { column: String, text: String },
+    #[error("timestamp {text:?}: {error}")]
+    Timestamp {
+        text: String,
+        error: chrono::ParseError,
+    },
+    #[error(transparent)]
+    Severity(#[from] crate::registry::UnknownSeverity),
+    #[error(transparent)]
+    State(#[from] crate::lifecycle::UnknownFindingState),
+    #[error(transparent)]
+    Outcome(#[from] crate::registry::UnknownReviewOutcome),
+    /// A count that does not fit its type.
+    #[error("{column}: {error}")]
+    Count {
+        column: String,
+        error: std::num::TryFromIntError,
+    },
+    #[error("evidence: {0}")]
+    Evidence(serde_json::Error),
+}
+
+impl RowError {
+    /// This error, said to be in `table`.
+    pub(super) fn within(self, table: &'static str) -> Self {
+        Self::In {
+            table,
+            error: Box::new(self),
+        }
+    }
+}
+
 /// Reads back what [`timestamp`] wrote.
-fn parse_timestamp(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+fn parse_timestamp(text: &str) -> Result<chrono::DateTime<chrono::Utc>, RowError> {
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&chrono::Utc))
-        .map_err(|e| format!("timestamp {text:?}: {e}"))
+        .map_err(|error| RowError::Timestamp {
+            text: text.to_owned(),
+            error,
+        })
 }

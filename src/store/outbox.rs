@@ -14,7 +14,7 @@ use sqlx::Row as _;
 use sqlx::SqliteConnection;
 
 use super::findings::{batch, fetch_json, json_list};
-use super::{FindingState, Store, StoreError, parse_timestamp, timestamp};
+use super::{FindingState, RowError, Store, StoreError, parse_timestamp, timestamp};
 use crate::checks::Severity;
 use crate::registry::Questionnaire;
 
@@ -308,11 +308,12 @@ impl Store {
             .map_err(|e| self.err(e))?;
         let tuples: Vec<AlertTuple> =
             serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
+        let unreadable = |why: RowError| self.unreadable(why.within("notices"));
         let mut findings = tuples
             .into_iter()
-            .map(|t| alert_finding(t).map_err(corrupt))
+            .map(|t| alert_finding(t).map_err(unreadable))
             .collect::<Result<Vec<_>, _>>()?;
-        let time = |t: &str| parse_timestamp(t).map_err(corrupt);
+        let time = |t: &str| parse_timestamp(t).map_err(unreadable);
         let ids: Vec<i64> = findings.iter().map(|f| f.id).collect();
         let ids = serde_json::to_string(&ids).map_err(|e| corrupt(e.to_string()))?;
         let rows = sqlx::query(LOAD_NOTICES)
@@ -610,10 +611,7 @@ impl Store {
                 .as_deref()
                 .map(parse_timestamp)
                 .transpose()
-                .map_err(|why| StoreError::Corrupt {
-                    path: self.path.clone(),
-                    why,
-                })?,
+                .map_err(|why| self.unreadable(why))?,
             sent: count(row.try_get("sent").map_err(get)?),
             failed: count(row.try_get("failed").map_err(get)?),
         })
@@ -695,7 +693,7 @@ impl Store {
                     t.as_deref()
                         .map(parse_timestamp)
                         .transpose()
-                        .map_err(corrupt)
+                        .map_err(|why| self.unreadable(why))
                 };
                 Ok(JobRun {
                     job: r.try_get("job").map_err(get)?,
@@ -730,7 +728,8 @@ impl Store {
                 .unwrap_or_default(),
             text: r.try_get("body_text").map_err(get)?,
             html: r.try_get("body_html").map_err(get)?,
-            created_at: parse_timestamp(&created).map_err(corrupt)?,
+            created_at: parse_timestamp(&created)
+                .map_err(|why| self.unreadable(why.within("outbox")))?,
             state: r.try_get("state").map_err(get)?,
             attempts: u32::try_from(r.try_get::<i64, _>("attempts").map_err(get)?).unwrap_or(0),
             last_error: r.try_get("last_error").map_err(get)?,
@@ -739,7 +738,7 @@ impl Store {
 }
 
 /// A loaded tuple as the notifier sees it (notices filled in later).
-fn alert_finding(t: AlertTuple) -> Result<AlertFinding, String> {
+fn alert_finding(t: AlertTuple) -> Result<AlertFinding, RowError> {
     let (
         id,
         supplier,

@@ -13,7 +13,7 @@ use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 
 use super::audit::NewAudit;
-use super::{Store, StoreError, timestamp};
+use super::{RowError, Store, StoreError, timestamp};
 use crate::registry::{Document, Questionnaire, QuestionnaireState, ReviewOutcome};
 
 /// Documents larger than this are refused.
@@ -533,7 +533,11 @@ impl Store {
             reviewer: row.try_get("reviewer").map_err(get_err)?,
             notes: row.try_get("notes").map_err(get_err)?,
             outcome: outcome
-                .map(|o| o.parse::<ReviewOutcome>().map_err(corrupt))
+                .map(|o| {
+                    o.parse::<ReviewOutcome>().map_err(|why| {
+                        self.unreadable(RowError::from(why).within("questionnaires"))
+                    })
+                })
                 .transpose()?,
         })
     }

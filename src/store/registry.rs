@@ -10,7 +10,7 @@ use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 
 use super::audit::NewAudit;
-use super::{Store, StoreError, timestamp};
+use super::{RowError, Store, StoreError, timestamp};
 use crate::lifecycle::{FindingKey, Resolution, Row};
 use crate::registry::{
     Acceptance, Certification, Contract, Criticality, DEFAULT_RENEWAL_MONTHS, Severity, Supplier,
@@ -491,10 +491,7 @@ impl Store {
         row.map(|r| {
             let at: String = r.try_get("at").map_err(|e| self.err(e))?;
             Ok(LastSync {
-                at: super::parse_timestamp(&at).map_err(|why| StoreError::Corrupt {
-                    path: self.path.clone(),
-                    why,
-                })?,
+                at: super::parse_timestamp(&at).map_err(|why| self.unreadable(why))?,
                 source: r.try_get("source").map_err(|e| self.err(e))?,
                 fingerprint: r.try_get("fingerprint").map_err(|e| self.err(e))?,
             })
@@ -887,9 +884,9 @@ impl Store {
             id: row.try_get("id").map_err(get)?,
             name: row.try_get("name").map_err(get)?,
             criticality: parse_column(row, "criticality")
-                .map_err(|why| self.corrupt(format!("suppliers: {why}")))?,
+                .map_err(|why| self.unreadable(why.within("suppliers")))?,
             status: parse_column(row, "status")
-                .map_err(|why| self.corrupt(format!("suppliers: {why}")))?,
+                .map_err(|why| self.unreadable(why.within("suppliers")))?,
             owner: row.try_get("owner").map_err(get)?,
             security_contact: row.try_get("security_contact").map_err(get)?,
             services: list("services")?,
@@ -897,9 +894,9 @@ impl Store {
             endpoints: list("endpoints")?,
             contract_reference: row.try_get("contract_reference").map_err(get)?,
             contract_start: parse_optional(row, "contract_start")
-                .map_err(|why| self.corrupt(format!("suppliers: {why}")))?,
+                .map_err(|why| self.unreadable(why.within("suppliers")))?,
             contract_end: parse_optional(row, "contract_end")
-                .map_err(|why| self.corrupt(format!("suppliers: {why}")))?,
+                .map_err(|why| self.unreadable(why.within("suppliers")))?,
             contract_notice_days: row.try_get("contract_notice_days").map_err(get)?,
             contract_auto_renew: row
                 .try_get::<Option<i64>, _>("contract_auto_renew")
@@ -925,17 +922,27 @@ impl Store {
 
 /// A text column parsed into its type: a stored supplier comes back typed,
 /// never as strings for callers to parse again.
-fn parse_column<T: std::str::FromStr>(row: &SqliteRow, col: &str) -> Result<T, String> {
-    let text: String = row.try_get(col).map_err(|e| format!("{col}: {e}"))?;
-    text.parse()
-        .map_err(|_| format!("{col}: {text:?} is not a value this version knows"))
+fn parse_column<T: std::str::FromStr>(row: &SqliteRow, col: &str) -> Result<T, RowError> {
+    let text: String = row.try_get(col).map_err(|error| RowError::Column {
+        column: col.to_owned(),
+        error,
+    })?;
+    text.parse().map_err(|_| RowError::Unknown {
+        column: col.to_owned(),
+        text,
+    })
 }
 
-fn parse_optional<T: std::str::FromStr>(row: &SqliteRow, col: &str) -> Result<Option<T>, String> {
-    let text: Option<String> = row.try_get(col).map_err(|e| format!("{col}: {e}"))?;
+fn parse_optional<T: std::str::FromStr>(row: &SqliteRow, col: &str) -> Result<Option<T>, RowError> {
+    let text: Option<String> = row.try_get(col).map_err(|error| RowError::Column {
+        column: col.to_owned(),
+        error,
+    })?;
     text.map(|t| {
-        t.parse()
-            .map_err(|_| format!("{col}: {t:?} is not a value this version knows"))
+        t.parse().map_err(|_| RowError::Unknown {
+            column: col.to_owned(),
+            text: t,
+        })
     })
     .transpose()
 }

@@ -38,7 +38,7 @@ use sqlx::Row as _;
 use sqlx::SqliteConnection;
 
 use super::findings::{batch, fetch_json, json_list};
-use super::{FindingKey, Store, StoreError, parse_timestamp, timestamp};
+use super::{FindingKey, RowError, Store, StoreError, parse_timestamp, timestamp};
 use crate::checks::score::{Grade, score};
 use crate::checks::{Finding, Scope, Severity};
 use crate::lifecycle::{Lifecycle, LifecyclePolicy, Mark, Row, accept_pass, reconcile};
@@ -807,7 +807,7 @@ impl Store {
             let severity: String = row.try_get("severity").map_err(|e| self.err(e))?;
             let n: i64 = row.try_get("n").map_err(|e| self.err(e))?;
             let n = u32::try_from(n).unwrap_or(u32::MAX);
-            let severity: Severity = severity.parse().map_err(|why| self.corrupt(why))?;
+            let severity: Severity = severity.parse().map_err(|why| self.unreadable(why))?;
             let entry = open.entry(supplier).or_default();
             match state.as_str() {
                 "open" => entry.0.add(severity, n),
@@ -869,7 +869,7 @@ impl Store {
         let score: i64 = row.try_get("score").map_err(|e| self.err(e))?;
         let grade: String = row.try_get("grade").map_err(|e| self.err(e))?;
         Ok(ScorePoint {
-            at: parse_timestamp(&at).map_err(|why| self.corrupt(why))?,
+            at: parse_timestamp(&at).map_err(|why| self.unreadable(why))?,
             run_id: row.try_get("run_id").map_err(|e| self.err(e))?,
             score: u8::try_from(score).map_err(|e| self.corrupt(format!("score {score}: {e}")))?,
             grade: Grade::from_letter(&grade)
@@ -907,7 +907,7 @@ impl Store {
         .fetch_one(&self.pool)
         .await
         .map_err(|e| self.err(e))?;
-        at.map(|t| parse_timestamp(&t).map_err(|why| self.corrupt(why)))
+        at.map(|t| parse_timestamp(&t).map_err(|why| self.unreadable(why)))
             .transpose()
     }
 
@@ -934,7 +934,7 @@ impl Store {
                 let at: String = r.try_get("at").map_err(get)?;
                 Ok(StoredRun {
                     id: r.try_get("id").map_err(get)?,
-                    at: parse_timestamp(&at).map_err(|why| self.corrupt(why))?,
+                    at: parse_timestamp(&at).map_err(|why| self.unreadable(why))?,
                     source: r.try_get("source").map_err(get)?,
                     suppliers: n("suppliers")?,
                     findings: n("findings")?,
@@ -974,7 +974,7 @@ impl Store {
                 let get = |e| self.err(e);
                 let time = |col: &str| -> Result<DateTime<Utc>, StoreError> {
                     let t: String = r.try_get(col).map_err(get)?;
-                    parse_timestamp(&t).map_err(|why| self.corrupt(why))
+                    parse_timestamp(&t).map_err(|why| self.unreadable(why))
                 };
                 let facts: String = r.try_get("facts").map_err(get)?;
                 let hash: Vec<u8> = r.try_get("hash").map_err(get)?;
@@ -991,7 +991,7 @@ impl Store {
                     superseded_at: superseded
                         .map(|t| parse_timestamp(&t))
                         .transpose()
-                        .map_err(|why| self.corrupt(why))?,
+                        .map_err(|why| self.unreadable(why))?,
                 })
             })
             .collect()
@@ -1066,6 +1066,13 @@ impl Store {
         StoreError::Corrupt {
             path: self.path.clone(),
             why: why.into(),
+        }
+    }
+
+    pub(super) fn unreadable(&self, error: impl Into<RowError>) -> StoreError {
+        StoreError::Row {
+            path: self.path.clone(),
+            error: error.into(),
         }
     }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use supplywatch::checks::{self, Finding, Policy};
 use supplywatch::config::ProbeConfig;
 use supplywatch::probe::DnsResolver;
+use supplywatch::probe::dns::mtasts::PolicyFetchError;
 use supplywatch::probe::dns::{
     DomainObservation, MtaStsFetch, PolicyFetch, Resolution, SpfResult, probe_domain,
 };
@@ -29,7 +30,7 @@ const GOOD_POLICY: &str =
 /// any other URL) and remembers what it was asked for.
 #[derive(Default)]
 struct FakeFetch {
-    replies: HashMap<String, Result<String, String>>,
+    replies: HashMap<String, Result<String, PolicyFetchError>>,
     /// URLs that never answer.
     stalls: Vec<String>,
     asked: Mutex<Vec<String>>,
@@ -45,7 +46,11 @@ impl FakeFetch {
     fn reply(mut self, domain: &str, reply: Result<&str, &str>) -> Self {
         self.replies.insert(
             format!("https://mta-sts.{domain}/.well-known/mta-sts.txt"),
-            reply.map(str::to_owned).map_err(str::to_owned),
+            reply
+                .map(str::to_owned)
+                .map_err(|detail| PolicyFetchError::Failed {
+                    detail: detail.to_owned(),
+                }),
         );
         self
     }
@@ -55,7 +60,8 @@ impl MtaStsFetch for FakeFetch {
     fn fetch<'a>(
         &'a self,
         url: &'a str,
-    ) -> Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send + 'a>> {
+    ) -> Pin<Box<dyn std::future::Future<Output = Result<String, PolicyFetchError>> + Send + 'a>>
+    {
         self.asked.lock().unwrap().push(url.to_owned());
         if self.stalls.iter().any(|u| u == url) {
             return Box::pin(std::future::pending());

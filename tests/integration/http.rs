@@ -565,7 +565,7 @@ async fn internal_addresses_are_refused_without_a_request() {
     assert!(ids(&obs).is_empty());
     // The policy fetch obeys the same rule.
     let url = world.site_url("private.site.test", "/.well-known/mta-sts.txt");
-    let error = prober.fetch_policy(&url).await.unwrap_err();
+    let error = prober.fetch_policy(&url).await.unwrap_err().to_string();
     assert!(error.contains("loopback"), "{error}");
     assert!(world.site_requests("private.site.test").is_empty());
 }
@@ -1590,7 +1590,11 @@ async fn policy_fetch_verifies_certificates() {
         ("mta-sts.huge.test", "larger than 64 KiB"),
         ("mta-sts.none.test", "HTTP 404"),
     ] {
-        let error = prober.fetch_policy(&url(host)).await.unwrap_err();
+        let error = prober
+            .fetch_policy(&url(host))
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(error.contains(words), "{host}: {error}");
     }
     // The certificate failures never got as far as a request.
@@ -1602,7 +1606,8 @@ async fn policy_fetch_verifies_certificates() {
                 .replace("https://", "http://"),
         )
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("not an https:// URL"), "{error}");
     assert!(prober.fetch_policy("not a url").await.is_err());
 
@@ -1613,7 +1618,8 @@ async fn policy_fetch_verifies_certificates() {
     let error = untrusting
         .fetch_policy(&url("mta-sts.good.test"))
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("UnknownIssuer"), "{error}");
 }
 

@@ -28,7 +28,92 @@ pub trait MtaStsFetch: Send + Sync {
     fn fetch<'a>(
         &'a self,
         url: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>>;
+    ) -> Pin<Box<dyn Future<Output = Result<String, PolicyFetchError>> + Send + 'a>>;
+}
+
+/// Why there is no policy body, in words for the evidence (RFC 8461 3.3
+/// says how a policy is fetched).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyFetchError {
+    #[error("{url:?} is not a URL: {reason}")]
+    NotUrl { url: String, reason: String },
+    #[error("{url} is not an https:// URL; MTA-STS policies are fetched over HTTPS only")]
+    NotHttps { url: String },
+    /// The address rule refused the host: nothing was sent.
+    #[error("not fetched: {detail}")]
+    Refused { detail: String },
+    /// No answer: the connection, TLS or the time limit failed, in the
+    /// fetcher's words.
+    #[error("{detail}")]
+    Failed { detail: String },
+    #[error(
+        "{url} answered {status} redirecting to {to}; MTA-STS policies are not fetched through redirects (RFC 8461 §3.3)"
+    )]
+    Redirected {
+        url: String,
+        status: u16,
+        to: String,
+    },
+    #[error("{url} answered HTTP {status}, not 200")]
+    Status { url: String, status: u16 },
+    #[error(
+        "{url} is served as {}, not text/plain (RFC 8461 §3.2)",
+        content_type.as_deref().unwrap_or("no content type")
+    )]
+    NotTextPlain {
+        url: String,
+        content_type: Option<String>,
+    },
+    #[error("{url} is larger than {} KiB", cap / 1024)]
+    TooLarge { url: String, cap: usize },
+    #[error("reading {url}: {error}")]
+    Reading { url: String, error: String },
+    #[error("{url} is not UTF-8 text")]
+    NotUtf8 { url: String },
+}
+
+/// Why senders would treat a domain as having no policy, from its
+/// `_mta-sts` TXT record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StsRecordError {
+    #[error("the record is longer than {MAX_TXT_LEN} bytes")]
+    TooLong,
+    #[error("the record does not start with v=STSv1")]
+    NotStsV1,
+    #[error("{} is not a key=value field", excerpt(field))]
+    NotKeyValue { field: String },
+    #[error("the record has no id")]
+    NoId,
+    #[error("the id {} is not 1 to 32 letters and digits", excerpt(id))]
+    BadId { id: String },
+}
+
+/// Why senders would not use a policy file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("the policy is {len} bytes long, more than the {MAX_POLICY_LEN} accepted")]
+    TooLong { len: usize },
+    #[error("the line {} is not key: value", excerpt(line))]
+    NotKeyValue { line: String },
+    #[error("mx: {} is not a host name pattern", excerpt(mx))]
+    BadMx { mx: String },
+    #[error("version: {} is not STSv1", excerpt(version))]
+    BadVersion { version: String },
+    #[error("the policy has no version")]
+    NoVersion,
+    #[error("mode: {} is not enforce, testing or none", excerpt(mode))]
+    BadMode { mode: String },
+    #[error("the policy has no mode")]
+    NoMode,
+    #[error(
+        "max_age: {} is not a number of seconds up to {MAX_AGE_LIMIT}",
+        excerpt(max_age)
+    )]
+    BadMaxAge { max_age: String },
+    #[error("the policy has no max_age")]
+    NoMaxAge,
+    #[error("the policy (mode {}) lists no mx", mode.as_str())]
+    NoMx { mode: StsMode },
 }
 
 /// The policy URL for `domain`.
@@ -59,12 +144,12 @@ fn is_wsp(c: char) -> bool {
 /// # Errors
 /// Why senders would treat the domain as having no policy: not `v=STSv1`
 /// first, no `id`, or an `id` that is not 1–32 letters and digits.
-pub fn parse_sts_record(text: &str) -> Result<String, String> {
+pub fn parse_sts_record(text: &str) -> Result<String, StsRecordError> {
     if text.len() > MAX_TXT_LEN {
-        return Err(format!("the record is longer than {MAX_TXT_LEN} bytes"));
+        return Err(StsRecordError::TooLong);
     }
     if !is_sts_record(text) {
-        return Err("the record does not start with v=STSv1".to_owned());
+        return Err(StsRecordError::NotStsV1);
     }
     let mut id = None;
     for field in text.split(';').skip(1) {
@@ -73,14 +158,16 @@ pub fn parse_sts_record(text: &str) -> Result<String, String> {
             continue;
         }
         let Some((key, value)) = field.split_once('=') else {
-            return Err(format!("{} is not a key=value field", excerpt(field)));
+            return Err(StsRecordError::NotKeyValue {
+                field: field.to_owned(),
+            });
         };
         if key == "id" && id.is_none() {
             id = Some(value.to_owned());
         }
     }
     match id {
-        None => Err("the record has no id".to_owned()),
+        None => Err(StsRecordError::NoId),
         Some(id)
             if !id.is_empty()
                 && id.len() <= 32
@@ -88,10 +175,7 @@ pub fn parse_sts_record(text: &str) -> Result<String, String> {
         {
             Ok(id)
         }
-        Some(id) => Err(format!(
-            "the id {} is not 1 to 32 letters and digits",
-            excerpt(&id)
-        )),
+        Some(id) => Err(StsRecordError::BadId { id }),
     }
 }
 
@@ -132,12 +216,9 @@ pub struct MtaStsPolicy {
 ///
 /// # Errors
 /// Why senders would not use the policy.
-pub fn parse_policy(body: &str) -> Result<MtaStsPolicy, String> {
+pub fn parse_policy(body: &str) -> Result<MtaStsPolicy, PolicyError> {
     if body.len() > MAX_POLICY_LEN {
-        return Err(format!(
-            "the policy is {} bytes long, more than the {MAX_POLICY_LEN} accepted",
-            body.len()
-        ));
+        return Err(PolicyError::TooLong { len: body.len() });
     }
     let (mut version, mut mode, mut max_age, mut mx) = (None, None, None, Vec::new());
     for line in body.split('\n') {
@@ -146,7 +227,9 @@ pub fn parse_policy(body: &str) -> Result<MtaStsPolicy, String> {
             continue;
         }
         let Some((key, value)) = line.split_once(':') else {
-            return Err(format!("the line {} is not key: value", excerpt(line)));
+            return Err(PolicyError::NotKeyValue {
+                line: line.to_owned(),
+            });
         };
         let value = value.trim_matches(is_wsp);
         match key.trim_matches(is_wsp) {
@@ -155,7 +238,9 @@ pub fn parse_policy(body: &str) -> Result<MtaStsPolicy, String> {
             "max_age" if max_age.is_none() => max_age = Some(value),
             "mx" => {
                 if !is_mx_pattern(value) {
-                    return Err(format!("mx: {} is not a host name pattern", excerpt(value)));
+                    return Err(PolicyError::BadMx {
+                        mx: value.to_owned(),
+                    });
                 }
                 if mx.len() < MAX_MX {
                     mx.push(value.to_ascii_lowercase());
@@ -166,35 +251,37 @@ pub fn parse_policy(body: &str) -> Result<MtaStsPolicy, String> {
     }
     match version {
         Some("STSv1") => {}
-        Some(other) => return Err(format!("version: {} is not STSv1", excerpt(other))),
-        None => return Err("the policy has no version".to_owned()),
+        Some(other) => {
+            return Err(PolicyError::BadVersion {
+                version: other.to_owned(),
+            });
+        }
+        None => return Err(PolicyError::NoVersion),
     }
     let mode = match mode {
         Some("enforce") => StsMode::Enforce,
         Some("testing") => StsMode::Testing,
         Some("none") => StsMode::None,
         Some(other) => {
-            return Err(format!(
-                "mode: {} is not enforce, testing or none",
-                excerpt(other)
-            ));
+            return Err(PolicyError::BadMode {
+                mode: other.to_owned(),
+            });
         }
-        None => return Err("the policy has no mode".to_owned()),
+        None => return Err(PolicyError::NoMode),
     };
     let max_age = match max_age {
         Some(text) => match text.parse::<u64>() {
             Ok(n) if text.len() <= 10 && n <= MAX_AGE_LIMIT => n,
             _ => {
-                return Err(format!(
-                    "max_age: {} is not a number of seconds up to {MAX_AGE_LIMIT}",
-                    excerpt(text)
-                ));
+                return Err(PolicyError::BadMaxAge {
+                    max_age: text.to_owned(),
+                });
             }
         },
-        None => return Err("the policy has no max_age".to_owned()),
+        None => return Err(PolicyError::NoMaxAge),
     };
     if mx.is_empty() && mode != StsMode::None {
-        return Err(format!("the policy (mode {}) lists no mx", mode.as_str()));
+        return Err(PolicyError::NoMx { mode });
     }
     Ok(MtaStsPolicy { mode, mx, max_age })
 }
@@ -236,7 +323,10 @@ mod tests {
         assert_eq!(parse_sts_record("v=STSv1;id=abc").unwrap(), "abc");
         assert!(is_sts_record("v=STSv1; id=1"));
         assert!(!is_sts_record("v=STSv2; id=1"));
-        assert!(parse_sts_record("v=STSv1;").unwrap_err().contains("no id"));
+        assert_eq!(
+            parse_sts_record("v=STSv1;").unwrap_err().to_string(),
+            "the record has no id"
+        );
         assert!(parse_sts_record("v=STSv1; id=has-dash").is_err());
         assert!(parse_sts_record("v=STSv1; id=123456789012345678901234567890123").is_err());
         assert!(parse_sts_record("id=1; v=STSv1").is_err());
@@ -280,7 +370,7 @@ mod tests {
                 "mx:",
             ),
         ] {
-            let err = parse_policy(body).unwrap_err();
+            let err = parse_policy(body).unwrap_err().to_string();
             assert!(err.contains(why), "{body:?}: {err}");
         }
         let p =
