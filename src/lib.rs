@@ -21,6 +21,7 @@ pub mod lifecycle;
 pub mod mail;
 pub mod pipeline;
 pub mod probe;
+pub mod register;
 pub mod registry;
 pub mod report;
 pub mod store;

@@ -421,6 +421,9 @@ pub struct Config {
     pub suppliers: Vec<Supplier>,
     /// `[[accept]]`: accepted risks.
     pub acceptances: Vec<crate::registry::Acceptance>,
+    /// `[register]`, `[entity]`, `[[function]]` and the suppliers' register
+    /// keys: the DORA Register of Information (empty when not declared).
+    pub register: crate::register::Register,
     /// What loaded but deserves a look, located like errors, in file order
     /// (a `password_file` others can read). Commands show them on stderr.
     pub warnings: Vec<Diagnostic>,

@@ -196,6 +196,7 @@ pub(super) fn parse(
             escalation,
             suppliers,
             acceptances,
+            register: crate::register::Register::default(),
             warnings: r.take_warnings(),
         }),
         _ => {

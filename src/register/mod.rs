@@ -1,0 +1,14 @@
+//! The DORA Register of Information (Regulation (EU) 2022/2554 Art. 28(3),
+//! templates of Implementing Regulation (EU) 2024/2956): the register data
+//! declared in the registry, the 15 templates built from it, the checks a
+//! supervisor applies before accepting a submission, and the xBRL-CSV
+//! report package.
+
+pub mod codes;
+pub mod codes_iso;
+pub mod model;
+
+pub use model::{
+    Amount, Branch, ContractRecord, Entity, Function, Party, PartyId, Provider, Register, Service,
+    Subcontractor,
+};
