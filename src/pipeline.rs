@@ -259,6 +259,7 @@ pub async fn obligations(
         &questionnaires,
         today,
         &config.questionnaires,
+        &config.register,
         &Policy::from_config(config),
     );
     Ok(ObligationsRun {

@@ -29,7 +29,13 @@ use crate::registry::{
 };
 
 /// The check families this module owns.
-pub const FAMILIES: [&str; 4] = ["contract", "questionnaire", "certification", "onboarding"];
+pub const FAMILIES: [&str; 5] = [
+    "contract",
+    "questionnaire",
+    "certification",
+    "onboarding",
+    "register",
+];
 
 /// `contract.ending` fires this many days before the end.
 pub const CONTRACT_ENDING_DAYS: i64 = 90;
@@ -408,6 +414,7 @@ pub fn evaluate(
     questionnaires: &[Questionnaire],
     today: NaiveDate,
     cadence: &QuestionnaireConfig,
+    register: &crate::register::Register,
     policy: &Policy,
 ) -> Vec<SupplierResult> {
     let grouped = crate::registry::questionnaires_by_supplier(questionnaires);
@@ -425,7 +432,13 @@ pub fn evaluate(
                 questionnaires: own,
                 missing_fields: &missing,
             };
-            let findings = paperwork.check(today, cadence);
+            let mut findings = paperwork.check(today, cadence);
+            if s.status != SupplierStatus::Exited
+                && let Some(gap) = crate::register::gaps::finding(s, register, today)
+            {
+                findings.push(gap);
+                sort_findings(&mut findings);
+            }
             super::finish(s.clone(), findings, Vec::new(), policy)
         })
         .collect();

@@ -35,6 +35,7 @@ macro_rules! errln {
 mod audit;
 mod check;
 mod digest;
+mod export;
 mod findings;
 mod obligations;
 mod questionnaire;
@@ -71,7 +72,7 @@ const CONFIG_CANDIDATES: [&str; 2] = ["supplywatch.toml", "/etc/supplywatch/supp
                   append-only audit log; probes of their TLS, DNS, e-mail authentication and \
                   web posture; contracts, questionnaires and certifications tracked; findings \
                   with a lifecycle, scores and grades; escalations and a weekly digest by e-mail.",
-    after_help = "Exit codes: 0 ok, 1 findings at or above --fail-on (or, for `audit verify`, a broken audit chain), 2 bad usage or config, 3 runtime failure."
+    after_help = "Exit codes: 0 ok, 1 findings at or above --fail-on (or, for `audit verify`, a broken audit chain; for `export roi`, a register a supervisor would reject), 2 bad usage or config, 3 runtime failure."
 )]
 pub struct Cli {
     /// Config file [default: ./supplywatch.toml, then /etc/supplywatch/supplywatch.toml]
@@ -181,6 +182,8 @@ enum Command {
     Supplier(supplier::SupplierArgs),
     /// The weekly digest: preview the text, write the HTML, or send it
     Digest(digest::DigestArgs),
+    /// Exports: the DORA Register of Information (`export roi`)
+    Export(export::ExportArgs),
 }
 
 /// Global options every command sees, resolved.
@@ -301,6 +304,8 @@ pub enum Outcome {
     FindingsAtThreshold,
     /// `audit verify` found the chain broken.
     ChainBroken,
+    /// `export roi` found a problem a supervisor would reject.
+    RegisterRejected,
 }
 
 impl Outcome {
@@ -327,7 +332,9 @@ impl From<Outcome> for std::process::ExitCode {
     fn from(o: Outcome) -> Self {
         match o {
             Outcome::Ok => Self::SUCCESS,
-            Outcome::FindingsAtThreshold | Outcome::ChainBroken => Self::from(1),
+            Outcome::FindingsAtThreshold | Outcome::ChainBroken | Outcome::RegisterRejected => {
+                Self::from(1)
+            }
         }
     }
 }
@@ -434,6 +441,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Obligations(args) => obligations::run(&globals, &args).await,
             Command::Supplier(args) => supplier::run(&globals, &args).await,
             Command::Digest(args) => digest::run(&globals, &args).await,
+            Command::Export(args) => export::run(&globals, &args),
         }
     })
 }

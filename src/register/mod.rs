@@ -6,7 +6,11 @@
 
 pub mod codes;
 pub mod codes_iso;
+pub mod gaps;
 pub mod model;
+pub mod package;
+pub mod rules;
+pub mod templates;
 
 pub use model::{
     Amount, Branch, ContractRecord, Entity, Function, Party, PartyId, Provider, Register, Service,

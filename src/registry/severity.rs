@@ -118,4 +118,5 @@ pub const CHECK_IDS: &[&str] = &[
     "certification.expired",
     "certification.expiring",
     "onboarding.incomplete",
+    "register.incomplete",
 ];
