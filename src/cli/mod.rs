@@ -434,7 +434,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Suppliers => suppliers::run(&globals).await,
             Command::Audit(args) => audit::run(&globals, &args).await,
             Command::Check(args) => check::run(&globals, &args).await,
-            Command::Run(args) => run::run(&globals, &args).await,
+            Command::Run(args) => Box::pin(run::run(&globals, &args)).await,
             Command::Status => status::run(&globals).await,
             Command::Findings(args) => findings::run(&globals, &args).await,
             Command::Questionnaire(args) => questionnaire::run(&globals, &args).await,

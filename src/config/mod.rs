@@ -8,6 +8,7 @@
 mod diagnostic;
 mod files;
 mod reader;
+mod register;
 mod sections;
 
 use std::fmt;

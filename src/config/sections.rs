@@ -11,14 +11,14 @@ use toml::de::{DeTable, DeValue};
 use super::diagnostic::did_you_mean;
 use super::files::{FileError, MAX_PASSWORD_BYTES, MAX_ROOTS_BYTES, read_regular};
 use super::reader::{Reader, Table};
+use super::register;
 use super::{
     Config, ConfigError, Contacts, CronSchedule, DaemonConfig, EmailConfig, EscalationConfig,
     ExtraRoots, FindingsConfig, ProbeConfig, QuestionnaireConfig, SecretString, SmtpTls, Transport,
 };
 use crate::registry::{
     Acceptance, CHECK_IDS, Certification, Contract, Criticality, DEFAULT_RENEWAL_MONTHS, Domain,
-    EmailAddress, Endpoint, Severity, Supplier, SupplierId, SupplierStatus, is_valid_country,
-    is_valid_lei,
+    EmailAddress, Endpoint, Severity, Supplier, SupplierId, SupplierStatus,
 };
 
 const TOP_KEYS: &[&str] = &[
@@ -31,6 +31,9 @@ const TOP_KEYS: &[&str] = &[
     "escalation",
     "supplier",
     "accept",
+    "register",
+    "entity",
+    "function",
 ];
 const FINDINGS_KEYS: &[&str] = &["damping_runs", "severity", "max_acceptance_days"];
 const ACCEPT_KEYS: &[&str] = &[
@@ -91,6 +94,12 @@ const SUPPLIER_KEYS: &[&str] = &[
     "lei",
     "country",
     "severity",
+    // Register of Information keys, read in register.rs.
+    "euid",
+    "person",
+    "latin_name",
+    "parent",
+    "intra_group",
 ];
 const CONTRACT_KEYS: &[&str] = &[
     "reference",
@@ -99,6 +108,19 @@ const CONTRACT_KEYS: &[&str] = &[
     "notice_days",
     "auto_renew",
     "renewal_months",
+    // Register of Information keys, read in register.rs.
+    "arrangement",
+    "overarching",
+    "termination",
+    "provider_notice_days",
+    "governing_law",
+    "annual_expense",
+    "currency",
+    "signed_by",
+    "used_by",
+    "branches",
+    "linked",
+    "service",
 ];
 const QUESTIONNAIRE_KEYS: &[&str] = &["cadence_months", "reminder_days"];
 const ESCALATION_KEYS: &[&str] = &[
@@ -167,6 +189,7 @@ pub(super) fn parse(
     let suppliers = suppliers(&mut r, root);
     let max_days = findings.as_ref().map(|f| f.max_acceptance_days);
     let acceptances = acceptances(&mut r, root, &suppliers, max_days, today);
+    let register = register::register(&mut r, root, &suppliers);
 
     match (
         daemon,
@@ -196,7 +219,7 @@ pub(super) fn parse(
             escalation,
             suppliers,
             acceptances,
-            register: crate::register::Register::default(),
+            register,
             warnings: r.take_warnings(),
         }),
         _ => {
@@ -277,6 +300,9 @@ fn known_keys(section: &str) -> &'static [&'static str] {
         "findings" => FINDINGS_KEYS,
         "questionnaires" => QUESTIONNAIRE_KEYS,
         "escalation" => ESCALATION_KEYS,
+        "register" => register::REGISTER_KEYS,
+        "entity" => register::ENTITY_KEYS,
+        "function" => register::FUNCTION_KEYS,
         _ => &[],
     }
 }
@@ -1001,31 +1027,24 @@ fn supplier(r: &mut Reader<'_>, t: Table<'_, '_>) -> Option<Supplier> {
     let exit_plan = optional_text(r, t, "exit_plan");
     let lei = match r.string(t, "lei") {
         None => Some(None),
-        Some((lei, span)) if is_valid_lei(lei.trim()) => {
-            let _ = span;
-            Some(Some(lei.trim().to_owned()))
-        }
-        Some((lei, span)) => {
-            r.error(
-                &span,
-                t.key("lei"),
-                format!("malformed LEI {lei:?}: an ISO 17442 LEI is 20 upper-case letters and digits with valid check digits"),
-            );
-            None
-        }
+        Some((lei, span)) => match register::check_lei(lei.trim()) {
+            Ok(()) => Some(Some(lei.trim().to_owned())),
+            Err(message) => {
+                r.error(&span, t.key("lei"), message);
+                None
+            }
+        },
     };
     let severity = severity_map(r, t, "severity");
     let country = match r.string(t, "country") {
         None => Some(None),
-        Some((c, _)) if is_valid_country(c) => Some(Some(c.to_owned())),
-        Some((c, span)) => {
-            r.error(
-                &span,
-                t.key("country"),
-                format!("malformed country {c:?}: use an ISO 3166-1 alpha-2 code such as \"NL\""),
-            );
-            None
-        }
+        Some((c, span)) => match register::check_country(c) {
+            Ok(()) => Some(Some(c.to_owned())),
+            Err(message) => {
+                r.error(&span, t.key("country"), message);
+                None
+            }
+        },
     };
     Some(Supplier {
         id: id?,

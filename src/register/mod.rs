@@ -4,6 +4,11 @@
 //! supervisor applies before accepting a submission, and the xBRL-CSV
 //! report package.
 
+#![allow(
+    clippy::doc_markdown,
+    reason = "template ids (B_02.01) and column codes (c0010) are words of the ITS here, not code"
+)]
+
 pub mod codes;
 pub mod codes_iso;
 pub mod gaps;

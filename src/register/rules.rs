@@ -175,18 +175,29 @@ fn keys(table: &Table, out: &mut Vec<Problem>) {
 /// Codes valid for their column, and mandatory columns filled.
 fn cells(table: &Table, out: &mut Vec<Problem>) {
     for row in &table.rows {
+        let empty: Vec<&'static str> = table
+            .shape
+            .mandatory
+            .iter()
+            .copied()
+            .filter(|c| table.cell(row, c).is_empty())
+            .collect();
+        if let Some(first) = empty.first() {
+            out.push(problem(
+                false,
+                table,
+                row,
+                first,
+                "mandatory",
+                if empty.len() == 1 {
+                    "a mandatory column is empty".to_owned()
+                } else {
+                    format!("mandatory columns are empty: {}", empty.join(", "))
+                },
+            ));
+        }
         for ((column, kind), cell) in table.shape.columns.iter().zip(row) {
             if cell.is_empty() {
-                if table.shape.mandatory.contains(column) {
-                    out.push(problem(
-                        false,
-                        table,
-                        row,
-                        column,
-                        "mandatory",
-                        "a mandatory column is empty",
-                    ));
-                }
                 continue;
             }
             if let Some(reason) = invalid(*kind, cell) {
@@ -388,7 +399,17 @@ fn sense(tables: &Tables, reference: NaiveDate, out: &mut Vec<Problem>) {
             }
         }
     }
-    // Critical or important functions: RTO and RPO.
+    functions_chains_assessments(functions, chain, assessment, out);
+}
+
+/// Critical functions' RTO and RPO, supply-chain ranks, substitutability
+/// reasons.
+fn functions_chains_assessments(
+    functions: &Table,
+    chain: &Table,
+    assessment: &Table,
+    out: &mut Vec<Problem>,
+) {
     for row in &functions.rows {
         if functions.cell(row, "c0050") != codes::YES {
             continue;

@@ -742,42 +742,54 @@ pub fn build(
             } else {
                 service.processing.iter().map(|c| country(c)).collect()
             };
-            let functions = if service.functions.is_empty() {
-                vec![String::new()]
+            // Each function is supported for the entity it is a function
+            // of; a service supporting none is listed for each user, with
+            // the function left empty (rule 805 says so).
+            let pairs: Vec<(String, String)> = if service.functions.is_empty() {
+                users.iter().map(|u| (u.clone(), String::new())).collect()
             } else {
-                service.functions.clone()
+                service
+                    .functions
+                    .iter()
+                    .map(|f| {
+                        let of = register
+                            .functions
+                            .iter()
+                            .find(|x| &x.id == f)
+                            .map_or_else(|| own_lei.clone(), |x| x.entity.clone());
+                        (of, f.clone())
+                    })
+                    .collect()
             };
-            for lei in &users {
-                for function in &functions {
-                    for at_rest in &storage {
-                        for processed in &processing {
-                            push(
-                                "B_02.02",
-                                vec![
-                                    reference_no.clone(),
-                                    lei.clone(),
-                                    id_code.clone(),
-                                    id_kind.clone(),
-                                    function.clone(),
-                                    service.kind.clone(),
-                                    contract.start.to_string(),
-                                    end.clone(),
-                                    opt(record.termination.as_ref()),
-                                    contract.notice_days.to_string(),
-                                    opt(record.provider_notice_days),
-                                    opt(record.governing_law.as_deref().map(country)),
-                                    service
-                                        .country
-                                        .as_deref()
-                                        .map_or_else(|| COUNTRY_NOT_APPLICABLE.to_owned(), country),
-                                    yes_no(service.stores_data),
-                                    at_rest.clone(),
-                                    processed.clone(),
-                                    opt(service.sensitiveness.as_ref()),
-                                    opt(service.reliance.as_ref()),
-                                ],
-                            );
-                        }
+            for (lei, function) in &pairs {
+                for at_rest in &storage {
+                    for processed in &processing {
+                        push(
+                            "B_02.02",
+                            vec![
+                                reference_no.clone(),
+                                lei.clone(),
+                                id_code.clone(),
+                                id_kind.clone(),
+                                function.clone(),
+                                service.kind.clone(),
+                                contract.start.to_string(),
+                                end.clone(),
+                                opt(record.termination.as_ref()),
+                                contract.notice_days.to_string(),
+                                opt(record.provider_notice_days),
+                                opt(record.governing_law.as_deref().map(country)),
+                                service
+                                    .country
+                                    .as_deref()
+                                    .map_or_else(|| COUNTRY_NOT_APPLICABLE.to_owned(), country),
+                                yes_no(service.stores_data),
+                                at_rest.clone(),
+                                processed.clone(),
+                                opt(service.sensitiveness.as_ref()),
+                                opt(service.reliance.as_ref()),
+                            ],
+                        );
                     }
                 }
             }
@@ -813,7 +825,21 @@ pub fn build(
                     ],
                 );
             }
-            if assessed.insert(service.kind.clone()) {
+            // B_07.01 assesses the services that support a critical or
+            // important function (and any whose assessment is given).
+            let supports_critical = service.functions.iter().any(|f| {
+                register
+                    .functions
+                    .iter()
+                    .any(|x| &x.id == f && x.is_critical())
+            });
+            let assessment_given = service.substitutability.is_some()
+                || service.last_audit.is_some()
+                || service.exit_plan.is_some()
+                || service.reintegration.is_some()
+                || service.impact.is_some()
+                || service.alternatives.is_some();
+            if (supports_critical || assessment_given) && assessed.insert(service.kind.clone()) {
                 push(
                     "B_07.01",
                     vec![

@@ -1018,3 +1018,360 @@ fn overrides_and_acceptances_are_read() {
     assert_eq!(accepted.until.to_string(), "2027-01-31");
     assert_eq!(config.acceptances.len(), 1);
 }
+
+/// A complete, valid Register of Information: the reporting entity, a
+/// member, a branch, two functions, one provider with a contract, a
+/// service and a subcontractor, and a supplier without register keys.
+const REGISTER: &str = r#"[register]
+reference_date = 2026-12-31
+definitions = { "c0010" = "Critical as defined in our ICT policy" }
+
+[entity]
+lei = "529900BANKAG000DE013"
+name = "Bank AG"
+country = "DE"
+type = "credit-institution"
+competent_authority = "BaFin"
+currency = "EUR"
+total_assets = 12500000000
+consolidated = true
+
+[[entity.member]]
+lei = "529900MEMBERFR000046"
+name = "Bank France SA"
+country = "FR"
+type = "x12"
+hierarchy = "subsidiary"
+parent_lei = "529900BANKAG000DE013"
+
+[[entity.branch]]
+id = "FR-PARIS"
+name = "Paris branch"
+country = "FR"
+
+[[function]]
+id = "F1"
+name = "Payments"
+activity = "payment-services"
+critical = true
+rto_hours = 4
+rpo_hours = 1
+impact = "high"
+
+[[function]]
+id = "F2"
+name = "Lending"
+activity = "eba_TA:x163"
+entity = "529900MEMBERFR000046"
+critical = "not-assessed"
+
+[[supplier]]
+id = "cloudco"
+name = "CloudCo"
+criticality = "critical"
+lei = "549300CLOUDPROVIDR29"
+country = "IE"
+person = "legal"
+parent = { lei = "549300PARENTCORP0036", name = "Parent Corp", country = "US" }
+
+[supplier.contract]
+reference = "C-1"
+start = 2024-01-01
+arrangement = "standalone"
+governing_law = "DE"
+annual_expense = 1200000.50
+currency = "EUR"
+used_by = ["529900BANKAG000DE013", "529900MEMBERFR000046"]
+branches = ["FR-PARIS"]
+
+[[supplier.contract.service]]
+type = "cloud-saas"
+functions = ["F1", "F2"]
+country = "IE"
+stores_data = true
+storage = ["DE", "IE"]
+sensitiveness = "high"
+alternatives = false
+
+[[supplier.contract.service.subcontractor]]
+rank = 2
+euid = "NLNHR.12345678"
+name = "Sub BV"
+country = "NL"
+
+[[supplier]]
+id = "plain"
+name = "Plain"
+criticality = "standard"
+"#;
+
+/// The register config with each `(from, to)` replaced once.
+fn register_with(changes: &[(&str, &str)]) -> String {
+    let mut text = config_with(REGISTER);
+    for (from, to) in changes {
+        assert_eq!(text.matches(from).count(), 1, "{from:?} must occur once");
+        text = text.replacen(from, to, 1);
+    }
+    text
+}
+
+/// The 1-based line and column of the first `needle` (after `after`).
+fn position(source: &str, after: &str, needle: &str) -> (usize, usize) {
+    let from = source.find(after).unwrap();
+    let offset = from + source[from..].find(needle).unwrap();
+    let line = source[..offset].matches('\n').count() + 1;
+    let line_start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
+    (line, source[line_start..offset].chars().count() + 1)
+}
+
+/// Asserts one diagnostic, on `key`, at `needle` (first found after
+/// `after`), its message containing `fragment`.
+#[track_caller]
+fn only_register_error(source: &str, key: &str, after: &str, needle: &str, fragment: &str) {
+    let found = diagnostics(source);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let d = &found[0];
+    assert_eq!(d.key, key, "{d:?}");
+    assert_eq!((d.line, d.column), position(source, after, needle), "{d:?}");
+    assert!(d.message.contains(fragment), "{d:?}");
+}
+
+#[test]
+fn register_lei_with_bad_check_digits_is_refused() {
+    let source = register_with(&[(
+        "lei = \"549300CLOUDPROVIDR29\"",
+        "lei = \"549300CLOUDPROVIDR28\"",
+    )]);
+    only_register_error(
+        &source,
+        "supplier[cloudco].lei",
+        "id = \"cloudco\"",
+        "\"549300CLOUDPROVIDR28\"",
+        "the check digits do not match",
+    );
+}
+
+#[test]
+fn register_unknown_country_is_refused() {
+    let source = register_with(&[("country = \"IE\"\nperson", "country = \"XX\"\nperson")]);
+    only_register_error(
+        &source,
+        "supplier[cloudco].country",
+        "id = \"cloudco\"",
+        "\"XX\"",
+        "unknown country \"XX\"",
+    );
+}
+
+#[test]
+fn register_unknown_service_code_is_refused() {
+    let source = register_with(&[("type = \"cloud-saas\"", "type = \"S20\"")]);
+    only_register_error(
+        &source,
+        "supplier[cloudco].contract.service[0].type",
+        "type = \"S20\"",
+        "\"S20\"",
+        "\"S20\" is not one of project-management | development",
+    );
+}
+
+#[test]
+fn register_function_supported_by_no_service_is_refused() {
+    let source = register_with(&[("functions = [\"F1\", \"F2\"]", "functions = [\"F1\"]")]);
+    only_register_error(
+        &source,
+        "function[F2].id",
+        "id = \"F2\"",
+        "\"F2\"",
+        "function F2 is supported by no contract's service",
+    );
+}
+
+#[test]
+fn register_duplicate_function_ids_are_refused() {
+    let source = register_with(&[
+        ("id = \"F2\"", "id = \"F1\""),
+        ("functions = [\"F1\", \"F2\"]", "functions = [\"F1\"]"),
+    ]);
+    let (first_line, _) = position(&source, "[[function]]", "id = \"F1\"");
+    let found = diagnostics(&source);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let d = &found[0];
+    assert_eq!(d.key, "function[F1].id");
+    assert_eq!(
+        (d.line, d.column),
+        position(&source, "id = \"F1\"\nname = \"Lending\"", "\"F1\"")
+    );
+    assert!(
+        d.message.contains(&format!(
+            "duplicate function id \"F1\"; it is already used on line {first_line}"
+        )),
+        "{d:?}"
+    );
+}
+
+#[test]
+fn register_currency_without_an_amount_is_refused() {
+    let source = register_with(&[("annual_expense = 1200000.50\n", "")]);
+    only_register_error(
+        &source,
+        "supplier[cloudco].contract.currency",
+        "[supplier.contract]",
+        "\"EUR\"",
+        "a currency without an amount",
+    );
+}
+
+#[test]
+fn register_reference_date_before_a_contract_start_is_refused() {
+    let source = register_with(&[("reference_date = 2026-12-31", "reference_date = 2023-06-30")]);
+    only_register_error(
+        &source,
+        "supplier[cloudco].contract.start",
+        "reference = \"C-1\"",
+        "2024-01-01",
+        "the contract starts (2024-01-01) after the register's reference date (2023-06-30)",
+    );
+}
+
+#[test]
+fn register_keys_without_an_entity_are_refused() {
+    let found = diagnostics(&acme("person = \"legal\""));
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].key, "supplier[acme].person");
+    assert!(
+        found[0]
+            .message
+            .contains("register data needs an [entity] section")
+    );
+}
+
+#[test]
+fn a_complete_register_is_read_into_the_model() {
+    use supplywatch::register::{Amount, PartyId, codes};
+    let config = parse(&config_with(REGISTER)).unwrap();
+    let register = &config.register;
+    assert!(register.is_declared());
+    assert_eq!(register.reference_date.unwrap().to_string(), "2026-12-31");
+    assert_eq!(register.definitions.len(), 1);
+
+    let entity = register.entity.as_ref().unwrap();
+    assert_eq!(entity.lei, "529900BANKAG000DE013");
+    assert_eq!(entity.kind, "eba_CT:x12");
+    assert_eq!(entity.hierarchy, "eba_RP:x53", "ultimate parent by default");
+    assert_eq!(entity.competent_authority.as_deref(), Some("BaFin"));
+    assert_eq!(
+        entity.total_assets,
+        Some(Amount {
+            cents: 1_250_000_000_000
+        })
+    );
+    assert!(entity.consolidated);
+    let member = &entity.members[0];
+    assert_eq!(
+        (member.kind.as_str(), member.hierarchy.as_str()),
+        ("eba_CT:x12", "eba_RP:x56")
+    );
+    assert_eq!(member.competent_authority, None);
+    assert!(!member.consolidated && member.members.is_empty() && member.branches.is_empty());
+    assert_eq!(entity.branches[0].head_office, "529900BANKAG000DE013");
+
+    let [f1, f2] = register.functions.as_slice() else {
+        panic!("{:?}", register.functions)
+    };
+    assert_eq!(
+        (f1.activity.as_str(), f1.critical.as_str()),
+        ("eba_TA:x28", codes::YES)
+    );
+    assert_eq!(f1.entity, "529900BANKAG000DE013");
+    assert_eq!(f1.impact.as_deref(), Some("eba_ZZ:x793"));
+    assert_eq!(
+        (f2.activity.as_str(), f2.critical.as_str()),
+        ("eba_TA:x163", codes::NOT_ASSESSED)
+    );
+    assert_eq!(f2.entity, "529900MEMBERFR000046");
+
+    assert_eq!(register.providers.keys().collect::<Vec<_>>(), ["cloudco"]);
+    let provider = &register.providers["cloudco"];
+    assert_eq!(provider.person.as_deref(), Some("eba_CT:x212"));
+    let parent = provider.parent.as_ref().unwrap();
+    assert_eq!(parent.id.kind, codes::ID_LEI);
+    assert_eq!(parent.person, "eba_CT:x212", "legal person by default");
+    let contract = provider.contract.as_ref().unwrap();
+    assert_eq!(contract.arrangement.as_deref(), Some("eba_CO:x1"));
+    assert_eq!(contract.annual_expense, Some(Amount { cents: 120_000_050 }));
+    assert_eq!(
+        contract.annual_expense.as_ref().unwrap().to_plain(),
+        "1200000.5"
+    );
+    assert_eq!(
+        contract.signed_by,
+        ["529900BANKAG000DE013"],
+        "the entity by default"
+    );
+    assert_eq!(contract.used_by.len(), 2);
+    assert_eq!(contract.branches, ["FR-PARIS"]);
+    let service = &contract.services[0];
+    assert_eq!(service.kind, "eba_TA:S19");
+    assert_eq!(service.functions, ["F1", "F2"]);
+    assert_eq!(service.storage, ["DE", "IE"]);
+    assert_eq!(service.sensitiveness.as_deref(), Some("eba_ZZ:x793"));
+    assert_eq!(service.alternatives.as_deref(), Some(codes::NO));
+    let sub = &service.subcontractors[0];
+    assert_eq!(sub.rank, 2);
+    assert_eq!(sub.party.id.kind, codes::ID_EUID);
+    assert_eq!(
+        sub.serves,
+        Some(PartyId {
+            code: "549300CLOUDPROVIDR29".to_owned(),
+            kind: codes::ID_LEI.to_owned(),
+        }),
+        "a rank-2 subcontractor serves the provider by default"
+    );
+}
+
+#[test]
+fn a_config_without_register_keys_has_an_empty_register() {
+    let config = parse(&acme("lei = \"506700GE1G29325QX363\"\ncountry = \"NL\"")).unwrap();
+    assert_eq!(config.register, supplywatch::register::Register::default());
+    assert!(!config.register.is_declared());
+}
+
+#[test]
+fn register_cross_checks_name_the_offending_value() {
+    // (from, to, key, the offending value, message fragment)
+    let cases: [(&str, &str, &str, &str, &str); 4] = [
+        (
+            "arrangement = \"standalone\"",
+            "arrangement = \"subsequent\"",
+            "supplier[cloudco].contract.overarching",
+            "\"subsequent\"",
+            "a subsequent arrangement needs `overarching`",
+        ),
+        (
+            "branches = [\"FR-PARIS\"]",
+            "branches = [\"FR-LYON\"]",
+            "supplier[cloudco].contract.branches[0]",
+            "\"FR-LYON\"",
+            "unknown branch \"FR-LYON\"",
+        ),
+        (
+            "person = \"legal\"",
+            "person = \"legal\"\nintra_group = true",
+            "supplier[cloudco].lei",
+            "\"549300CLOUDPROVIDR29\"",
+            "an intra-group provider's LEI must be entity.lei",
+        ),
+        (
+            "country = \"IE\"\nstores_data",
+            "country = \"S19\"\nstores_data",
+            "supplier[cloudco].contract.service[0].country",
+            "\"S19\"",
+            "malformed country \"S19\"",
+        ),
+    ];
+    for (from, to, key, needle, fragment) in cases {
+        let source = register_with(&[(from, to)]);
+        only_register_error(&source, key, "id = \"cloudco\"", needle, fragment);
+    }
+}
