@@ -49,6 +49,17 @@ pub fn missing(supplier: &Supplier, register: &Register) -> Vec<&'static str> {
             need(s.country.is_none(), "B_02.02 c0130 country of provision");
             need(s.stores_data.is_none(), "B_02.02 c0140 storage of data");
             need(s.reliance.is_none(), "B_02.02 c0180 level of reliance");
+            // B_07.01 assesses the services of a live arrangement that
+            // support a critical or important function.
+            let critical = s.functions.iter().any(|f| {
+                register
+                    .functions
+                    .iter()
+                    .any(|x| &x.id == f && x.is_critical())
+            });
+            if !critical || r.termination.is_some() {
+                continue;
+            }
             need(
                 s.substitutability.is_none(),
                 "B_07.01 c0050 substitutability",
