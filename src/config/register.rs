@@ -63,9 +63,10 @@ pub(super) const FUNCTION_KEYS: &[&str] = &[
 ];
 /// The register keys of a `[[supplier]]` (sections.rs lists them among
 /// the supplier's known keys too).
-const SUPPLIER_KEYS: &[&str] = &["euid", "person", "latin_name", "parent", "intra_group"];
+pub(super) const SUPPLIER_KEYS: &[&str] =
+    &["euid", "person", "latin_name", "parent", "intra_group"];
 /// The register keys of a `[supplier.contract]`.
-const CONTRACT_KEYS: &[&str] = &[
+pub(super) const CONTRACT_KEYS: &[&str] = &[
     "arrangement",
     "overarching",
     "termination",

@@ -21,6 +21,26 @@ use crate::registry::{
     EmailAddress, Endpoint, Severity, Supplier, SupplierId, SupplierStatus,
 };
 
+/// `a` then `b`, joined when the crate is built.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an index out of bounds fails the build"
+)]
+const fn joined<const N: usize>(a: &[&'static str], b: &[&'static str]) -> [&'static str; N] {
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < a.len() {
+        out[i] = a[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < b.len() {
+        out[a.len() + j] = b[j];
+        j += 1;
+    }
+    out
+}
+
 const TOP_KEYS: &[&str] = &[
     "daemon",
     "probe",
@@ -78,7 +98,7 @@ const EMAIL_KEYS: &[&str] = &[
     "timeout_secs",
 ];
 const CONTACT_KEYS: &[&str] = &["risk_manager", "ciso", "board", "auditors"];
-const SUPPLIER_KEYS: &[&str] = &[
+const BASE_SUPPLIER_KEYS: &[&str] = &[
     "id",
     "name",
     "criticality",
@@ -94,34 +114,24 @@ const SUPPLIER_KEYS: &[&str] = &[
     "lei",
     "country",
     "severity",
-    // Register of Information keys, read in register.rs.
-    "euid",
-    "person",
-    "latin_name",
-    "parent",
-    "intra_group",
 ];
-const CONTRACT_KEYS: &[&str] = &[
+/// A supplier's keys, its Register of Information ones (read in
+/// register.rs) included.
+const SUPPLIER_KEYS: &[&str] = &joined::<
+    { BASE_SUPPLIER_KEYS.len() + register::SUPPLIER_KEYS.len() },
+>(BASE_SUPPLIER_KEYS, register::SUPPLIER_KEYS);
+const BASE_CONTRACT_KEYS: &[&str] = &[
     "reference",
     "start",
     "end",
     "notice_days",
     "auto_renew",
     "renewal_months",
-    // Register of Information keys, read in register.rs.
-    "arrangement",
-    "overarching",
-    "termination",
-    "provider_notice_days",
-    "governing_law",
-    "annual_expense",
-    "currency",
-    "signed_by",
-    "used_by",
-    "branches",
-    "linked",
-    "service",
 ];
+/// A contract's keys, its Register of Information ones included.
+const CONTRACT_KEYS: &[&str] = &joined::<
+    { BASE_CONTRACT_KEYS.len() + register::CONTRACT_KEYS.len() },
+>(BASE_CONTRACT_KEYS, register::CONTRACT_KEYS);
 const QUESTIONNAIRE_KEYS: &[&str] = &["cadence_months", "reminder_days"];
 const ESCALATION_KEYS: &[&str] = &[
     "ciso_after_days",
