@@ -175,7 +175,51 @@ pub(super) fn register(
     }
     out.functions = functions.into_iter().map(|(f, _)| f).collect();
     out.entity = entity;
+    if out.is_declared() {
+        duplicate_references(r, root);
+    }
     out
+}
+
+/// In a register, a contract reference is a key (B_02.01): two suppliers'
+/// contracts may not share one.
+fn duplicate_references(r: &mut Reader<'_>, root: Table<'_, '_>) {
+    let Some(DeValue::Array(items)) = root.get("supplier").map(Value::get_ref) else {
+        return;
+    };
+    let mut seen: HashMap<String, (String, usize)> = HashMap::new();
+    for item in items {
+        let DeValue::Table(table) = item.get_ref() else {
+            continue;
+        };
+        let id = table
+            .get("id")
+            .and_then(|v| v.get_ref().as_str())
+            .unwrap_or_default();
+        let Some(DeValue::Table(contract)) = table.get("contract").map(Value::get_ref) else {
+            continue;
+        };
+        let Some(reference) = contract.get("reference") else {
+            continue;
+        };
+        let Some(text) = reference.get_ref().as_str() else {
+            continue;
+        };
+        let text = text.trim().to_owned();
+        let span = reference.span();
+        if let Some((first, offset)) = seen.get(&text) {
+            let line = r.line_of(*offset);
+            r.error(
+                &span,
+                format!("supplier[{id}].contract.reference"),
+                format!(
+                    "contract reference {text:?} is supplier {first}'s too (line {line}): in the Register of Information each contract has its own reference"
+                ),
+            );
+        } else {
+            seen.insert(text, (id.to_owned(), span.start));
+        }
+    }
 }
 
 /// What the parts of the register are checked against.
@@ -1075,6 +1119,12 @@ fn contract(
         arrangement,
         overarching,
         termination,
+        // As declared: a missing `notice_days` (0 for the deadlines) is not
+        // reported as a notice period of 0 days.
+        notice_days: t
+            .get("notice_days")
+            .and_then(|_| supplier.and_then(|s| s.contract.as_ref()))
+            .map(|c| c.notice_days),
         provider_notice_days,
         governing_law,
         annual_expense: annual_expense.map(|(a, _)| a),

@@ -39,6 +39,10 @@ pub fn missing(supplier: &Supplier, register: &Register) -> Vec<&'static str> {
         need(r.currency.is_none(), "B_02.01 c0040 currency");
         need(r.annual_expense.is_none(), "B_02.01 c0050 annual expense");
         need(
+            r.notice_days.is_none(),
+            "B_02.02 c0100 entity's notice period",
+        );
+        need(
             r.provider_notice_days.is_none(),
             "B_02.02 c0110 provider's notice period",
         );

@@ -171,6 +171,8 @@ pub struct ContractRecord {
     pub overarching: Option<String>,
     /// `eba_CO:x4` …: why it ended or was terminated.
     pub termination: Option<String>,
+    /// The entity's notice period, when the contract declares one.
+    pub notice_days: Option<u32>,
     pub provider_notice_days: Option<u32>,
     /// ISO 3166-1 alpha-2.
     pub governing_law: Option<String>,

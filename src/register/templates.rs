@@ -776,7 +776,12 @@ pub fn build(
                                 contract.start.to_string(),
                                 end.clone(),
                                 opt(record.termination.as_ref()),
-                                contract.notice_days.to_string(),
+                                opt(
+                                    record
+                                        .notice_days
+                                        .or((contract.notice_days > 0)
+                                            .then_some(contract.notice_days)),
+                                ),
                                 opt(record.provider_notice_days),
                                 opt(record.governing_law.as_deref().map(country)),
                                 service

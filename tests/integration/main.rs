@@ -32,5 +32,6 @@ mod mail_e2e;
 mod paperwork;
 mod posture;
 mod record;
+mod roi;
 mod simulated;
 mod store;
