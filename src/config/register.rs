@@ -181,7 +181,7 @@ pub(super) fn register(
     out
 }
 
-/// In a register, a contract reference is a key (B_02.01): two suppliers'
+/// In a register, a contract reference is a key (`B_02.01`): two suppliers'
 /// contracts may not share one.
 fn duplicate_references(r: &mut Reader<'_>, root: Table<'_, '_>) {
     let Some(DeValue::Array(items)) = root.get("supplier").map(Value::get_ref) else {
@@ -1076,33 +1076,7 @@ fn contract(
             );
         }
     }
-    let mut linked = Vec::new();
-    let linked_items = r.strings(t, "linked", false);
-    if !intra_group && let Some(value) = t.get("linked") {
-        r.error(
-            &value.span(),
-            t.key("linked"),
-            "only an intra-group provider's contract (intra_group = true) is linked to other arrangements",
-        );
-    } else {
-        for (text, span, item_key) in linked_items {
-            let known = all.iter().any(|s| {
-                supplier.is_none_or(|this| s.id != this.id)
-                    && s.contract.as_ref().is_some_and(|c| c.reference == text)
-            });
-            if known {
-                linked.push(text.to_owned());
-            } else {
-                r.error(
-                    &span,
-                    item_key,
-                    format!(
-                        "unknown contract {text:?}: no other supplier's contract has this reference"
-                    ),
-                );
-            }
-        }
-    }
+    let linked = linked(r, t, supplier, all, intra_group);
     let mut services = Vec::new();
     for (table, start, index) in tables(r, t, "service") {
         let path = format!("{}[{index}]", t.key("service"));
@@ -1135,6 +1109,45 @@ fn contract(
         linked,
         services,
     }
+}
+
+/// `linked`: the external contracts an intra-group contract is linked to
+/// (`B_02.03`), each another supplier's contract reference.
+fn linked(
+    r: &mut Reader<'_>,
+    t: Table<'_, '_>,
+    supplier: Option<&Supplier>,
+    all: &[Supplier],
+    intra_group: bool,
+) -> Vec<String> {
+    let mut linked = Vec::new();
+    let linked_items = r.strings(t, "linked", false);
+    if !intra_group && let Some(value) = t.get("linked") {
+        r.error(
+            &value.span(),
+            t.key("linked"),
+            "only an intra-group provider's contract (intra_group = true) is linked to other arrangements",
+        );
+    } else {
+        for (text, span, item_key) in linked_items {
+            let known = all.iter().any(|s| {
+                supplier.is_none_or(|this| s.id != this.id)
+                    && s.contract.as_ref().is_some_and(|c| c.reference == text)
+            });
+            if known {
+                linked.push(text.to_owned());
+            } else {
+                r.error(
+                    &span,
+                    item_key,
+                    format!(
+                        "unknown contract {text:?}: no other supplier's contract has this reference"
+                    ),
+                );
+            }
+        }
+    }
+    linked
 }
 
 fn service(
