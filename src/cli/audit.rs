@@ -83,7 +83,8 @@ async fn list(globals: &Globals, args: &ListArgs) -> anyhow::Result<Outcome> {
     match globals.format {
         Format::Json => print_json(&entries)?,
         Format::Table if entries.is_empty() => errln!("no audit entries match"),
-        Format::Table => out!("{}", audit_table(&entries)),
+        // CSV is refused before this command runs (`Command::without_csv`).
+        Format::Table | Format::Csv => out!("{}", audit_table(&entries)),
     }
     Ok(Outcome::Ok)
 }
@@ -117,7 +118,8 @@ async fn verify(globals: &Globals, args: &VerifyArgs) -> anyhow::Result<Outcome>
                 "evidence": b,
             })),
         }))?,
-        Format::Table => outln!("{}", verdict(&what, &report, kept.is_some())),
+        // CSV is refused before this command runs (`Command::without_csv`).
+        Format::Table | Format::Csv => outln!("{}", verdict(&what, &report, kept.is_some())),
     }
     Ok(if report.is_intact() {
         Outcome::Ok
@@ -178,7 +180,8 @@ async fn export(globals: &Globals, args: &ExportArgs) -> anyhow::Result<Outcome>
     let export = result?;
     match globals.format {
         Format::Json => print_json(&export)?,
-        Format::Table => {
+        // CSV is refused before this command runs (`Command::without_csv`).
+        Format::Table | Format::Csv => {
             let span = match (export.rows, &export.head) {
                 (0, _) | (_, None) => String::new(),
                 (n, Some(h)) => format!(

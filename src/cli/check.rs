@@ -12,7 +12,7 @@ use supplywatch::config::Config;
 use supplywatch::pipeline;
 use supplywatch::probe::run::{self, ProbeEvent, Progress};
 use supplywatch::registry::Supplier;
-use supplywatch::report::{Format, check_report, check_summary, check_table};
+use supplywatch::report::{Format, check_csv, check_report, check_summary, check_table};
 use supplywatch::store::{OpenMode, Store};
 
 use super::{Globals, Outcome, UsageError, print_json};
@@ -108,15 +108,17 @@ pub async fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome>
     let scores = pipeline::scores_of(&report);
     let marks = &report.marks;
     let results = results.as_slice();
-    match globals.format {
-        Format::Json => {
-            for r in results {
-                for e in &r.errors {
-                    errln!("warning: {} {}: {}", r.supplier.id, e.target, e.message);
-                }
+    if globals.format != Format::Table {
+        // The table lists them; JSON and CSV keep stdout to the report.
+        for r in results {
+            for e in &r.errors {
+                errln!("warning: {} {}: {}", r.supplier.id, e.target, e.message);
             }
-            print_json(&check_report(results, now, &scores, marks))?;
         }
+    }
+    match globals.format {
+        Format::Json => print_json(&check_report(results, now, &scores, marks))?,
+        Format::Csv => out!("{}", check_csv(results, &scores, marks)),
         Format::Table => {
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             out!("{}", check_table(results, &scores, marks, color));

@@ -109,7 +109,8 @@ fn run_roi(globals: &Globals, args: &RoiArgs) -> anyhow::Result<Outcome> {
             "blocking": blocking,
             "warnings": warnings,
         }))?,
-        Format::Table => {
+        // CSV is refused before this command runs (`Command::without_csv`).
+        Format::Table | Format::Csv => {
             let rows: usize = tables.tables.iter().map(|t| t.rows.len()).sum();
             if !globals.quiet {
                 outln!(

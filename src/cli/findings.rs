@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 use clap::Args;
 use supplywatch::checks::Severity;
-use supplywatch::report::{Format, Table, finding_state};
+use supplywatch::report::{Format, Table, finding_state, findings_csv};
 use supplywatch::store::{FindingFilter, FindingState};
 
 use super::{Globals, Outcome, open_for_reading, print_json};
@@ -70,6 +70,12 @@ pub async fn run(globals: &Globals, args: &FindingsArgs) -> anyhow::Result<Outco
     let footer = hidden_line(hidden);
     match globals.format {
         Format::Json => print_json(&findings)?,
+        Format::Csv => {
+            out!("{}", findings_csv(&findings, &acceptances, &policy));
+            if let (Some(footer), false) = (footer, globals.quiet) {
+                errln!("note: {footer}");
+            }
+        }
         Format::Table if findings.is_empty() => {
             errln!(
                 "no open findings match{}",

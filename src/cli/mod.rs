@@ -87,7 +87,7 @@ pub struct Cli {
     /// Less output: only errors
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     quiet: u8,
-    /// Output format
+    /// Output format; csv for suppliers, findings, status, questionnaire list, obligations and check
     #[arg(long, global = true, value_enum, default_value_t = FormatArg::Table)]
     format: FormatArg,
     /// Log format on stderr: plain lines, or JSON objects (journald, log shippers)
@@ -153,7 +153,11 @@ enum LogFormat {
 enum FormatArg {
     Table,
     Json,
+    Csv,
 }
+
+/// The commands that print `--format csv`, as the refusal names them.
+const CSV_COMMANDS: &str = "suppliers, findings, status, questionnaire list, obligations, check";
 
 #[derive(Debug, Subcommand)]
 enum Command {
@@ -184,6 +188,28 @@ enum Command {
     Digest(digest::DigestArgs),
     /// Exports: the DORA Register of Information (`export roi`)
     Export(export::ExportArgs),
+}
+
+impl Command {
+    /// The command as named in messages when it does not print CSV; `None`
+    /// when it does.
+    fn without_csv(&self) -> Option<&'static str> {
+        match self {
+            Self::Suppliers
+            | Self::Status
+            | Self::Findings(_)
+            | Self::Obligations(_)
+            | Self::Check(_) => None,
+            Self::Questionnaire(args) => args.without_csv(),
+            Self::Validate => Some("validate"),
+            Self::Sync => Some("sync"),
+            Self::Audit(_) => Some("audit"),
+            Self::Run(_) => Some("run"),
+            Self::Supplier(_) => Some("supplier"),
+            Self::Digest(_) => Some("digest"),
+            Self::Export(_) => Some("export"),
+        }
+    }
 }
 
 /// Global options every command sees, resolved.
@@ -414,6 +440,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         format: match cli.format {
             FormatArg::Table => Format::Table,
             FormatArg::Json => Format::Json,
+            FormatArg::Csv => Format::Csv,
         },
         quiet: cli.quiet > 0,
         actor: cli.actor,
@@ -423,6 +450,14 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         warned: AtomicBool::new(false),
         config_warned: AtomicBool::new(false),
     };
+    // Refused before anything runs: `sync` or `questionnaire send` must not
+    // change the database and then fail to print.
+    if let (Format::Csv, Some(name)) = (globals.format, cli.command.without_csv()) {
+        return Err(UsageError(format!(
+            "`{name}` prints table or json; --format csv is for {CSV_COMMANDS}"
+        ))
+        .into());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -9,7 +9,7 @@ use clap::Args;
 use supplywatch::checks::Severity;
 use supplywatch::clock::{Clock, SystemClock};
 use supplywatch::pipeline;
-use supplywatch::report::{Format, check_report, check_summary, check_table};
+use supplywatch::report::{Format, check_csv, check_report, check_summary, check_table};
 use supplywatch::store::{OpenMode, Store, StoreError};
 
 use super::{Globals, Outcome, UsageError, print_json};
@@ -93,6 +93,7 @@ pub async fn run(globals: &Globals, args: &ObligationsArgs) -> anyhow::Result<Ou
     let results = run.results.as_slice();
     match globals.format {
         Format::Json => print_json(&check_report(results, run.at, &scores, &report.marks))?,
+        Format::Csv => out!("{}", check_csv(results, &scores, &report.marks)),
         Format::Table => {
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             out!("{}", check_table(results, &scores, &report.marks, color));

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use supplywatch::clock::{Clock, SystemClock};
 use supplywatch::registry::{EmailAddress, Questionnaire, ReviewOutcome};
-use supplywatch::report::{Format, Table};
+use supplywatch::report::{Format, Table, questionnaires_csv};
 use supplywatch::store::{NewQuestionnaire, OpenMode, Review, Store};
 
 use super::{Globals, Outcome, UsageError, print_json};
@@ -16,6 +16,18 @@ use super::{Globals, Outcome, UsageError, print_json};
 pub struct QuestionnaireArgs {
     #[command(subcommand)]
     command: QuestionnaireCommand,
+}
+
+impl QuestionnaireArgs {
+    /// `questionnaire list` prints CSV; the steps name what they recorded.
+    pub fn without_csv(&self) -> Option<&'static str> {
+        match self.command {
+            QuestionnaireCommand::List(_) => None,
+            QuestionnaireCommand::Send(_) => Some("questionnaire send"),
+            QuestionnaireCommand::Answer(_) => Some("questionnaire answer"),
+            QuestionnaireCommand::Review(_) => Some("questionnaire review"),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -234,6 +246,7 @@ async fn step(
             }
             match globals.format {
                 Format::Json => print_json(&list)?,
+                Format::Csv => out!("{}", questionnaires_csv(&list, today)),
                 Format::Table if list.is_empty() => outln!("no questionnaires"),
                 Format::Table => out!("{}", questionnaire_table(&list, today)),
             }
@@ -242,7 +255,8 @@ async fn step(
     };
     match globals.format {
         Format::Json => print_json(&q)?,
-        Format::Table => outln!("{}", describe(&q, verb)),
+        // CSV is refused before a step runs (`without_csv`).
+        Format::Table | Format::Csv => outln!("{}", describe(&q, verb)),
     }
     Ok(Outcome::Ok)
 }

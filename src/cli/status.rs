@@ -4,33 +4,12 @@
 use std::fmt::Write as _;
 
 use serde::Serialize;
-use supplywatch::checks::paperwork::Deadline;
 use supplywatch::clock::{Clock, SystemClock};
 use supplywatch::pipeline;
-use supplywatch::report::{Format, Table};
+use supplywatch::report::{Format, StatusLine, Table, status_csv};
 use supplywatch::store::{JobRun, OutboxStats, ScoreRow, SeverityCounts, StoredSupplier};
 
 use super::{Globals, Outcome, open_for_reading, print_json};
-
-/// One line of `status`.
-#[derive(Debug, Serialize)]
-struct StatusLine<'a> {
-    id: &'a str,
-    name: &'a str,
-    criticality: &'a str,
-    status: &'a str,
-    grade: Option<&'static str>,
-    score: Option<u8>,
-    /// Score points since the latest run at least a week before.
-    trend: Option<i16>,
-    scored_at: Option<String>,
-    open: SeverityCounts,
-    /// Findings held back by flap damping: not scored until they open.
-    pending: u32,
-    /// Findings covered by an accepted risk: not scored.
-    accepted: u32,
-    next_deadline: Option<Deadline>,
-}
 
 /// What the grade leaves out: "3 pending, 1 accepted", or "-".
 fn unscored_cell(pending: u32, accepted: u32) -> String {
@@ -134,6 +113,14 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
             suppliers: &lines,
             service,
         })?,
+        // One row per supplier; the service's jobs and outbox are not
+        // suppliers and stay in the table and the JSON.
+        Format::Csv => {
+            if let Some(since) = blind_since {
+                errln!("warning: {}", blind_line(since).trim_end());
+            }
+            out!("{}", status_csv(&lines));
+        }
         Format::Table => {
             if let Some(since) = blind_since {
                 outln!("{}", blind_line(since));

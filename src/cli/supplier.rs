@@ -141,7 +141,8 @@ pub async fn run(globals: &Globals, args: &SupplierArgs) -> anyhow::Result<Outco
     };
     match globals.format {
         Format::Json => print_json(&file)?,
-        Format::Table => out!("{}", render(&file, today)),
+        // CSV is refused before this command runs (`Command::without_csv`).
+        Format::Table | Format::Csv => out!("{}", render(&file, today)),
     }
     Ok(Outcome::Ok)
 }

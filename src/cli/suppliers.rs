@@ -1,6 +1,6 @@
 //! `supplywatch suppliers`: the registry as the database holds it.
 
-use supplywatch::report::{Format, suppliers_table};
+use supplywatch::report::{Format, suppliers_csv, suppliers_table};
 
 use super::{Globals, Outcome, open_existing, print_json};
 
@@ -10,6 +10,7 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
     store.close().await;
     match globals.format {
         Format::Json => print_json(&suppliers)?,
+        Format::Csv => out!("{}", suppliers_csv(&suppliers)),
         Format::Table => out!("{}", suppliers_table(&suppliers)),
     }
     Ok(Outcome::Ok)

@@ -31,7 +31,8 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
     }
     match globals.format {
         Format::Json => print_json(&report)?,
-        Format::Table => {
+        // CSV is refused before this command runs (`Command::without_csv`).
+        Format::Table | Format::Csv => {
             if !globals.quiet {
                 for id in &report.onboarded {
                     outln!("onboarded  {id}");

@@ -33,7 +33,8 @@ pub fn run(globals: &Globals) -> anyhow::Result<Outcome> {
             "endpoints": endpoints,
             "warnings": config.warnings,
         }))?,
-        Format::Table => outln!(
+        // CSV is refused before this command runs (`Command::without_csv`).
+        Format::Table | Format::Csv => outln!(
             "{}: valid — {suppliers} supplier{}, {domains} domain{}, {endpoints} endpoint{}",
             path.display(),
             plural(suppliers),

@@ -51,7 +51,7 @@ pub type Marks = std::collections::HashMap<FindingKey, Mark>;
 
 const OPEN: &Mark = &Mark::Open;
 
-fn mark_of<'m>(marks: &'m Marks, supplier: &str, f: &Finding) -> &'m Mark {
+pub(super) fn mark_of<'m>(marks: &'m Marks, supplier: &str, f: &Finding) -> &'m Mark {
     marks
         .get(&FindingKey {
             supplier: supplier.to_owned(),

@@ -2,14 +2,20 @@
 //! beyond what the caller asks for.
 
 mod check;
+mod csv;
 mod finding;
+mod status;
 mod table;
 
 pub use check::{
     CheckReport, FindingReport, Marks, Scores, SupplierReport, check_report, check_summary,
     check_table,
 };
+pub use csv::{
+    check_csv, csv, defuse, findings_csv, questionnaires_csv, status_csv, suppliers_csv,
+};
 pub use finding::finding_state;
+pub use status::StatusLine;
 pub use table::Table;
 
 use crate::store::{AuditEntry, StoredSupplier};
@@ -56,6 +62,9 @@ pub enum Format {
     #[default]
     Table,
     Json,
+    /// RFC 4180, formula-defused ([`defuse`]); only the listing commands
+    /// print it.
+    Csv,
 }
 
 /// `supplywatch suppliers` as a table.

@@ -19,6 +19,7 @@ mod audit_chain;
 mod check;
 mod cli;
 mod config_errors;
+mod csv;
 mod daemon;
 mod dns;
 mod escalation;
