@@ -10,8 +10,9 @@
 //! `-` or `@` (and, in some, TAB or CR) as a formula — `=HYPERLINK(…)`
 //! leaks data or runs commands on the reader's machine. Every such cell
 //! gets a leading `'`, which spreadsheets read as "text", so nothing is
-//! evaluated. The rule holds for every cell, numbers included: a negative
-//! `trend` reads `'-3`.
+//! evaluated. A cell that is only a number (`-3`, `+1.5`) is left as it
+//! is: a spreadsheet reads it as that number and nothing else, so a
+//! negative `trend` stays a number.
 
 use std::borrow::Cow;
 
@@ -33,11 +34,22 @@ const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 /// spreadsheet evaluate it.
 #[must_use]
 pub fn defuse(cell: &str) -> Cow<'_, str> {
-    if cell.starts_with(FORMULA_STARTS) {
+    if cell.starts_with(FORMULA_STARTS) && !is_plain_number(cell) {
         Cow::Owned(format!("'{cell}"))
     } else {
         Cow::Borrowed(cell)
     }
+}
+
+/// A sign, digits, at most one `.` between digits: a number and nothing
+/// more.
+fn is_plain_number(cell: &str) -> bool {
+    let digits = cell.strip_prefix(['-', '+']).unwrap_or(cell);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+    !whole.is_empty()
+        && !fraction.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// One field, defused, quoted when it must be.
@@ -350,15 +362,19 @@ mod tests {
     fn formula_starts_are_defused_and_nothing_else() {
         for hostile in [
             "=HYPERLINK(\"http://x\",\"y\")",
-            "+1",
-            "-2",
+            "+1+cmd|' /C calc'!A0",
+            "-2+3",
+            "-",
+            "-.5",
             "@SUM(A1)",
             "\tx",
             "\rx",
         ] {
             assert_eq!(defuse(hostile), format!("'{hostile}"));
         }
-        for plain in ["Acme", "1", "a=b", " =x", "", "'quoted"] {
+        for plain in [
+            "Acme", "1", "-3", "+1", "-2.50", "a=b", " =x", "", "'quoted",
+        ] {
             assert_eq!(defuse(plain), plain);
         }
     }

@@ -13,8 +13,9 @@ use crate::support::{Run, Scratch, config_with};
 const HOSTILE: &[(&str, &str)] = &[
     ("hyperlink", r#"=HYPERLINK("http://x","y")"#),
     ("comma", r#"Comma, "Quoted" Ltd"#),
-    ("plus", "+1"),
-    ("minus", "-2"),
+    ("plus", "+1+cmd|' /C calc'!A0"),
+    ("number", "-3"),
+    ("minus", "-2+3"),
     ("at", "@SUM(A1)"),
 ];
 
@@ -136,8 +137,9 @@ fn assert_defused(csv: &Csv, id_column: &str, name_column: &str) {
     for (id, expected) in [
         ("hyperlink", r#"'=HYPERLINK("http://x","y")"#),
         ("comma", r#"Comma, "Quoted" Ltd"#),
-        ("plus", "'+1"),
-        ("minus", "'-2"),
+        ("plus", "'+1+cmd|' /C calc'!A0"),
+        ("number", "-3"),
+        ("minus", "'-2+3"),
         ("at", "'@SUM(A1)"),
     ] {
         assert_eq!(csv.get(id_column, id, name_column), expected, "{id}");
@@ -337,7 +339,7 @@ fn questionnaire_list_quotes_a_note_over_two_lines() {
         "questionnaire",
         "send",
         "minus",
-        "--template=-2 template",
+        "--template=-2+3 template",
         "--due",
         &due,
     ]);
@@ -368,7 +370,10 @@ fn questionnaire_list_quotes_a_note_over_two_lines() {
     assert_eq!(list.get("supplier_id", "plus", "state"), "reviewed");
     assert_eq!(list.get("supplier_id", "plus", "score"), "85");
     assert_eq!(list.get("supplier_id", "plus", "sent_on"), sent);
-    assert_eq!(list.get("supplier_id", "minus", "template"), "'-2 template");
+    assert_eq!(
+        list.get("supplier_id", "minus", "template"),
+        "'-2+3 template"
+    );
     assert_eq!(list.get("supplier_id", "minus", "state"), "sent");
     assert_eq!(list.get("supplier_id", "minus", "reviewed_on"), "");
 
