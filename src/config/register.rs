@@ -313,29 +313,38 @@ fn yes_no(r: &mut Reader<'_>, t: Table<'_, '_>, key: &str, required: bool) -> Op
 }
 
 /// The message for an invalid LEI.
-fn lei_message(lei: &str, error: &codes_iso::LeiError) -> String {
-    format!(
+/// Why an LEI or a country code is refused.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum CodeError {
+    #[error(
         "malformed LEI {lei:?}: {error} (an ISO 17442 LEI is 20 upper-case letters and digits ending in two check digits)"
-    )
+    )]
+    Lei {
+        lei: String,
+        error: codes_iso::LeiError,
+    },
+    #[error("unknown country {0:?}: not an assigned ISO 3166-1 alpha-2 code such as \"NL\"")]
+    UnknownCountry(String),
+    #[error("malformed country {0:?}: use an ISO 3166-1 alpha-2 code such as \"NL\"")]
+    MalformedCountry(String),
 }
 
-/// Checks an LEI value; the message says what is wrong with it.
-pub(super) fn check_lei(lei: &str) -> Result<(), String> {
-    codes_iso::lei_check(lei).map_err(|e| lei_message(lei, &e))
+/// Checks an LEI value (ISO 17442 with its check digits).
+pub(super) fn check_lei(lei: &str) -> Result<(), CodeError> {
+    codes_iso::lei_check(lei).map_err(|error| CodeError::Lei {
+        lei: lei.to_owned(),
+        error,
+    })
 }
 
 /// Checks an ISO 3166-1 alpha-2 code against the assigned codes.
-pub(super) fn check_country(code: &str) -> Result<(), String> {
+pub(super) fn check_country(code: &str) -> Result<(), CodeError> {
     if codes_iso::is_country(code) {
         Ok(())
     } else if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
-        Err(format!(
-            "unknown country {code:?}: not an assigned ISO 3166-1 alpha-2 code such as \"NL\""
-        ))
+        Err(CodeError::UnknownCountry(code.to_owned()))
     } else {
-        Err(format!(
-            "malformed country {code:?}: use an ISO 3166-1 alpha-2 code such as \"NL\""
-        ))
+        Err(CodeError::MalformedCountry(code.to_owned()))
     }
 }
 
@@ -348,7 +357,7 @@ fn lei(r: &mut Reader<'_>, t: Table<'_, '_>, key: &str, required: bool) -> Optio
     match check_lei(text) {
         Ok(()) => Some(text.to_owned()),
         Err(message) => {
-            r.error(&span, t.key(key), message);
+            r.error(&span, t.key(key), message.to_string());
             None
         }
     }
@@ -363,7 +372,7 @@ fn country(r: &mut Reader<'_>, t: Table<'_, '_>, key: &str, required: bool) -> O
     match check_country(text) {
         Ok(()) => Some(text.to_owned()),
         Err(message) => {
-            r.error(&span, t.key(key), message);
+            r.error(&span, t.key(key), message.to_string());
             None
         }
     }
@@ -374,7 +383,7 @@ fn countries(r: &mut Reader<'_>, t: Table<'_, '_>, key: &str) -> Vec<String> {
     for (text, span, item_key) in r.strings(t, key, false) {
         match check_country(text) {
             Ok(()) => out.push(text.to_owned()),
-            Err(message) => r.error(&span, item_key, message),
+            Err(message) => r.error(&span, item_key, message.to_string()),
         }
     }
     out
@@ -1015,7 +1024,7 @@ fn group_leis(r: &mut Reader<'_>, t: Table<'_, '_>, key: &str, cx: &Context) -> 
     let mut out = Vec::new();
     for (text, span, item_key) in r.strings(t, key, false) {
         if let Err(message) = check_lei(text) {
-            r.error(&span, item_key, message);
+            r.error(&span, item_key, message.to_string());
         } else if cx.in_group(r, text, &span, item_key) {
             out.push(text.to_owned());
         }

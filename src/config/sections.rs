@@ -1040,7 +1040,7 @@ fn supplier(r: &mut Reader<'_>, t: Table<'_, '_>) -> Option<Supplier> {
         Some((lei, span)) => match register::check_lei(lei.trim()) {
             Ok(()) => Some(Some(lei.trim().to_owned())),
             Err(message) => {
-                r.error(&span, t.key("lei"), message);
+                r.error(&span, t.key("lei"), message.to_string());
                 None
             }
         },
@@ -1051,7 +1051,7 @@ fn supplier(r: &mut Reader<'_>, t: Table<'_, '_>) -> Option<Supplier> {
         Some((c, span)) => match register::check_country(c) {
             Ok(()) => Some(Some(c.to_owned())),
             Err(message) => {
-                r.error(&span, t.key("country"), message);
+                r.error(&span, t.key("country"), message.to_string());
                 None
             }
         },
