@@ -3,6 +3,7 @@
 
 mod check;
 mod csv;
+pub mod evidence;
 mod finding;
 mod status;
 mod table;

@@ -30,7 +30,7 @@ pub use findings::{FindingFilter, StoredFinding};
 pub use lock::lock_path;
 pub use outbox::{
     AcceptanceNote, AlertFinding, AlertSnapshot, JobRun, NewNotice, Notice, Notifier, OutboxRow,
-    OutboxStats, Outgoing, backoff,
+    OutboxStats, Outgoing, SupplierNotice, backoff,
 };
 pub use paperwork::{MAX_DOCUMENT_BYTES, NewQuestionnaire, Review};
 pub use registry::{

@@ -182,6 +182,16 @@ const INSERT_OUTBOX: &str = "INSERT INTO outbox (key, kind, supplier_id, recipie
      value ->> 6, value ->> 7, value ->> 8, value ->> 9, ?2, 'queued', ?2 \
      FROM jsonb_each(?1) WHERE true ON CONFLICT (key) DO NOTHING";
 
+/// A supplier's notices: those about its findings and its questionnaires.
+const SUPPLIER_NOTICES: &str = "SELECT f.check_id, f.target, n.kind, n.at, n.message_id, \
+     n.recipients FROM notices n JOIN findings f ON f.id = n.finding_id \
+     WHERE f.supplier_id = ?1 \
+     UNION ALL \
+     SELECT 'questionnaire', q.template, n.kind, n.at, n.message_id, n.recipients \
+     FROM notices n JOIN questionnaires q ON n.subject = 'questionnaire:' || q.id \
+     WHERE q.supplier_id = ?1 \
+     ORDER BY 4, 3";
+
 const INSERT_NOTICES: &str = "INSERT INTO notices (finding_id, subject, kind, at, message_id, \
      recipients, detail) \
      SELECT value ->> 0, value ->> 1, value ->> 2, ?2, value ->> 3, value ->> 4, value ->> 5 \
@@ -786,4 +796,58 @@ pub const CLAIM_LEASE: Duration = Duration::minutes(5);
 pub fn backoff(attempts: u32) -> Duration {
     let secs = 30_i64.saturating_mul(1_i64 << attempts.min(10));
     Duration::seconds(secs.min(3600))
+}
+
+/// One e-mail told about a supplier: what about, which kind, when, to whom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SupplierNotice {
+    /// The finding's check id, or `questionnaire`.
+    pub check: String,
+    /// The finding's target, or the questionnaire's template.
+    pub target: String,
+    /// `alert`, `escalation`, `repeat`, `resolved`, `accepted`, `reminder` …
+    pub kind: String,
+    pub at: DateTime<Utc>,
+    pub message_id: String,
+    pub recipients: Vec<String>,
+}
+
+impl Store {
+    /// Every notice about `supplier`'s findings and questionnaires, oldest
+    /// first: the e-mails an auditor asks to see.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure or an unreadable row.
+    pub async fn supplier_notices(
+        &self,
+        supplier: &str,
+    ) -> Result<Vec<SupplierNotice>, StoreError> {
+        let rows = sqlx::query(SUPPLIER_NOTICES)
+            .bind(supplier)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(|row| {
+                let text = |column: &str| -> Result<String, RowError> {
+                    row.try_get::<String, _>(column)
+                        .map_err(|error| RowError::Column {
+                            column: column.to_owned(),
+                            error,
+                        })
+                };
+                let recipients: Vec<String> =
+                    serde_json::from_str(&text("recipients")?).map_err(RowError::Evidence)?;
+                Ok(SupplierNotice {
+                    check: text("check_id")?,
+                    target: text("target")?,
+                    kind: text("kind")?,
+                    at: parse_timestamp(&text("at")?)?,
+                    message_id: text("message_id")?,
+                    recipients,
+                })
+            })
+            .collect::<Result<_, RowError>>()
+            .map_err(|e| self.unreadable(e.within("notices")))
+    }
 }
