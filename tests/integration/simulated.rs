@@ -258,6 +258,13 @@ async fn nine_days_of_service_run_on_simulated_time() {
     // The server is back; ten minutes later the retry has gone out — on
     // the simulated clock, with no real wait for the backoff.
     sink.set_down(false);
+    // Moved on only once the delivery loop waits again: its next look is
+    // counted from the time it reads, so the clock must not move before.
+    service
+        .until("the scheduler and the delivery loop to wait", async || {
+            clock.sleepers() >= 2
+        })
+        .await;
     clock.advance_to(march(4, 6) + chrono::Duration::minutes(10));
     let mail = delivered(&sink, 4).await;
     let told = mail_to(&mail, CISO, "[supplywatch] Acme Cloud");
