@@ -456,6 +456,14 @@ fn text_finding(out: &mut String, facts: &Facts<'_>, f: &StoredFinding, last: &s
     );
     wrap(out, &head, "  ", "      ");
     wrap(out, &line(&f.summary, 500), "      ", "      ");
+    if let Some((meaning, _)) = crate::report::explain::plain(&f.check) {
+        wrap(
+            out,
+            &format!("What it means: {meaning}"),
+            "      ",
+            "      ",
+        );
+    }
     wrap(out, last, "      ", "      ");
 }
 
@@ -815,7 +823,16 @@ fn html_findings(
                     "<span style=\"{MONO}font-size:12px;\">{}</span>",
                     esc_line(&f.target, 300)
                 )),
-                td(&esc_line(&f.summary, 500)),
+                td(&format!(
+                    "{}{}",
+                    esc_line(&f.summary, 500),
+                    crate::report::explain::plain(&f.check).map_or_else(String::new, |(m, _)| {
+                        format!(
+                            "<br><span style=\"color:#555;\">What it means: {}</span>",
+                            esc(m)
+                        )
+                    })
+                )),
                 td(&esc(&when(f))),
             ]
             .concat()
@@ -1384,6 +1401,34 @@ mod tests {
         assert!(page.contains("lasted 11 days"));
         assert!(page.contains("550 5.1.1 mailbox unavailable"));
         assert!(page.contains(&esc(FOOTER)));
+    }
+
+    #[test]
+    fn findings_say_what_they_mean_in_plain_words() {
+        let digest = render(&full());
+        // The text part is wrapped: compare its words.
+        let words = digest.text.split_whitespace().collect::<Vec<_>>().join(" ");
+        for f in &full().new_findings {
+            let (meaning, _) = crate::report::explain::plain(&f.check).unwrap_or_default();
+            assert!(!meaning.is_empty(), "{}", f.check);
+            assert!(
+                words.contains(&format!("What it means: {meaning}")),
+                "{}",
+                digest.text
+            );
+            assert!(
+                digest
+                    .html
+                    .contains(&format!("What it means: {}", html_escape(meaning))),
+                "{}",
+                digest.html
+            );
+        }
+    }
+
+    /// The escaping the HTML part applies to catalogue text.
+    fn html_escape(text: &str) -> String {
+        super::esc(text)
     }
 
     #[test]

@@ -302,6 +302,10 @@ impl<'a> Escalation<'a> {
                     header_line(&f.target, 300),
                     header_line(&f.summary, 1000)
                 );
+                let meaning = crate::report::explain::plain(&f.check).map(|(m, _)| m);
+                if let Some(meaning) = meaning {
+                    let _ = writeln!(text, "  What it means: {meaning}");
+                }
                 let extra = detail(f);
                 if !extra.is_empty() {
                     let _ = writeln!(text, "  {}", header_line(&extra, 2000));
@@ -310,12 +314,16 @@ impl<'a> Escalation<'a> {
                     rows,
                     "<tr><td style=\"padding:4px 8px;font-weight:bold;color:{}\">{}</td>\
                      <td style=\"padding:4px 8px;font-family:monospace\">{}</td>\
-                     <td style=\"padding:4px 8px\">{}</td><td style=\"padding:4px 8px\">{}{}</td></tr>",
+                     <td style=\"padding:4px 8px\">{}</td><td style=\"padding:4px 8px\">{}{}{}</td></tr>",
                     severity_colour(f.severity),
                     f.severity.as_str().to_uppercase(),
                     html(&f.check),
                     html(&f.target),
                     html(&f.summary),
+                    meaning.map_or_else(String::new, |m| format!(
+                        "<br><span style=\"color:#555\">What it means: {}</span>",
+                        html(m)
+                    )),
                     if extra.is_empty() {
                         String::new()
                     } else {

@@ -404,18 +404,7 @@ pub fn stored_deadlines(
     today: chrono::NaiveDate,
     cadence: &crate::config::QuestionnaireConfig,
 ) -> Vec<checks::paperwork::Deadline> {
-    let (criticality, status) = (supplier.criticality, supplier.status);
-    let contract = supplier.contract();
-    checks::paperwork::Paperwork {
-        supplier: &supplier.id,
-        criticality,
-        status,
-        contract: contract.as_ref(),
-        certifications: &supplier.certifications,
-        questionnaires,
-        missing_fields: &[],
-    }
-    .deadlines(today, cadence)
+    supplier.deadlines(questionnaires, today, cadence)
 }
 
 /// The digest's suppliers, worst grade first.

@@ -39,6 +39,7 @@ mod export;
 mod findings;
 mod obligations;
 mod questionnaire;
+mod report;
 mod run;
 mod status;
 mod supplier;
@@ -188,6 +189,8 @@ enum Command {
     Digest(digest::DigestArgs),
     /// Exports: the DORA Register of Information (`export roi`)
     Export(export::ExportArgs),
+    /// Reports: the board report as one printable HTML file (`report board`)
+    Report(report::ReportArgs),
 }
 
 impl Command {
@@ -208,6 +211,7 @@ impl Command {
             Self::Supplier(_) => Some("supplier"),
             Self::Digest(_) => Some("digest"),
             Self::Export(_) => Some("export"),
+            Self::Report(_) => Some("report"),
         }
     }
 }
@@ -477,6 +481,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Supplier(args) => supplier::run(&globals, &args).await,
             Command::Digest(args) => digest::run(&globals, &args).await,
             Command::Export(args) => export::run(&globals, &args),
+            Command::Report(args) => report::run(&globals, &args).await,
         }
     })
 }

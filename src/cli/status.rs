@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use supplywatch::clock::{Clock, SystemClock};
 use supplywatch::pipeline;
-use supplywatch::report::{Format, StatusLine, Table, status_csv};
+use supplywatch::report::{Format, StatusLine, Table, status_csv, worst_first};
 use supplywatch::store::{JobRun, OutboxStats, ScoreRow, SeverityCounts, StoredSupplier};
 
 use super::{Globals, Outcome, open_for_reading, print_json};
@@ -96,12 +96,7 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
         .collect();
     // Worst first: grade, then score; suppliers never scored last.
     lines.sort_by(|a, b| {
-        (a.grade.is_none(), std::cmp::Reverse(a.grade), a.score, a.id).cmp(&(
-            b.grade.is_none(),
-            std::cmp::Reverse(b.grade),
-            b.score,
-            b.id,
-        ))
+        worst_first(a.grade, a.score, a.id).cmp(&worst_first(b.grade, b.score, b.id))
     });
     let service = Service {
         jobs: &jobs,

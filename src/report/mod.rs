@@ -1,9 +1,11 @@
 //! Pure renderers: data in, text out. No I/O, no colours decided here
 //! beyond what the caller asks for.
 
+pub mod board;
 mod check;
 mod csv;
 pub mod evidence;
+pub mod explain;
 mod finding;
 mod status;
 mod table;
@@ -16,7 +18,7 @@ pub use csv::{
     check_csv, csv, defuse, findings_csv, questionnaires_csv, status_csv, suppliers_csv,
 };
 pub use finding::finding_state;
-pub use status::StatusLine;
+pub use status::{StatusLine, worst_first};
 pub use table::Table;
 
 use crate::store::{AuditEntry, StoredSupplier};

@@ -1,5 +1,7 @@
 //! One supplier's line of `status`, shared by its table, JSON and CSV.
 
+use std::cmp::Reverse;
+
 use serde::Serialize;
 
 use crate::checks::paperwork::Deadline;
@@ -23,4 +25,16 @@ pub struct StatusLine<'a> {
     /// Findings covered by an accepted risk: not scored.
     pub accepted: u32,
     pub next_deadline: Option<Deadline>,
+}
+
+/// The order `status` and the board report list suppliers in, worst first:
+/// grade (F first), then score (lowest first), then id; suppliers never
+/// scored last. Compare the keys of two suppliers.
+#[must_use]
+pub fn worst_first<'a>(
+    grade: Option<&'static str>,
+    score: Option<u8>,
+    id: &'a str,
+) -> (bool, Reverse<Option<&'static str>>, Option<u8>, &'a str) {
+    (grade.is_none(), Reverse(grade), score, id)
 }

@@ -181,6 +181,30 @@ impl StoredSupplier {
                 .unwrap_or(DEFAULT_RENEWAL_MONTHS),
         })
     }
+
+    /// Its deadlines as of `today` (notice, contract end or renewal,
+    /// certification expiry, questionnaire due dates, the next questionnaire
+    /// by cadence), earliest first; past ones included. `questionnaires`
+    /// are its own (see [`crate::registry::questionnaires_by_supplier`]).
+    #[must_use]
+    pub fn deadlines(
+        &self,
+        questionnaires: &[crate::registry::Questionnaire],
+        today: NaiveDate,
+        cadence: &crate::config::QuestionnaireConfig,
+    ) -> Vec<crate::checks::paperwork::Deadline> {
+        let contract = self.contract();
+        crate::checks::paperwork::Paperwork {
+            supplier: &self.id,
+            criticality: self.criticality,
+            status: self.status,
+            contract: contract.as_ref(),
+            certifications: &self.certifications,
+            questionnaires,
+            missing_fields: &[],
+        }
+        .deadlines(today, cadence)
+    }
 }
 
 /// Configuration-driven state [`Store::sync`] brings into the record with

@@ -224,7 +224,8 @@ pub struct SeverityCounts {
 }
 
 impl SeverityCounts {
-    fn add(&mut self, severity: Severity, n: u32) {
+    /// Counts `n` more of `severity`.
+    pub fn add(&mut self, severity: Severity, n: u32) {
         let slot = match severity {
             Severity::Critical => &mut self.critical,
             Severity::High => &mut self.high,
@@ -315,6 +316,9 @@ pub struct StoredRun {
     pub resolved: u32,
     /// Observation blobs stored.
     pub observations: u32,
+    /// For a probe run, whether the monitor could not see (most probes
+    /// unanswered); `None` for runs that probed nothing or predate it.
+    pub blind: Option<bool>,
 }
 
 /// One stored observation blob and the period its facts held.
@@ -917,8 +921,8 @@ impl Store {
     /// [`StoreError`] on database failure or an unreadable row.
     pub async fn recent_runs(&self, limit: u32) -> Result<Vec<StoredRun>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, at, source, suppliers, findings, opened, reopened, resolved, observations \
-             FROM runs ORDER BY at DESC, id DESC LIMIT ?1",
+            "SELECT id, at, source, suppliers, findings, opened, reopened, resolved, observations, \
+             blind FROM runs ORDER BY at DESC, id DESC LIMIT ?1",
         )
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
@@ -942,6 +946,10 @@ impl Store {
                     reopened: n("reopened")?,
                     resolved: n("resolved")?,
                     observations: n("observations")?,
+                    blind: r
+                        .try_get::<Option<i64>, _>("blind")
+                        .map_err(get)?
+                        .map(|b| b != 0),
                 })
             })
             .collect()

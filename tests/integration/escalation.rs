@@ -313,8 +313,8 @@ async fn new_findings_are_grouped_per_supplier_worst_first() {
     assert_eq!(
         acme.text,
         "2 new findings at high or critical for Acme Cloud (acme):\n\n\
-         - CRITICAL tls.hostname_mismatch on api.acme.example:8443: tls.hostname_mismatch fired\n\
-         - HIGH tls.cert_expired on portal.acme.example:443: tls.cert_expired fired\n\n\
+         - CRITICAL tls.hostname_mismatch on api.acme.example:8443: tls.hostname_mismatch fired\n  What it means: The certificate is for a different name than the service uses.\n\
+         - HIGH tls.cert_expired on portal.acme.example:443: tls.cert_expired fired\n  What it means: Their website certificate has expired: browsers and systems will refuse or warn.\n\n\
          See `supplywatch supplier show acme` for the whole file.\n"
     );
     assert!(
@@ -331,13 +331,19 @@ async fn new_findings_are_grouped_per_supplier_worst_first() {
     let critical = html.find("tls.hostname_mismatch").unwrap();
     let high = html.find("tls.cert_expired").unwrap();
     assert!(critical < high, "worst first in the HTML too: {html}");
+    assert!(
+        html.contains(
+            "What it means: The certificate is for a different name than the service uses."
+        ),
+        "{html}"
+    );
 
     let globex = one_message(&rows, "alert", Some("globex"));
     assert_eq!(globex.subject, "[supplywatch] Globex Mail (globex)");
     assert_eq!(
         globex.text,
         "1 new finding at high or critical for Globex Mail (globex):\n\n\
-         - HIGH dns.dnssec_missing on globex.example: dns.dnssec_missing fired\n\n\
+         - HIGH dns.dnssec_missing on globex.example: dns.dnssec_missing fired\n  What it means: Their domain is not signed, so its answers could be forged.\n\n\
          See `supplywatch supplier show globex` for the whole file.\n"
     );
     assert!(!globex.text.contains("hsts"), "medium waits for the digest");
@@ -393,7 +399,7 @@ async fn open_findings_go_to_the_ciso_after_the_delay_with_their_history() {
     );
     assert!(
         esc.text.contains(
-            "- HIGH tls.cert_expired on portal.acme.example:443: tls.cert_expired fired\n  \
+            "- HIGH tls.cert_expired on portal.acme.example:443: tls.cert_expired fired\n  What it means: Their website certificate has expired: browsers and systems will refuse or warn.\n  \
              first seen 2026-03-01; open since 2026-03-01 12:00 UTC; \
              alert sent 2026-03-01 to risk@bank.example, second.risk@bank.example\n"
         ),
@@ -503,7 +509,7 @@ async fn critical_findings_are_repeated_every_week_not_every_run() {
     assert_eq!(
         repeat.text,
         "Still open: 1 critical finding of Acme Cloud (acme):\n\n\
-         - CRITICAL tls.hostname_mismatch on api.acme.example:8443: tls.hostname_mismatch fired\n  \
+         - CRITICAL tls.hostname_mismatch on api.acme.example:8443: tls.hostname_mismatch fired\n  What it means: The certificate is for a different name than the service uses.\n  \
          first seen 2026-03-01; open since 2026-03-01 12:00 UTC; \
          alert sent 2026-03-01 to risk@bank.example, second.risk@bank.example\n\n\
          See `supplywatch supplier show acme` for the whole file.\n",
@@ -586,7 +592,7 @@ async fn resolutions_are_told_in_the_same_thread_to_whoever_was_told() {
     assert_eq!(
         resolved.text,
         "Resolved: 1 finding of Acme Cloud (acme) no longer fires:\n\n\
-         - HIGH tls.cert_expired on portal.acme.example:443: tls.cert_expired fired\n  \
+         - HIGH tls.cert_expired on portal.acme.example:443: tls.cert_expired fired\n  What it means: Their website certificate has expired: browsers and systems will refuse or warn.\n  \
          lasted 3 days 3 hours\n\n\
          See `supplywatch supplier show acme` for the whole file.\n"
     );

@@ -745,12 +745,23 @@ async fn alert_text_keeps_each_finding_on_one_line() {
     let mut lines = text.lines();
     let intro = lines.next().unwrap();
     assert!(intro.contains("new findings"), "{text}");
+    // A finding's plain meaning follows it on a line of its own: one of
+    // the catalogue's texts, never server-controlled.
+    let meanings: Vec<String> = supplywatch::registry::CHECK_IDS
+        .iter()
+        .filter_map(|id| supplywatch::report::explain::plain(id))
+        .map(|(meaning, _)| format!("  What it means: {meaning}"))
+        .collect();
     for line in lines {
         assert!(
-            line.is_empty() || line.starts_with("- ") || line.starts_with("See `supplywatch"),
+            line.is_empty()
+                || line.starts_with("- ")
+                || line.starts_with("See `supplywatch")
+                || meanings.iter().any(|m| m == line),
             "a line no finding starts: {line:?}\n{text}"
         );
     }
+    assert!(text.contains("  What it means: "), "{text}");
 }
 
 // ---------------------------------------------------------------------------

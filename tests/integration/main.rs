@@ -16,6 +16,7 @@
 mod support;
 
 mod audit_chain;
+mod board;
 mod check;
 mod cli;
 mod config_errors;
