@@ -35,6 +35,7 @@ macro_rules! errln {
 mod audit;
 mod check;
 mod digest;
+mod evidence;
 mod export;
 mod findings;
 mod obligations;

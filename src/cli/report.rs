@@ -23,6 +23,22 @@ enum ReportCommand {
     /// The board report: one HTML file (no script, no external links) that
     /// prints to PDF with a page per section
     Board(BoardArgs),
+    /// One supplier's evidence pack for auditors (ISO 27001 A.5.19-5.22,
+    /// DORA Art. 28): index.html, evidence.json, the questionnaires'
+    /// documents and a MANIFEST.sha256 that `sha256sum -c` checks
+    Supplier(SupplierArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SupplierArgs {
+    /// Supplier id
+    id: String,
+    /// The folder to write (created; an existing one must be empty)
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Write into a folder that is not empty
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -42,7 +58,12 @@ struct BoardArgs {
 const DEFAULT_SINCE_DAYS: i64 = 30;
 
 pub async fn run(globals: &Globals, args: &ReportArgs) -> anyhow::Result<Outcome> {
-    let ReportCommand::Board(args) = &args.what;
+    let args = match &args.what {
+        ReportCommand::Board(args) => args,
+        ReportCommand::Supplier(args) => {
+            return super::evidence::run(globals, &args.id, &args.out, args.force).await;
+        }
+    };
     // Refused before the database is read: the file must not change.
     if !args.force && args.out.symlink_metadata().is_ok() {
         return Err(UsageError(format!(

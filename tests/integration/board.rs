@@ -391,6 +391,32 @@ async fn the_binary_writes_the_report_and_keeps_an_existing_file() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
+#[tokio::test]
+async fn the_report_reads_and_prints_in_a_real_browser() {
+    let scratch = Scratch::new();
+    let (path, _) = build(&scratch).await;
+    let db = arg(&path).to_owned();
+    scratch
+        .run_async(&["--database", &db, "report", "board", "--out", "report.html"])
+        .await
+        .expect_code(0);
+    let Some(rendered) = crate::support::browser::render(&scratch.path("report.html"), 1280, 2400)
+    else {
+        return;
+    };
+    // Each of the eight sections starts a page of its own when printed.
+    assert!(
+        rendered.pages() >= HEADINGS.len(),
+        "{} pages",
+        rendered.pages()
+    );
+    assert_eq!(rendered.png_size(), (1280, 2400));
+    assert_eq!(
+        crate::support::browser::page_errors(&rendered.log),
+        Vec::<&str>::new()
+    );
+}
+
 #[test]
 fn a_database_never_probed_says_no_runs_yet() {
     let scratch = Scratch::new();

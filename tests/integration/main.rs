@@ -24,6 +24,7 @@ mod csv;
 mod daemon;
 mod dns;
 mod escalation;
+mod evidence;
 mod faults;
 mod fuzz;
 mod history;

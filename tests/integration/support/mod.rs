@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: a scratch folder per test,
 //! config texts, running the `supplywatch` binary, a fixed clock.
 
+pub mod browser;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
