@@ -18,6 +18,7 @@ mod support;
 mod audit_chain;
 mod check;
 mod cli;
+mod concentration;
 mod config_errors;
 mod csv;
 mod daemon;
