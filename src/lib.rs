@@ -8,11 +8,13 @@
 //! - [`checks`]: pure rules, observation + now + policy → findings with catalogue ids.
 //! - [`lifecycle`]: the findings lifecycle, pure — stored state + a run + now → transitions.
 //! - [`store`]: SQLite — migrations, registry sync, the append-only, hash-chained audit log. Only it knows SQL.
+//! - [`concentration`]: providers many suppliers depend on, from the stored observations (pure).
 //! - [`pipeline`]: one probe run end to end — probe, checks, scores, and the store when asked.
 //! - [`report`]: pure renderers (table, JSON) of what the store and the probes return.
 
 pub mod checks;
 pub mod clock;
+pub mod concentration;
 pub mod config;
 pub mod daemon;
 pub mod digest;

@@ -180,6 +180,7 @@ impl CheckRun {
         // A run during our own outage records what it saw, but its
         // failures are the monitor's: no finding, no grade moves.
         let mut input = self.run_input(source);
+        portfolio(store, config, &mut input).await?;
         if self.health().is_blind(config.escalation.blind_percent) {
             input = input.blinded();
         }
@@ -192,6 +193,66 @@ impl CheckRun {
             )
             .await
     }
+}
+
+/// Adds the portfolio's judgement to a probe run about to be recorded:
+/// concentration over the current observations of every supplier in the
+/// config (the store's, with this run's in their place), its
+/// `portfolio.concentration` findings, and a complete portfolio scope for
+/// every stored supplier — so that a provider fewer suppliers now depend
+/// on, or a supplier that left, resolves its findings. An ASN table that
+/// cannot be read is logged and left out: it must not stop a probe run.
+async fn portfolio(store: &Store, config: &Config, input: &mut RunInput) -> Result<(), StoreError> {
+    use crate::concentration::{self, SupplierRef};
+    let mut current: std::collections::BTreeMap<(String, String, String), ObservationBlob> = store
+        .current_observations()
+        .await?
+        .into_iter()
+        .map(|o| ((o.supplier.clone(), o.target.clone(), o.kind.clone()), o))
+        .collect();
+    for o in &input.observations {
+        current.insert(
+            (o.supplier.clone(), o.target.clone(), o.kind.clone()),
+            o.clone(),
+        );
+    }
+    let observations: Vec<ObservationBlob> = current.into_values().collect();
+    let live: Vec<&Supplier> = config
+        .suppliers
+        .iter()
+        .filter(|s| s.status != crate::registry::SupplierStatus::Exited)
+        .collect();
+    let suppliers: Vec<SupplierRef> = live.iter().map(|s| SupplierRef::from(*s)).collect();
+    let asn =
+        config.report.asn_table.as_deref().and_then(|path| {
+            match concentration::AsnTable::load(path) {
+                Ok(table) => Some(table),
+                Err(e) => {
+                    tracing::warn!("hosting networks left out of concentration: {e}");
+                    None
+                }
+            }
+        });
+    let judged =
+        concentration::concentration(&observations, &suppliers, &config.register, asn.as_ref());
+    let policy = Policy::from_config(config);
+    for (supplier, mut finding) in
+        concentration::findings(&judged, config.report.concentration_alert)
+    {
+        let own = live
+            .iter()
+            .find(|s| s.id.as_str() == supplier)
+            .and_then(|s| s.severity.get(finding.check));
+        if let Some(severity) = own.or_else(|| policy.severity.get(finding.check)) {
+            finding.severity = *severity;
+        }
+        input.findings.push((supplier, finding));
+    }
+    let stored = store.suppliers().await?;
+    input
+        .scopes
+        .extend(concentration::scopes(stored.iter().map(|s| s.id.as_str())));
+    Ok(())
 }
 
 /// Whether a domain's lookups went unanswered: its existence lookup, or

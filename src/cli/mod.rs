@@ -34,6 +34,7 @@ macro_rules! errln {
 
 mod audit;
 mod check;
+mod concentration;
 mod digest;
 mod evidence;
 mod export;
@@ -89,7 +90,7 @@ pub struct Cli {
     /// Less output: only errors
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     quiet: u8,
-    /// Output format; csv for suppliers, findings, status, questionnaire list, obligations and check
+    /// Output format; csv for suppliers, findings, status, questionnaire list, obligations, check and concentration
     #[arg(long, global = true, value_enum, default_value_t = FormatArg::Table)]
     format: FormatArg,
     /// Log format on stderr: plain lines, or JSON objects (journald, log shippers)
@@ -159,7 +160,8 @@ enum FormatArg {
 }
 
 /// The commands that print `--format csv`, as the refusal names them.
-const CSV_COMMANDS: &str = "suppliers, findings, status, questionnaire list, obligations, check";
+const CSV_COMMANDS: &str =
+    "suppliers, findings, status, questionnaire list, obligations, check, concentration";
 
 #[derive(Debug, Subcommand)]
 enum Command {
@@ -192,6 +194,9 @@ enum Command {
     Export(export::ExportArgs),
     /// Reports: the board report as one printable HTML file (`report board`)
     Report(report::ReportArgs),
+    /// Providers many suppliers depend on (DNS, mail, CA, network,
+    /// subcontractors), from the stored observations, worst first
+    Concentration(concentration::ConcentrationArgs),
 }
 
 impl Command {
@@ -203,7 +208,8 @@ impl Command {
             | Self::Status
             | Self::Findings(_)
             | Self::Obligations(_)
-            | Self::Check(_) => None,
+            | Self::Check(_)
+            | Self::Concentration(_) => None,
             Self::Questionnaire(args) => args.without_csv(),
             Self::Validate => Some("validate"),
             Self::Sync => Some("sync"),
@@ -483,6 +489,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Digest(args) => digest::run(&globals, &args).await,
             Command::Export(args) => export::run(&globals, &args),
             Command::Report(args) => report::run(&globals, &args).await,
+            Command::Concentration(args) => concentration::run(&globals, &args).await,
         }
     })
 }

@@ -407,6 +407,26 @@ impl Default for EscalationConfig {
     }
 }
 
+/// `[report]`: what the reports read besides the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportConfig {
+    /// `asn_table`: an IP-to-ASN table (iptoasn.com TSV) for hosting
+    /// networks; read when a report needs it.
+    pub asn_table: Option<PathBuf>,
+    /// `concentration_alert`: a provider more than this many critical or
+    /// important suppliers depend on is a `portfolio.concentration` finding.
+    pub concentration_alert: u32,
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        Self {
+            asn_table: None,
+            concentration_alert: crate::concentration::DEFAULT_ALERT,
+        }
+    }
+}
+
 /// A loaded, validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -419,6 +439,8 @@ pub struct Config {
     pub findings: FindingsConfig,
     pub questionnaires: QuestionnaireConfig,
     pub escalation: EscalationConfig,
+    /// `[report]`.
+    pub report: ReportConfig,
     pub suppliers: Vec<Supplier>,
     /// `[[accept]]`: accepted risks.
     pub acceptances: Vec<crate::registry::Acceptance>,

@@ -14,7 +14,8 @@ use super::reader::{Reader, Table};
 use super::register;
 use super::{
     Config, ConfigError, Contacts, CronSchedule, DaemonConfig, EmailConfig, EscalationConfig,
-    ExtraRoots, FindingsConfig, ProbeConfig, QuestionnaireConfig, SecretString, SmtpTls, Transport,
+    ExtraRoots, FindingsConfig, ProbeConfig, QuestionnaireConfig, ReportConfig, SecretString,
+    SmtpTls, Transport,
 };
 use crate::registry::{
     Acceptance, CHECK_IDS, Certification, Contract, Criticality, DEFAULT_RENEWAL_MONTHS, Domain,
@@ -54,7 +55,9 @@ const TOP_KEYS: &[&str] = &[
     "register",
     "entity",
     "function",
+    "report",
 ];
+const REPORT_KEYS: &[&str] = &["asn_table", "concentration_alert"];
 const FINDINGS_KEYS: &[&str] = &["damping_runs", "severity", "max_acceptance_days"];
 const ACCEPT_KEYS: &[&str] = &[
     "supplier",
@@ -196,6 +199,7 @@ pub(super) fn parse(
     let findings = section(&mut r, root, "findings", findings);
     let questionnaires = section(&mut r, root, "questionnaires", questionnaires);
     let escalation = section(&mut r, root, "escalation", escalation);
+    let report = section(&mut r, root, "report", |r, t| report(r, t, base));
     let suppliers = suppliers(&mut r, root);
     let max_days = findings.as_ref().map(|f| f.max_acceptance_days);
     let acceptances = acceptances(&mut r, root, &suppliers, max_days, today);
@@ -209,6 +213,7 @@ pub(super) fn parse(
         findings,
         questionnaires,
         escalation,
+        report,
     ) {
         (
             Some(daemon),
@@ -218,6 +223,7 @@ pub(super) fn parse(
             Some(findings),
             Some(questionnaires),
             Some(escalation),
+            Some(report),
         ) if !r.has_errors() => Ok(Config {
             path: path.to_path_buf(),
             daemon,
@@ -227,6 +233,7 @@ pub(super) fn parse(
             findings,
             questionnaires,
             escalation,
+            report,
             suppliers,
             acceptances,
             register,
@@ -310,6 +317,7 @@ fn known_keys(section: &str) -> &'static [&'static str] {
         "findings" => FINDINGS_KEYS,
         "questionnaires" => QUESTIONNAIRE_KEYS,
         "escalation" => ESCALATION_KEYS,
+        "report" => REPORT_KEYS,
         "register" => register::REGISTER_KEYS,
         "entity" => register::ENTITY_KEYS,
         "function" => register::FUNCTION_KEYS,
@@ -850,6 +858,39 @@ fn escalation(r: &mut Reader<'_>, t: Table<'_, '_>) -> Option<EscalationConfig> 
         digest_to_ciso,
         blind_percent: blind_percent?,
     })
+}
+
+/// `[report]`: the ASN table must be a regular file (its lines are read,
+/// and checked, by the commands that use it).
+fn report(r: &mut Reader<'_>, t: Table<'_, '_>, base: &Path) -> Option<ReportConfig> {
+    let mut ok = true;
+    let asn_table = r.string(t, "asn_table").and_then(|(text, span)| {
+        let path = resolve(base, text);
+        if path.is_file() {
+            Some(path)
+        } else {
+            ok = false;
+            r.error(
+                &span,
+                t.key("asn_table"),
+                format!(
+                    "{} is not a regular file: give an IP-to-ASN table (iptoasn.com TSV)",
+                    path.display()
+                ),
+            );
+            None
+        }
+    });
+    let alert = r
+        .integer(t, "concentration_alert", 1..=100_000)
+        .map_or(Some(crate::concentration::DEFAULT_ALERT), |n| {
+            u32::try_from(n).ok()
+        });
+    Some(ReportConfig {
+        asn_table,
+        concentration_alert: alert?,
+    })
+    .filter(|_| ok)
 }
 
 /// `[[accept]]` entries, checked against the suppliers they name.

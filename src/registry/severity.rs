@@ -119,4 +119,5 @@ pub const CHECK_IDS: &[&str] = &[
     "certification.expiring",
     "onboarding.incomplete",
     "register.incomplete",
+    "portfolio.concentration",
 ];

@@ -1,6 +1,6 @@
 //! `--format csv`: the one CSV writer every command uses, and the rows of
 //! each command that prints CSV (`suppliers`, `findings`, `status`,
-//! `questionnaire list`, `obligations`, `check`). Pure: data in, text out.
+//! `questionnaire list`, `obligations`, `check`, `concentration`). Pure: data in, text out.
 //!
 //! RFC 4180: comma separated, CRLF line ends, one header row, a field
 //! quoted when it holds `,` `"` CR or LF, a quote inside doubled.
@@ -352,6 +352,46 @@ pub fn check_csv(results: &[SupplierResult], scores: &Scores, marks: &Marks) -> 
         })
     });
     csv(CHECK_COLUMNS, rows)
+}
+
+const CONCENTRATION_COLUMNS: &[&str] = &[
+    "kind",
+    "provider",
+    "provider_name",
+    "score",
+    "suppliers",
+    "critical_or_important",
+    "supplier",
+    "supplier_name",
+    "criticality",
+    "weight",
+    "via",
+];
+
+/// `supplywatch concentration --format csv`: one row per provider and
+/// supplier that depends on it, providers worst first.
+#[must_use]
+pub fn concentration_csv(c: &crate::concentration::Concentration) -> String {
+    csv(
+        CONCENTRATION_COLUMNS,
+        c.providers.iter().flat_map(|p| {
+            p.suppliers.iter().map(move |d| {
+                vec![
+                    p.kind.as_str().to_owned(),
+                    p.key.clone(),
+                    p.name.clone(),
+                    p.score.to_string(),
+                    p.count.to_string(),
+                    p.critical_or_important.to_string(),
+                    d.id.clone(),
+                    d.name.clone(),
+                    d.criticality.as_str().to_owned(),
+                    d.weight.to_string(),
+                    list(&d.via),
+                ]
+            })
+        }),
+    )
 }
 
 #[cfg(test)]

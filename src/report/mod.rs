@@ -3,6 +3,7 @@
 
 pub mod board;
 mod check;
+mod concentration;
 mod csv;
 pub mod evidence;
 pub mod explain;
@@ -14,8 +15,10 @@ pub use check::{
     CheckReport, FindingReport, Marks, Scores, SupplierReport, check_report, check_summary,
     check_table,
 };
+pub use concentration::concentration_table;
 pub use csv::{
-    check_csv, csv, defuse, findings_csv, questionnaires_csv, status_csv, suppliers_csv,
+    check_csv, concentration_csv, csv, defuse, findings_csv, questionnaires_csv, status_csv,
+    suppliers_csv,
 };
 pub use finding::finding_state;
 pub use status::{StatusLine, worst_first};

@@ -519,6 +519,15 @@ const SUPERSEDE_OBSERVATIONS: &str = "UPDATE observations SET superseded_at = ?2
 const INSERT_SCORES: &str = "INSERT INTO scores (supplier_id, run_id, score, grade) \
      SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM jsonb_each(?1)";
 
+/// The columns of a [`StoredObservation`], before a `WHERE`: a macro so
+/// that each query stays one literal.
+macro_rules! observations_select {
+    () => {
+        "SELECT o.supplier_id, o.target, o.kind, f.hash, f.facts, o.first_seen, o.last_seen, \
+         o.superseded_at FROM observations o JOIN observation_facts f ON f.id = o.facts_id "
+    };
+}
+
 /// An observation blob in canonical form, with its hash.
 struct Hashed<'a> {
     blob: &'a ObservationBlob,
@@ -955,6 +964,34 @@ impl Store {
             .collect()
     }
 
+    /// The current observation of every (supplier, target, kind) the store
+    /// holds, whatever supplier (departed ones included: the caller
+    /// chooses), by supplier, target and kind. What concentration is
+    /// judged from.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure or an unreadable row.
+    pub async fn current_observations(&self) -> Result<Vec<ObservationBlob>, StoreError> {
+        let current = self
+            .stored_observations(
+                concat!(
+                    observations_select!(),
+                    "WHERE o.superseded_at IS NULL ORDER BY o.supplier_id, o.target, o.kind"
+                ),
+                &[],
+            )
+            .await?;
+        Ok(current
+            .into_iter()
+            .map(|o| ObservationBlob {
+                supplier: o.supplier,
+                target: o.target,
+                kind: o.kind,
+                facts: o.facts,
+            })
+            .collect())
+    }
+
     /// The stored blobs of one (supplier, target, kind), oldest first.
     ///
     /// # Errors
@@ -965,18 +1002,29 @@ impl Store {
         target: &str,
         kind: &str,
     ) -> Result<Vec<StoredObservation>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT o.supplier_id, o.target, o.kind, f.hash, f.facts, o.first_seen, o.last_seen, \
-             o.superseded_at FROM observations o JOIN observation_facts f ON f.id = o.facts_id \
-             WHERE o.supplier_id = ?1 AND o.target = ?2 AND o.kind = ?3 \
-             ORDER BY o.first_seen, o.id",
+        self.stored_observations(
+            concat!(
+                observations_select!(),
+                "WHERE o.supplier_id = ?1 AND o.target = ?2 AND o.kind = ?3 \
+                 ORDER BY o.first_seen, o.id"
+            ),
+            &[supplier, target, kind],
         )
-        .bind(supplier)
-        .bind(target)
-        .bind(kind)
-        .fetch_all(&self.pool)
         .await
-        .map_err(|e| self.err(e))?;
+    }
+
+    /// The observation rows `sql` (an [`observations_select!`] with its
+    /// `WHERE` and order; its parameters `binds`) selects, with their facts.
+    async fn stored_observations(
+        &self,
+        sql: &'static str,
+        binds: &[&str],
+    ) -> Result<Vec<StoredObservation>, StoreError> {
+        let mut query = sqlx::query(sql);
+        for value in binds {
+            query = query.bind(*value);
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(|e| self.err(e))?;
         rows.iter()
             .map(|r| {
                 let get = |e| self.err(e);

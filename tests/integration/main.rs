@@ -19,6 +19,7 @@ mod audit_chain;
 mod board;
 mod check;
 mod cli;
+mod concentration;
 mod config_errors;
 mod csv;
 mod daemon;

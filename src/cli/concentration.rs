@@ -1,0 +1,61 @@
+//! `supplywatch concentration`: the providers many suppliers depend on, as
+//! the stored observations show them (see [`supplywatch::concentration`]).
+//! Read-only; needs a database that has seen `check --save` or the daemon.
+
+use clap::Args;
+use supplywatch::concentration::{self, AsnTable, ProviderKind, SupplierRef};
+use supplywatch::registry::SupplierStatus;
+use supplywatch::report::{Format, concentration_csv, concentration_table};
+
+use super::{Globals, Outcome, UsageError, open_for_reading, print_json};
+
+#[derive(Debug, Args)]
+pub struct ConcentrationArgs {
+    /// Only providers of this kind
+    #[arg(long, value_name = "dns|mail|ca|asn|subcontractor")]
+    kind: Option<ProviderKind>,
+    /// Only providers at least N suppliers depend on
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    min: usize,
+}
+
+pub async fn run(globals: &Globals, args: &ConcentrationArgs) -> anyhow::Result<Outcome> {
+    let kind = args.kind;
+    let (store, config) = open_for_reading(globals).await?;
+    // Read before the store: a broken table is said before anything else.
+    let asn = match config.as_ref().and_then(|c| c.report.asn_table.as_deref()) {
+        Some(path) => Some(AsnTable::load(path).map_err(|e| UsageError(e.to_string()))?),
+        None => None,
+    };
+    let runs = store.recent_runs(1).await?;
+    let suppliers: Vec<SupplierRef> = store
+        .suppliers()
+        .await?
+        .iter()
+        .filter(|s| s.in_registry && s.status != SupplierStatus::Exited)
+        .map(SupplierRef::from)
+        .collect();
+    let observations = store.current_observations().await?;
+    store.close().await;
+    let register = config.map(|c| c.register).unwrap_or_default();
+    let mut judged =
+        concentration::concentration(&observations, &suppliers, &register, asn.as_ref());
+    judged.retain(kind, args.min);
+    if runs.is_empty() {
+        // JSON and CSV still print their (empty) document: a script reads it.
+        if globals.format == Format::Table {
+            outln!("no runs yet: run `supplywatch check --save` or the daemon");
+            return Ok(Outcome::Ok);
+        }
+        errln!("no runs yet");
+    }
+    match globals.format {
+        Format::Json => print_json(&judged)?,
+        Format::Csv => out!("{}", concentration_csv(&judged)),
+        Format::Table => out!(
+            "{}",
+            concentration_table(&judged, kind.is_none_or(|k| k == ProviderKind::Asn))
+        ),
+    }
+    Ok(Outcome::Ok)
+}
