@@ -205,6 +205,27 @@ pub enum AsnData {
     },
 }
 
+/// [`concentration`] of the suppliers in the registry (not exited), from
+/// the observations `store` holds now.
+///
+/// # Errors
+/// [`crate::store::StoreError`] on database failure or an unreadable row.
+pub async fn from_store(
+    store: &crate::store::Store,
+    register: &Register,
+    asn: Option<&AsnTable>,
+) -> Result<Concentration, crate::store::StoreError> {
+    let suppliers: Vec<SupplierRef> = store
+        .suppliers()
+        .await?
+        .iter()
+        .filter(|s| s.in_registry && s.status != crate::registry::SupplierStatus::Exited)
+        .map(SupplierRef::from)
+        .collect();
+    let observations = store.current_observations().await?;
+    Ok(concentration(&observations, &suppliers, register, asn))
+}
+
 /// Every provider, worst first (score, then count).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Concentration {

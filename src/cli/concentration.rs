@@ -3,8 +3,7 @@
 //! Read-only; needs a database that has seen `check --save` or the daemon.
 
 use clap::Args;
-use supplywatch::concentration::{self, AsnTable, ProviderKind, SupplierRef};
-use supplywatch::registry::SupplierStatus;
+use supplywatch::concentration::{self, AsnTable, ProviderKind};
 use supplywatch::report::{Format, concentration_csv, concentration_table};
 
 use super::{Globals, Outcome, UsageError, open_for_reading, print_json};
@@ -28,18 +27,10 @@ pub async fn run(globals: &Globals, args: &ConcentrationArgs) -> anyhow::Result<
         None => None,
     };
     let runs = store.recent_runs(1).await?;
-    let suppliers: Vec<SupplierRef> = store
-        .suppliers()
-        .await?
-        .iter()
-        .filter(|s| s.in_registry && s.status != SupplierStatus::Exited)
-        .map(SupplierRef::from)
-        .collect();
-    let observations = store.current_observations().await?;
-    store.close().await;
     let register = config.map(|c| c.register).unwrap_or_default();
-    let mut judged =
-        concentration::concentration(&observations, &suppliers, &register, asn.as_ref());
+    let judged = concentration::from_store(&store, &register, asn.as_ref()).await;
+    store.close().await;
+    let mut judged = judged?;
     judged.retain(kind, args.min);
     if runs.is_empty() {
         // JSON and CSV still print their (empty) document: a script reads it.

@@ -81,14 +81,32 @@ pub async fn run(globals: &Globals, args: &ReportArgs) -> anyhow::Result<Outcome
     let today = config
         .as_ref()
         .map_or_else(|| now.date_naive(), |c| pipeline::local_day(c, now));
-    let cadence = config.map(|c| c.questionnaires).unwrap_or_default();
+    let cadence = config
+        .as_ref()
+        .map(|c| c.questionnaires.clone())
+        .unwrap_or_default();
     let period = BoardPeriod {
         now,
         since,
         today,
         cadence,
     };
-    let report = BoardReport::gather(&store, period).await;
+    let asn = match config.as_ref().and_then(|c| c.report.asn_table.as_deref()) {
+        Some(path) => Some(
+            supplywatch::concentration::AsnTable::load(path)
+                .map_err(|e| UsageError(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let register = config.map(|c| c.register).unwrap_or_default();
+    let report = match BoardReport::gather(&store, period).await {
+        Ok(report) => {
+            report
+                .with_concentration(&store, &register, asn.as_ref())
+                .await
+        }
+        Err(e) => Err(e),
+    };
     store.close().await;
     let report = report?;
     write_atomically(&args.out, report.to_html().as_bytes(), args.force)?;

@@ -20,6 +20,7 @@ use super::{terminal_text, worst_first};
 use crate::checks::Severity;
 use crate::checks::paperwork::Deadline;
 use crate::checks::score::Grade;
+use crate::concentration::Concentration;
 use crate::config::QuestionnaireConfig;
 use crate::registry::Criticality;
 use crate::store::{
@@ -127,6 +128,10 @@ pub struct BoardReport {
     pub outbox: OutboxStats,
     /// E-mails given up on since the period's start.
     pub given_up: Vec<OutboxRow>,
+    /// The providers many suppliers depend on, as the probes saw them
+    /// (without the registry's register data and ASN table unless
+    /// [`BoardReport::with_concentration`] gives them).
+    pub concentration: Concentration,
 }
 
 /// The Monday of the week `day` falls in.
@@ -322,6 +327,9 @@ impl BoardReport {
             (a.until, &a.supplier, &a.check).cmp(&(b.until, &b.supplier, &b.check))
         });
 
+        let concentration =
+            crate::concentration::from_store(store, &crate::register::Register::default(), None)
+                .await?;
         Ok(Self {
             period,
             suppliers,
@@ -338,7 +346,23 @@ impl BoardReport {
             jobs,
             outbox,
             given_up,
+            concentration,
         })
+    }
+
+    /// The report with its concentration section read again with the
+    /// registry's register data (subcontractors) and the ASN table.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure or an unreadable row.
+    pub async fn with_concentration(
+        mut self,
+        store: &Store,
+        register: &crate::register::Register,
+        asn: Option<&crate::concentration::AsnTable>,
+    ) -> Result<Self, StoreError> {
+        self.concentration = crate::concentration::from_store(store, register, asn).await?;
+        Ok(self)
     }
 
     /// Whether any run was ever recorded.
@@ -810,12 +834,69 @@ fn deadlines_within(
 /// The concentration section: today a pointer to `supplywatch
 /// concentration`, which measures it from observation.
 #[must_use]
-pub fn concentration_section(_report: &BoardReport) -> Markup {
+pub fn concentration_section(report: &BoardReport) -> Markup {
+    let c = &report.concentration;
+    // Providers more than one supplier depends on, worst first.
+    let shared: Vec<&crate::concentration::Provider> = c
+        .providers
+        .iter()
+        .filter(|p| p.count >= 2)
+        .take(CONCENTRATION_ROWS)
+        .collect();
+    let top = shared.first().map_or(1, |p| p.score.max(1));
     html! {
         section #concentration {
             h2 { "6. Concentration" }
-            p { "Concentration: see " code { "supplywatch concentration" } }
+            p.note {
+                "Providers that several suppliers depend on, from what the probes saw (name servers, mail servers, certificate authorities"
+                @if matches!(c.asn, crate::concentration::AsnData::Loaded { .. }) { ", hosting networks" }
+                ") and the subcontractors declared in the register. Weight: critical 3, important 2, standard 1."
+                @if matches!(c.asn, crate::concentration::AsnData::Absent) { " Hosting networks: no IP-to-ASN table configured ([report] asn_table)." }
+            }
+            @if !report.probed() {
+                p { "No runs yet." }
+            } @else if shared.is_empty() {
+                p { "No provider is shared by two or more of the " (c.observed) " suppliers observed." }
+            } @else {
+                svg.chart role="img" aria-label="Weighted dependence per shared provider" width="640" height=(shared.len() * 22 + 10) viewBox=(format!("0 0 640 {}", shared.len() * 22 + 10)) {
+                    @for (i, p) in shared.iter().enumerate() {
+                        @let y = i * 22 + 5;
+                        @let width = u64::from(p.score) * 300 / u64::from(top);
+                        text x="0" y=(y + 14) font-size="11" { (p.kind.as_str()) }
+                        text x="90" y=(y + 14) font-size="11" { (shorten(&text(&p.name), 34)) }
+                        rect x="320" y=(y + 3) width=(width.max(2)) height="14" fill="#4b5563" {}
+                        text x=(326 + width) y=(y + 14) font-size="11" { (p.score) }
+                    }
+                }
+                table {
+                    tr { th { "Kind" } th { "Provider" } th { "Weight" } th { "Suppliers" } th { "Critical or important" } th { "Who depends on it" } }
+                    @for p in &shared {
+                        tr {
+                            td { (p.kind.as_str()) }
+                            td { (text(&p.name)) }
+                            td { (p.score) }
+                            td { (p.count) }
+                            td { (p.critical_or_important) }
+                            td { (p.suppliers.iter().map(|d| text(&d.name)).collect::<Vec<_>>().join(", ")) }
+                        }
+                    }
+                }
+            }
         }
+    }
+}
+
+/// Shared providers shown in the concentration section.
+const CONCENTRATION_ROWS: usize = 12;
+
+/// At most `max` characters, with an ellipsis when cut.
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+        out.push('…');
+        out
     }
 }
 

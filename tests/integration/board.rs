@@ -15,7 +15,7 @@ use supplywatch::checks::{Finding, Scope, Severity};
 use supplywatch::config::Config;
 use supplywatch::pipeline;
 use supplywatch::report::board::{BoardPeriod, BoardReport};
-use supplywatch::store::{LifecyclePolicy, OpenMode, RunInput, Store};
+use supplywatch::store::{LifecyclePolicy, ObservationBlob, OpenMode, RunInput, Store};
 
 use crate::support::{Scratch, arg, day, parse};
 
@@ -35,11 +35,11 @@ fn config_text() -> String {
     format!(
         "[daemon]\ntimezone = \"UTC\"\n\n[email]\ntransport = \"file\"\nfrom = \"watch@bank.example\"\n\n\
          [contacts]\nrisk_manager = [\"risk@bank.example\"]\n\n\
-         [[supplier]]\nid = \"acme\"\nname = \"Acme Cloud\"\ncriticality = \"critical\"\nowner = \"jane.doe@bank.example\"\n\
+         [[supplier]]\nid = \"acme\"\nname = \"Acme Cloud\"\ncriticality = \"critical\"\nowner = \"jane.doe@bank.example\"\ndomains = [\"acme.test\"]\n\
          contract = {{ reference = \"C-2024-017\", start = 2024-01-01, end = 2026-05-20, notice_days = 30 }}\n\
          certifications = [{{ kind = \"ISO 27001\", expires = 2026-06-01 }}]\n\n\
-         [[supplier]]\nid = \"globex\"\nname = \"Globex Mail\"\ncriticality = \"important\"\nowner = \"sam@bank.example\"\n\n\
-         [[supplier]]\nid = \"script\"\nname = '{SCRIPT_NAME}'\ncriticality = \"standard\"\n\n\
+         [[supplier]]\nid = \"globex\"\nname = \"Globex Mail\"\ncriticality = \"important\"\nowner = \"sam@bank.example\"\ndomains = [\"globex.test\"]\n\n\
+         [[supplier]]\nid = \"script\"\nname = '{SCRIPT_NAME}'\ncriticality = \"standard\"\ndomains = [\"script.test\"]\n\n\
          [[supplier]]\nid = \"img\"\nname = '{IMG_NAME}'\ncriticality = \"standard\"\n\n\
          [[supplier]]\nid = \"initech\"\nname = \"Initech Payroll\"\ncriticality = \"standard\"\n\n\
          [[accept]]\nsupplier = \"globex\"\ncheck = \"http.hsts_missing\"\nuntil = 2026-04-20\n\
@@ -120,7 +120,23 @@ fn run_of(week: i64) -> RunInput {
         source: "daemon".to_owned(),
         scopes,
         findings,
-        observations: Vec::new(),
+        // Three suppliers whose name servers are one provider's.
+        observations: ["acme", "globex", "script"]
+            .iter()
+            .map(|id| ObservationBlob {
+                supplier: (*id).to_owned(),
+                target: format!("{id}.test"),
+                kind: "domain".to_owned(),
+                facts: serde_json::json!({
+                    "domain": format!("{id}.test"),
+                    "resolution": {"state": "resolves"},
+                    "nameservers": {"steps": [{"name": format!("{id}.test"), "answer": {
+                        "outcome": "records", "total": 2, "ignored": 0,
+                        "records": [{"host": "a.ns.shared-dns.test", "registrable": null},
+                                    {"host": "b.ns.shared-dns.test", "registrable": null}]}}]},
+                }),
+            })
+            .collect(),
         blind: Some(false),
     }
 }
@@ -302,7 +318,18 @@ async fn board_report_shows_every_section_safely() {
     // Plain words for the checks shown.
     assert!(text.contains("Their website certificate has expired"));
     assert!(text.contains("When will the certificate be renewed"));
-    assert!(text.contains("Concentration: see supplywatch concentration"));
+    // Concentration: the shared name servers, their three dependents.
+    let shared: Vec<String> = select(&doc, "#concentration table tr")
+        .iter()
+        .map(|r| r.text().collect::<Vec<_>>().join("|"))
+        .collect();
+    assert_eq!(shared.len(), 2, "{shared:?}");
+    assert!(
+        shared[1].starts_with("dns|shared-dns.test|6|3|2|"),
+        "{shared:?}"
+    );
+    assert!(shared[1].contains(SCRIPT_NAME), "{shared:?}");
+    assert_eq!(select(&doc, "#concentration svg rect").len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
