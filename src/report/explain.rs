@@ -265,6 +265,11 @@ const PLAIN: &[(&str, &str, &str)] = &[
         "Details the regulator's register of information requires are missing.",
         "Please provide the missing legal and contract details (e.g. LEI, country).",
     ),
+    (
+        "portfolio.concentration",
+        "Several of our important suppliers depend on this same provider: one outage there hits them all.",
+        "Which other providers could you fall back on if this one failed, and how fast?",
+    ),
 ];
 
 /// What `check` means in one plain line, and what to ask the supplier;
