@@ -18,16 +18,8 @@ pub async fn run(globals: &Globals, id: &str, out: &Path, force: bool) -> anyhow
     let known = store.suppliers().await;
     store.close().await;
     let Some(pack) = gathered? else {
-        let known: Vec<String> = known?.into_iter().map(|s| s.id).collect();
-        return Err(UsageError(format!(
-            "no supplier {id:?} in the database; known: {}",
-            if known.is_empty() {
-                "none (run `supplywatch sync`)".to_owned()
-            } else {
-                known.join(", ")
-            }
-        ))
-        .into());
+        let known = known?;
+        return Err(super::unknown_supplier(id, known.iter().map(|s| s.id.as_str())).into());
     };
     let documents = pack
         .questionnaires

@@ -334,6 +334,19 @@ impl Globals {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// An id the database has no supplier for, with the ids it has.
+fn unknown_supplier<'a>(id: &str, known: impl Iterator<Item = &'a str>) -> UsageError {
+    let known: Vec<&str> = known.collect();
+    UsageError(format!(
+        "no supplier {id:?} in the database; known: {}",
+        if known.is_empty() {
+            "none (run `supplywatch sync`)".to_owned()
+        } else {
+            known.join(", ")
+        }
+    ))
+}
+
 /// A command that ran but wants a non-zero exit (findings at `--fail-on`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

@@ -14,7 +14,7 @@ use supplywatch::store::{
 };
 
 use super::questionnaire::questionnaire_table;
-use super::{Globals, Outcome, UsageError, open_for_reading, print_json};
+use super::{Globals, Outcome, open_for_reading, print_json, unknown_supplier};
 
 #[derive(Debug, Args)]
 pub struct SupplierArgs {
@@ -69,16 +69,7 @@ pub async fn run(globals: &Globals, args: &SupplierArgs) -> anyhow::Result<Outco
     let suppliers = store.suppliers().await?;
     let Some(supplier) = suppliers.iter().find(|s| &s.id == id) else {
         store.close().await;
-        let known: Vec<&str> = suppliers.iter().map(|s| s.id.as_str()).collect();
-        return Err(UsageError(format!(
-            "no supplier {id:?} in the database; known: {}",
-            if known.is_empty() {
-                "none (run `supplywatch sync`)".to_owned()
-            } else {
-                known.join(", ")
-            }
-        ))
-        .into());
+        return Err(unknown_supplier(id, suppliers.iter().map(|s| s.id.as_str())).into());
     };
     let questionnaires = store.questionnaires(Some(id)).await?;
     let mut findings = store
