@@ -3,7 +3,8 @@
 use chrono::NaiveDate;
 use clap::Args;
 use supplywatch::checks::Severity;
-use supplywatch::report::{Format, Table, finding_state, findings_csv};
+use supplywatch::report::findings::{findings_table, hidden_line};
+use supplywatch::report::{Format, findings_csv};
 use supplywatch::store::{FindingFilter, FindingState};
 
 use super::{Globals, Outcome, open_for_reading, print_json};
@@ -83,45 +84,11 @@ pub async fn run(globals: &Globals, args: &FindingsArgs) -> anyhow::Result<Outco
             );
         }
         Format::Table => {
-            let mut t = Table::new(&[
-                "SEVERITY",
-                "STATE",
-                "CHECK",
-                "SUPPLIER",
-                "TARGET",
-                "SINCE",
-                "LAST SEEN",
-                "SUMMARY",
-            ]);
-            for f in &findings {
-                let since = f.opened_at.unwrap_or(f.first_seen);
-                t.row(vec![
-                    f.severity.as_str().to_uppercase(),
-                    finding_state(f, &acceptances, &policy),
-                    f.check.clone(),
-                    f.supplier.clone(),
-                    f.target.clone(),
-                    since.date_naive().to_string(),
-                    f.last_seen.date_naive().to_string(),
-                    f.summary.clone(),
-                ]);
-            }
-            out!("{}", t.render());
+            out!("{}", findings_table(&findings, &acceptances, &policy));
             if let Some(footer) = footer {
                 outln!("and {footer}");
             }
         }
     }
     Ok(Outcome::Ok)
-}
-
-/// "3 pending, 1 accepted, 12 resolved not shown (--all)", or `None`.
-fn hidden_line(hidden: [usize; 3]) -> Option<String> {
-    let parts: Vec<String> = hidden
-        .iter()
-        .zip(["pending", "accepted", "resolved"])
-        .filter(|(n, _)| **n > 0)
-        .map(|(n, name)| format!("{n} {name}"))
-        .collect();
-    (!parts.is_empty()).then(|| format!("{} not shown (--all)", parts.join(", ")))
 }

@@ -7,7 +7,8 @@ use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use supplywatch::clock::{Clock, SystemClock};
 use supplywatch::registry::{EmailAddress, Questionnaire, ReviewOutcome};
-use supplywatch::report::{Format, Table, questionnaires_csv};
+use supplywatch::report::questionnaire::questionnaire_table;
+use supplywatch::report::{Format, questionnaires_csv};
 use supplywatch::store::{NewQuestionnaire, OpenMode, Review, Store};
 
 use super::{Globals, Outcome, UsageError, print_json};
@@ -300,36 +301,4 @@ fn describe(q: &Questionnaire, verb: &str) -> String {
             q.outcome.map(ReviewOutcome::as_str).unwrap_or_default()
         ),
     }
-}
-
-/// The questionnaire table of `questionnaire list` and `supplier show`.
-pub fn questionnaire_table(list: &[Questionnaire], today: NaiveDate) -> String {
-    let mut table = Table::new(&[
-        "#", "SUPPLIER", "TEMPLATE", "STATE", "SENT", "DUE", "ANSWERED", "REVIEWED", "SCORE",
-        "OUTCOME", "DOCUMENT",
-    ]);
-    let day = |d: Option<NaiveDate>| d.map_or_else(|| "-".to_owned(), |d| d.to_string());
-    for q in list {
-        let state = if q.is_overdue(today) {
-            "overdue".to_owned()
-        } else {
-            q.state().as_str().to_owned()
-        };
-        table.row(vec![
-            q.id.to_string(),
-            q.supplier.clone(),
-            q.template.clone(),
-            state,
-            q.sent_on.to_string(),
-            q.due.to_string(),
-            day(q.answered_on),
-            day(q.reviewed_on),
-            q.score.map_or_else(|| "-".to_owned(), |s| s.to_string()),
-            q.outcome.map_or("-", ReviewOutcome::as_str).to_owned(),
-            q.document
-                .as_ref()
-                .map_or_else(|| "-".to_owned(), |d| d.name.clone()),
-        ]);
-    }
-    table.render()
 }

@@ -1,19 +1,14 @@
 //! `supplywatch supplier show ID`: one supplier's whole file.
 
-use std::fmt::Write as _;
-
 use clap::{Args, Subcommand};
-use serde::Serialize;
-use supplywatch::checks::paperwork::Deadline;
 use supplywatch::clock::{Clock, SystemClock};
 use supplywatch::pipeline;
-use supplywatch::registry::Questionnaire;
-use supplywatch::report::{Format, Table, finding_state};
-use supplywatch::store::{
-    AuditEntry, AuditFilter, FindingFilter, FindingState, ScoreRow, StoredFinding, StoredSupplier,
+use supplywatch::report::supplier::{
+    DatedDeadline, ListedFinding, SupplierFile, supplier_file_text,
 };
+use supplywatch::report::{Format, finding_state};
+use supplywatch::store::{AuditFilter, FindingFilter, FindingState};
 
-use super::questionnaire::questionnaire_table;
 use super::{Globals, Outcome, open_for_reading, print_json, unknown_supplier};
 
 #[derive(Debug, Args)]
@@ -30,36 +25,6 @@ enum SupplierCommand {
         /// Supplier id
         id: String,
     },
-}
-
-/// `supplier show --format json`.
-#[derive(Debug, Serialize)]
-struct SupplierFile<'a> {
-    supplier: &'a StoredSupplier,
-    score: Option<&'a ScoreRow>,
-    /// Every paperwork date, earliest first, with days from today.
-    deadlines: Vec<DatedDeadline<'a>>,
-    questionnaires: &'a [Questionnaire],
-    /// Open, pending and accepted findings, worst first.
-    findings: Vec<ListedFinding<'a>>,
-    /// Lifecycle: onboarding, status changes, exit.
-    lifecycle: Vec<&'a AuditEntry>,
-}
-
-#[derive(Debug, Serialize)]
-struct ListedFinding<'a> {
-    #[serde(flatten)]
-    finding: &'a StoredFinding,
-    /// The state as the table shows it: pending with the runs it needs,
-    /// accepted with until when and by whom.
-    state_note: String,
-}
-
-#[derive(Debug, Serialize)]
-struct DatedDeadline<'a> {
-    #[serde(flatten)]
-    deadline: &'a Deadline,
-    days_left: i64,
 }
 
 pub async fn run(globals: &Globals, args: &SupplierArgs) -> anyhow::Result<Outcome> {
@@ -133,175 +98,7 @@ pub async fn run(globals: &Globals, args: &SupplierArgs) -> anyhow::Result<Outco
     match globals.format {
         Format::Json => print_json(&file)?,
         // CSV is refused before this command runs (`Command::without_csv`).
-        Format::Table | Format::Csv => out!("{}", render(&file, today)),
+        Format::Table | Format::Csv => out!("{}", supplier_file_text(&file, today)),
     }
     Ok(Outcome::Ok)
-}
-
-fn render(f: &SupplierFile<'_>, today: chrono::NaiveDate) -> String {
-    let mut out = facts(f);
-    rest(f, today, &mut out);
-    out
-}
-
-/// The registry data and score.
-fn facts(f: &SupplierFile<'_>) -> String {
-    let s = f.supplier;
-    let mut out = String::new();
-    let none = || "-".to_owned();
-    let _ = writeln!(out, "{} — {}", s.id, s.name);
-    let mut facts = Table::new(&["FIELD", "VALUE"]);
-    let mut fact = |k: &str, v: String| facts.row(vec![k.to_owned(), v]);
-    fact("criticality", s.criticality.as_str().to_owned());
-    fact(
-        "status",
-        if s.in_registry {
-            s.status.as_str().to_owned()
-        } else {
-            format!("{} (no longer in the config)", s.status)
-        },
-    );
-    fact("owner", s.owner.clone().unwrap_or_else(none));
-    fact(
-        "security contact",
-        s.security_contact.clone().unwrap_or_else(none),
-    );
-    fact("services", list(&s.services));
-    fact("domains", list(&s.domains));
-    fact("endpoints", list(&s.endpoints));
-    fact(
-        "contract",
-        s.contract().map_or_else(none, |c| {
-            let end = c
-                .end
-                .map_or_else(|| "open-ended".to_owned(), |e| format!("ends {e}"));
-            let renew = if c.auto_renew {
-                format!(", renews every {} months", c.renewal_months)
-            } else {
-                String::new()
-            };
-            format!(
-                "{} from {}, {end}, {} days notice{renew}",
-                c.reference, c.start, c.notice_days
-            )
-        }),
-    );
-    fact(
-        "certifications",
-        if s.certifications.is_empty() {
-            none()
-        } else {
-            s.certifications
-                .iter()
-                .map(|c| format!("{} (expires {})", c.kind, c.expires))
-                .collect::<Vec<_>>()
-                .join(", ")
-        },
-    );
-    fact("exit plan", s.exit_plan.clone().unwrap_or_else(none));
-    fact("LEI", s.lei.clone().unwrap_or_else(none));
-    fact("country", s.country.clone().unwrap_or_else(none));
-    fact(
-        "score",
-        f.score.map_or_else(
-            || "not scored yet".to_owned(),
-            |r| {
-                let unscored: Vec<String> = [(r.pending, "pending"), (r.accepted, "accepted")]
-                    .iter()
-                    .filter(|(n, _)| *n > 0)
-                    .map(|(n, name)| format!("{n} {name}"))
-                    .collect();
-                format!(
-                    "{} ({}), last probed {}{}",
-                    r.score,
-                    r.grade.as_str(),
-                    r.latest.at.date_naive(),
-                    if unscored.is_empty() {
-                        String::new()
-                    } else {
-                        format!("; not scored: {}", unscored.join(", "))
-                    }
-                )
-            },
-        ),
-    );
-    out.push_str(&facts.render());
-    out
-}
-
-/// Deadlines, questionnaires, open findings and lifecycle.
-fn rest(f: &SupplierFile<'_>, today: chrono::NaiveDate, out: &mut String) {
-    let _ = writeln!(out, "\nDeadlines (today is {today})");
-    if f.deadlines.is_empty() {
-        out.push_str("  none\n");
-    } else {
-        let mut t = Table::new(&["DATE", "WHAT", "OF", "WHEN"]);
-        for d in &f.deadlines {
-            let when = match d.days_left {
-                0 => "today".to_owned(),
-                n if n > 0 => format!("in {n} days"),
-                n => format!("{} days ago", -n),
-            };
-            t.row(vec![
-                d.deadline.date.to_string(),
-                d.deadline.what.to_owned(),
-                d.deadline.subject.clone(),
-                when,
-            ]);
-        }
-        out.push_str(&t.render());
-    }
-
-    let _ = writeln!(out, "\nQuestionnaires");
-    if f.questionnaires.is_empty() {
-        out.push_str("  none recorded\n");
-    } else {
-        out.push_str(&questionnaire_table(f.questionnaires, today));
-    }
-
-    let _ = writeln!(out, "\nFindings (open, pending, accepted)");
-    if f.findings.is_empty() {
-        out.push_str("  none\n");
-    } else {
-        let mut t = Table::new(&["SEVERITY", "STATE", "CHECK", "TARGET", "SINCE", "SUMMARY"]);
-        for listed in &f.findings {
-            let x = listed.finding;
-            t.row(vec![
-                x.severity.as_str().to_uppercase(),
-                listed.state_note.clone(),
-                x.check.clone(),
-                x.target.clone(),
-                x.opened_at.unwrap_or(x.first_seen).date_naive().to_string(),
-                x.summary.clone(),
-            ]);
-        }
-        out.push_str(&t.render());
-    }
-
-    let _ = writeln!(out, "\nLifecycle");
-    if f.lifecycle.is_empty() {
-        out.push_str("  nothing recorded\n");
-    } else {
-        let mut t = Table::new(&["AT", "CHANGE", "SOURCE"]);
-        for e in &f.lifecycle {
-            let change = match (e.field.as_deref(), &e.old, &e.new) {
-                (Some("status"), old, new) => format!(
-                    "status {} → {}",
-                    old.as_deref().unwrap_or("-"),
-                    new.as_deref().unwrap_or("-")
-                ),
-                _ => e.action.clone(),
-            };
-            t.row(vec![e.at.clone(), change, e.source.clone()]);
-        }
-        out.push_str(&t.render());
-    }
-}
-
-fn list(items: &[String]) -> String {
-    if items.is_empty() {
-        "-".to_owned()
-    } else {
-        items.join(", ")
-    }
 }

@@ -8,7 +8,10 @@ mod csv;
 pub mod evidence;
 pub mod explain;
 mod finding;
+pub mod findings;
+pub mod questionnaire;
 mod status;
+pub mod supplier;
 mod table;
 
 pub use check::{
