@@ -385,3 +385,125 @@ fn the_pack_reads_and_prints_in_a_real_browser() {
         Vec::<&str>::new()
     );
 }
+
+/// 64-digit hex strings (the audit chain's hashes, which cover the
+/// config's temporary path) made one placeholder.
+fn without_hashes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    for c in text.chars() {
+        if c.is_ascii_hexdigit() && !c.is_ascii_uppercase() {
+            run.push(c);
+            continue;
+        }
+        out.push_str(if run.len() == 64 { "<sha256>" } else { &run });
+        run.clear();
+        out.push(c);
+    }
+    out.push_str(if run.len() == 64 { "<sha256>" } else { &run });
+    out
+}
+
+#[tokio::test]
+async fn golden_evidence_pack() {
+    use chrono::TimeZone as _;
+    use supplywatch::registry::ReviewOutcome;
+    use supplywatch::store::{NewQuestionnaire, OpenMode, Review, Store};
+
+    let at = |d: u32| {
+        chrono::Utc
+            .with_ymd_and_hms(2026, 3, d, 9, 0, 0)
+            .single()
+            .unwrap()
+    };
+    let scratch = Scratch::new();
+    std::fs::create_dir(scratch.path("data")).unwrap();
+    let accept = "[[accept]]\nsupplier = \"acme\"\ncheck = \"certification.expired\"\ntarget = \"SOC 2\"\n\
+                  until = 2027-01-31\nreason = \"Renewal audit booked\"\napproved_by = \"ciso@bank.example\"\n";
+    let path = scratch.write("sw.toml", config(accept));
+    let config = supplywatch::config::Config::load(&path).unwrap();
+    let store = Store::open(&scratch.path("data/watch.db"), OpenMode::Create)
+        .await
+        .unwrap();
+    store
+        .sync(
+            &config.suppliers,
+            &supplywatch::pipeline::registry_policy(&config),
+            "test",
+            at(1),
+        )
+        .await
+        .unwrap();
+    let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 3, d).unwrap();
+    store
+        .questionnaire_send(
+            &NewQuestionnaire {
+                supplier: "acme".to_owned(),
+                template: "sig lite/2026".to_owned(),
+                sent_on: day(2),
+                due: day(20),
+                sent_to: Some("security@acme.example".to_owned()),
+            },
+            at(2),
+            "test",
+        )
+        .await
+        .unwrap();
+    let answers = scratch.write("answers.pdf", b"%PDF-1.4 the answers\n");
+    let document = store.store_document(&answers).unwrap();
+    store
+        .questionnaire_answer("acme", day(9), Some(&document), at(9), "test")
+        .await
+        .unwrap();
+    store
+        .questionnaire_review(
+            "acme",
+            &Review {
+                reviewed_on: day(12),
+                score: 71,
+                reviewer: "auditor@bank.example".to_owned(),
+                notes: Some(HOSTILE.to_owned()),
+                outcome: ReviewOutcome::Remediation,
+            },
+            at(12),
+            "test",
+        )
+        .await
+        .unwrap();
+    for d in [13, 20] {
+        let notifier = supplywatch::escalate::Escalation::new(&config, None, at(d));
+        supplywatch::pipeline::run_obligations_with(
+            &store,
+            &config,
+            at(d),
+            "daemon",
+            Some(&notifier),
+        )
+        .await
+        .unwrap();
+    }
+    let pack =
+        supplywatch::report::evidence::gather(&store, "acme", &config.questionnaires, at(21))
+            .await
+            .unwrap()
+            .unwrap();
+    store.close().await;
+    let out = scratch.path("pack");
+    supplywatch::report::evidence::write(pack, &out, false).unwrap();
+
+    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/evidence");
+    for name in ["index.html", "evidence.json", "AUDIT-CHAIN-HEAD.txt"] {
+        let written = without_hashes(&read(&out.join(name)));
+        let path = golden.join(name);
+        if std::env::var_os("SUPPLYWATCH_BLESS").is_some() {
+            std::fs::create_dir_all(&golden).unwrap();
+            std::fs::write(&path, &written).unwrap();
+            continue;
+        }
+        assert_eq!(
+            written,
+            read(&path),
+            "{name} differs from its golden file (SUPPLYWATCH_BLESS=1 rewrites it)"
+        );
+    }
+}
