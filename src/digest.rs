@@ -1,7 +1,8 @@
 //! The weekly digest: what the risk manager (and the CISO) reads on Monday
 //! morning, rendered as plain text and as HTML for one multipart e-mail.
 //! Pure: [`DigestInput`] is gathered from the store elsewhere
-//! (`pipeline::digest_input`); this module only renders it.
+//! (`pipeline::digest_input`); this module only renders it, the HTML part
+//! in `html`.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -9,12 +10,13 @@ use std::fmt::Write as _;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::Serialize;
 
-use crate::checks::Severity;
 use crate::checks::paperwork::Deadline;
 use crate::checks::score::Grade;
-use crate::mail::text::{header_line, html, plain};
+use crate::mail::text::{header_line, plain};
 use crate::registry::Questionnaire;
 use crate::store::StoredFinding;
+
+mod html;
 
 /// One supplier's standing for the digest.
 #[derive(Debug, Clone, Serialize)]
@@ -110,8 +112,8 @@ const FOOTER: &str = "This digest is sent every week, also when all is well: \
 /// with the same sections in the same order.
 ///
 /// Every string from the registry, the store, suppliers or servers goes
-/// through [`html`] (HTML part), [`plain`] or [`header_line`] (text part and
-/// subject).
+/// into the HTML part as `html::Text`, and through [`plain`] or
+/// [`header_line`] into the text part and the subject.
 #[must_use]
 pub fn render(input: &DigestInput) -> Digest {
     let facts = Facts::new(input);
@@ -127,7 +129,7 @@ pub fn render(input: &DigestInput) -> Digest {
     );
     Digest {
         text: render_text(input, &facts, &subject),
-        html: render_html(input, &facts, &subject),
+        html: html::render_html(input, &facts, &subject),
         subject,
     }
 }
@@ -703,435 +705,13 @@ fn text_undelivered(out: &mut String, input: &DigestInput) {
     }
 }
 
-// ---------------------------------------------------------------------------
-// HTML.
-
-/// Untrusted text for HTML: [`html`], and `=` and `:` as character
-/// references too, so that no attribute-like (`onerror=`) or URL-like
-/// (`https://`) text survives even as inert characters in the source.
-fn esc(text: &str) -> String {
-    html(text).replace('=', "&#61;").replace(':', "&#58;")
-}
-
-/// [`esc`] of one line of at most `max` characters.
-fn esc_line(text: &str, max: usize) -> String {
-    esc(&header_line(text, max))
-}
-
-const FONT: &str = "font-family:Arial,Helvetica,sans-serif;";
-const MONO: &str = "font-family:Consolas,Menlo,'Courier New',monospace;";
-const TD: &str = "padding:6px 8px;border-bottom:1px solid #e5e7eb;vertical-align:top;";
-const TH: &str = "padding:6px 8px;border-bottom:2px solid #d1d5db;text-align:left;\
-                  font-size:12px;color:#4b5563;font-weight:bold;";
-
-/// A coloured severity badge.
-fn badge(severity: Severity) -> String {
-    let (background, colour) = match severity {
-        Severity::Critical => ("#7f1d1d", "#ffffff"),
-        Severity::High => ("#dc2626", "#ffffff"),
-        Severity::Medium => ("#f59e0b", "#111827"),
-        Severity::Low => ("#607d8b", "#ffffff"),
-        Severity::Info => ("#9ca3af", "#111827"),
-    };
-    format!(
-        "<span style=\"display:inline-block;padding:2px 6px;border-radius:3px;\
-         background-color:{background};color:{colour};font-size:11px;font-weight:bold;\
-         line-height:14px;white-space:nowrap;text-transform:uppercase;\">{}</span>",
-        severity.as_str()
-    )
-}
-
-fn td(content: &str) -> String {
-    format!("<td style=\"{TD}word-break:break-word;\">{content}</td>")
-}
-
-fn td_nowrap(content: &str) -> String {
-    format!("<td style=\"{TD}white-space:nowrap;\">{content}</td>")
-}
-
-/// A data table; `rows` are runs of `<td>` cells, already safe.
-fn html_table(headers: &[&str], rows: &[String]) -> String {
-    let mut out = String::from(
-        "<table width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" \
-         border=\"0\" style=\"width:100%;border-collapse:collapse;font-size:13px;\">\n<tr>",
-    );
-    for h in headers {
-        let _ = write!(out, "<th style=\"{TH}\">{}</th>", html(h));
-    }
-    out.push_str("</tr>\n");
-    for row in rows {
-        out.push_str("<tr>");
-        out.push_str(row);
-        out.push_str("</tr>\n");
-    }
-    out.push_str("</table>");
-    out
-}
-
-fn html_none() -> String {
-    "<p style=\"margin:0;color:#6b7280;\">none</p>".to_owned()
-}
-
-fn html_more(total: usize, shown: usize) -> String {
-    if total > shown {
-        format!(
-            "<p style=\"margin:6px 0 0 0;color:#6b7280;font-size:12px;\">… and {} more</p>",
-            total - shown
-        )
-    } else {
-        String::new()
-    }
-}
-
-fn html_section(out: &mut String, title: &str, body: &str) {
-    let _ = write!(
-        out,
-        "<tr><td style=\"padding:18px 24px 0 24px;\">\n\
-         <h2 style=\"margin:0 0 8px 0;{FONT}font-size:16px;color:#111827;\
-         border-bottom:1px solid #e5e7eb;padding-bottom:4px;\">{}</h2>\n{body}\n</td></tr>\n",
-        html(title)
-    );
-}
-
-/// Supplier (bold), and the check under it in a monospace grey.
-fn html_who(facts: &Facts<'_>, f: &StoredFinding) -> String {
-    format!(
-        "<strong>{}</strong><br><span style=\"{MONO}font-size:12px;color:#4b5563;\">{}</span>",
-        esc_line(facts.name(&f.supplier), 120),
-        esc_line(&f.check, 120)
-    )
-}
-
-fn html_findings(
-    facts: &Facts<'_>,
-    findings: &[StoredFinding],
-    limit: usize,
-    last: &str,
-    when: impl Fn(&StoredFinding) -> String,
-) -> String {
-    if findings.is_empty() {
-        return html_none();
-    }
-    let rows: Vec<String> = findings
-        .iter()
-        .take(limit)
-        .map(|f| {
-            [
-                td_nowrap(&badge(f.severity)),
-                td(&html_who(facts, f)),
-                td(&format!(
-                    "<span style=\"{MONO}font-size:12px;\">{}</span>",
-                    esc_line(&f.target, 300)
-                )),
-                td(&format!(
-                    "{}{}",
-                    esc_line(&f.summary, 500),
-                    crate::report::explain::plain(&f.check).map_or_else(String::new, |(m, _)| {
-                        format!(
-                            "<br><span style=\"color:#555;\">What it means: {}</span>",
-                            esc(m)
-                        )
-                    })
-                )),
-                td(&esc(&when(f))),
-            ]
-            .concat()
-        })
-        .collect();
-    let mut out = html_table(
-        &["Severity", "Supplier / check", "Target", "Summary", last],
-        &rows,
-    );
-    out.push_str(&html_more(findings.len(), limit));
-    out
-}
-
-fn html_grades(facts: &Facts<'_>) -> String {
-    let labels = GRADES.iter().copied().chain(std::iter::once("not scored"));
-    let mut out = String::from(
-        "<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" \
-         border=\"0\" style=\"width:100%;border-collapse:collapse;\">\n<tr>",
-    );
-    for (label, n) in labels.zip(facts.grades) {
-        let _ = write!(
-            out,
-            "<td align=\"center\" width=\"16%\" style=\"padding:8px 4px;border:1px solid #e5e7eb;\
-             text-align:center;background-color:#f9fafb;\">\
-             <div style=\"{FONT}font-size:22px;font-weight:bold;color:#111827;\">{n}</div>\
-             <div style=\"{FONT}font-size:12px;color:#4b5563;\">{}</div></td>",
-            html(label)
-        );
-    }
-    out.push_str("</tr>\n</table>");
-    out
-}
-
-fn html_changes(facts: &Facts<'_>) -> String {
-    if facts.changes.is_empty() {
-        return html_none();
-    }
-    let rows: Vec<String> = facts
-        .changes
-        .iter()
-        .map(|s| {
-            let colour = match direction(s) {
-                "worse" => "#b91c1c",
-                "better" => "#15803d",
-                _ => "#374151",
-            };
-            [
-                td(&format!("<strong>{}</strong>", esc_line(&s.name, 120))),
-                td_nowrap(&format!(
-                    "{} &rarr; <strong>{}</strong>",
-                    esc_line(grade_name(s.grade_week_ago), 12),
-                    esc_line(grade_name(s.grade), 12)
-                )),
-                td_nowrap(&esc(&score_change(s, "\u{2192}"))),
-                td_nowrap(&format!(
-                    "<span style=\"color:{colour};font-weight:bold;\">{}</span>",
-                    direction(s)
-                )),
-            ]
-            .concat()
-        })
-        .collect();
-    html_table(&["Supplier", "Grade", "Score", ""], &rows)
-}
-
-fn html_deadlines(input: &DigestInput, facts: &Facts<'_>) -> String {
-    if input.deadlines.is_empty() {
-        return html_none();
-    }
-    let rows: Vec<String> = input
-        .deadlines
-        .iter()
-        .map(|d| {
-            [
-                td_nowrap(&d.date.to_string()),
-                td(&format!(
-                    "<strong>{}</strong>",
-                    esc_line(facts.name(&d.supplier), 120)
-                )),
-                td(&esc_line(d.what, 60)),
-                td(&esc_line(&d.subject, 200)),
-                td_nowrap(&days_left(input.today, d.date)),
-            ]
-            .concat()
-        })
-        .collect();
-    html_table(&["Date", "Supplier", "What", "Subject", "Days left"], &rows)
-}
-
-fn html_overdue(input: &DigestInput, facts: &Facts<'_>) -> String {
-    if input.overdue_questionnaires.is_empty() {
-        return html_none();
-    }
-    let rows: Vec<String> = input
-        .overdue_questionnaires
-        .iter()
-        .map(|q| {
-            [
-                td(&format!(
-                    "<strong>{}</strong>",
-                    esc_line(facts.name(&q.supplier), 120)
-                )),
-                td_nowrap(&format!("#{}", q.id)),
-                td(&esc_line(&q.template, 120)),
-                td_nowrap(&q.due.to_string()),
-                td_nowrap(&days_late(input.today, q.due)),
-            ]
-            .concat()
-        })
-        .collect();
-    html_table(&["Supplier", "#", "Template", "Due", "Late"], &rows)
-}
-
-fn html_ending(input: &DigestInput, facts: &Facts<'_>) -> String {
-    let rows: Vec<String> = input
-        .ending_acceptances
-        .iter()
-        .map(|a| {
-            [
-                td_nowrap(&a.until.to_string()),
-                td(&format!(
-                    "<strong>{}</strong>",
-                    esc_line(facts.name(&a.supplier), 120)
-                )),
-                td(&format!(
-                    "{} on {}",
-                    esc_line(&a.check, 60),
-                    esc_line(&ending_target(a), 120)
-                )),
-                td(&format!(
-                    "{}: {}",
-                    esc_line(&a.approved_by, 120),
-                    esc_line(&a.reason, 200)
-                )),
-            ]
-            .concat()
-        })
-        .collect();
-    html_table(&["Until", "Supplier", "Risk", "Approved"], &rows)
-}
-
-fn html_undelivered(input: &DigestInput) -> String {
-    let rows: Vec<String> = input
-        .undelivered
-        .iter()
-        .map(|u| {
-            [
-                td(&esc_line(&u.recipient, 200)),
-                td(&esc_line(&u.subject, 200)),
-                td_nowrap(&format!(
-                    "{}<br><span style=\"font-size:11px;color:#6b7280;\">queued {}</span>",
-                    u.attempts,
-                    esc(&when(u.queued_at))
-                )),
-                td(&esc_line(&u.last_error, 500)),
-            ]
-            .concat()
-        })
-        .collect();
-    html_table(&["Recipient", "Subject", "Attempts", "Last error"], &rows)
-}
-
-/// The document up to the sections: head, title, headline.
-fn html_top(out: &mut String, input: &DigestInput, facts: &Facts<'_>, subject: &str) {
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{}</title></head>\n\
-         <body style=\"margin:0;padding:0;background-color:#f3f4f6;{FONT}color:#111827;\">\n\
-         <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\" \
-         style=\"width:100%;background-color:#f3f4f6;\"><tr><td align=\"center\" style=\"padding:16px 8px;\">\n\
-         <table role=\"presentation\" width=\"{HTML_WIDTH}\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\" \
-         style=\"width:100%;max-width:{HTML_WIDTH}px;background-color:#ffffff;border:1px solid #d1d5db;\
-         {FONT}font-size:14px;line-height:1.4;color:#111827;text-align:left;\">\n",
-        esc(subject)
-    );
-
-    // Title and headline.
-    let _ = write!(
-        out,
-        "<tr><td style=\"padding:20px 24px 0 24px;\">\n\
-         <h1 style=\"margin:0;{FONT}font-size:20px;color:#111827;\">supplywatch weekly digest</h1>\n\
-         <p style=\"margin:4px 0 0 0;font-size:13px;color:#4b5563;\">{} &middot; {} suppliers &middot; \
-         covers {} to {}</p>\n</td></tr>\n",
-        input.today,
-        input.suppliers.len(),
-        esc(&when(input.since)),
-        esc(&when(input.generated_at))
-    );
-    let (background, border) = if facts.all_well(input) {
-        ("#ecfdf5", "#15803d")
-    } else {
-        ("#fef2f2", "#b91c1c")
-    };
-    let _ = write!(
-        out,
-        "<tr><td style=\"padding:16px 24px 0 24px;\">\n\
-         <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\" \
-         style=\"width:100%;border-collapse:collapse;\"><tr>\
-         <td style=\"padding:12px 14px;background-color:{background};border-left:4px solid {border};\">\
-         <p style=\"margin:0;font-size:15px;font-weight:bold;\">{}</p>\
-         <p style=\"margin:4px 0 0 0;font-size:13px;color:#374151;\">{}</p>\
-         </td></tr></table>\n</td></tr>\n",
-        esc(&facts.headline(input)),
-        esc(&open_counts_line(input.open_counts))
-    );
-}
-
-fn render_html(input: &DigestInput, facts: &Facts<'_>, subject: &str) -> String {
-    let mut out = String::with_capacity(16 * 1024);
-    html_top(&mut out, input, facts, subject);
-    html_section(&mut out, "Grade distribution", &html_grades(facts));
-    html_section(
-        &mut out,
-        "Grade changes since a week ago",
-        &html_changes(facts),
-    );
-    html_section(
-        &mut out,
-        &format!("New findings this week ({})", input.new_findings.len()),
-        &html_findings(
-            facts,
-            &input.new_findings,
-            MAX_LISTED,
-            "Opened",
-            opened_text,
-        ),
-    );
-    html_section(
-        &mut out,
-        &format!("Resolved this week ({})", input.resolved_findings.len()),
-        &html_findings(
-            facts,
-            &input.resolved_findings,
-            MAX_LISTED,
-            "Resolved",
-            resolved_text,
-        ),
-    );
-    html_section(
-        &mut out,
-        &format!("Deadlines in the next 30 days ({})", input.deadlines.len()),
-        &html_deadlines(input, facts),
-    );
-    html_section(
-        &mut out,
-        &format!(
-            "Overdue questionnaires ({})",
-            input.overdue_questionnaires.len()
-        ),
-        &html_overdue(input, facts),
-    );
-    html_section(
-        &mut out,
-        "The ten worst open findings",
-        &html_findings(facts, &input.worst_open, WORST_SHOWN, "Open since", |f| {
-            open_since(f, input.generated_at)
-        }),
-    );
-    if !input.ending_acceptances.is_empty() {
-        html_section(
-            &mut out,
-            &format!(
-                "Accepted risks ending within 14 days ({})",
-                input.ending_acceptances.len()
-            ),
-            &html_ending(input, facts),
-        );
-    }
-    if !input.undelivered.is_empty() {
-        html_section(
-            &mut out,
-            &format!(
-                "E-mails that could not be delivered ({})",
-                input.undelivered.len()
-            ),
-            &html_undelivered(input),
-        );
-    }
-
-    let _ = write!(
-        out,
-        "<tr><td style=\"padding:24px 24px 20px 24px;\">\n\
-         <p style=\"margin:0;padding-top:10px;border-top:1px solid #e5e7eb;font-size:12px;color:#6b7280;\">{}</p>\n\
-         <p style=\"margin:4px 0 0 0;font-size:12px;color:#6b7280;\">Generated by supplywatch at {}.</p>\n\
-         </td></tr>\n</table>\n</td></tr></table>\n</body></html>\n",
-        esc(FOOTER),
-        esc(&when(input.generated_at))
-    );
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
     use serde_json::json;
 
     use super::*;
+    use crate::checks::Severity;
     use crate::store::FindingState;
 
     const HOSTILE: &str = "<script>alert(1)</script>\"><img src=x onerror=alert(1)>\r\nBcc: x@y";
@@ -1400,7 +980,7 @@ mod tests {
         assert!(page.contains("in 4 days"));
         assert!(page.contains("lasted 11 days"));
         assert!(page.contains("550 5.1.1 mailbox unavailable"));
-        assert!(page.contains(&esc(FOOTER)));
+        assert!(page.contains(&html_escape(FOOTER)));
     }
 
     #[test]
@@ -1428,7 +1008,7 @@ mod tests {
 
     /// The escaping the HTML part applies to catalogue text.
     fn html_escape(text: &str) -> String {
-        super::esc(text)
+        maud::Render::render(&html::Text::new(text)).into_string()
     }
 
     #[test]
@@ -1474,9 +1054,9 @@ mod tests {
         let all_well =
             "All is well: nothing is open at high or worse, and every e-mail was delivered.";
         assert!(digest.text.contains(all_well));
-        assert!(digest.html.contains(&esc(all_well)));
+        assert!(digest.html.contains(&html_escape(all_well)));
         assert!(digest.text.contains(FOOTER));
-        assert!(digest.html.contains(&esc(FOOTER)));
+        assert!(digest.html.contains(&html_escape(FOOTER)));
         // Sections 4 to 8 say "none"; there is no undelivered section.
         assert_eq!(
             digest.text.matches("\n  none\n").count(),

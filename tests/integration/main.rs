@@ -23,6 +23,7 @@ mod concentration;
 mod config_errors;
 mod csv;
 mod daemon;
+mod digest;
 mod dns;
 mod escalation;
 mod evidence;
