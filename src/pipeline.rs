@@ -493,18 +493,8 @@ async fn digest_suppliers(
         })
         .collect();
     suppliers.sort_by(|a, b| {
-        (
-            a.grade.is_none(),
-            std::cmp::Reverse(a.grade),
-            a.score,
-            &a.id,
-        )
-            .cmp(&(
-                b.grade.is_none(),
-                std::cmp::Reverse(b.grade),
-                b.score,
-                &b.id,
-            ))
+        crate::report::worst_first(a.grade, a.score, &a.id)
+            .cmp(&crate::report::worst_first(b.grade, b.score, &b.id))
     });
     Ok(suppliers)
 }
