@@ -307,7 +307,7 @@ fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 const STYLE: &str = "body{font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#111827;max-width:980px;margin:24px auto;padding:0 16px}\
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;border-bottom:1px solid #d1d5db;padding-bottom:4px;margin-top:28px}\
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{border-bottom:1px solid #e5e7eb;padding:5px 8px;text-align:left;vertical-align:top}\
-th{color:#4b5563;font-size:12px}.muted{color:#6b7280}.mono{font-family:Consolas,Menlo,monospace;font-size:12px;word-break:break-all}\
+th{color:#4b5563;font-size:12px}.muted{color:#6b7280}.mono{font-family:Consolas,Menlo,monospace;font-size:12px;overflow-wrap:anywhere}\
 .bad{color:#b91c1c;font-weight:bold}section{break-inside:auto}@media print{h2{break-before:page}body{margin:0}}";
 
 fn day(t: &DateTime<Utc>) -> String {
@@ -316,6 +316,15 @@ fn day(t: &DateTime<Utc>) -> String {
 
 fn opt_day(d: Option<NaiveDate>) -> String {
     d.map_or_else(|| "—".to_owned(), |d| d.to_string())
+}
+
+/// A list, comma-separated, or a dash when empty.
+fn listed(items: &[String]) -> String {
+    if items.is_empty() {
+        "—".to_owned()
+    } else {
+        items.join(", ")
+    }
 }
 
 fn or_dash(text: Option<&str>) -> &str {
@@ -348,9 +357,9 @@ pub fn render(pack: &EvidencePack) -> Markup {
                         tr { th { "Status" } td { (s.status) (if s.in_registry { "" } else { " (no longer in the registry)" }) } }
                         tr { th { "Owner" } td { (or_dash(s.owner.as_deref())) } }
                         tr { th { "Security contact" } td { (or_dash(s.security_contact.as_deref())) } }
-                        tr { th { "Services" } td { (s.services.join(", ")) } }
-                        tr { th { "Domains" } td.mono { (s.domains.join(", ")) } }
-                        tr { th { "Endpoints" } td.mono { (s.endpoints.join(", ")) } }
+                        tr { th { "Services" } td { (listed(&s.services)) } }
+                        tr { th { "Domains" } td.mono { (listed(&s.domains)) } }
+                        tr { th { "Endpoints" } td.mono { (listed(&s.endpoints)) } }
                         tr { th { "LEI" } td.mono { (or_dash(s.lei.as_deref())) } }
                         tr { th { "Country" } td { (or_dash(s.country.as_deref())) } }
                         tr { th { "Exit plan" } td { (or_dash(s.exit_plan.as_deref())) } }
