@@ -108,6 +108,10 @@ pub fn evaluate(
         .map(|o| {
             let mut findings = Vec::new();
             let mut errors = Vec::new();
+            // Endpoints whose handshake fails on what their certificate
+            // is: their pages cannot be fetched for the same cause, which
+            // the certificate's findings already tell.
+            let mut fail_on_certificate = Vec::new();
             for endpoint in &o.endpoints {
                 if let crate::probe::Reach::Refused { reason, .. } = &endpoint.reach {
                     errors.push(TargetError {
@@ -115,9 +119,27 @@ pub fn evaluate(
                         message: format!("not probed: {reason}"),
                     });
                 }
-                findings.extend(tls::check(endpoint, now, policy));
+                let judged = tls::check(endpoint, now, policy);
+                if tls::failed_on_its_certificate(endpoint, &judged) {
+                    fail_on_certificate.push(endpoint.target.as_str());
+                }
+                findings.extend(judged);
             }
             for page in &o.http {
+                if fail_on_certificate.contains(&page.target.as_str()) {
+                    let (same_cause, rest): (Vec<Finding>, Vec<Finding>) =
+                        http::check(page, now, policy)
+                            .into_iter()
+                            .partition(|f| f.check == "http.unreachable");
+                    if !same_cause.is_empty() {
+                        errors.push(TargetError {
+                            target: page.target.clone(),
+                            message: "the HTTP checks could not run: no client completes the TLS handshake with this certificate (see its findings)".to_owned(),
+                        });
+                    }
+                    findings.extend(rest);
+                    continue;
+                }
                 if let Some(refusal) = page.refused()
                     && !errors.iter().any(|e| e.target == page.target)
                 {

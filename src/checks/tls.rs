@@ -26,7 +26,11 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
     };
     match &obs.reach {
         Reach::Refused { .. } => return out,
-        Reach::Unreachable { stage, error, timed_out } => {
+        Reach::Unreachable {
+            stage,
+            error,
+            timed_out,
+        } => {
             out.push(finding(
                 "tls.unreachable",
                 Severity::High,
@@ -35,15 +39,12 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
             ));
             return out;
         }
-        Reach::CertificateOnly { error } => out.push(finding(
-            "tls.unreachable",
-            Severity::High,
-            format!("{error} (the certificate was read anyway)"),
-            json!({"stage": "handshake", "error": error, "timed_out": false, "certificate_seen": true}),
-        )),
-        Reach::Handshake => {}
+        // Judged at the end: what the certificate is may explain the
+        // failed handshake.
+        Reach::CertificateOnly { .. } | Reach::Handshake => {}
     }
     let Some(tls) = &obs.tls else {
+        unexplained_handshake(obs, &mut out);
         return out;
     };
 
@@ -231,7 +232,62 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
             }),
         ));
     }
+    unexplained_handshake(obs, &mut out);
     out
+}
+
+/// What a certificate can be that makes a client refuse the handshake.
+pub const CERTIFICATE_CAUSES: [&str; 8] = [
+    "tls.weak_key",
+    "tls.weak_signature",
+    "tls.cert_expired",
+    "tls.cert_not_yet_valid",
+    "tls.self_signed",
+    "tls.untrusted_root",
+    "tls.hostname_mismatch",
+    "tls.incomplete_chain",
+];
+
+/// Whether `obs` is an endpoint whose handshake failed on what its
+/// certificate is (an RSA-1024 key that clients refuse …): reachable, its
+/// certificate judged, one root cause told once.
+#[must_use]
+pub fn failed_on_its_certificate(obs: &EndpointObservation, findings: &[Finding]) -> bool {
+    matches!(obs.reach, Reach::CertificateOnly { .. })
+        && findings
+            .iter()
+            .any(|f| f.target == obs.target && CERTIFICATE_CAUSES.contains(&f.check))
+}
+
+/// A handshake that failed although the certificate was read: when what the
+/// certificate is explains it, the findings about the certificate say so
+/// (the handshake's error in their evidence) and the server is not called
+/// unreachable — one root cause, one finding; otherwise `tls.unreachable`.
+fn unexplained_handshake(obs: &EndpointObservation, out: &mut Vec<Finding>) {
+    let Reach::CertificateOnly { error } = &obs.reach else {
+        return;
+    };
+    if failed_on_its_certificate(obs, out) {
+        for f in out
+            .iter_mut()
+            .filter(|f| CERTIFICATE_CAUSES.contains(&f.check))
+        {
+            if let Some(map) = f.evidence.as_object_mut() {
+                map.insert("handshake_error".to_owned(), json!(error));
+            }
+        }
+        return;
+    }
+    out.insert(
+        0,
+        Finding {
+            check: "tls.unreachable",
+            severity: Severity::High,
+            target: obs.target.clone(),
+            summary: format!("{error} (the certificate was read anyway)"),
+            evidence: json!({"stage": "handshake", "error": error, "timed_out": false, "certificate_seen": true}),
+        },
+    );
 }
 
 /// Whether a certificate the checks judge (not a self-signed root's own
@@ -603,6 +659,34 @@ mod tests {
         let chain = vec![good_chain(now)[0].clone()];
         let f = check(&obs(chain, Trust::UnknownIssuer), now, &Policy::default());
         assert_eq!(ids(&f), ["tls.incomplete_chain"]);
+    }
+
+    #[test]
+    fn a_handshake_refused_for_what_the_certificate_is_is_one_finding() {
+        let now = NOW();
+        let error = "peer's certificate uses an unsupported key".to_owned();
+        // An RSA-1024 key clients refuse: the weak key, not unreachability.
+        let mut chain = good_chain(now);
+        chain[0].key = KeyFacts {
+            algorithm: "RSA".into(),
+            bits: Some(1024),
+        };
+        let mut o = obs(chain, Trust::Trusted);
+        o.reach = Reach::CertificateOnly {
+            error: error.clone(),
+        };
+        let f = check(&o, now, &Policy::default());
+        assert_eq!(ids(&f), ["tls.weak_key"]);
+        assert_eq!(f[0].evidence["handshake_error"], error.as_str());
+        assert!(failed_on_its_certificate(&o, &f));
+        // A failed handshake the certificate does not explain is still
+        // the server's unreachability.
+        let mut o = obs(good_chain(now), Trust::Trusted);
+        o.reach = Reach::CertificateOnly { error };
+        let f = check(&o, now, &Policy::default());
+        assert_eq!(ids(&f), ["tls.unreachable"]);
+        assert!(f[0].summary.ends_with("(the certificate was read anyway)"));
+        assert!(!failed_on_its_certificate(&o, &f));
     }
 
     #[test]

@@ -63,7 +63,7 @@ async fn every_tls_id_fires_where_it_must_and_nowhere_else() {
         (TlsCase::SelfSigned, &["tls.self_signed"]),
         (TlsCase::UntrustedRoot, &["tls.untrusted_root"]),
         (TlsCase::IncompleteChain, &["tls.incomplete_chain"]),
-        (TlsCase::Rsa1024, &["tls.unreachable", "tls.weak_key"]),
+        (TlsCase::Rsa1024, &["tls.weak_key"]),
         (TlsCase::Sha1, &["tls.long_validity", "tls.weak_signature"]),
         (TlsCase::LongValidity, &["tls.long_validity"]),
         (TlsCase::Tls12Only, &["tls.no_tls13"]),
@@ -138,6 +138,32 @@ async fn every_tls_id_fires_where_it_must_and_nowhere_else() {
         "{weak}"
     );
     assert_eq!(weak["evidence"]["weak"][0]["key"]["bits"], 1024);
+    // One root cause, one finding: the server answers, its key is weak —
+    // not unreachable over TLS or HTTP; the HTTP checks say why they could
+    // not run.
+    let rsa1024 = by_id("rsa1024");
+    let ids: Vec<&str> = rsa1024["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["check"].as_str().unwrap())
+        .collect();
+    assert!(
+        !ids.contains(&"tls.unreachable") && !ids.contains(&"http.unreachable"),
+        "{ids:?}"
+    );
+    assert!(weak["evidence"]["handshake_error"].is_string(), "{weak}");
+    assert!(
+        rsa1024["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["message"]
+                .as_str()
+                .unwrap()
+                .contains("the HTTP checks could not run")),
+        "{rsa1024}"
+    );
 
     // Failures are told apart in the evidence.
     let stall = &finding_of(by_id("stall"), "tls.unreachable")["evidence"];
