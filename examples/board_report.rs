@@ -275,6 +275,8 @@ async fn build(dir: &Path) -> Result<BoardReport, Box<dyn std::error::Error>> {
             today: now().date_naive(),
             cadence: config.questionnaires.clone(),
         },
+        &config.register,
+        None,
     )
     .await?;
     store.close().await;

@@ -215,9 +215,21 @@ pub async fn from_store(
     register: &Register,
     asn: Option<&AsnTable>,
 ) -> Result<Concentration, crate::store::StoreError> {
-    let suppliers: Vec<SupplierRef> = store
-        .suppliers()
-        .await?
+    let suppliers = store.suppliers().await?;
+    of_suppliers(store, &suppliers, register, asn).await
+}
+
+/// [`from_store`] for the stored `suppliers` already read.
+///
+/// # Errors
+/// [`crate::store::StoreError`] on database failure or an unreadable row.
+pub async fn of_suppliers(
+    store: &crate::store::Store,
+    suppliers: &[crate::store::StoredSupplier],
+    register: &Register,
+    asn: Option<&AsnTable>,
+) -> Result<Concentration, crate::store::StoreError> {
+    let suppliers: Vec<SupplierRef> = suppliers
         .iter()
         .filter(|s| s.in_registry && s.status != crate::registry::SupplierStatus::Exited)
         .map(SupplierRef::from)

@@ -3,10 +3,10 @@
 //! Read-only; needs a database that has seen `check --save` or the daemon.
 
 use clap::Args;
-use supplywatch::concentration::{self, AsnTable, ProviderKind};
+use supplywatch::concentration::{self, ProviderKind};
 use supplywatch::report::{Format, concentration_csv, concentration_table};
 
-use super::{Globals, Outcome, UsageError, open_for_reading, print_json};
+use super::{Globals, Outcome, open_for_reading, print_json};
 
 #[derive(Debug, Args)]
 pub struct ConcentrationArgs {
@@ -22,10 +22,7 @@ pub async fn run(globals: &Globals, args: &ConcentrationArgs) -> anyhow::Result<
     let kind = args.kind;
     let (store, config) = open_for_reading(globals).await?;
     // Read before the store: a broken table is said before anything else.
-    let asn = match config.as_ref().and_then(|c| c.report.asn_table.as_deref()) {
-        Some(path) => Some(AsnTable::load(path).map_err(|e| UsageError(e.to_string()))?),
-        None => None,
-    };
+    let asn = super::asn_table(config.as_ref())?;
     let runs = store.recent_runs(1).await?;
     let register = config.map(|c| c.register).unwrap_or_default();
     let judged = concentration::from_store(&store, &register, asn.as_ref()).await;

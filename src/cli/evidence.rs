@@ -15,10 +15,14 @@ pub async fn run(globals: &Globals, id: &str, out: &Path, force: bool) -> anyhow
     let (store, config) = open_for_reading(globals).await?;
     let cadence = config.map(|c| c.questionnaires).unwrap_or_default();
     let gathered = gather(&store, id, &cadence, now).await;
-    let known = store.suppliers().await;
+    // The known ids only for an unknown one.
+    let known = match &gathered {
+        Ok(None) => Some(store.suppliers().await),
+        _ => None,
+    };
     store.close().await;
     let Some(pack) = gathered? else {
-        let known = known?;
+        let known = known.transpose()?.unwrap_or_default();
         return Err(super::unknown_supplier(id, known.iter().map(|s| s.id.as_str())).into());
     };
     let documents = pack

@@ -334,6 +334,18 @@ impl Globals {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// The config's `[report] asn_table`, read; a broken table is bad input.
+fn asn_table(
+    config: Option<&Config>,
+) -> Result<Option<supplywatch::concentration::AsnTable>, UsageError> {
+    config
+        .and_then(|c| c.report.asn_table.as_deref())
+        .map(|path| {
+            supplywatch::concentration::AsnTable::load(path).map_err(|e| UsageError(e.to_string()))
+        })
+        .transpose()
+}
+
 /// An id the database has no supplier for, with the ids it has.
 fn unknown_supplier<'a>(id: &str, known: impl Iterator<Item = &'a str>) -> UsageError {
     let known: Vec<&str> = known.collect();

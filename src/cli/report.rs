@@ -91,22 +91,9 @@ pub async fn run(globals: &Globals, args: &ReportArgs) -> anyhow::Result<Outcome
         today,
         cadence,
     };
-    let asn = match config.as_ref().and_then(|c| c.report.asn_table.as_deref()) {
-        Some(path) => Some(
-            supplywatch::concentration::AsnTable::load(path)
-                .map_err(|e| UsageError(e.to_string()))?,
-        ),
-        None => None,
-    };
+    let asn = super::asn_table(config.as_ref())?;
     let register = config.map(|c| c.register).unwrap_or_default();
-    let report = match BoardReport::gather(&store, period).await {
-        Ok(report) => {
-            report
-                .with_concentration(&store, &register, asn.as_ref())
-                .await
-        }
-        Err(e) => Err(e),
-    };
+    let report = BoardReport::gather(&store, period, &register, asn.as_ref()).await;
     store.close().await;
     let report = report?;
     write_atomically(&args.out, report.to_html().as_bytes(), args.force)?;

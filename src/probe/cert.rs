@@ -100,7 +100,7 @@ pub fn parse(der: &[u8]) -> Result<CertFacts, CertError> {
         signature_algorithm: signature_name(&cert.signature_algorithm.algorithm.to_id_string()),
         is_ca: cert.is_ca(),
         serial: cert.raw_serial_as_string(),
-        sha256: sha256_hex(der),
+        sha256: crate::store::sha256_hex(der),
     })
 }
 
@@ -206,18 +206,6 @@ fn signature_name(oid: &str) -> String {
         other => other,
     }
     .to_owned()
-}
-
-fn sha256_hex(der: &[u8]) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, der);
-    digest
-        .as_ref()
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            use std::fmt::Write as _;
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 #[cfg(test)]

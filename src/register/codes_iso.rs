@@ -619,6 +619,18 @@ pub fn lei_with_check_digits(prefix18: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// The vectors the registry's first LEI and country checks were held to.
+    #[test]
+    fn the_registry_s_first_vectors_hold() {
+        assert!(lei_check("506700GE1G29325QX363").is_ok());
+        assert!(lei_check("506700GE1G29325QX364").is_err());
+        assert!(lei_check("506700ge1g29325qx363").is_err());
+        assert!(lei_check("506700").is_err());
+        assert!(is_country("NL"));
+        assert!(!is_country("nl"));
+        assert!(!is_country("NLD"));
+    }
+
     fn assert_sorted_unique(table: &[(&str, &str)]) {
         for pair in table.windows(2) {
             assert!(

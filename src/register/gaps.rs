@@ -55,13 +55,7 @@ pub fn missing(supplier: &Supplier, register: &Register) -> Vec<&'static str> {
             need(s.reliance.is_none(), "B_02.02 c0180 level of reliance");
             // B_07.01 assesses the services of a live arrangement that
             // support a critical or important function.
-            let critical = s.functions.iter().any(|f| {
-                register
-                    .functions
-                    .iter()
-                    .any(|x| &x.id == f && x.is_critical())
-            });
-            if !critical || r.termination.is_some() {
+            if !register.supports_critical(s) || r.termination.is_some() {
                 continue;
             }
             need(

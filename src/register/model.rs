@@ -32,6 +32,16 @@ impl Register {
     pub fn is_declared(&self) -> bool {
         self.entity.is_some() || self.reference_date.is_some()
     }
+
+    /// Whether `service` supports a critical or important function (the
+    /// services `B_07.01` assesses).
+    #[must_use]
+    pub fn supports_critical(&self, service: &Service) -> bool {
+        service
+            .functions
+            .iter()
+            .any(|f| self.functions.iter().any(|x| &x.id == f && x.is_critical()))
+    }
 }
 
 /// An entity of the group (the reporting one, one in the scope of

@@ -832,12 +832,7 @@ pub fn build(
             }
             // B_07.01 assesses the services that support a critical or
             // important function (and any whose assessment is given).
-            let supports_critical = service.functions.iter().any(|f| {
-                register
-                    .functions
-                    .iter()
-                    .any(|x| &x.id == f && x.is_critical())
-            });
+            let supports_critical = register.supports_critical(service);
             let assessment_given = service.substitutability.is_some()
                 || service.last_audit.is_some()
                 || service.exit_plan.is_some()

@@ -205,60 +205,6 @@ pub struct Supplier {
     pub severity: std::collections::BTreeMap<String, Severity>,
 }
 
-/// Checks an ISO 17442 LEI: 20 characters, upper-case alphanumerics, with
-/// ISO 7064 MOD 97-10 check digits.
-#[must_use]
-pub fn is_valid_lei(lei: &str) -> bool {
-    if lei.len() != 20
-        || !lei
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
-    {
-        return false;
-    }
-    let mut remainder: u32 = 0;
-    for b in lei.bytes() {
-        let value = if b.is_ascii_digit() {
-            u32::from(b - b'0')
-        } else {
-            u32::from(b - b'A') + 10
-        };
-        remainder = if value >= 10 {
-            (remainder * 100 + value) % 97
-        } else {
-            (remainder * 10 + value) % 97
-        };
-    }
-    remainder == 1
-}
-
-/// Checks the shape of an ISO 3166-1 alpha-2 code (two upper-case letters).
-#[must_use]
-pub fn is_valid_country(code: &str) -> bool {
-    code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lei_check_digits() {
-        // A published LEI (GLEIF itself).
-        assert!(is_valid_lei("506700GE1G29325QX363"));
-        assert!(!is_valid_lei("506700GE1G29325QX364"));
-        assert!(!is_valid_lei("506700ge1g29325qx363"));
-        assert!(!is_valid_lei("506700"));
-    }
-
-    #[test]
-    fn country_shape() {
-        assert!(is_valid_country("NL"));
-        assert!(!is_valid_country("nl"));
-        assert!(!is_valid_country("NLD"));
-    }
-}
-
 /// A risk the organisation has accepted: a finding that stays recorded and
 /// visible, but is left out of the score and of escalation until `until`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -128,9 +128,8 @@ pub struct BoardReport {
     pub outbox: OutboxStats,
     /// E-mails given up on since the period's start.
     pub given_up: Vec<OutboxRow>,
-    /// The providers many suppliers depend on, as the probes saw them
-    /// (without the registry's register data and ASN table unless
-    /// [`BoardReport::with_concentration`] gives them).
+    /// The providers many suppliers depend on, as the probes saw them and
+    /// the register declares them.
     pub concentration: Concentration,
 }
 
@@ -247,11 +246,18 @@ impl<'a> History<'a> {
 }
 
 impl BoardReport {
-    /// Reads what the report shows from `store` (reads only).
+    /// Reads what the report shows from `store` (reads only); `register`
+    /// and `asn` complete the concentration section (subcontractors,
+    /// hosting networks).
     ///
     /// # Errors
     /// [`StoreError`] on database failure or an unreadable row.
-    pub async fn gather(store: &Store, period: BoardPeriod) -> Result<Self, StoreError> {
+    pub async fn gather(
+        store: &Store,
+        period: BoardPeriod,
+        register: &crate::register::Register,
+        asn: Option<&crate::concentration::AsnTable>,
+    ) -> Result<Self, StoreError> {
         let now = period.now;
         let all_suppliers = store.suppliers().await?;
         let live: Vec<&StoredSupplier> = all_suppliers.iter().filter(|s| s.in_registry).collect();
@@ -328,8 +334,7 @@ impl BoardReport {
         });
 
         let concentration =
-            crate::concentration::from_store(store, &crate::register::Register::default(), None)
-                .await?;
+            crate::concentration::of_suppliers(store, &all_suppliers, register, asn).await?;
         Ok(Self {
             period,
             suppliers,
@@ -348,21 +353,6 @@ impl BoardReport {
             given_up,
             concentration,
         })
-    }
-
-    /// The report with its concentration section read again with the
-    /// registry's register data (subcontractors) and the ASN table.
-    ///
-    /// # Errors
-    /// [`StoreError`] on database failure or an unreadable row.
-    pub async fn with_concentration(
-        mut self,
-        store: &Store,
-        register: &crate::register::Register,
-        asn: Option<&crate::concentration::AsnTable>,
-    ) -> Result<Self, StoreError> {
-        self.concentration = crate::concentration::from_store(store, register, asn).await?;
-        Ok(self)
     }
 
     /// Whether any run was ever recorded.

@@ -21,7 +21,7 @@ use crate::checks::paperwork::Deadline;
 use crate::registry::Questionnaire;
 use crate::store::{
     AuditEntry, AuditFilter, ChainReport, FindingFilter, ScorePoint, Store, StoreError,
-    StoredAcceptance, StoredFinding, StoredSupplier, SupplierNotice,
+    StoredAcceptance, StoredFinding, StoredSupplier, SupplierNotice, sha256_hex,
 };
 
 /// Why a pack could not be written.
@@ -169,15 +169,6 @@ fn extension(name: &str) -> Option<String> {
     let ext = Path::new(name).extension()?.to_str()?;
     (!ext.is_empty() && ext.len() <= 10 && ext.bytes().all(|b| b.is_ascii_alphanumeric()))
         .then(|| ext.to_ascii_lowercase())
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
-    digest.as_ref().iter().fold(String::new(), |mut out, b| {
-        use std::fmt::Write as _;
-        let _ = write!(out, "{b:02x}");
-        out
-    })
 }
 
 /// What [`write`] wrote.

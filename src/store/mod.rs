@@ -39,6 +39,7 @@ pub use registry::{
 pub use runs::{
     ObservationBlob, PruneReport, RunInput, RunReport, ScorePoint, ScoreRow, SeverityCounts,
     StoredObservation, StoredRun, SupplierScore, VOLATILE_HEADERS, canonical, preview_run,
+    sha256_hex,
 };
 
 /// The migrations in `migrations/`, embedded at build time.

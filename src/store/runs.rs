@@ -486,6 +486,13 @@ fn scrub_nonce_text(text: &str) -> String {
     out
 }
 
+/// The SHA-256 of `bytes`, in lower-case hex: documents, certificates,
+/// evidence packs.
+#[must_use]
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
+}
+
 pub(super) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     bytes.iter().fold(String::new(), |mut s, b| {

@@ -184,6 +184,8 @@ async fn report_of(path: &Path, config: &Config) -> BoardReport {
             today: now().date_naive(),
             cadence: config.questionnaires.clone(),
         },
+        &config.register,
+        None,
     )
     .await
     .unwrap();
