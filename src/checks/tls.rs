@@ -1,5 +1,6 @@
 //! `tls.*` checks over an [`EndpointObservation`].
 
+use crate::registry::CheckId;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde_json::json;
 
@@ -14,7 +15,7 @@ use crate::probe::{CertFacts, EndpointObservation, Reach, Trust};
 )]
 pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> Vec<Finding> {
     let mut out = Vec::new();
-    let finding = |check: &'static str,
+    let finding = |check: CheckId,
                    severity: Severity,
                    summary: String,
                    evidence: serde_json::Value| Finding {
@@ -32,7 +33,7 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
             timed_out,
         } => {
             out.push(finding(
-                "tls.unreachable",
+                CheckId::TlsUnreachable,
                 Severity::High,
                 error.clone(),
                 json!({"stage": stage, "error": error, "timed_out": timed_out, "addresses": obs.addresses}),
@@ -53,7 +54,7 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
         && version != "TLSv1.3"
     {
         out.push(finding(
-            "tls.no_tls13",
+            CheckId::TlsNoTls13,
             Severity::Low,
             format!("the server does not negotiate TLS 1.3 (negotiated {version})"),
             json!({"negotiated": version, "cipher_suite": tls.cipher_suite}),
@@ -67,7 +68,7 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
         .collect();
     if !accepted.is_empty() {
         out.push(finding(
-            "tls.legacy_protocol",
+            CheckId::TlsLegacyProtocol,
             Severity::Medium,
             format!("the server accepts {}", accepted.join(" and ")),
             json!({"accepted": accepted, "probes": obs.legacy}),
@@ -79,7 +80,7 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
     let Some(leaf) = tls.chain.first() else {
         if !tls.unparseable.is_empty() {
             out.push(finding(
-                "tls.untrusted_root",
+                CheckId::TlsUntrustedRoot,
                 Severity::High,
                 format!(
                     "the server presented a certificate that cannot be parsed ({})",
@@ -98,7 +99,7 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
     if !name_matches(leaf, &obs.host) {
         let names = presented_names(leaf);
         out.push(finding(
-            "tls.hostname_mismatch",
+            CheckId::TlsHostnameMismatch,
             Severity::High,
             format!(
                 "the certificate is not valid for {} (it names {})",
@@ -119,7 +120,7 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
     let subjects: Vec<&String> = tls.chain.iter().map(|c| &c.subject).collect();
     if self_signed {
         out.push(finding(
-            "tls.self_signed",
+            CheckId::TlsSelfSigned,
             Severity::High,
             format!("the certificate is self-signed ('{}')", leaf.subject),
             json!({"subject": leaf.subject, "sha256": leaf.sha256}),
@@ -127,7 +128,7 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
     } else {
         match &tls.trust {
             Trust::UnknownIssuer if !tls.unparseable.is_empty() => out.push(finding(
-                "tls.untrusted_root",
+                CheckId::TlsUntrustedRoot,
                 Severity::High,
                 format!(
                     "the chain does not lead to a trusted root, and the server sends a certificate that cannot be parsed ({})",
@@ -136,7 +137,7 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
                 json!({"presented": subjects, "unparseable": tls.unparseable, "trust": tls.trust}),
             )),
             Trust::UnknownIssuer if !top.is_ca && !top.self_issued => out.push(finding(
-                "tls.incomplete_chain",
+                CheckId::TlsIncompleteChain,
                 Severity::Medium,
                 format!(
                     "the server sends no intermediate certificate: '{}' is issued by '{}', which it does not send",
@@ -145,7 +146,7 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
                 json!({"presented": subjects, "missing_issuer": top.issuer}),
             )),
             Trust::UnknownIssuer => out.push(finding(
-                "tls.untrusted_root",
+                CheckId::TlsUntrustedRoot,
                 Severity::High,
                 format!("the chain is issued by '{}', which is not trusted", top.issuer),
                 json!({"presented": subjects, "root_issuer": top.issuer}),
@@ -154,7 +155,7 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
             // reported by tls.weak_signature below, with the certificate.
             Trust::BadSignature { .. } if signs_weakly(tls) => {}
             Trust::BadSignature { detail } | Trust::Other { detail } => out.push(finding(
-                "tls.untrusted_root",
+                CheckId::TlsUntrustedRoot,
                 Severity::High,
                 format!("the chain does not validate to a trusted root: {detail}"),
                 json!({"presented": subjects, "trust": tls.trust, "unparseable": tls.unparseable}),
@@ -184,7 +185,7 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
             .and_then(|w| w.as_str())
             .unwrap_or("weak key");
         out.push(finding(
-            "tls.weak_key",
+            CheckId::TlsWeakKey,
             Severity::High,
             format!("{} uses {why}", describe_position(first)),
             json!({"weak": weak_keys}),
@@ -201,7 +202,7 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
             .and_then(|a| a.as_str())
             .unwrap_or("?");
         out.push(finding(
-            "tls.weak_signature",
+            CheckId::TlsWeakSignature,
             Severity::High,
             format!("{} is signed with {algorithm}", describe_position(first)),
             json!({"weak": weak_sigs}),
@@ -216,7 +217,7 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
     let max_days = cab_max_validity_days(leaf.not_before.date_naive());
     if validity > TimeDelta::days(max_days) {
         out.push(finding(
-            "tls.long_validity",
+            CheckId::TlsLongValidity,
             Severity::Low,
             format!(
                 "the certificate is valid for {}, more than the {max_days} days allowed for certificates issued on {}",
@@ -237,15 +238,15 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
 }
 
 /// What a certificate can be that makes a client refuse the handshake.
-pub const CERTIFICATE_CAUSES: [&str; 8] = [
-    "tls.weak_key",
-    "tls.weak_signature",
-    "tls.cert_expired",
-    "tls.cert_not_yet_valid",
-    "tls.self_signed",
-    "tls.untrusted_root",
-    "tls.hostname_mismatch",
-    "tls.incomplete_chain",
+pub const CERTIFICATE_CAUSES: [CheckId; 8] = [
+    CheckId::TlsWeakKey,
+    CheckId::TlsWeakSignature,
+    CheckId::TlsCertExpired,
+    CheckId::TlsCertNotYetValid,
+    CheckId::TlsSelfSigned,
+    CheckId::TlsUntrustedRoot,
+    CheckId::TlsHostnameMismatch,
+    CheckId::TlsIncompleteChain,
 ];
 
 /// Whether `obs` is an endpoint whose handshake failed on what its
@@ -281,7 +282,7 @@ fn unexplained_handshake(obs: &EndpointObservation, out: &mut Vec<Finding>) {
     out.insert(
         0,
         Finding {
-            check: "tls.unreachable",
+            check: CheckId::TlsUnreachable,
             severity: Severity::High,
             target: obs.target.clone(),
             summary: format!("{error} (the certificate was read anyway)"),
@@ -324,12 +325,12 @@ fn dates(
     leaf: &CertFacts,
     now: DateTime<Utc>,
     policy: &Policy,
-    push: &mut dyn FnMut(&'static str, Severity, String, serde_json::Value),
+    push: &mut dyn FnMut(CheckId, Severity, String, serde_json::Value),
 ) {
     let evidence = json!({"not_before": leaf.not_before, "not_after": leaf.not_after, "subject": leaf.subject});
     if now > leaf.not_after {
         push(
-            "tls.cert_expired",
+            CheckId::TlsCertExpired,
             Severity::Critical,
             format!(
                 "certificate expired {} on {}",
@@ -342,7 +343,7 @@ fn dates(
     }
     if now < leaf.not_before {
         push(
-            "tls.cert_not_yet_valid",
+            CheckId::TlsCertNotYetValid,
             Severity::High,
             format!(
                 "certificate is not valid until {} (in {})",
@@ -365,7 +366,7 @@ fn dates(
     };
     if let Some(severity) = severity {
         push(
-            "tls.cert_expiring",
+            CheckId::TlsCertExpiring,
             severity,
             format!(
                 "certificate expires in {} on {} ({}-day lifetime): renewal looks missed",
@@ -539,7 +540,7 @@ mod tests {
         ]
     }
 
-    fn ids(findings: &[Finding]) -> Vec<&'static str> {
+    fn ids(findings: &[Finding]) -> Vec<CheckId> {
         findings.iter().map(|f| f.check).collect()
     }
 
@@ -562,7 +563,7 @@ mod tests {
         chain[0].not_before = t(2026, 8, 27);
         chain[0].not_after = t(2026, 11, 25);
         let f = check(&obs(chain, Trust::Trusted), now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.cert_expired"]);
+        assert_eq!(ids(&f), [CheckId::TlsCertExpired]);
         assert_eq!(f[0].summary, "certificate expired 3 days ago on 2026-11-25");
         assert_eq!(f[0].severity, Severity::Critical);
     }
@@ -596,7 +597,7 @@ mod tests {
         let mut chain = good_chain(now);
         chain[0].not_before = now + TimeDelta::days(2);
         let f = check(&obs(chain, Trust::Trusted), now, &Policy::default());
-        assert!(ids(&f).contains(&"tls.cert_not_yet_valid"));
+        assert!(ids(&f).contains(&CheckId::TlsCertNotYetValid));
     }
 
     #[test]
@@ -641,14 +642,14 @@ mod tests {
             now,
             &Policy::default(),
         );
-        assert_eq!(ids(&f), ["tls.self_signed"]);
+        assert_eq!(ids(&f), [CheckId::TlsSelfSigned]);
 
         let chain = vec![
             good_chain(now)[0].clone(),
             ca("Rogue Intermediate", "Rogue Root CA"),
         ];
         let f = check(&obs(chain, Trust::UnknownIssuer), now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.untrusted_root"]);
+        assert_eq!(ids(&f), [CheckId::TlsUntrustedRoot]);
         assert!(
             f[0].summary
                 .contains("'CN=Rogue Root CA', which is not trusted"),
@@ -658,7 +659,7 @@ mod tests {
 
         let chain = vec![good_chain(now)[0].clone()];
         let f = check(&obs(chain, Trust::UnknownIssuer), now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.incomplete_chain"]);
+        assert_eq!(ids(&f), [CheckId::TlsIncompleteChain]);
     }
 
     #[test]
@@ -676,7 +677,7 @@ mod tests {
             error: error.clone(),
         };
         let f = check(&o, now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.weak_key"]);
+        assert_eq!(ids(&f), [CheckId::TlsWeakKey]);
         assert_eq!(f[0].evidence["handshake_error"], error.as_str());
         assert!(failed_on_its_certificate(&o, &f));
         // A failed handshake the certificate does not explain is still
@@ -684,7 +685,7 @@ mod tests {
         let mut o = obs(good_chain(now), Trust::Trusted);
         o.reach = Reach::CertificateOnly { error };
         let f = check(&o, now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.unreachable"]);
+        assert_eq!(ids(&f), [CheckId::TlsUnreachable]);
         assert!(f[0].summary.ends_with("(the certificate was read anyway)"));
         assert!(!failed_on_its_certificate(&o, &f));
     }
@@ -699,7 +700,7 @@ mod tests {
         };
         chain[1].signature_algorithm = "sha1WithRSAEncryption".into();
         let f = check(&obs(chain, Trust::Trusted), now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.weak_key", "tls.weak_signature"]);
+        assert_eq!(ids(&f), [CheckId::TlsWeakKey, CheckId::TlsWeakSignature]);
         assert!(f[0].summary.contains("1024 bits"));
         assert!(f[1].summary.contains("intermediate"));
 
@@ -727,7 +728,7 @@ mod tests {
                 now,
                 &Policy::default()
             )),
-            ["tls.long_validity"]
+            [CheckId::TlsLongValidity]
         );
         // Validity counts both ends (notAfter − notBefore + 1 s): exactly
         // 200 days between the two is one second too many.
@@ -738,7 +739,7 @@ mod tests {
                 now,
                 &Policy::default()
             )),
-            ["tls.long_validity"]
+            [CheckId::TlsLongValidity]
         );
         chain[0].not_after = chain[0].not_before + TimeDelta::days(200) - TimeDelta::seconds(1);
         assert!(check(&obs(chain, Trust::Trusted), now, &Policy::default()).is_empty());
@@ -751,7 +752,7 @@ mod tests {
         chain[0].not_before = t(2025, 6, 1);
         chain[0].not_after = t(2025, 6, 1) + TimeDelta::days(398);
         let f = check(&obs(chain.clone(), Trust::Trusted), now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.long_validity"]);
+        assert_eq!(ids(&f), [CheckId::TlsLongValidity]);
         assert!(
             f[0].summary
                 .contains("398 days and 1 second, more than the 398 days"),
@@ -778,7 +779,7 @@ mod tests {
             },
         ] {
             let f = check(&obs(good_chain(now), trust.clone()), now, &Policy::default());
-            assert_eq!(ids(&f), ["tls.untrusted_root"], "{trust:?}");
+            assert_eq!(ids(&f), [CheckId::TlsUntrustedRoot], "{trust:?}");
             assert_eq!(f[0].severity, Severity::High);
             let (Trust::Other { detail } | Trust::BadSignature { detail }) = &trust else {
                 unreachable!()
@@ -801,14 +802,14 @@ mod tests {
         let mut chain = good_chain(now);
         chain[0].signature_algorithm = "sha1WithRSAEncryption".into();
         let f = check(&obs(chain, refused.clone()), now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.weak_signature"]);
+        assert_eq!(ids(&f), [CheckId::TlsWeakSignature]);
         // A self-signed root's SHA-1 is not judged, so it excuses nothing.
         let mut chain = good_chain(now);
         let mut root = ca("Test Root", "Test Root");
         root.signature_algorithm = "sha1WithRSAEncryption".into();
         chain.push(root);
         let f = check(&obs(chain, refused), now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.untrusted_root"]);
+        assert_eq!(ids(&f), [CheckId::TlsUntrustedRoot]);
     }
 
     #[test]
@@ -821,7 +822,7 @@ mod tests {
             "position 1: 'CN=Test Intermediate' is not judged, it follows a certificate that cannot be parsed".into(),
         ];
         let f = check(&o, now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.untrusted_root"]);
+        assert_eq!(ids(&f), [CheckId::TlsUntrustedRoot]);
         assert!(
             f[0].summary
                 .starts_with("the server presented a certificate that cannot be parsed"),
@@ -836,7 +837,7 @@ mod tests {
         o.tls.as_mut().unwrap().unparseable =
             vec!["position 1: unparseable certificate: bad".into()];
         let f = check(&o, now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.untrusted_root"]);
+        assert_eq!(ids(&f), [CheckId::TlsUntrustedRoot]);
         assert!(
             f[0].summary.contains("cannot be parsed"),
             "{}",
@@ -849,7 +850,7 @@ mod tests {
             vec!["position 1: unparseable certificate: bad".into()];
         assert_eq!(
             ids(&check(&o, now, &Policy::default())),
-            ["tls.untrusted_root"]
+            [CheckId::TlsUntrustedRoot]
         );
     }
 
@@ -860,7 +861,7 @@ mod tests {
         o.tls.as_mut().unwrap().version = Some("TLSv1.2".into());
         o.legacy[0].accepted = Some(true);
         let f = check(&o, now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.no_tls13", "tls.legacy_protocol"]);
+        assert_eq!(ids(&f), [CheckId::TlsNoTls13, CheckId::TlsLegacyProtocol]);
         assert_eq!(f[1].summary, "the server accepts TLSv1.0");
     }
 
@@ -876,7 +877,7 @@ mod tests {
         };
         assert_eq!(
             ids(&check(&o, now, &Policy::default())),
-            ["tls.unreachable"]
+            [CheckId::TlsUnreachable]
         );
         o.reach = Reach::Refused {
             address: "127.0.0.1".parse().unwrap(),

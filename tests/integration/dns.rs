@@ -132,13 +132,13 @@ async fn probe(
 }
 
 fn ids(findings: &[Finding]) -> BTreeSet<&'static str> {
-    findings.iter().map(|f| f.check).collect()
+    findings.iter().map(|f| f.check.as_str()).collect()
 }
 
 fn find<'a>(findings: &'a [Finding], id: &str) -> &'a Finding {
     findings
         .iter()
-        .find(|f| f.check == id)
+        .find(|f| f.check.as_str() == id)
         .unwrap_or_else(|| panic!("no {id} in {findings:#?}"))
 }
 
