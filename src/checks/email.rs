@@ -224,6 +224,7 @@ fn spf_permerror(domain: &str, eval: &spf::SpfEvaluation, push: &mut Push<'_>) {
                 "problem": problem,
                 "lookups": eval.lookups,
                 "void_lookups": eval.void_lookups,
+                "void_terms": eval.void_terms,
                 "lookup_terms": eval.lookup_terms,
                 "records": visits(eval),
             }),
@@ -614,6 +615,7 @@ mod tests {
         SpfEvaluation {
             lookups: 1,
             void_lookups: 0,
+            void_terms: Vec::new(),
             lookup_terms: vec!["include:_spf.provider.test (in example.com)".to_owned()],
             unexpanded: Vec::new(),
             records: Vec::new(),
