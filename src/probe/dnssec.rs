@@ -291,7 +291,17 @@ impl Walk<'_> {
         wanted.push((domain.clone(), RecordType::MX));
         wanted.push((domain.clone(), RecordType::A));
         for (name, record_type) in wanted {
-            let answer = self.fetch(&name, record_type).await?;
+            // A failed lookup of the zone's data leaves that RRset
+            // unjudged (the probe's own lookups report the failure); the
+            // chain and the other RRsets still stand.
+            let answer = match self.fetch(&name, record_type).await {
+                Ok(answer) => answer,
+                Err(Stop::Indeterminate(detail)) => {
+                    self.chain.push(format!("not validated: {detail}"));
+                    continue;
+                }
+                Err(other) => return Err(other),
+            };
             if answer.records.is_empty() {
                 continue;
             }
