@@ -226,7 +226,7 @@ fn dnssec_bogus(obs: &DomainObservation, now: DateTime<Utc>, push: &mut Push<'_>
     );
 }
 
-/// The first verified RRset none of whose signatures is valid at `now`:
+/// The first verified record set none of whose signatures is valid at `now`:
 /// expired, or not yet valid (RFC 4035 §5.3.1, dates in RFC 1982 serial
 /// number arithmetic as RFC 4034 §3.1.5 says).
 fn stale_signature(validation: &Validation, now: DateTime<Utc>) -> Option<BogusProblem> {

@@ -33,7 +33,7 @@ pub struct Validation {
     /// The zone validated (the domain's apex).
     pub zone: String,
     pub verdict: Verdict,
-    /// Every RRset whose signature verified, with the validity windows of
+    /// Every record set whose signature verified, with the validity windows of
     /// the signatures that verified.
     pub verified: Vec<VerifiedRrset>,
     /// What each step established, in order, for the evidence.
@@ -62,7 +62,7 @@ pub enum Verdict {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BogusProblem {
     pub reason: BogusReason,
-    /// Owner name and type of the RRset that failed.
+    /// Owner name and type of the record set that failed.
     pub name: String,
     pub record_type: String,
     pub detail: String,
@@ -72,9 +72,9 @@ pub struct BogusProblem {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BogusReason {
-    /// An RRset of a signed zone without an RRSIG (RFC 4035 §2.2, §5.3).
+    /// An record set of a signed zone without an RRSIG (RFC 4035 §2.2, §5.3).
     MissingRrsig,
-    /// An RRSIG whose signature does not verify over the RRset with the
+    /// An RRSIG whose signature does not verify over the record set with the
     /// key it names (RFC 4035 §5.3.3).
     SignatureInvalid,
     /// An RRSIG that names no key of the zone's DNSKEY set (RFC 4035 §5.3.1:
@@ -86,8 +86,8 @@ pub enum BogusReason {
     NoDnskey,
     /// No DNSKEY of the anchor's zone matches the trust anchor (RFC 4035 §5).
     AnchorMismatch,
-    /// An RRSIG signed by a zone that is not the RRset's zone or parent
-    /// (RFC 4035 §5.3.1: the signer must be the zone containing the RRset).
+    /// An RRSIG signed by a zone that is not the record set's zone or parent
+    /// (RFC 4035 §5.3.1: the signer must be the zone containing the record set).
     WrongSigner,
     /// A signature's validity period has ended (RFC 4035 §5.3.1); judged
     /// by the check from the dates the probe records.
@@ -103,10 +103,12 @@ impl BogusReason {
         match self {
             Self::MissingRrsig => "RFC 4035 §2.2 and §5.3",
             Self::SignatureInvalid => "RFC 4035 §5.3.3",
-            Self::NoMatchingKey | Self::WrongSigner => "RFC 4035 §5.3.1",
+            Self::NoMatchingKey
+            | Self::WrongSigner
+            | Self::SignatureExpired
+            | Self::SignatureNotYetValid => "RFC 4035 §5.3.1",
             Self::DsMatchesNoDnskey | Self::NoDnskey => "RFC 4035 §5.2",
             Self::AnchorMismatch => "RFC 4035 §5 and RFC 4033 §5",
-            Self::SignatureExpired | Self::SignatureNotYetValid => "RFC 4035 §5.3.1",
         }
     }
 
@@ -127,7 +129,7 @@ impl BogusReason {
     }
 }
 
-/// An RRset whose signature verified.
+/// An record set whose signature verified.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifiedRrset {
     pub name: String,
@@ -283,7 +285,7 @@ impl Walk<'_> {
         let anchor_zone = self.anchor.zone.clone();
         self.zone_keys(&anchor_zone, 0).await?;
         self.zone_keys(apex, 0).await?;
-        // The zone's own data: RFC 4035 §2.2 has every authoritative RRset signed.
+        // The zone's own data: RFC 4035 §2.2 has every authoritative record set signed.
         let mut wanted = vec![
             (apex.clone(), RecordType::SOA),
             (apex.clone(), RecordType::NS),
@@ -291,9 +293,9 @@ impl Walk<'_> {
         wanted.push((domain.clone(), RecordType::MX));
         wanted.push((domain.clone(), RecordType::A));
         for (name, record_type) in wanted {
-            // A failed lookup of the zone's data leaves that RRset
+            // A failed lookup of the zone's data leaves that record set
             // unjudged (the probe's own lookups report the failure); the
-            // chain and the other RRsets still stand.
+            // chain and the other record sets still stand.
             let answer = match self.fetch(&name, record_type).await {
                 Ok(answer) => answer,
                 Err(Stop::Indeterminate(detail)) => {
@@ -343,68 +345,11 @@ impl Walk<'_> {
             }
             let is_anchor = *zone == self.anchor.zone;
             // The DS at the parent, unless this is the anchor's zone.
-            let mut ds_set: Vec<DS> = Vec::new();
-            if !is_anchor {
-                let ds = self.fetch(zone, RecordType::DS).await?;
-                if ds.records.is_empty() {
-                    return Err(Stop::Insecure {
-                        zone: shown(zone),
-                        why: format!("no DS record for {} at its parent", shown(zone)),
-                    });
-                }
-                let Some(signer) = first_signer(&ds) else {
-                    return Err(bogus(
-                        BogusReason::MissingRrsig,
-                        zone,
-                        RecordType::DS,
-                        format!("the DS RRset of {} has no RRSIG", shown(zone)),
-                    ));
-                };
-                if signer == *zone || !signer.zone_of(zone) || !self.anchor.zone.zone_of(&signer) {
-                    return Err(bogus(
-                        BogusReason::WrongSigner,
-                        zone,
-                        RecordType::DS,
-                        format!(
-                            "the DS RRset of {} is signed by {}, not by a parent zone under the trust anchor",
-                            shown(zone),
-                            shown(&signer)
-                        ),
-                    ));
-                }
-                self.zone_keys(&signer, depth + 1).await?;
-                self.verify(&ds, zone, RecordType::DS, &signer)?;
-                ds_set = ds
-                    .records
-                    .iter()
-                    .filter_map(|r| match &r.data {
-                        RData::DNSSEC(DNSSECRData::DS(ds)) => Some(ds.clone()),
-                        _ => None,
-                    })
-                    .collect();
-                if !ds_set
-                    .iter()
-                    .any(|d| d.digest_type().is_supported() && d.algorithm().is_supported())
-                {
-                    return Err(Stop::Insecure {
-                        zone: shown(zone),
-                        why: format!(
-                            "the DS records of {} use only algorithms or digests not implemented",
-                            shown(zone)
-                        ),
-                    });
-                }
-                self.chain.push(format!(
-                    "DS of {} at {} verified ({})",
-                    shown(zone),
-                    shown(&signer),
-                    ds_set
-                        .iter()
-                        .map(|d| format!("key tag {}", d.key_tag()))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
+            let ds_set = if is_anchor {
+                Vec::new()
+            } else {
+                self.parent_ds(zone, depth).await?
+            };
             let answer = self.fetch(zone, RecordType::DNSKEY).await?;
             let keys: Vec<DNSKEY> = answer
                 .records
@@ -454,43 +399,9 @@ impl Walk<'_> {
                 .cloned()
                 .collect();
             if entry.is_empty() {
-                let tags: Vec<String> = keys
-                    .iter()
-                    .map(|k| {
-                        k.calculate_key_tag()
-                            .map_or_else(|_| "?".to_owned(), |t| t.to_string())
-                    })
-                    .collect();
-                return Err(if is_anchor {
-                    bogus(
-                        BogusReason::AnchorMismatch,
-                        zone,
-                        RecordType::DNSKEY,
-                        format!(
-                            "none of the DNSKEYs of {} (key tags {}) matches the trust anchor",
-                            shown(zone),
-                            tags.join(", ")
-                        ),
-                    )
-                } else {
-                    bogus(
-                        BogusReason::DsMatchesNoDnskey,
-                        zone,
-                        RecordType::DS,
-                        format!(
-                            "the DS records of {} (key tags {}) match none of its DNSKEYs (key tags {})",
-                            shown(zone),
-                            ds_set
-                                .iter()
-                                .map(|d| d.key_tag().to_string())
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                            tags.join(", ")
-                        ),
-                    )
-                });
+                return Err(no_entry_key(zone, is_anchor, &keys, &ds_set));
             }
-            // RFC 4035 §5.2: the DNSKEY RRset is signed by an entry key.
+            // RFC 4035 §5.2: the DNSKEY record set is signed by an entry key.
             self.check_signatures(&answer, zone, RecordType::DNSKEY, zone, &entry)?;
             self.chain.push(format!(
                 "DNSKEY set of {} verified by {} ({} keys)",
@@ -505,6 +416,71 @@ impl Walk<'_> {
             self.keys.insert(zone.clone(), keys);
             Ok(())
         })
+    }
+
+    /// The DS records of `zone` at its parent, their RRSIG verified with
+    /// the parent's keys, which are established first (RFC 4035 §5.2).
+    async fn parent_ds(&mut self, zone: &Name, depth: usize) -> Result<Vec<DS>, Stop> {
+        let ds = self.fetch(zone, RecordType::DS).await?;
+        if ds.records.is_empty() {
+            return Err(Stop::Insecure {
+                zone: shown(zone),
+                why: format!("no DS record for {} at its parent", shown(zone)),
+            });
+        }
+        let Some(signer) = first_signer(&ds) else {
+            return Err(bogus(
+                BogusReason::MissingRrsig,
+                zone,
+                RecordType::DS,
+                format!("the DS RRset of {} has no RRSIG", shown(zone)),
+            ));
+        };
+        if signer == *zone || !signer.zone_of(zone) || !self.anchor.zone.zone_of(&signer) {
+            return Err(bogus(
+                BogusReason::WrongSigner,
+                zone,
+                RecordType::DS,
+                format!(
+                    "the DS RRset of {} is signed by {}, not by a parent zone under the trust anchor",
+                    shown(zone),
+                    shown(&signer)
+                ),
+            ));
+        }
+        self.zone_keys(&signer, depth + 1).await?;
+        self.verify(&ds, zone, RecordType::DS, &signer)?;
+        let ds_set: Vec<DS> = ds
+            .records
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::DNSSEC(DNSSECRData::DS(ds)) => Some(ds.clone()),
+                _ => None,
+            })
+            .collect();
+        if !ds_set
+            .iter()
+            .any(|d| d.digest_type().is_supported() && d.algorithm().is_supported())
+        {
+            return Err(Stop::Insecure {
+                zone: shown(zone),
+                why: format!(
+                    "the DS records of {} use only algorithms or digests not implemented",
+                    shown(zone)
+                ),
+            });
+        }
+        self.chain.push(format!(
+            "DS of {} at {} verified ({})",
+            shown(zone),
+            shown(&signer),
+            ds_set
+                .iter()
+                .map(|d| format!("key tag {}", d.key_tag()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        Ok(ds_set)
     }
 
     /// Verifies `answer` (records of `record_type` at `name`) with the keys
@@ -622,6 +598,46 @@ impl Walk<'_> {
                 shown(zone)
             ),
         ))
+    }
+}
+
+/// Why no DNSKEY of `zone` is vouched for: none matches the trust anchor,
+/// or none matches the parent's DS records (RFC 4035 §5.2).
+fn no_entry_key(zone: &Name, is_anchor: bool, keys: &[DNSKEY], ds_set: &[DS]) -> Stop {
+    let tags: Vec<String> = keys
+        .iter()
+        .map(|k| {
+            k.calculate_key_tag()
+                .map_or_else(|_| "?".to_owned(), |t| t.to_string())
+        })
+        .collect();
+    if is_anchor {
+        bogus(
+            BogusReason::AnchorMismatch,
+            zone,
+            RecordType::DNSKEY,
+            format!(
+                "none of the DNSKEYs of {} (key tags {}) matches the trust anchor",
+                shown(zone),
+                tags.join(", ")
+            ),
+        )
+    } else {
+        bogus(
+            BogusReason::DsMatchesNoDnskey,
+            zone,
+            RecordType::DS,
+            format!(
+                "the DS records of {} (key tags {}) match none of its DNSKEYs (key tags {})",
+                shown(zone),
+                ds_set
+                    .iter()
+                    .map(|d| d.key_tag().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                tags.join(", ")
+            ),
+        )
     }
 }
 

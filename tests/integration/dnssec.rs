@@ -4,6 +4,7 @@
 //! `supplywatch check`.
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -123,7 +124,7 @@ fn verdict(obs: &DomainObservation) -> &Verdict {
         .verdict
 }
 
-fn bogus<'a>(findings: &'a [Finding]) -> &'a Finding {
+fn bogus(findings: &[Finding]) -> &Finding {
     findings
         .iter()
         .find(|f| f.check == "dns.dnssec_bogus")
@@ -277,9 +278,10 @@ async fn check_reports_bogus_and_unsigned_zones_through_the_binary() {
         ("wrongds", "wrongds.signed.test"),
         ("nods", "nods.signed.test"),
     ] {
-        config.push_str(&format!(
+        let _ = write!(
+            config,
             "\n[[supplier]]\nid = \"{id}\"\nname = \"Case {id}\"\ncriticality = \"important\"\ndomains = [\"{domain}\"]\n"
-        ));
+        );
     }
     let scratch = Scratch::new();
     scratch.write("supplywatch.toml", config);
