@@ -911,6 +911,16 @@ mod tests {
     }
 
     #[test]
+    fn dnssec_facts_stored_before_validation_still_load() {
+        let facts: DnssecFacts = serde_json::from_str(
+            r#"{"queries":[{"name":"example.test","record_type":"DS","answer":{"outcome":"none","reason":{"kind":"no_records"}}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(facts.queries.len(), 1);
+        assert!(facts.apex.is_none() && facts.validation.is_none());
+    }
+
+    #[test]
     fn observations_round_trip_through_json() {
         let obs = DomainObservation {
             domain: "example.test".to_owned(),

@@ -84,7 +84,9 @@ pub enum BogusReason {
     DsMatchesNoDnskey,
     /// The parent has a DS record, the zone has no DNSKEY (RFC 4035 §5.2).
     NoDnskey,
-    /// No DNSKEY of the anchor's zone matches the trust anchor (RFC 4035 §5).
+    /// No DNSKEY of the anchor's zone matches the trust anchor (RFC 4035
+    /// §5). Recorded as indeterminate, never raised: it is the monitor's
+    /// configuration or path that is wrong, not a supplier's zone.
     AnchorMismatch,
     /// An RRSIG signed by a zone that is not the record set's zone or parent
     /// (RFC 4035 §5.3.1: the signer must be the zone containing the record set).
@@ -282,8 +284,20 @@ impl Walk<'_> {
         }
         // The anchor's keys first: they show whether the resolver passes
         // DNSSEC records on at all.
+        // A failure there is the monitor's own blindness (a wrong
+        // `trust_anchor`, a resolver in the way), never a supplier's fault.
         let anchor_zone = self.anchor.zone.clone();
-        self.zone_keys(&anchor_zone, 0).await?;
+        self.zone_keys(&anchor_zone, 0)
+            .await
+            .map_err(|stop| match stop {
+                Stop::Bogus(problem) => Stop::Indeterminate(format!(
+                    "the trust anchor's zone {} does not validate ({}: {}); check probe.trust_anchor",
+                    shown(&anchor_zone),
+                    problem.reason.describe(),
+                    problem.detail
+                )),
+                other => other,
+            })?;
         self.zone_keys(apex, 0).await?;
         // The zone's own data: RFC 4035 §2.2 has every authoritative record set signed.
         let mut wanted = vec![

@@ -264,6 +264,29 @@ async fn without_the_worlds_anchor_the_chain_is_indeterminate_not_bogus() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_anchor_may_be_a_dnskey_and_a_wrong_one_is_the_monitors_blindness() {
+    let world = signed_world().await;
+    let path = world.trust_anchor_dnskey.as_ref().unwrap();
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.starts_with("test. 3600 IN DNSKEY 257 3 13 "), "{text}");
+    let resolver = resolver_for(world.dns, Some(parse_anchor(path, &text).unwrap()));
+    let (obs, _) = probe(&resolver, "good.signed.test").await;
+    assert_eq!(verdict(&obs), &Verdict::Verified, "{obs:#?}");
+
+    // Another world's anchor: no key of this `test.` matches it.
+    let other = signed_world().await;
+    let resolver = resolver_for(world.dns, Some(anchor_of(&other)));
+    for domain in ["good.signed.test", "wrongds.signed.test"] {
+        let (obs, findings) = probe(&resolver, domain).await;
+        let Verdict::Indeterminate { detail } = verdict(&obs) else {
+            panic!("{obs:#?}");
+        };
+        assert!(detail.contains("check probe.trust_anchor"), "{detail}");
+        assert!(dnssec_ids(&findings).is_empty(), "{findings:#?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn check_reports_bogus_and_unsigned_zones_through_the_binary() {
     let world = signed_world().await;
     let anchor = world.trust_anchor.as_ref().unwrap();

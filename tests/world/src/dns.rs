@@ -282,7 +282,8 @@ fn empty_zone(origin: &Name) -> InMemoryZoneHandler<TokioRuntimeProvider> {
 /// [`serve`], and with `signed` zones not empty: `test.` signed with a key
 /// made now, a DS in it for each of the `signed` child zones (as its fault
 /// says), and the child zones served beside it, signed from `now`.
-/// Returns the trust anchor too: the DS of `test.` as zone-file text.
+/// Returns the trust anchor too: the DS and the DNSKEY of `test.` as
+/// zone-file text.
 /// Queries for a name and type in `servfail_types` get SERVFAIL.
 ///
 /// # Errors
@@ -295,7 +296,7 @@ pub async fn serve_signed(
     signed: &[SignedZone],
     now: OffsetDateTime,
     shutdown: &CancellationToken,
-) -> anyhow::Result<(SocketAddr, Option<String>)> {
+) -> anyhow::Result<(SocketAddr, Option<(String, String)>)> {
     let zone = fqdn(ZONE)?;
     let mut handler = empty_zone(&zone);
     let serial = 1;
@@ -377,7 +378,7 @@ pub async fn serve_signed(
             SignedFault::None,
             now,
         )?;
-        anchor = Some(root.ds_text()?);
+        anchor = Some((root.ds_text()?, root.dnskey_text()));
         let handler = Arc::new(handler);
         catalog.upsert(zone.clone().into(), vec![handler.clone()]);
         let mut parents = Catalog::new();

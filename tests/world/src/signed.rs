@@ -17,7 +17,7 @@ use anyhow::{Context as _, anyhow};
 use hickory_server::proto::dnssec::crypto::{EcdsaSigningKey, RsaSigningKey};
 use hickory_server::proto::dnssec::rdata::{DNSKEY, DNSSECRData, DS, RRSIG};
 use hickory_server::proto::dnssec::{
-    Algorithm, DigestType, DnssecSigner, SigningKey, Verifier as _,
+    Algorithm, DigestType, DnssecSigner, PublicKey as _, SigningKey, Verifier as _,
 };
 use hickory_server::proto::rr::rdata::SOA;
 use hickory_server::proto::rr::{DNSClass, Name, RData, Record, RecordSet, RecordType};
@@ -177,6 +177,17 @@ impl ZoneSigner {
     }
 
     /// The DNSKEY as zone-file text (`test. 300 IN DNSKEY 257 3 13 …`).
+    pub(crate) fn dnskey_text(&self) -> String {
+        format!(
+            "{} 3600 IN DNSKEY {} 3 {} {}\n",
+            self.zone,
+            self.dnskey.flags(),
+            u8::from(self.dnskey.algorithm()),
+            base64(self.dnskey.public_key().public_bytes())
+        )
+    }
+
+    /// The DS as zone-file text (`test. 3600 IN DS 12345 13 2 ABCD…`).
     pub(crate) fn ds_text(&self) -> anyhow::Result<String> {
         let ds = self.ds()?;
         let hex: String = ds.digest().iter().map(|b| format!("{b:02X}")).collect();
@@ -187,6 +198,29 @@ impl ZoneSigner {
             u8::from(ds.algorithm())
         ))
     }
+}
+
+/// Standard base64 with padding (RFC 4648 §4).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk.first().copied().unwrap_or(0),
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                let index = usize::try_from((n >> (18 - 6 * i)) & 63).unwrap_or(0);
+                out.push(char::from(ALPHABET[index]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 fn signing_key(

@@ -31,6 +31,8 @@ pub const ROOTS_PEM: &str = "roots.pem";
 pub const ROGUE_ROOT_PEM: &str = "rogue-root.pem";
 /// The trust anchor file of a world with signed zones.
 pub const TRUST_ANCHOR: &str = "trust-anchor.txt";
+/// The same anchor as a DNSKEY record.
+pub const TRUST_ANCHOR_DNSKEY: &str = "trust-anchor-dnskey.txt";
 
 /// A running test world. Dropping it stops every server it started.
 #[derive(Debug)]
@@ -48,6 +50,8 @@ pub struct World {
     /// With signed zones: a file holding the DS record of the signed
     /// `test.`, for `[probe] trust_anchor`.
     pub trust_anchor: Option<PathBuf>,
+    /// The same anchor as the DNSKEY record of `test.`.
+    pub trust_anchor_dnskey: Option<PathBuf>,
     pki: Pki,
     /// One entry per case, in [`TlsCase::ALL`] order.
     cases: Vec<CaseEndpoint>,
@@ -184,15 +188,19 @@ impl WorldBuilder {
             &shutdown,
         )
         .await?;
-        let trust_anchor = match anchor {
-            Some(text) => {
-                let path = dir.path().join(TRUST_ANCHOR);
+        let mut trust_anchor = None;
+        let mut trust_anchor_dnskey = None;
+        if let Some((ds, dnskey)) = anchor {
+            for (name, text, slot) in [
+                (TRUST_ANCHOR, ds, &mut trust_anchor),
+                (TRUST_ANCHOR_DNSKEY, dnskey, &mut trust_anchor_dnskey),
+            ] {
+                let path = dir.path().join(name);
                 std::fs::write(&path, text)
                     .with_context(|| format!("writing {}", path.display()))?;
-                Some(path)
+                *slot = Some(path);
             }
-            None => None,
-        };
+        }
 
         drop(guard.disarm());
         Ok(World {
@@ -201,6 +209,7 @@ impl WorldBuilder {
             rogue_root_pem,
             now,
             trust_anchor,
+            trust_anchor_dnskey,
             pki,
             cases,
             sites,
