@@ -228,6 +228,12 @@ pub struct ProbeConfig {
     /// The port MTA-STS policies are fetched from: 443, as RFC 8461 says;
     /// another only for test setups.
     pub mta_sts_port: u16,
+    /// Whether the MX hosts of supplier domains are probed over SMTP
+    /// (STARTTLS, certificate, DANE). Default true; off where outbound
+    /// port 25 is blocked.
+    pub smtp: bool,
+    /// The port MX hosts are connected to: 25; another only for test setups.
+    pub smtp_port: u16,
     /// Not a config key: the daemon sets it from `daemon.probe_jitter_secs`.
     /// Each supplier's probes start at a random moment within this window,
     /// so that a thousand suppliers are not all probed in the same second.

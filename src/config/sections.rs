@@ -86,6 +86,8 @@ const PROBE_KEYS: &[&str] = &[
     "allow_private_targets",
     "allow_metadata_targets",
     "mta_sts_port",
+    "smtp",
+    "smtp_port",
 ];
 const EMAIL_KEYS: &[&str] = &[
     "transport",
@@ -447,6 +449,10 @@ fn probe(r: &mut Reader<'_>, t: Table<'_, '_>, base: &Path) -> Option<ProbeConfi
     let mta_sts_port = r
         .integer(t, "mta_sts_port", 1..=65_535)
         .map_or(Some(443), |v| u16::try_from(v).ok());
+    let smtp = r.boolean(t, "smtp").unwrap_or(true);
+    let smtp_port = r
+        .integer(t, "smtp_port", 1..=65_535)
+        .map_or(Some(25), |v| u16::try_from(v).ok());
     if !ok {
         return None;
     }
@@ -459,6 +465,8 @@ fn probe(r: &mut Reader<'_>, t: Table<'_, '_>, base: &Path) -> Option<ProbeConfi
         allow_private_targets,
         allow_metadata_targets,
         mta_sts_port: mta_sts_port?,
+        smtp,
+        smtp_port: smtp_port?,
         spread: Duration::ZERO,
     })
 }

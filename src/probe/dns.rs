@@ -278,6 +278,9 @@ pub struct DomainObservation {
     pub mta_sts: Option<MtaStsFacts>,
     pub tlsrpt: Option<TlsRptFacts>,
     pub elapsed_ms: u64,
+    /// The MX hosts over SMTP (`probe.smtp`); `None` when not probed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail_servers: Option<super::smtp::MailServers>,
 }
 
 impl DomainObservation {
@@ -308,6 +311,7 @@ pub async fn probe_domain(
         mta_sts: None,
         tlsrpt: None,
         elapsed_ms: 0,
+        mail_servers: None,
     };
     if obs.resolves() {
         let zone = async {
@@ -349,7 +353,7 @@ async fn existence(resolver: &DnsResolver, name: &str) -> Resolution {
 
 /// Looks up `record_type` at `name`, keeping up to [`MAX_RECORDS`] records
 /// that `convert` understands.
-async fn lookup<T>(
+pub(crate) async fn lookup<T>(
     resolver: &DnsResolver,
     name: &str,
     record_type: RecordType,
@@ -469,7 +473,7 @@ fn host_name(name: &hickory_resolver::proto::rr::Name) -> String {
 /// public suffix when that has several labels: a name under a suffix from
 /// the list's private section (`site.github.io`) lives in the suffix's
 /// zone. A one-label suffix is a TLD, whose servers are not the domain's.
-async fn nameservers(resolver: &DnsResolver, domain: &str) -> Climb<Nameserver> {
+pub(crate) async fn nameservers(resolver: &DnsResolver, domain: &str) -> Climb<Nameserver> {
     let mut names = suffix::names_below_suffix(domain, MAX_CLIMB);
     if let Some(public) = suffix::public_suffix(domain)
         && public.contains('.')
@@ -521,7 +525,11 @@ async fn caa(resolver: &DnsResolver, domain: &str) -> Climb<CaaRecord> {
 }
 
 /// DS and DNSKEY at the domain, and at its zone apex when that differs.
-async fn dnssec(resolver: &DnsResolver, domain: &str, apex: Option<&str>) -> DnssecFacts {
+pub(crate) async fn dnssec(
+    resolver: &DnsResolver,
+    domain: &str,
+    apex: Option<&str>,
+) -> DnssecFacts {
     use hickory_resolver::proto::dnssec::rdata::DNSSECRData;
     let mut names = vec![domain.to_owned()];
     if let Some(apex) = apex
@@ -864,6 +872,7 @@ mod tests {
             mta_sts: None,
             tlsrpt: None,
             elapsed_ms: 3,
+            mail_servers: None,
         };
         let json = serde_json::to_string(&obs).unwrap();
         let back: DomainObservation = serde_json::from_str(&json).unwrap();

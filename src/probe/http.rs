@@ -1130,6 +1130,8 @@ mod tests {
             allow_private_targets: allow_private,
             allow_metadata_targets: false,
             mta_sts_port: 443,
+            smtp: false,
+            smtp_port: 25,
             spread: std::time::Duration::ZERO,
         };
         let resolver = DnsResolver::new(&config).unwrap();

@@ -8,13 +8,14 @@ pub mod hello;
 pub mod http;
 pub mod resolve;
 pub mod run;
+pub mod smtp;
 pub mod tls;
 
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-pub use cert::{CertFacts, KeyFacts};
+pub use cert::{CertFacts, DaneDigests, KeyFacts};
 pub use resolve::{DnsResolver, LookupFailure};
 
 /// Installs the process-wide rustls crypto provider (ring). Idempotent.

@@ -156,6 +156,26 @@ const PLAIN: &[(&str, &str, &str)] = &[
         "Can TLS reporting (TLS-RPT) be enabled?",
     ),
     (
+        "email.starttls_missing",
+        "One of their mail servers does not encrypt: e-mail to them travels readable on the way.",
+        "When will STARTTLS be enabled on all your mail servers?",
+    ),
+    (
+        "email.mx_tls_invalid",
+        "The certificate one of their mail servers encrypts with is not valid, so senders cannot be sure they reach the right server.",
+        "When will the mail server's certificate be replaced?",
+    ),
+    (
+        "email.dane_mismatch",
+        "Their mail server's certificate does not match what their signed DNS (DANE) promises: careful senders will not deliver to it.",
+        "When will the TLSA records and the mail server's certificate be brought back in line?",
+    ),
+    (
+        "email.mta_sts_mx_mismatch",
+        "Their published e-mail encryption policy (MTA-STS) does not list one of their mail servers: senders that follow it will not deliver there.",
+        "When will the MTA-STS policy list all your mail servers?",
+    ),
+    (
         "http.unreachable",
         "Their website could not be reached.",
         "Is the site down or moved, and was that planned?",

@@ -104,6 +104,8 @@ fn resolver_for(dns: SocketAddr, timeout_secs: u64) -> DnsResolver {
         allow_private_targets: true,
         allow_metadata_targets: false,
         mta_sts_port: 443,
+        smtp: false,
+        smtp_port: 25,
         spread: std::time::Duration::ZERO,
     };
     DnsResolver::new(&config).unwrap()

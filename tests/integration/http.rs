@@ -52,6 +52,8 @@ fn config(world: &World, allow_private: bool, timeout: Duration) -> ProbeConfig 
         allow_private_targets: allow_private,
         allow_metadata_targets: false,
         mta_sts_port: 443,
+        smtp: false,
+        smtp_port: 25,
         spread: std::time::Duration::ZERO,
     }
 }
