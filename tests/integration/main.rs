@@ -34,6 +34,7 @@ mod hostile;
 mod http;
 mod lifecycle;
 mod mail_e2e;
+mod mx;
 mod paperwork;
 mod posture;
 mod record;
