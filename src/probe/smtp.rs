@@ -324,7 +324,7 @@ impl SmtpProber {
             }
         };
         let mut talk = Dialogue::new(stream, self.timeout);
-        let outcome = talk.to_starttls().await;
+        let outcome = talk.up_to_starttls().await;
         obs.transcript = std::mem::take(&mut talk.transcript);
         match outcome {
             Err(stop) => obs.session = stop.into_session(),
@@ -507,7 +507,7 @@ impl Dialogue {
     }
 
     /// Greeting, EHLO, STARTTLS: up to the point where TLS starts.
-    async fn to_starttls(&mut self) -> Result<Upgrade, Stop> {
+    async fn up_to_starttls(&mut self) -> Result<Upgrade, Stop> {
         let at = |stage| move |error| Stop { stage, error };
         let banner = self.reply().await.map_err(at(SmtpStage::Banner))?;
         if banner.code != 220 {

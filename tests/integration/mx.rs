@@ -8,6 +8,7 @@
 //! error lines and scopes.
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -142,9 +143,10 @@ fn config_text(
     );
     for domain in domains {
         let id = domain.trim_end_matches(".test");
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             "\n[[supplier]]\nid = \"{id}\"\nname = \"Case {id}\"\ncriticality = \"important\"\ndomains = [\"{domain}\"]\n"
-        ));
+        );
     }
     text
 }
@@ -212,10 +214,31 @@ async fn cases() -> Cases {
         &world,
     )
     .await;
+    let records = records(&ips, &good_leaf.spki_sha256, &intermediate.cert_sha256);
+    let dns = supplywatch_testworld::dns::serve(&records, &[], world.shutdown_token())
+        .await
+        .unwrap();
+    let sts_port = world.site_addr("mta-sts.stsmiss.test").port();
+    let config = config_text(
+        dns,
+        &world,
+        port,
+        &DOMAINS,
+        &format!("mta_sts_port = {sts_port}"),
+    );
+    Cases {
+        world,
+        config,
+        _sinks: sinks,
+    }
+}
+
+/// The cases' DNS: addresses of the servers in [`start_servers`] order
+/// (the last one closed), the zones, the TLSA records.
+fn records(ips: &[Ipv4Addr], leaf_spki_sha256: &str, intermediate_sha256: &str) -> Vec<DnsRecord> {
     let [good_ip, plain_ip, expired_ip, wrong_ip, mute_ip, closed_ip] = ips[..] else {
         panic!("{ips:?}")
     };
-
     let mut records = Vec::new();
     for name in GOOD_NAMES {
         records.push(a(name, good_ip));
@@ -259,13 +282,7 @@ async fn cases() -> Cases {
     // unassigned usage, and a wrong digest in an unsigned zone.
     records.extend([
         tlsa("mx.danematch.test", 3, 1, 1, vec![0x11; 32]),
-        tlsa(
-            "mx.danematch.test",
-            2,
-            0,
-            1,
-            unhex(&intermediate.cert_sha256),
-        ),
+        tlsa("mx.danematch.test", 2, 0, 1, unhex(intermediate_sha256)),
         tlsa("mx.danemiss.test", 3, 1, 1, vec![0x11; 32]),
         tlsa("mx.danemiss.test", 3, 0, 2, vec![0x22; 64]),
         tlsa(
@@ -273,32 +290,14 @@ async fn cases() -> Cases {
             4,
             1,
             1,
-            unhex(&good_leaf.spki_sha256)
-                .iter()
-                .map(|b| b ^ 0xff)
-                .collect(),
+            unhex(leaf_spki_sha256).iter().map(|b| b ^ 0xff).collect(),
         ),
         tlsa("mx.daneunsigned.test", 3, 1, 1, vec![0x11; 32]),
     ]);
     for z in &zones {
         records.extend(z.records().unwrap());
     }
-    let dns = supplywatch_testworld::dns::serve(&records, &[], world.shutdown_token())
-        .await
-        .unwrap();
-    let sts_port = world.site_addr("mta-sts.stsmiss.test").port();
-    let config = config_text(
-        dns,
-        &world,
-        port,
-        &DOMAINS,
-        &format!("mta_sts_port = {sts_port}"),
-    );
-    Cases {
-        world,
-        config,
-        _sinks: sinks,
-    }
+    records
 }
 
 async fn probe(config: &Config) -> (Vec<SupplierObservations>, Vec<SupplierResult>, Vec<Scope>) {
@@ -337,30 +336,9 @@ fn scope_of<'a>(scopes: &'a [Scope], supplier: &str, target: &str) -> &'a Scope 
         .unwrap_or_else(|| panic!("no email scope for {supplier} {target}: {scopes:?}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_mail_server_case_raises_exactly_its_finding() {
-    let cases = cases().await;
-    let config = Config::parse(&cases.config, &cases.world.dir().join("mx.toml"), None).unwrap();
-    let started = Instant::now();
-    let (observations, results, scopes) = probe(&config).await;
-    // The mute server and the 50 MX hosts are bounded: the run takes a few
-    // timeouts (2 s each), not one per host.
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "{:?}",
-        started.elapsed()
-    );
-
-    // Nothing wrong: no MX finding, no error line, the scope complete.
-    for id in ["good", "danematch", "daneodd", "daneunsigned"] {
-        let r = result(&results, id);
-        assert!(mx_findings(r).is_empty(), "{id}: {:?}", r.findings);
-        assert!(r.errors.is_empty(), "{id}: {:?}", r.errors);
-        let target = format!("mx.{id}.test:25");
-        assert!(scope_of(&scopes, id, &target).complete, "{id}");
-    }
-
-    let plain = result(&results, "plain");
+/// No STARTTLS, an expired certificate, one for another name.
+fn certificate_cases(results: &[SupplierResult]) {
+    let plain = result(results, "plain");
     assert_eq!(
         mx_findings(plain),
         one("email.starttls_missing", "mx.plain.test:25")
@@ -379,7 +357,7 @@ async fn each_mail_server_case_raises_exactly_its_finding() {
             .starts_with("S: 220")
     );
 
-    let expired = result(&results, "expired");
+    let expired = result(results, "expired");
     assert_eq!(
         mx_findings(expired),
         one("email.mx_tls_invalid", "mx.expired.test:25")
@@ -409,7 +387,7 @@ async fn each_mail_server_case_raises_exactly_its_finding() {
             .contains("tls.no_tls13")
     );
 
-    let wrong = result(&results, "wrongname");
+    let wrong = result(results, "wrongname");
     assert_eq!(
         mx_findings(wrong),
         one("email.mx_tls_invalid", "mx.wrongname.test:25")
@@ -421,8 +399,12 @@ async fn each_mail_server_case_raises_exactly_its_finding() {
         .unwrap();
     assert_eq!(f.evidence["tls_check"], "tls.hostname_mismatch");
     assert_eq!(f.severity, checks::Severity::High);
+}
 
-    let miss = result(&results, "danemiss");
+/// A DANE mismatch in a signed zone, an unusable TLSA, an MX the MTA-STS
+/// policy leaves out.
+fn dane_and_policy_cases(observations: &[SupplierObservations], results: &[SupplierResult]) {
+    let miss = result(results, "danemiss");
     assert_eq!(
         mx_findings(miss),
         one("email.dane_mismatch", "mx.danemiss.test:25")
@@ -443,7 +425,7 @@ async fn each_mail_server_case_raises_exactly_its_finding() {
     let mx = &odd.domains[0].mail_servers.as_ref().unwrap().probed[0];
     assert_eq!(mx.tlsa.as_ref().unwrap().answer.records()[0].usage, 4);
 
-    let sts = result(&results, "stsmiss");
+    let sts = result(results, "stsmiss");
     assert_eq!(
         mx_findings(sts),
         one("email.mta_sts_mx_mismatch", "stsmiss.test")
@@ -455,10 +437,17 @@ async fn each_mail_server_case_raises_exactly_its_finding() {
         .unwrap();
     assert_eq!(f.evidence["unmatched"], serde_json::json!(["mx.good.test"]));
     assert_eq!(f.severity, checks::Severity::Medium);
+}
 
+/// A mute server and a closed port: error lines, incomplete scopes.
+fn blind_spots(
+    observations: &[SupplierObservations],
+    results: &[SupplierResult],
+    scopes: &[Scope],
+) {
     // A server that greets and never answers EHLO: bounded, an error line,
     // no finding, and its scope incomplete so nothing it had resolves.
-    let mute = result(&results, "mute");
+    let mute = result(results, "mute");
     assert!(mx_findings(mute).is_empty(), "{:?}", mute.findings);
     assert_eq!(mute.errors.len(), 1, "{:?}", mute.errors);
     assert_eq!(mute.errors[0].target, "mx.mute.test:25");
@@ -467,7 +456,7 @@ async fn each_mail_server_case_raises_exactly_its_finding() {
         "{}",
         mute.errors[0].message
     );
-    assert!(!scope_of(&scopes, "mute", "mx.mute.test:25").complete);
+    assert!(!scope_of(scopes, "mute", "mx.mute.test:25").complete);
     let mute_obs = observations
         .iter()
         .find(|o| o.supplier.id.as_str() == "mute")
@@ -486,10 +475,10 @@ async fn each_mail_server_case_raises_exactly_its_finding() {
     );
     assert!(mx.elapsed_ms < 6_000, "{}", mx.elapsed_ms);
     // The DNS-based email checks of the domain stay judged.
-    assert!(scope_of(&scopes, "mute", "mute.test").complete);
+    assert!(scope_of(scopes, "mute", "mute.test").complete);
 
     // A closed port: the monitor's blindness, with the remedy.
-    let closed = result(&results, "closed");
+    let closed = result(results, "closed");
     assert!(mx_findings(closed).is_empty(), "{:?}", closed.findings);
     assert_eq!(closed.errors.len(), 1, "{:?}", closed.errors);
     assert_eq!(closed.errors[0].target, "mx.closed.test:25");
@@ -498,9 +487,12 @@ async fn each_mail_server_case_raises_exactly_its_finding() {
         "{}",
         closed.errors[0].message
     );
-    assert!(!scope_of(&scopes, "closed", "mx.closed.test:25").complete);
-    assert!(scope_of(&scopes, "closed", "closed.test").complete);
+    assert!(!scope_of(scopes, "closed", "mx.closed.test:25").complete);
+    assert!(scope_of(scopes, "closed", "closed.test").complete);
+}
 
+/// 50 MX hosts: 10 probed.
+fn bounded_list(observations: &[SupplierObservations], results: &[SupplierResult]) {
     // 50 MX hosts: the 10 of lowest preference probed, 40 named as skipped.
     let many = observations
         .iter()
@@ -511,7 +503,7 @@ async fn each_mail_server_case_raises_exactly_its_finding() {
     assert_eq!(servers.skipped_total, 40);
     assert_eq!(servers.probed[0].host, "mx49.many.test");
     assert_eq!(servers.probed[0].preference, 51);
-    let many_result = result(&results, "many");
+    let many_result = result(results, "many");
     assert!(
         many_result
             .errors
@@ -529,6 +521,38 @@ async fn each_mail_server_case_raises_exactly_its_finding() {
             .count(),
         MAX_MX
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_mail_server_case_raises_exactly_its_finding() {
+    let cases = cases().await;
+    let config = Config::parse(&cases.config, &cases.world.dir().join("mx.toml"), None).unwrap();
+    let started = Instant::now();
+    let (observations, results, scopes) = probe(&config).await;
+    // The mute server and the 50 MX hosts are bounded: the run takes a few
+    // timeouts (2 s each), not one per host.
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Nothing wrong: no MX finding, no error line, the scope complete.
+    for id in ["good", "danematch", "daneodd", "daneunsigned"] {
+        let r = result(&results, id);
+        assert!(mx_findings(r).is_empty(), "{id}: {:?}", r.findings);
+        assert!(r.errors.is_empty(), "{id}: {:?}", r.errors);
+        let target = format!("mx.{id}.test:25");
+        assert!(scope_of(&scopes, id, &target).complete, "{id}");
+    }
+
+    certificate_cases(&results);
+
+    dane_and_policy_cases(&observations, &results);
+
+    blind_spots(&observations, &results, &scopes);
+
+    bounded_list(&observations, &results);
 
     // Observations are data: they survive a JSON round trip.
     for o in &observations {
