@@ -574,4 +574,47 @@ mod tests {
         assert!(!usable(&record(3, 2, 1, &sha256(b"leaf key"))));
         assert!(!usable(&record(3, 1, 3, &sha256(b"leaf key"))));
     }
+
+    fn zone(apex: Option<&str>, ds: Answer<String>) -> MxZone {
+        use crate::probe::dns::{DnssecFacts, DnssecQuery};
+        MxZone {
+            apex: apex.map(str::to_owned),
+            dnssec: DnssecFacts {
+                queries: vec![
+                    DnssecQuery {
+                        name: "mx.acme.test".to_owned(),
+                        record_type: "DS".to_owned(),
+                        answer: Answer::None {
+                            reason: crate::probe::LookupFailure::NoRecords,
+                        },
+                    },
+                    DnssecQuery {
+                        name: "acme.test".to_owned(),
+                        record_type: "DS".to_owned(),
+                        answer: ds,
+                    },
+                ],
+            },
+        }
+    }
+
+    #[test]
+    fn signed_means_a_ds_at_the_zone_apex() {
+        let ds = || Answer::Records {
+            records: vec!["key tag 1, algorithm 13, digest type 2".to_owned()],
+            total: 1,
+            ignored: 0,
+        };
+        assert_eq!(zone_signed(&zone(Some("acme.test"), ds())), Some(true));
+        let none = Answer::None {
+            reason: crate::probe::LookupFailure::NoRecords,
+        };
+        assert_eq!(zone_signed(&zone(Some("acme.test"), none)), Some(false));
+        let failed = Answer::Failed {
+            failure: crate::probe::LookupFailure::ServFail,
+        };
+        assert_eq!(zone_signed(&zone(Some("acme.test"), failed)), None);
+        // No apex found: unknown, whatever the name itself has.
+        assert_eq!(zone_signed(&zone(None, ds())), None);
+    }
 }

@@ -155,7 +155,11 @@ fn config_text(
 struct Cases {
     world: World,
     config: String,
-    _sinks: Vec<SmtpSink>,
+    /// The servers' addresses, in [`start_servers`] order, the last closed.
+    ips: Vec<Ipv4Addr>,
+    /// The port they share.
+    port: u16,
+    sinks: Vec<SmtpSink>,
 }
 
 const DOMAINS: [&str; 12] = [
@@ -229,7 +233,9 @@ async fn cases() -> Cases {
     Cases {
         world,
         config,
-        _sinks: sinks,
+        ips,
+        port,
+        sinks,
     }
 }
 
@@ -627,4 +633,60 @@ async fn check_reports_mail_servers_and_smtp_false_turns_them_off() {
         assert!(s.get("errors").is_none(), "{s}");
     }
     assert!(!run.stderr.contains("mx.closed.test"), "{}", run.stderr);
+}
+
+/// A finding of a mail server survives a run that could not reach it, and
+/// resolves once the server is reached and fixed: `check --save` three
+/// times over one supplier.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_mail_server_resolves_nothing() {
+    let cases = cases().await;
+    let scratch = Scratch::new();
+    scratch.write("supplywatch.toml", &cases.config);
+    let save = || scratch.run_async(&["check", "--save", "--format", "json", "plain"]);
+
+    let first = save().await;
+    first.expect_code(0);
+    assert!(first.stderr.contains("0 resolved"), "{}", first.stderr);
+    let plain_target = "mx.plain.test:25";
+    assert!(first.stdout.contains(plain_target), "{}", first.stdout);
+
+    // Port closed: an error line, and the finding neither resolves nor fires.
+    cases.sinks[1].stop().await;
+    let second = save().await;
+    second.expect_code(0);
+    assert!(
+        second.stderr.contains("0 opened, 0 reopened, 0 resolved"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains("could not be reached"),
+        "{}",
+        second.stderr
+    );
+
+    // Back, now with STARTTLS and a certificate naming it: resolved.
+    let leaf = cases
+        .world
+        .pki()
+        .issue(&LeafSpec::issued("mx.plain.test", cases.world.now, 10, 90))
+        .unwrap();
+    let _fixed = SmtpSink::start_with(
+        SinkOptions::default()
+            .ip(cases.ips[1])
+            .port(cases.port)
+            .starttls(server_config(&leaf, MODERN).unwrap())
+            .within(cases.world.shutdown_token()),
+    )
+    .await
+    .unwrap();
+    let third = save().await;
+    third.expect_code(0);
+    assert!(
+        third.stderr.contains("0 opened, 0 reopened, 1 resolved"),
+        "{}",
+        third.stderr
+    );
+    assert!(!third.stdout.contains(plain_target), "{}", third.stdout);
 }
