@@ -48,6 +48,26 @@ pub fn check(obs: &DomainObservation, now: DateTime<Utc>, policy: &Policy) -> Ve
     out
 }
 
+/// The findings of one mail server (not the MTA-STS rule, which is the
+/// domain's).
+#[must_use]
+pub fn check_server(
+    mx: &MailServerObservation,
+    now: DateTime<Utc>,
+    policy: &Policy,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    server(mx, now, policy, &mut out);
+    out
+}
+
+/// Why one mail server was not judged, as an error line's message; `None`
+/// when it was.
+#[must_use]
+pub fn server_not_judged(mx: &MailServerObservation, port: u16) -> Option<String> {
+    blind_spot(mx, port)
+}
+
 /// Error lines for what the MX probe could not see: hosts not reached,
 /// dialogues that stopped, hosts skipped past the bound.
 #[must_use]

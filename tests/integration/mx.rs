@@ -690,3 +690,150 @@ async fn an_unreachable_mail_server_resolves_nothing() {
     );
     assert!(!third.stdout.contains(plain_target), "{}", third.stdout);
 }
+
+/// What a hand-scripted mail server does with each connection.
+#[derive(Debug, Clone, Copy)]
+enum Script {
+    /// Answers EHLO with `250-` lines for ever, one every few milliseconds.
+    EndlessReply,
+    /// Greets with a line of a megabyte and no end.
+    LongLine,
+    /// Offers STARTTLS and answers it `454`.
+    RefuseStartTls,
+    /// Says `220` to STARTTLS, then sends garbage instead of TLS.
+    GarbageTls,
+    /// Greets with `554`: this client is not served.
+    Banner554,
+    /// Says `220` to STARTTLS and sends bytes with it, before any hello.
+    DataAfterStartTls,
+}
+
+async fn scripted(script: Script, mut stream: tokio::net::TcpStream) -> std::io::Result<()> {
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+    if let Script::LongLine = script {
+        let chunk = vec![b'2'; 64 * 1024];
+        for _ in 0..16 {
+            stream.write_all(&chunk).await?;
+        }
+        return Ok(());
+    }
+    if let Script::Banner554 = script {
+        stream
+            .write_all(b"554 5.7.1 no service for you\r\n")
+            .await?;
+        return Ok(());
+    }
+    stream.write_all(b"220 raw ESMTP\r\n").await?;
+    let (read, mut write) = stream.split();
+    let mut lines = BufReader::new(read).lines();
+    while let Some(line) = lines.next_line().await? {
+        let command = line.to_ascii_uppercase();
+        if command.starts_with("EHLO") {
+            if let Script::EndlessReply = script {
+                loop {
+                    write.write_all(b"250-more and more\r\n").await?;
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            }
+            write.write_all(b"250-raw\r\n250 STARTTLS\r\n").await?;
+        } else if command == "STARTTLS" {
+            if let Script::RefuseStartTls = script {
+                write.write_all(b"454 4.7.0 TLS not available\r\n").await?;
+            } else {
+                if let Script::DataAfterStartTls = script {
+                    // One write, so that the client reads both at once.
+                    write.write_all(b"220 go ahead\r\n250 injected\r\n").await?;
+                    return Ok(());
+                }
+                write.write_all(b"220 go ahead\r\n").await?;
+                // The ClientHello first, then garbage in answer to it.
+                let mut hello = [0_u8; 512];
+                let _ = tokio::io::AsyncReadExt::read(lines.get_mut(), &mut hello).await?;
+                write.write_all(&[0x42; 512]).await?;
+                return Ok(());
+            }
+        } else if command == "QUIT" {
+            write.write_all(b"221 bye\r\n").await?;
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Hostile and broken mail servers: every one ends within a few timeouts,
+/// with a precise finding or an error line, never both, never a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_mail_servers_are_bounded_and_told_precisely() {
+    use supplywatch::probe::DnsResolver;
+    use supplywatch::probe::smtp::{SmtpProber, SmtpStage};
+    use supplywatch::probe::tls::TlsProber;
+
+    let world = World::builder()
+        .record(a("raw.test", Ipv4Addr::LOCALHOST))
+        .start()
+        .await
+        .unwrap();
+    let cases = [
+        (Script::EndlessReply, None, Some("more than 64 lines")),
+        (Script::LongLine, None, Some("longer than 1024 bytes")),
+        (
+            Script::RefuseStartTls,
+            Some(("refused", "454 4.7.0 TLS not available")),
+            None,
+        ),
+        (Script::GarbageTls, Some(("handshake_failed", "")), None),
+        (Script::Banner554, None, Some("554 5.7.1 no service")),
+        (
+            Script::DataAfterStartTls,
+            None,
+            Some("sent data after its 220 to STARTTLS"),
+        ),
+    ];
+    for (script, finding, error) in cases {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        world.spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(scripted(script, stream));
+            }
+        });
+        let text = format!(
+            "[probe]\nnameservers = [\"{}\"]\ntimeout_secs = 2\nallow_private_targets = true\nsmtp_port = {port}\n",
+            world.dns
+        );
+        let config = Config::parse(&text, &world.dir().join("raw.toml"), None).unwrap();
+        let prober = SmtpProber::new(
+            &config.probe,
+            TlsProber::new(&config.probe).unwrap(),
+            DnsResolver::new(&config.probe).unwrap(),
+        );
+        let started = Instant::now();
+        let mx = prober.probe_mx("raw.test", 10).await;
+        assert!(started.elapsed() < Duration::from_secs(8), "{script:?}");
+        assert!(mx.transcript.len() <= supplywatch::probe::smtp::MAX_TRANSCRIPT);
+        let findings = checks::mx::check_server(&mx, chrono::Utc::now(), &Policy::default());
+        let line = checks::mx::server_not_judged(&mx, port);
+        match (finding, error) {
+            (Some((reason, reply)), None) => {
+                assert!(line.is_none(), "{script:?}: {line:?}");
+                assert_eq!(findings.len(), 1, "{script:?}: {findings:?}");
+                let f = &findings[0];
+                assert_eq!(f.check, "email.starttls_missing");
+                assert_eq!(f.target, "raw.test:25");
+                assert_eq!(f.evidence["reason"], reason, "{script:?}");
+                assert!(f.summary.contains(reply), "{}", f.summary);
+            }
+            (None, Some(text)) => {
+                assert!(findings.is_empty(), "{script:?}: {findings:?}");
+                let line = line.unwrap_or_else(|| panic!("{script:?}: no error line"));
+                assert!(line.contains(text), "{script:?}: {line}");
+                assert!(
+                    matches!(mx.session, SmtpSession::Stopped { stage, .. } if stage != SmtpStage::Handshake),
+                    "{:?}",
+                    mx.session
+                );
+            }
+            _ => unreachable!(),
+        }
+    }
+}
