@@ -8,7 +8,9 @@
 //! check` and with the default `probe.concurrency`:
 //! 1. the endpoint probes: TLS (handshake with chain capture, TLS 1.0 and
 //!    1.1 hellos), then HTTP (`GET /`) and `GET /.well-known/security.txt`;
-//! 2. the domain probes: DNS and e-mail authentication.
+//! 2. the domain probes: DNS and e-mail authentication, and each domain's
+//!    mail server over SMTP (banner, EHLO, STARTTLS, the certificate, TLSA):
+//!    every domain's MX is one local SMTP sink with STARTTLS.
 //!
 //! Prints endpoints/s, domains/s and the process's peak RSS (the world's
 //! servers run in the same process and are included).
@@ -23,7 +25,10 @@ use supplywatch::clock::{Clock, SystemClock};
 use supplywatch::config::Config;
 use supplywatch::probe::run::{self, Silent, SupplierObservations};
 use supplywatch::probe::{self as probes, Reach};
-use supplywatch_testworld::{DnsRecord, MailDomain, SiteSpec, World, zone};
+use supplywatch_testworld::tls::{MODERN, server_config};
+use supplywatch_testworld::{
+    DnsRecord, LeafSpec, MailDomain, SinkOptions, SiteSpec, SmtpSink, World, zone,
+};
 
 const PER_SUPPLIER: usize = 10;
 const SITE: &str = "bench.site.test";
@@ -47,9 +52,9 @@ fn domain_records(name: &str) -> anyhow::Result<Vec<DnsRecord>> {
         .records()
 }
 
-fn suppliers_toml(world: &World, targets: &[String], key: &str) -> String {
+fn suppliers_toml(world: &World, targets: &[String], key: &str, smtp_port: u16) -> String {
     let mut config = format!(
-        "[probe]\nnameservers = [\"{}\"]\nextra_roots = [\"{}\"]\nallow_private_targets = true\n",
+        "[probe]\nnameservers = [\"{}\"]\nextra_roots = [\"{}\"]\nallow_private_targets = true\nsmtp_port = {smtp_port}\n",
         world.dns,
         world.roots_pem.display()
     );
@@ -99,7 +104,7 @@ async fn main() -> anyhow::Result<()> {
         "_spf.bench.test",
         ["v=spf1 ip4:192.0.2.0/24 -all"],
     ));
-    records.push(DnsRecord::a("mx.bench.test", Ipv4Addr::new(192, 0, 2, 25)));
+    records.push(DnsRecord::a("mx.bench.test", Ipv4Addr::LOCALHOST));
     for d in &domains {
         records.extend(domain_records(d)?);
     }
@@ -112,12 +117,21 @@ async fn main() -> anyhow::Result<()> {
         .start()
         .await?;
     let port = world.site(SITE).addr.port();
+    let leaf = world
+        .pki()
+        .issue(&LeafSpec::issued("mx.bench.test", world.now, 10, 90))?;
+    let sink = SmtpSink::start_with(
+        SinkOptions::default()
+            .starttls(server_config(&leaf, MODERN)?)
+            .within(world.shutdown_token()),
+    )
+    .await?;
     let endpoints: Vec<String> = hosts.iter().map(|h| format!("{h}:{port}")).collect();
 
     let (endpoint_secs, observed) = timed(
         &world,
         "endpoints.toml",
-        &suppliers_toml(&world, &endpoints, "endpoints"),
+        &suppliers_toml(&world, &endpoints, "endpoints", sink.port()),
     )
     .await?;
     let handshakes = observed
@@ -133,13 +147,23 @@ async fn main() -> anyhow::Result<()> {
     let (domain_secs, observed_domains) = timed(
         &world,
         "domains.toml",
-        &suppliers_toml(&world, &domains, "domains"),
+        &suppliers_toml(&world, &domains, "domains", sink.port()),
     )
     .await?;
     let resolved = observed_domains
         .iter()
         .flat_map(|o| &o.domains)
         .filter(|d| d.resolves())
+        .count();
+    let starttls = observed_domains
+        .iter()
+        .flat_map(|o| &o.domains)
+        .flat_map(|d| d.mail_servers.iter().flat_map(|m| &m.probed))
+        .filter(|mx| {
+            mx.tls
+                .as_ref()
+                .is_some_and(|t| matches!(t.reach, Reach::Handshake))
+        })
         .count();
     let now = SystemClock.now();
     let findings: usize = checks::evaluate(&observed_domains, now, &Policy::default())
@@ -155,7 +179,7 @@ async fn main() -> anyhow::Result<()> {
         "endpoint probes        {endpoint_secs:.2} s  →  {:.0} endpoints/s",
         rate(n, endpoint_secs)
     );
-    println!("domains                {n}: {resolved} resolved");
+    println!("domains                {n}: {resolved} resolved, {starttls} MX STARTTLS handshakes");
     println!(
         "domain probes          {domain_secs:.2} s  →  {:.0} domains/s",
         rate(n, domain_secs)
