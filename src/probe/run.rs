@@ -183,7 +183,13 @@ fn http_outcome(o: &HttpObservation) -> String {
 
 fn domain_outcome(o: &DomainObservation) -> String {
     if o.resolves() {
-        "resolved".to_owned()
+        match &o.mail_servers {
+            Some(m) => {
+                let reached = m.probed.iter().filter(|mx| mx.reached()).count();
+                format!("resolved; {reached} of {} MX reached", m.probed.len())
+            }
+            None => "resolved".to_owned(),
+        }
     } else {
         format!("{:?}", o.resolution).to_lowercase()
     }
