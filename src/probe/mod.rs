@@ -1,6 +1,6 @@
 //! Probes: I/O that returns observations — facts, serialisable, failures
 //! included as data. Probes never judge; `checks` does. The only module that
-//! talks to the network (hickory, rustls, raw TCP).
+//! talks to the network (hickory, rustls, raw TCP, SMTP).
 
 pub mod cert;
 pub mod dns;
