@@ -9,7 +9,9 @@
 //! check` and with the default `probe.concurrency`:
 //! 1. the endpoint probes: TLS (handshake with chain capture, TLS 1.0 and
 //!    1.1 hellos), then HTTP (`GET /`) and `GET /.well-known/security.txt`;
-//! 2. the domain probes: DNS and e-mail authentication.
+//! 2. the domain probes: DNS and e-mail authentication, and each domain's
+//!    mail server over SMTP (banner, EHLO, STARTTLS, the certificate, TLSA):
+//!    every domain's MX is one local SMTP sink with STARTTLS.
 //!
 //! Prints endpoints/s, domains/s and the process's peak RSS (the world's
 //! servers run in the same process and are included).
@@ -25,8 +27,10 @@ use supplywatch::config::Config;
 use supplywatch::probe::dns::Verdict;
 use supplywatch::probe::run::{self, Silent, SupplierObservations};
 use supplywatch::probe::{self as probes, Reach};
+use supplywatch_testworld::tls::{MODERN, server_config};
 use supplywatch_testworld::{
-    DnsRecord, MailDomain, SignedFault, SignedZone, SiteSpec, World, ZoneKey, zone,
+    DnsRecord, LeafSpec, MailDomain, SignedFault, SignedZone, SinkOptions, SiteSpec, SmtpSink,
+    World, ZoneKey, zone,
 };
 
 const PER_SUPPLIER: usize = 10;
@@ -63,9 +67,9 @@ fn signed_domain(name: &str) -> anyhow::Result<SignedZone> {
     })
 }
 
-fn suppliers_toml(world: &World, targets: &[String], key: &str) -> String {
+fn suppliers_toml(world: &World, targets: &[String], key: &str, smtp_port: u16) -> String {
     let mut config = format!(
-        "[probe]\nnameservers = [\"{}\"]\nextra_roots = [\"{}\"]\nallow_private_targets = true\n",
+        "[probe]\nnameservers = [\"{}\"]\nextra_roots = [\"{}\"]\nallow_private_targets = true\nsmtp_port = {smtp_port}\n",
         world.dns,
         world.roots_pem.display()
     );
@@ -101,7 +105,39 @@ fn rate(n: usize, secs: f64) -> f64 {
     n as f64 / secs
 }
 
+/// The mail server of every domain: STARTTLS with a certificate for
+/// `mx.bench.test` from the world's PKI.
+async fn mail_sink(world: &World) -> anyhow::Result<SmtpSink> {
+    let leaf = world
+        .pki()
+        .issue(&LeafSpec::issued("mx.bench.test", world.now, 10, 90))?;
+    SmtpSink::start_with(
+        SinkOptions::default()
+            .starttls(server_config(&leaf, MODERN)?)
+            .within(world.shutdown_token()),
+    )
+    .await
+}
+
+/// MX hosts whose STARTTLS handshake completed.
+fn starttls_handshakes(observed: &[SupplierObservations]) -> usize {
+    observed
+        .iter()
+        .flat_map(|o| &o.domains)
+        .flat_map(|d| d.mail_servers.iter().flat_map(|m| &m.probed))
+        .filter(|mx| {
+            mx.tls
+                .as_ref()
+                .is_some_and(|t| matches!(t.reach, Reach::Handshake))
+        })
+        .count()
+}
+
 #[tokio::main]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one phase after another, each printed: the benchmark reads top to bottom"
+)]
 async fn main() -> anyhow::Result<()> {
     let n: usize = std::env::args()
         .nth(1)
@@ -118,7 +154,8 @@ async fn main() -> anyhow::Result<()> {
         "_spf.bench.test",
         ["v=spf1 ip4:192.0.2.0/24 -all"],
     ));
-    records.push(DnsRecord::a("mx.bench.test", Ipv4Addr::new(192, 0, 2, 25)));
+    // The mail servers' name, on the world's SMTP sink.
+    records.push(DnsRecord::a("mx.bench.test", Ipv4Addr::LOCALHOST));
     let signed: Vec<SignedZone> = domains
         .iter()
         .map(|d| signed_domain(d))
@@ -133,12 +170,13 @@ async fn main() -> anyhow::Result<()> {
         .start()
         .await?;
     let port = world.site(SITE).addr.port();
+    let sink = mail_sink(&world).await?;
     let endpoints: Vec<String> = hosts.iter().map(|h| format!("{h}:{port}")).collect();
 
     let (endpoint_secs, observed) = timed(
         &world,
         "endpoints.toml",
-        &suppliers_toml(&world, &endpoints, "endpoints"),
+        &suppliers_toml(&world, &endpoints, "endpoints", sink.port()),
     )
     .await?;
     let handshakes = observed
@@ -151,12 +189,15 @@ async fn main() -> anyhow::Result<()> {
         .flat_map(|o| &o.http)
         .filter(|o| o.page.last().is_some())
         .count();
-    let (domain_secs, observed_domains) = timed(
+    let domains_toml = suppliers_toml(&world, &domains, "domains", sink.port());
+    // The same domains without the mail servers, for comparison.
+    let (dns_only_secs, _) = timed(
         &world,
-        "domains.toml",
-        &suppliers_toml(&world, &domains, "domains"),
+        "domains-dns-only.toml",
+        &domains_toml.replace("smtp_port =", "smtp = false\nsmtp_port ="),
     )
     .await?;
+    let (domain_secs, observed_domains) = timed(&world, "domains.toml", &domains_toml).await?;
     let resolved = observed_domains
         .iter()
         .flat_map(|o| &o.domains)
@@ -172,6 +213,7 @@ async fn main() -> anyhow::Result<()> {
                 .is_some_and(|v| v.verdict == Verdict::Verified)
         })
         .count();
+    let starttls = starttls_handshakes(&observed_domains);
     let now = SystemClock.now();
     let findings: usize = checks::evaluate(&observed_domains, now, &Policy::default())
         .iter()
@@ -186,9 +228,15 @@ async fn main() -> anyhow::Result<()> {
         "endpoint probes        {endpoint_secs:.2} s  →  {:.0} endpoints/s",
         rate(n, endpoint_secs)
     );
-    println!("domains                {n}: {resolved} resolved, {validated} DNSSEC chains verified");
     println!(
-        "domain probes          {domain_secs:.2} s  →  {:.0} domains/s",
+        "domains                {n}: {resolved} resolved, {validated} DNSSEC chains verified, {starttls} MX STARTTLS handshakes"
+    );
+    println!(
+        "domain probes          {dns_only_secs:.2} s  →  {:.0} domains/s  (smtp = false)",
+        rate(n, dns_only_secs)
+    );
+    println!(
+        "domain probes          {domain_secs:.2} s  →  {:.0} domains/s  (with each MX over SMTP)",
         rate(n, domain_secs)
     );
     println!("findings               {findings}");

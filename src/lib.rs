@@ -4,7 +4,7 @@
 //! - [`clock`]: time as a parameter (a leaf).
 //! - [`registry`]: suppliers, domains, endpoints, e-mail addresses — valid by construction.
 //! - [`config`]: the TOML file → a validated [`config::Config`], with located errors.
-//! - [`probe`]: network I/O (hickory, rustls, raw TLS hellos) → observations, failures as data.
+//! - [`probe`]: network I/O (hickory, rustls, raw TLS hellos, SMTP to mail servers) → observations, failures as data.
 //! - [`checks`]: pure rules, observation + now + policy → findings with catalogue ids.
 //! - [`lifecycle`]: the findings lifecycle, pure — stored state + a run + now → transitions.
 //! - [`store`]: SQLite — migrations, registry sync, the append-only, hash-chained audit log. Only it knows SQL.

@@ -543,6 +543,7 @@ pub(crate) mod tests {
             mta_sts: None,
             tlsrpt: None,
             elapsed_ms: 1,
+            mail_servers: None,
         }
     }
 

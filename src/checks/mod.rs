@@ -4,6 +4,7 @@
 pub mod dns;
 pub mod email;
 pub mod http;
+pub mod mx;
 pub mod paperwork;
 pub mod score;
 pub mod securitytxt;
@@ -156,9 +157,22 @@ pub fn evaluate(
                 }
                 findings.extend(http::check(page, now, policy));
             }
+            // Domains that share a mail server see it once.
+            let mut mail_findings = std::collections::HashSet::new();
+            let mut mail_errors = std::collections::HashSet::new();
             for domain in &o.domains {
                 findings.extend(dns::check(domain, now, policy));
                 findings.extend(email::check(domain, now, policy));
+                findings.extend(
+                    mx::check(domain, now, policy)
+                        .into_iter()
+                        .filter(|f| mail_findings.insert((f.check, f.target.clone()))),
+                );
+                errors.extend(
+                    mx::not_judged(domain)
+                        .into_iter()
+                        .filter(|e| mail_errors.insert((e.target.clone(), e.message.clone()))),
+                );
             }
             finish(o.supplier.clone(), findings, errors, policy)
         })
@@ -296,6 +310,14 @@ pub fn scopes(
             let known = d.resolves() && dns::failed_queries(d).is_empty();
             push(&d.domain, "dns", known);
             push(&d.domain, "email", known);
+            // Each mail server is its own target, complete only when the
+            // dialogue got far enough to judge STARTTLS: a port that could
+            // not be reached resolves nothing.
+            for mx in d.mail_servers.iter().flat_map(|m| &m.probed) {
+                if !matches!(mx.session, crate::probe::smtp::SmtpSession::Refused { .. }) {
+                    push(&mx.target, "email", known && mx.reached());
+                }
+            }
         }
     }
     out

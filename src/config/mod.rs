@@ -233,6 +233,12 @@ pub struct ProbeConfig {
     /// `probe.trust_anchor`: the DNSSEC trust anchor; `None` means the IANA
     /// root trust anchor built into hickory.
     pub trust_anchor: Option<TrustAnchor>,
+    /// Whether the MX hosts of supplier domains are probed over SMTP
+    /// (STARTTLS, certificate, DANE). Default true; off where outbound
+    /// port 25 is blocked.
+    pub smtp: bool,
+    /// The port MX hosts are connected to: 25; another only for test setups.
+    pub smtp_port: u16,
     /// Not a config key: the daemon sets it from `daemon.probe_jitter_secs`.
     /// Each supplier's probes start at a random moment within this window,
     /// so that a thousand suppliers are not all probed in the same second.

@@ -87,6 +87,8 @@ const PROBE_KEYS: &[&str] = &[
     "allow_metadata_targets",
     "mta_sts_port",
     "trust_anchor",
+    "smtp",
+    "smtp_port",
 ];
 const EMAIL_KEYS: &[&str] = &[
     "transport",
@@ -458,6 +460,10 @@ fn probe(r: &mut Reader<'_>, t: Table<'_, '_>, base: &Path) -> Option<ProbeConfi
             }
         }
     }
+    let smtp = r.boolean(t, "smtp").unwrap_or(true);
+    let smtp_port = r
+        .integer(t, "smtp_port", 1..=65_535)
+        .map_or(Some(25), |v| u16::try_from(v).ok());
     if !ok {
         return None;
     }
@@ -471,6 +477,8 @@ fn probe(r: &mut Reader<'_>, t: Table<'_, '_>, base: &Path) -> Option<ProbeConfi
         allow_metadata_targets,
         mta_sts_port: mta_sts_port?,
         trust_anchor,
+        smtp,
+        smtp_port: smtp_port?,
         spread: Duration::ZERO,
     })
 }

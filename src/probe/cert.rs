@@ -104,6 +104,48 @@ pub fn parse(der: &[u8]) -> Result<CertFacts, CertError> {
     })
 }
 
+/// The digests a DANE TLSA record is matched against (RFC 6698 2.1.2,
+/// 2.1.3): of the whole certificate and of its `SubjectPublicKeyInfo`,
+/// SHA-256 and SHA-512, in lowercase hex. An exact match (matching type 0)
+/// is judged by the SHA-512 of the record's data, so no DER is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaneDigests {
+    /// Position in the chain as presented; 0 is the leaf.
+    pub position: usize,
+    pub cert_sha256: String,
+    pub cert_sha512: String,
+    pub spki_sha256: String,
+    pub spki_sha512: String,
+}
+
+/// The DANE digests of one presented certificate; `None` when it cannot be
+/// parsed (its SPKI cannot be found).
+#[must_use]
+pub fn dane_digests(position: usize, der: &[u8]) -> Option<DaneDigests> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let spki = cert.public_key().raw;
+    Some(DaneDigests {
+        position,
+        cert_sha256: digest_hex(&ring::digest::SHA256, der),
+        cert_sha512: digest_hex(&ring::digest::SHA512, der),
+        spki_sha256: digest_hex(&ring::digest::SHA256, spki),
+        spki_sha512: digest_hex(&ring::digest::SHA512, spki),
+    })
+}
+
+/// `bytes` digested with `algorithm`, in lowercase hex.
+#[must_use]
+pub fn digest_hex(algorithm: &'static ring::digest::Algorithm, bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    ring::digest::digest(algorithm, bytes)
+        .as_ref()
+        .iter()
+        .fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
 fn timestamp(secs: i64) -> Result<DateTime<Utc>, CertError> {
     DateTime::from_timestamp(secs, 0)
         .ok_or_else(|| CertError(format!("date out of range ({secs})")))

@@ -298,6 +298,9 @@ pub struct DomainObservation {
     pub mta_sts: Option<MtaStsFacts>,
     pub tlsrpt: Option<TlsRptFacts>,
     pub elapsed_ms: u64,
+    /// The MX hosts over SMTP (`probe.smtp`); `None` when not probed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail_servers: Option<super::smtp::MailServers>,
 }
 
 impl DomainObservation {
@@ -328,6 +331,7 @@ pub async fn probe_domain(
         mta_sts: None,
         tlsrpt: None,
         elapsed_ms: 0,
+        mail_servers: None,
     };
     if obs.resolves() {
         let zone = async {
@@ -369,7 +373,7 @@ async fn existence(resolver: &DnsResolver, name: &str) -> Resolution {
 
 /// Looks up `record_type` at `name`, keeping up to [`MAX_RECORDS`] records
 /// that `convert` understands.
-async fn lookup<T>(
+pub(crate) async fn lookup<T>(
     resolver: &DnsResolver,
     name: &str,
     record_type: RecordType,
@@ -489,7 +493,7 @@ fn host_name(name: &hickory_resolver::proto::rr::Name) -> String {
 /// public suffix when that has several labels: a name under a suffix from
 /// the list's private section (`site.github.io`) lives in the suffix's
 /// zone. A one-label suffix is a TLD, whose servers are not the domain's.
-async fn nameservers(resolver: &DnsResolver, domain: &str) -> Climb<Nameserver> {
+pub(crate) async fn nameservers(resolver: &DnsResolver, domain: &str) -> Climb<Nameserver> {
     let mut names = suffix::names_below_suffix(domain, MAX_CLIMB);
     if let Some(public) = suffix::public_suffix(domain)
         && public.contains('.')
@@ -563,7 +567,11 @@ async fn apex_by_soa(resolver: &DnsResolver, name: &str) -> Option<String> {
 /// failed or empty NS lookup must not send the DS query to the wrong name
 /// and report a signed zone as unsigned). When the apex has a DS record,
 /// the zone is validated from the trust anchor.
-async fn dnssec(resolver: &DnsResolver, domain: &str, ns_apex: Option<&str>) -> DnssecFacts {
+pub(crate) async fn dnssec(
+    resolver: &DnsResolver,
+    domain: &str,
+    ns_apex: Option<&str>,
+) -> DnssecFacts {
     use hickory_resolver::proto::dnssec::rdata::DNSSECRData;
     let apex = match ns_apex {
         Some(apex) => Some(ZoneApex {
@@ -958,6 +966,7 @@ mod tests {
             mta_sts: None,
             tlsrpt: None,
             elapsed_ms: 3,
+            mail_servers: None,
         };
         let json = serde_json::to_string(&obs).unwrap();
         let back: DomainObservation = serde_json::from_str(&json).unwrap();

@@ -1131,6 +1131,8 @@ mod tests {
             allow_metadata_targets: false,
             mta_sts_port: 443,
             trust_anchor: None,
+            smtp: false,
+            smtp_port: 25,
             spread: std::time::Duration::ZERO,
         };
         let resolver = DnsResolver::new(&config).unwrap();

@@ -1,6 +1,6 @@
 //! Probes: I/O that returns observations — facts, serialisable, failures
 //! included as data. Probes never judge; `checks` does. The only module that
-//! talks to the network (hickory, rustls, raw TCP).
+//! talks to the network (hickory, rustls, raw TCP, SMTP).
 
 pub mod cert;
 pub mod dns;
@@ -9,13 +9,14 @@ pub mod hello;
 pub mod http;
 pub mod resolve;
 pub mod run;
+pub mod smtp;
 pub mod tls;
 
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-pub use cert::{CertFacts, KeyFacts};
+pub use cert::{CertFacts, DaneDigests, KeyFacts};
 pub use resolve::{DnsResolver, LookupFailure};
 
 /// Installs the process-wide rustls crypto provider (ring). Idempotent.

@@ -17,6 +17,7 @@ use super::http::{
     FailureKind, Fetch, FetchFailure, HttpObservation, HttpProber, HttpScheme, HttpSetupError,
 };
 use super::resolve::{DnsResolver, LookupFailure, ResolverError};
+use super::smtp::SmtpProber;
 use super::tls::{TlsProber, TlsSetupError};
 use super::{EndpointObservation, Reach, Stage};
 use crate::config::ProbeConfig;
@@ -135,6 +136,8 @@ struct Probers {
     tls: TlsProber,
     http: HttpProber,
     policy: PolicyFetcher,
+    /// MX hosts over SMTP, unless `probe.smtp` is off.
+    smtp: Option<SmtpProber>,
 }
 
 impl Probers {
@@ -142,9 +145,15 @@ impl Probers {
         match job {
             Job::Tls(e) => Done::Tls(Box::new(self.tls.probe(&self.resolver, e).await)),
             Job::Http(e, _) => Done::Http(Box::new(self.http.probe(e).await)),
-            Job::Domain(d) => Done::Domain(Box::new(
-                probe_domain(&self.resolver, d, &self.policy).await,
-            )),
+            Job::Domain(d) => {
+                let mut obs = probe_domain(&self.resolver, d, &self.policy).await;
+                if let Some(smtp) = &self.smtp
+                    && obs.resolves()
+                {
+                    obs.mail_servers = smtp.probe_domain(&obs).await;
+                }
+                Done::Domain(Box::new(obs))
+            }
         }
     }
 }
@@ -174,7 +183,13 @@ fn http_outcome(o: &HttpObservation) -> String {
 
 fn domain_outcome(o: &DomainObservation) -> String {
     if o.resolves() {
-        "resolved".to_owned()
+        match &o.mail_servers {
+            Some(m) => {
+                let reached = m.probed.iter().filter(|mx| mx.reached()).count();
+                format!("resolved; {reached} of {} MX reached", m.probed.len())
+            }
+            None => "resolved".to_owned(),
+        }
     } else {
         format!("{:?}", o.resolution).to_lowercase()
     }
@@ -193,8 +208,13 @@ pub async fn probe_suppliers(
     super::install_crypto_provider();
     let resolver = DnsResolver::new(config)?;
     let http = HttpProber::new(config, resolver.clone())?;
+    let tls = TlsProber::new(config)?;
+    let smtp = config
+        .smtp
+        .then(|| SmtpProber::new(config, tls.clone(), resolver.clone()));
     let probers = Arc::new(Probers {
-        tls: TlsProber::new(config)?,
+        tls,
+        smtp,
         policy: PolicyFetcher {
             http: http.clone(),
             port: config.mta_sts_port,
@@ -398,6 +418,7 @@ fn internal_failure(job: &Job, error: &str) -> Done {
             mta_sts: None,
             tlsrpt: None,
             elapsed_ms: 0,
+            mail_servers: None,
         })),
     }
 }

@@ -221,13 +221,63 @@ impl TlsProber {
         });
     }
 
+    /// Completes a TLS handshake over a connection another protocol has
+    /// set up (SMTP after `STARTTLS`), capturing the chain and judging its
+    /// trust as [`TlsProber::probe`] does, with `host` as the name. No
+    /// second try with a hand-built hello: that would need the other
+    /// protocol's dialogue again. Never fails: a handshake that fails is a
+    /// [`Reach`] of its own. The presented certificates come back as well,
+    /// for what is matched against them (DANE).
+    pub(crate) async fn handshake_over(
+        &self,
+        stream: TcpStream,
+        host: &str,
+    ) -> (Reach, Option<TlsFacts>, Vec<CertificateDer<'static>>) {
+        let server_name = match ServerName::try_from(host.to_owned()) {
+            Ok(n) => n,
+            Err(e) => {
+                return (
+                    unreachable(Stage::Handshake, e.to_string(), false),
+                    None,
+                    Vec::new(),
+                );
+            }
+        };
+        let capture = Arc::new(LenientVerifier::recording(self.provider.clone()));
+        let handshake = self
+            .handshake(stream, server_name.clone(), capture.clone())
+            .await;
+        let chain_der = capture.take();
+        let (version, cipher_suite, reach) = match handshake {
+            Ok((version, suite)) => (Some(version), Some(suite), Reach::Handshake),
+            Err((error, true)) => {
+                return (unreachable(Stage::Handshake, error, true), None, chain_der);
+            }
+            Err((error, false)) if chain_der.is_empty() => {
+                return (unreachable(Stage::Handshake, error, false), None, chain_der);
+            }
+            Err((error, false)) => (None, None, Reach::CertificateOnly { error }),
+        };
+        let (chain, unparseable) = read_chain(&chain_der);
+        let trust = self.trust(&chain_der, &chain, &server_name);
+        let facts = TlsFacts {
+            version,
+            cipher_suite,
+            chain,
+            unparseable,
+            chain_source: ChainSource::Rustls,
+            trust,
+        };
+        (reach, Some(facts), chain_der)
+    }
+
     /// Connects to the first address that answers, trying at most
     /// [`MAX_CONNECT_ADDRESSES`] of them, all within one probe timeout: each
     /// attempt gets an even share of the time left, so a name with many
     /// black-holed addresses costs one timeout, not one per address, and a
     /// quick refusal leaves its share to the next address. A single address
     /// gets the whole timeout.
-    async fn connect(
+    pub(crate) async fn connect(
         &self,
         addresses: &[IpAddr],
         port: u16,
@@ -780,6 +830,8 @@ mod tests {
             allow_metadata_targets: false,
             mta_sts_port: 443,
             trust_anchor: None,
+            smtp: false,
+            smtp_port: 25,
             spread: std::time::Duration::ZERO,
         }
     }

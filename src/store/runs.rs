@@ -338,7 +338,7 @@ pub struct StoredObservation {
 }
 
 /// Dropped wherever they occur: they measure the probe, not the supplier.
-const VOLATILE_KEYS: [&str; 2] = ["elapsed_ms", "body_bytes"];
+const VOLATILE_KEYS: [&str; 3] = ["elapsed_ms", "body_bytes", "transcript"];
 
 /// Response headers that differ per response while nothing changed.
 pub const VOLATILE_HEADERS: [&str; 22] = [

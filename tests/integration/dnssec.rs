@@ -89,6 +89,8 @@ fn resolver_for(dns: SocketAddr, anchor: Option<TrustAnchor>) -> DnsResolver {
         allow_metadata_targets: false,
         mta_sts_port: 443,
         trust_anchor: anchor,
+        smtp: false,
+        smtp_port: 25,
         spread: Duration::ZERO,
     };
     DnsResolver::new(&config).unwrap()

@@ -53,6 +53,8 @@ fn config(world: &World, allow_private: bool, timeout: Duration) -> ProbeConfig 
         allow_metadata_targets: false,
         mta_sts_port: 443,
         trust_anchor: None,
+        smtp: false,
+        smtp_port: 25,
         spread: std::time::Duration::ZERO,
     }
 }

@@ -35,6 +35,7 @@ mod hostile;
 mod http;
 mod lifecycle;
 mod mail_e2e;
+mod mx;
 mod paperwork;
 mod posture;
 mod record;

@@ -53,7 +53,8 @@ fn quoted(items: &[String]) -> String {
 
 fn world_config(world: &World, entries: &[Entry<'_>], allow_private: bool) -> String {
     let mut text = format!(
-        "[probe]\nnameservers = [\"{}\"]\nextra_roots = [\"{}\"]\ntimeout_secs = 3\nallow_private_targets = {allow_private}\n",
+        // The zones' MX hosts are names only: mail servers are mx.rs's.
+        "[probe]\nnameservers = [\"{}\"]\nextra_roots = [\"{}\"]\ntimeout_secs = 3\nallow_private_targets = {allow_private}\nsmtp = false\n",
         world.dns,
         world.roots_pem.display()
     );

@@ -82,6 +82,14 @@ pub struct SinkOptions {
     /// When set, the sink also stops when this token is cancelled (pass a
     /// world's [`crate::World::shutdown_token`]).
     pub shutdown: Option<CancellationToken>,
+    /// Address to bind instead of 127.0.0.1 (any of 127/8 on Linux), so
+    /// that several sinks can share one port as distinct mail servers.
+    pub ip: Option<Ipv4Addr>,
+    /// Greeting lines instead of `220 sink ESMTP` (a multi-line greeting
+    /// is `220-…` lines, then `220 …`), each sent as given plus CRLF.
+    pub greeting: Vec<String>,
+    /// Greets, then never answers anything (a stalling mail server).
+    pub mute_after_greeting: bool,
 }
 
 impl SinkOptions {
@@ -110,6 +118,27 @@ impl SinkOptions {
     #[must_use]
     pub fn reject(mut self, recipient: impl Into<String>) -> Self {
         self.reject.push(recipient.into());
+        self
+    }
+
+    /// Binds `ip` instead of 127.0.0.1.
+    #[must_use]
+    pub fn ip(mut self, ip: Ipv4Addr) -> Self {
+        self.ip = Some(ip);
+        self
+    }
+
+    /// Greets with these lines instead of `220 sink ESMTP`.
+    #[must_use]
+    pub fn greeting(mut self, lines: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.greeting = lines.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Greets, then reads and never answers.
+    #[must_use]
+    pub fn mute_after_greeting(mut self) -> Self {
+        self.mute_after_greeting = true;
         self
     }
 
@@ -214,6 +243,8 @@ impl ReceivedMail {
 #[derive(Debug)]
 struct Shared {
     starttls: Option<Arc<ServerConfig>>,
+    greeting: Vec<String>,
+    mute: bool,
     auth: Option<(String, String)>,
     reject: Mutex<Vec<String>>,
     down: AtomicBool,
@@ -284,7 +315,7 @@ impl SmtpSink {
     /// # Errors
     /// When the port cannot be bound.
     pub async fn start_with(options: SinkOptions) -> anyhow::Result<Self> {
-        let listener = bind(options.port).await?;
+        let listener = bind(options.ip.unwrap_or(Ipv4Addr::LOCALHOST), options.port).await?;
         let addr = listener.local_addr().context("listener address")?;
         let shutdown = match &options.shutdown {
             Some(parent) => parent.child_token(),
@@ -292,6 +323,8 @@ impl SmtpSink {
         };
         let shared = Arc::new(Shared {
             starttls: options.starttls.clone(),
+            greeting: options.greeting.clone(),
+            mute: options.mute_after_greeting,
             auth: options.auth.clone(),
             reject: Mutex::new(options.reject.clone()),
             down: AtomicBool::new(false),
@@ -399,8 +432,8 @@ impl Drop for SmtpSink {
 /// Binds a listener on 127.0.0.1 with `SO_REUSEADDR`, so a port whose old
 /// connections linger in `TIME_WAIT` can be listened on again. A port still
 /// listened on (a stopping sink's) is retried until [`REBIND_PATIENCE`].
-async fn bind(port: u16) -> anyhow::Result<TcpListener> {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+async fn bind(ip: Ipv4Addr, port: u16) -> anyhow::Result<TcpListener> {
+    let addr = SocketAddr::from((ip, port));
     let deadline = tokio::time::Instant::now() + REBIND_PATIENCE;
     loop {
         let attempt = (|| {
@@ -459,7 +492,19 @@ async fn connection(mut stream: TcpStream, shared: &Shared) -> anyhow::Result<()
         stream.shutdown().await?;
         return Ok(());
     }
-    stream.write_all(b"220 sink ESMTP\r\n").await?;
+    if shared.greeting.is_empty() {
+        stream.write_all(b"220 sink ESMTP\r\n").await?;
+    } else {
+        for line in &shared.greeting {
+            stream.write_all(format!("{line}\r\n").as_bytes()).await?;
+        }
+    }
+    if shared.mute {
+        // Reads whatever comes and never answers, until the client leaves.
+        let mut sink = [0_u8; 1024];
+        while stream.read(&mut sink).await? > 0 {}
+        return Ok(());
+    }
     let Some(plain) = session(stream, shared, false).await? else {
         return Ok(());
     };
