@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde_json::json;
 
 use super::{Finding, Policy, Severity};
-use crate::probe::{CertFacts, EndpointObservation, Reach, Trust};
+use crate::probe::{CertFacts, EndpointObservation, Reach, RevocationStatus, Trust};
 
 /// All `tls.*` findings for one endpoint observation.
 #[must_use]
@@ -208,6 +208,35 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
         ));
     }
 
+    if let Some(RevocationStatus::Revoked {
+        source,
+        revoked_at,
+        reason,
+    }) = tls.revocation.as_ref().map(|r| &r.status)
+    {
+        out.push(finding(
+            "tls.revoked",
+            Severity::Critical,
+            format!(
+                "the certificate '{}' was revoked on {}{}, says {source}",
+                leaf.subject,
+                revoked_at.to_rfc3339(),
+                reason
+                    .as_ref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ),
+            json!({
+                "source": source,
+                "revoked_at": revoked_at,
+                "reason": reason,
+                "serial": leaf.serial,
+                "subject": leaf.subject,
+                "sources": tls.revocation.as_ref().map(|r| &r.sources),
+            }),
+        ));
+    }
+
     // The CA/B Forum counts validity inclusively: notBefore and notAfter
     // are both valid seconds, so the period is notAfter − notBefore + 1 s,
     // and a certificate of exactly 398 × 86 400 s between the two exceeds
@@ -233,7 +262,33 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
         ));
     }
     unexplained_handshake(obs, &mut out);
+    // Revocation that could not be learned is told beside the other
+    // findings, never as one.
+    if let Some(why) = revocation_not_determined(obs) {
+        for f in &mut out {
+            if let Some(map) = f.evidence.as_object_mut() {
+                map.insert("revocation".to_owned(), json!({"undetermined": why}));
+            }
+        }
+    }
     out
+}
+
+/// Why the revocation of the leaf could not be determined although the
+/// certificate names a source (or the server stapled one): a CRL that
+/// could not be fetched or verified, a responder that did not answer.
+/// Evidence and an error line, never a finding. `None` when the status is
+/// known, or when the certificate names no source at all (the usual case
+/// for private CAs, kept in the observation).
+#[must_use]
+pub fn revocation_not_determined(obs: &EndpointObservation) -> Option<String> {
+    let facts = obs.tls.as_ref()?.revocation.as_ref()?;
+    match &facts.status {
+        RevocationStatus::Undetermined { why } if facts.consulted() => {
+            Some(format!("revocation not determined: {why}"))
+        }
+        _ => None,
+    }
 }
 
 /// What a certificate can be that makes a client refuse the handshake.
@@ -510,6 +565,7 @@ mod tests {
                 unparseable: vec![],
                 chain_source: ChainSource::Rustls,
                 trust,
+                revocation: None,
             }),
             legacy: vec![
                 LegacyProbe {

@@ -7,6 +7,7 @@ pub mod dns;
 pub mod hello;
 pub mod http;
 pub mod resolve;
+pub mod revocation;
 pub mod run;
 pub mod tls;
 
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cert::{CertFacts, KeyFacts};
 pub use resolve::{DnsResolver, LookupFailure};
+pub use revocation::{RevocationFacts, RevocationStatus};
 
 /// Installs the process-wide rustls crypto provider (ring). Idempotent.
 pub fn install_crypto_provider() {
@@ -79,6 +81,10 @@ pub struct TlsFacts {
     /// How the chain was obtained.
     pub chain_source: ChainSource,
     pub trust: Trust,
+    /// The leaf's revocation, when it was looked into (absent from
+    /// observations stored before it was).
+    #[serde(default)]
+    pub revocation: Option<RevocationFacts>,
 }
 
 /// Where a chain came from.
