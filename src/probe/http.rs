@@ -278,7 +278,7 @@ pub enum BlobFetchError {
     Status { url: String, status: u16 },
     #[error(
         "{url} is larger than the cap of {} MiB{}: cut off, not read",
-        *cap as f64 / 1_048_576.0,
+        cap / 1_048_576,
         announced.map(|n| format!(" (it announces {n} bytes)")).unwrap_or_default()
     )]
     TooLarge {
@@ -610,6 +610,12 @@ impl HttpProber {
         };
         let response = match timeout_at(deadline, builder.send()).await {
             Ok(Ok(response)) => response,
+            // reqwest's own timeout (the same length) and ours say one thing.
+            Ok(Err(e)) if e.is_timeout() => {
+                return Err(BlobFetchError::Failed {
+                    detail: self.timed_out(&parsed).detail,
+                });
+            }
             Ok(Err(e)) => {
                 let failure = failure_from(&parsed, &e);
                 return Err(if failure.kind == FailureKind::Refused {

@@ -56,7 +56,7 @@ const OCSP_SIGNING: &str = "1.3.6.1.5.5.7.3.9";
 const OCSP_BASIC: &str = "1.3.6.1.5.5.7.48.1.1";
 /// id-ad-ocsp (RFC 5280 §4.2.2.1).
 const AD_OCSP: &str = "1.3.6.1.5.5.7.48.1";
-/// SHA-1 (OIW), the CertID hash RFC 5019 §2.1.1 asks for.
+/// SHA-1 (OIW), the `CertID` hash RFC 5019 §2.1.1 asks for.
 const SHA1: &str = "1.3.14.3.2.26";
 
 /// What the probe learned about the leaf's revocation.
@@ -81,7 +81,9 @@ pub enum RevocationStatus {
         reason: Option<String>,
     },
     /// No source gave a verified answer: why, in words.
-    Undetermined { why: String },
+    Undetermined {
+        why: String,
+    },
 }
 
 /// One source consulted: `stapled OCSP response`, a CRL URL or an OCSP URL.
@@ -242,10 +244,7 @@ impl RevocationChecker {
             .chain(self.extra_issuers.iter())
             .filter_map(|d| X509Certificate::from_der(d).ok().map(|(_, c)| c))
             .collect();
-        let Some(issuer) = candidates.iter().find(|c| {
-            c.subject().as_raw() == leaf.issuer().as_raw()
-                && leaf.verify_signature(Some(c.public_key())).is_ok()
-        }) else {
+        let Some(issuer) = issuer_of(&leaf, &candidates) else {
             return undetermined(
                 format!(
                     "the issuer '{}' is not among the certificates the server sends, so no revocation answer can be verified",
@@ -366,6 +365,18 @@ impl RevocationChecker {
     }
 }
 
+/// The certificate among `candidates` that issued `leaf`: its subject is
+/// the leaf's issuer and its key verifies the leaf's signature.
+fn issuer_of<'c, 'a>(
+    leaf: &X509Certificate<'_>,
+    candidates: &'c [X509Certificate<'a>],
+) -> Option<&'c X509Certificate<'a>> {
+    candidates.iter().find(|c| {
+        c.subject().as_raw() == leaf.issuer().as_raw()
+            && leaf.verify_signature(Some(c.public_key())).is_ok()
+    })
+}
+
 /// The `http://` URIs of the leaf's CRL distribution points.
 fn crl_urls(leaf: &X509Certificate<'_>) -> Vec<String> {
     let mut urls = Vec::new();
@@ -417,8 +428,8 @@ fn crl_answer(
     issuer: &X509Certificate<'_>,
     now: DateTime<Utc>,
 ) -> Result<Answer, SourceError> {
-    let (_, crl) =
-        CertificateRevocationList::from_der(body).map_err(|e| SourceError::NotCrl(e.to_string()))?;
+    let (_, crl) = CertificateRevocationList::from_der(body)
+        .map_err(|e| SourceError::NotCrl(e.to_string()))?;
     if crl.issuer().as_raw() != issuer.subject().as_raw() {
         return Err(SourceError::CrlIssuer {
             crl: crl.issuer().to_string(),
@@ -464,7 +475,7 @@ fn trim(serial: &[u8]) -> &[u8] {
     serial.get(first..).unwrap_or(serial)
 }
 
-/// CRLReason (RFC 5280 §5.3.1) in words.
+/// `CRLReason` (RFC 5280 §5.3.1) in words.
 fn reason_name(code: u8) -> String {
     match code {
         0 => "unspecified",
@@ -488,7 +499,7 @@ fn sha1(data: &[u8]) -> Vec<u8> {
         .to_vec()
 }
 
-/// The CertID of `leaf` (RFC 6960 §4.1.1), with SHA-1 as RFC 5019 asks.
+/// The `CertID` of `leaf` (RFC 6960 §4.1.1), with SHA-1 as RFC 5019 asks.
 fn cert_id(
     leaf: &X509Certificate<'_>,
     issuer: &X509Certificate<'_>,
@@ -499,8 +510,7 @@ fn cert_id(
             oid: der::oid::ObjectIdentifier::new_unwrap(SHA1),
             parameters: Some(der::asn1::Any::null()),
         },
-        issuer_name_hash: der::asn1::OctetString::new(sha1(leaf.issuer().as_raw()))
-            .map_err(bad)?,
+        issuer_name_hash: der::asn1::OctetString::new(sha1(leaf.issuer().as_raw())).map_err(bad)?,
         issuer_key_hash: der::asn1::OctetString::new(sha1(
             &issuer.public_key().subject_public_key.data,
         ))
@@ -559,7 +569,8 @@ fn ocsp_answer(
             bytes.response_type
         )));
     }
-    let basic = x509_ocsp::BasicOcspResponse::from_der(bytes.response.as_bytes()).map_err(not_ocsp)?;
+    let basic =
+        x509_ocsp::BasicOcspResponse::from_der(bytes.response.as_bytes()).map_err(not_ocsp)?;
     verify_ocsp_signature(&basic, issuer, now)?;
 
     let expected = cert_id(leaf, issuer)?;
@@ -567,8 +578,7 @@ fn ocsp_answer(
         r.cert_id.hash_algorithm.oid == expected.hash_algorithm.oid
             && r.cert_id.issuer_key_hash == expected.issuer_key_hash
             && r.cert_id.issuer_name_hash == expected.issuer_name_hash
-            && trim(r.cert_id.serial_number.as_bytes())
-                == trim(expected.serial_number.as_bytes())
+            && trim(r.cert_id.serial_number.as_bytes()) == trim(expected.serial_number.as_bytes())
     }) else {
         return Err(SourceError::OcspNotAbout {
             serial: leaf.raw_serial_as_string(),
@@ -634,14 +644,20 @@ fn verify_ocsp_signature(
             continue;
         };
         let authorised = responder.issuer().as_raw() == issuer.subject().as_raw()
-            && responder.verify_signature(Some(issuer.public_key())).is_ok()
+            && responder
+                .verify_signature(Some(issuer.public_key()))
+                .is_ok()
             && responder
                 .extended_key_usage()
                 .ok()
                 .flatten()
                 .is_some_and(|eku| {
                     eku.value.ocsp_signing
-                        || eku.value.other.iter().any(|o| o.to_id_string() == OCSP_SIGNING)
+                        || eku
+                            .value
+                            .other
+                            .iter()
+                            .any(|o| o.to_id_string() == OCSP_SIGNING)
                 });
         let validity = responder.validity();
         let current = time(validity.not_before.timestamp()) <= now

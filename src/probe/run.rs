@@ -141,6 +141,38 @@ struct Probers {
 }
 
 impl Probers {
+    /// Every prober of a run, over one resolver and one HTTP client.
+    fn new(
+        config: &ProbeConfig,
+        crls: Arc<CrlCache>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, RunError> {
+        super::install_crypto_provider();
+        let resolver = DnsResolver::new(config)?;
+        let http = HttpProber::new(config, resolver.clone())?;
+        let extra_issuers = config
+            .extra_roots
+            .iter()
+            .flat_map(|file| file.certificates.iter().cloned())
+            .collect();
+        Ok(Self {
+            revocation: RevocationChecker::new(
+                http.clone(),
+                crls,
+                clock,
+                extra_issuers,
+                config.timeout,
+            ),
+            tls: TlsProber::new(config)?,
+            policy: PolicyFetcher {
+                http: http.clone(),
+                port: config.mta_sts_port,
+            },
+            http,
+            resolver,
+        })
+    }
+
     async fn run(&self, job: &Job) -> Done {
         match job {
             Job::Tls(e) => {
@@ -230,30 +262,7 @@ pub async fn probe_suppliers_with(
     crls: Arc<CrlCache>,
     clock: Arc<dyn Clock>,
 ) -> Result<Vec<SupplierObservations>, RunError> {
-    super::install_crypto_provider();
-    let resolver = DnsResolver::new(config)?;
-    let http = HttpProber::new(config, resolver.clone())?;
-    let extra_issuers = config
-        .extra_roots
-        .iter()
-        .flat_map(|file| file.certificates.iter().cloned())
-        .collect();
-    let probers = Arc::new(Probers {
-        revocation: RevocationChecker::new(
-            http.clone(),
-            crls,
-            clock,
-            extra_issuers,
-            config.timeout,
-        ),
-        tls: TlsProber::new(config)?,
-        policy: PolicyFetcher {
-            http: http.clone(),
-            port: config.mta_sts_port,
-        },
-        http,
-        resolver,
-    });
+    let probers = Arc::new(Probers::new(config, crls, clock)?);
     let global = Arc::new(Semaphore::new(config.concurrency));
     let mut per_host: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let mut tasks = JoinSet::new();

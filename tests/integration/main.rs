@@ -37,6 +37,7 @@ mod mail_e2e;
 mod paperwork;
 mod posture;
 mod record;
+mod revocation;
 mod roi;
 mod simulated;
 mod store;
