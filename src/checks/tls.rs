@@ -611,6 +611,78 @@ mod tests {
         assert!(f.is_empty(), "{f:?}");
     }
 
+    fn with_revocation(
+        mut o: EndpointObservation,
+        status: RevocationStatus,
+        consulted: bool,
+    ) -> EndpointObservation {
+        let sources = if consulted {
+            vec![crate::probe::revocation::SourceOutcome {
+                source: "http://crl.acme.test/ca.crl".into(),
+                outcome: "no answer within 2s".into(),
+            }]
+        } else {
+            Vec::new()
+        };
+        if let Some(tls) = o.tls.as_mut() {
+            tls.revocation = Some(crate::probe::RevocationFacts { status, sources });
+        }
+        o
+    }
+
+    #[test]
+    fn a_revoked_leaf_is_critical_with_source_date_and_reason() {
+        let o = with_revocation(
+            obs(good_chain(NOW()), Trust::Trusted),
+            RevocationStatus::Revoked {
+                source: "stapled OCSP response".into(),
+                revoked_at: t(2026, 11, 20),
+                reason: Some("keyCompromise".into()),
+            },
+            true,
+        );
+        let f = check(&o, NOW(), &Policy::default());
+        assert_eq!(ids(&f), ["tls.revoked"]);
+        assert_eq!(f[0].severity, Severity::Critical);
+        assert_eq!(
+            f[0].summary,
+            "the certificate 'CN=portal.acme.test' was revoked on 2026-11-20T00:00:00+00:00 (keyCompromise), says stapled OCSP response"
+        );
+        assert_eq!(f[0].evidence["reason"], "keyCompromise");
+        assert!(revocation_not_determined(&o).is_none());
+    }
+
+    #[test]
+    fn undetermined_revocation_is_evidence_never_a_finding() {
+        let undetermined = RevocationStatus::Undetermined {
+            why: "no source gave a verified answer".into(),
+        };
+        // A source was named and failed: told beside the other findings.
+        let mut chain = good_chain(NOW());
+        chain[0].sans = vec!["other.acme.test".into()];
+        let o = with_revocation(obs(chain, Trust::Trusted), undetermined.clone(), true);
+        let f = check(&o, NOW(), &Policy::default());
+        assert_eq!(ids(&f), ["tls.hostname_mismatch"]);
+        assert_eq!(
+            f[0].evidence["revocation"]["undetermined"],
+            "revocation not determined: no source gave a verified answer"
+        );
+        assert!(revocation_not_determined(&o).is_some());
+        // No source named at all: kept in the observation only.
+        let o = with_revocation(obs(good_chain(NOW()), Trust::Trusted), undetermined, false);
+        assert!(check(&o, NOW(), &Policy::default()).is_empty());
+        assert!(revocation_not_determined(&o).is_none());
+        // Good is nothing to say.
+        let o = with_revocation(
+            obs(good_chain(NOW()), Trust::Trusted),
+            RevocationStatus::Good {
+                source: "http://crl.acme.test/ca.crl".into(),
+            },
+            true,
+        );
+        assert!(check(&o, NOW(), &Policy::default()).is_empty());
+    }
+
     #[test]
     fn expired_says_how_long_ago() {
         let now = NOW();

@@ -679,3 +679,188 @@ fn verify_ocsp_signature(
         detail,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use supplywatch_testworld::pki::{LeafSpec, Pki};
+    use supplywatch_testworld::revocation::{ocsp_response, ocsp_response_by};
+    use supplywatch_testworld::time::{Duration as Days, OffsetDateTime};
+    use x509_ocsp::CertStatus;
+
+    use super::*;
+
+    const SERIAL: u64 = 0x1234;
+
+    struct Fixture {
+        pki: Pki,
+        chain: Vec<CertificateDer<'static>>,
+        now: DateTime<Utc>,
+    }
+
+    fn fixture() -> Fixture {
+        let world_now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let pki = Pki::generate(world_now).unwrap();
+        let leaf = pki
+            .issue(&LeafSpec::issued("portal.acme.test", world_now, 10, 90).serial(SERIAL))
+            .unwrap();
+        Fixture {
+            pki,
+            chain: leaf.chain,
+            now: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+        }
+    }
+
+    fn parsed(der: &[u8]) -> X509Certificate<'_> {
+        X509Certificate::from_der(der).unwrap().1
+    }
+
+    #[test]
+    fn a_crl_lists_the_leaf_with_its_date_and_reason() {
+        let f = fixture();
+        let (leaf, issuer) = (parsed(&f.chain[0]), parsed(&f.chain[1]));
+        let at = f.pki.now() - Days::days(2);
+        let crl = f
+            .pki
+            .crl(&[(SERIAL, at, rcgen::RevocationReason::KeyCompromise)])
+            .unwrap();
+        assert_eq!(
+            crl_answer(&crl, &leaf, &issuer, f.now),
+            Ok(Answer::Revoked {
+                at: f.now - TimeDelta::days(2),
+                reason: Some("keyCompromise".to_owned()),
+            })
+        );
+        let other = f
+            .pki
+            .crl(&[(SERIAL + 1, at, rcgen::RevocationReason::Superseded)])
+            .unwrap();
+        assert_eq!(crl_answer(&other, &leaf, &issuer, f.now), Ok(Answer::Good));
+    }
+
+    #[test]
+    fn a_crl_must_be_the_issuers_signed_and_current() {
+        let f = fixture();
+        let (leaf, issuer) = (parsed(&f.chain[0]), parsed(&f.chain[1]));
+        let at = f.pki.now() - Days::days(2);
+        let revoked = [(SERIAL, at, rcgen::RevocationReason::KeyCompromise)];
+
+        let forged = f.pki.crl_wrong_key(&revoked).unwrap();
+        let Err(SourceError::Signature { .. }) = crl_answer(&forged, &leaf, &issuer, f.now) else {
+            panic!("a CRL signed by another key must not count")
+        };
+
+        let crl = f.pki.crl(&revoked).unwrap();
+        // Its nextUpdate is a week after the PKI's now.
+        let Err(SourceError::Stale { .. }) =
+            crl_answer(&crl, &leaf, &issuer, f.now + TimeDelta::days(8))
+        else {
+            panic!("a stale CRL must not count")
+        };
+        let Err(SourceError::NotYetValid { .. }) =
+            crl_answer(&crl, &leaf, &issuer, f.now - TimeDelta::days(1))
+        else {
+            panic!("a CRL from the future must not count")
+        };
+
+        // A CRL of another issuer (the leaf's issuer is the intermediate).
+        let root = f.pki.root().clone();
+        let Err(SourceError::CrlIssuer { .. }) = crl_answer(&crl, &leaf, &parsed(&root), f.now)
+        else {
+            panic!("a CRL is the issuer's")
+        };
+        assert!(matches!(
+            crl_answer(b"junk", &leaf, &issuer, f.now),
+            Err(SourceError::NotCrl(_))
+        ));
+    }
+
+    #[test]
+    fn an_ocsp_answer_is_the_issuers_or_an_authorised_responders() {
+        let f = fixture();
+        let (leaf, issuer) = (parsed(&f.chain[0]), parsed(&f.chain[1]));
+        let good = ocsp_response(&f.pki, &f.chain[0], CertStatus::good()).unwrap();
+        assert_eq!(ocsp_answer(&good, &leaf, &issuer, f.now), Ok(Answer::Good));
+
+        let (responder, key) = f.pki.ocsp_responder(true).unwrap();
+        let delegated = ocsp_response_by(
+            &f.pki,
+            &f.chain[0],
+            CertStatus::good(),
+            Some((&responder, &key)),
+        )
+        .unwrap();
+        assert_eq!(
+            ocsp_answer(&delegated, &leaf, &issuer, f.now),
+            Ok(Answer::Good)
+        );
+
+        // A certificate of the issuer, but not for OCSP signing.
+        let (server, key) = f.pki.ocsp_responder(false).unwrap();
+        let unauthorised = ocsp_response_by(
+            &f.pki,
+            &f.chain[0],
+            CertStatus::good(),
+            Some((&server, &key)),
+        )
+        .unwrap();
+        let Err(SourceError::Signature { detail, .. }) =
+            ocsp_answer(&unauthorised, &leaf, &issuer, f.now)
+        else {
+            panic!("a responder without id-kp-OCSPSigning must not count")
+        };
+        assert!(detail.contains("not one the issuer authorised"), "{detail}");
+
+        let unknown = ocsp_response(&f.pki, &f.chain[0], CertStatus::unknown()).unwrap();
+        assert_eq!(
+            ocsp_answer(&unknown, &leaf, &issuer, f.now),
+            Err(SourceError::OcspUnknown)
+        );
+        // An answer about another certificate (the intermediate's key is
+        // the same issuer key, the serial differs).
+        let other = f
+            .pki
+            .issue(&LeafSpec::issued("other.acme.test", f.pki.now(), 10, 90).serial(SERIAL + 1))
+            .unwrap();
+        let about_other = ocsp_response(&f.pki, &other.chain[0], CertStatus::good()).unwrap();
+        assert!(matches!(
+            ocsp_answer(&about_other, &leaf, &issuer, f.now),
+            Err(SourceError::OcspNotAbout { .. })
+        ));
+        assert!(matches!(
+            ocsp_answer(&good, &leaf, &issuer, f.now + TimeDelta::days(8)),
+            Err(SourceError::Stale { .. })
+        ));
+        assert!(matches!(
+            ocsp_answer(b"\x30\x03\x0a\x01\x06", &leaf, &issuer, f.now),
+            Err(SourceError::OcspStatus(_))
+        ));
+        assert!(matches!(
+            ocsp_answer(b"junk", &leaf, &issuer, f.now),
+            Err(SourceError::NotOcsp(_))
+        ));
+    }
+
+    #[test]
+    fn the_request_names_the_leaf_by_issuer_hashes_and_serial() {
+        let f = fixture();
+        let (leaf, issuer) = (parsed(&f.chain[0]), parsed(&f.chain[1]));
+        let der = ocsp_request(&leaf, &issuer).unwrap();
+        let request = x509_ocsp::OcspRequest::from_der(&der).unwrap();
+        let id = &request.tbs_request.request_list[0].req_cert;
+        assert_eq!(id.hash_algorithm.oid.to_string(), SHA1);
+        assert_eq!(trim(id.serial_number.as_bytes()), [0x12, 0x34]);
+        assert_eq!(
+            id.issuer_name_hash.as_bytes(),
+            sha1(issuer.subject().as_raw())
+        );
+    }
+
+    #[test]
+    fn serials_compare_without_sign_padding() {
+        assert_eq!(trim(&[0, 0x80, 1]), [0x80, 1]);
+        assert_eq!(trim(&[0]), [0]);
+        assert_eq!(trim(&[]), [0_u8; 0]);
+        assert_eq!(reason_name(1), "keyCompromise");
+        assert_eq!(reason_name(7), "reason code 7");
+    }
+}

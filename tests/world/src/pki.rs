@@ -453,6 +453,38 @@ impl Pki {
             .context("signing the impostor CRL")
     }
 
+    /// A delegated OCSP responder's certificate, issued by the test
+    /// intermediate (with the `id-kp-OCSPSigning` usage when `for_ocsp`),
+    /// and its key.
+    ///
+    /// # Errors
+    /// When a key cannot be made or rcgen fails to sign.
+    pub fn ocsp_responder(
+        &self,
+        for_ocsp: bool,
+    ) -> anyhow::Result<(CertificateDer<'static>, KeyPair)> {
+        let mut params = CertificateParams::default();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "supplywatch Test OCSP Responder");
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = if for_ocsp {
+            vec![ExtendedKeyUsagePurpose::OcspSigning]
+        } else {
+            vec![ExtendedKeyUsagePurpose::ServerAuth]
+        };
+        params.not_before = self.now - Duration::days(1);
+        params.not_after = self.now + Duration::days(30);
+        params.use_authority_key_identifier_extension = true;
+        let key = KeyPair::generate().context("responder key")?;
+        let cert = params
+            .signed_by(&key, &self.intermediate)
+            .context("signing the responder")?;
+        Ok((cert.der().clone(), key))
+    }
+
     /// Signs `data` with the test intermediate's key (ECDSA P-256 with
     /// SHA-256, DER signature).
     ///

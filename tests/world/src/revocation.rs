@@ -301,6 +301,20 @@ pub fn ocsp_response(
     leaf: &CertificateDer<'_>,
     status: CertStatus,
 ) -> anyhow::Result<Vec<u8>> {
+    ocsp_response_by(pki, leaf, status, None)
+}
+
+/// As [`ocsp_response`], signed by `responder` (a certificate, sent in the
+/// response, and its key) instead of the intermediate when given.
+///
+/// # Errors
+/// See [`ocsp_response`].
+pub fn ocsp_response_by(
+    pki: &Pki,
+    leaf: &CertificateDer<'_>,
+    status: CertStatus,
+    responder: Option<(&CertificateDer<'_>, &rcgen::KeyPair)>,
+) -> anyhow::Result<Vec<u8>> {
     let leaf = x509_cert::Certificate::from_der(leaf).context("parsing the leaf")?;
     let issuer =
         x509_cert::Certificate::from_der(pki.intermediate()).context("parsing the issuer")?;
@@ -335,7 +349,16 @@ pub fn ocsp_response(
         }],
         response_extensions: None,
     };
-    let signature = pki.sign_as_intermediate(&tbs.to_der()?)?;
+    let tbs_der = tbs.to_der()?;
+    let (signature, certs) = match responder {
+        Some((cert, key)) => (
+            rcgen::SigningKey::sign(key, &tbs_der).context("signing as the responder")?,
+            Some(vec![
+                x509_cert::Certificate::from_der(cert).context("parsing the responder")?,
+            ]),
+        ),
+        None => (pki.sign_as_intermediate(&tbs_der)?, None),
+    };
     let basic = x509_ocsp::BasicOcspResponse {
         tbs_response_data: tbs,
         signature_algorithm: spki::AlgorithmIdentifierOwned {
@@ -344,7 +367,7 @@ pub fn ocsp_response(
             parameters: None,
         },
         signature: der::asn1::BitString::from_bytes(&signature)?,
-        certs: None,
+        certs,
     };
     let response = x509_ocsp::OcspResponse {
         response_status: x509_ocsp::OcspResponseStatus::Successful,
