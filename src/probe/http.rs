@@ -1353,6 +1353,48 @@ mod tests {
         }
     }
 
+    /// Revocation sources go through the same rule: a CRL or responder on
+    /// a metadata address is never asked, a private one only when private
+    /// targets are allowed; only `http://` URLs are fetched.
+    #[tokio::test]
+    async fn revocation_sources_are_held_to_the_address_rule() {
+        let open = prober(true, vec![]);
+        for url in [
+            "http://169.254.169.254/ca.crl",
+            "http://[fd00:ec2::254]/ca.crl",
+        ] {
+            let Err(BlobFetchError::Refused { detail }) = open.fetch_blob(url, None, 1024).await
+            else {
+                panic!("{url} must be refused")
+            };
+            assert!(detail.contains("allow_metadata_targets"), "{detail}");
+        }
+        let strict = prober(false, vec![]);
+        let Err(BlobFetchError::Refused { detail }) = strict
+            .fetch_blob(
+                "http://10.1.2.3/ocsp",
+                Some(("application/ocsp-request", vec![0x30, 0])),
+                1024,
+            )
+            .await
+        else {
+            panic!("a private responder must be refused")
+        };
+        assert!(detail.contains("private"), "{detail}");
+        for url in [
+            "https://crl.acme.test/ca.crl",
+            "ldap://crl.acme.test/ca.crl",
+        ] {
+            assert!(
+                matches!(
+                    open.fetch_blob(url, None, 1024).await,
+                    Err(BlobFetchError::NotHttp { .. })
+                ),
+                "{url}"
+            );
+        }
+    }
+
     /// The resolver guard refuses a name whose answers include a metadata
     /// address before reqwest connects anywhere: with
     /// `allow_private_targets`, a name on 127.0.0.1 passes and one on

@@ -245,13 +245,11 @@ impl RevocationChecker {
             .filter_map(|d| X509Certificate::from_der(d).ok().map(|(_, c)| c))
             .collect();
         let Some(issuer) = issuer_of(&leaf, &candidates) else {
-            return undetermined(
-                format!(
-                    "the issuer '{}' is not among the certificates the server sends, so no revocation answer can be verified",
-                    leaf.issuer()
-                ),
-                Vec::new(),
+            let why = format!(
+                "the issuer '{}' is not among the certificates the server sends, so no revocation answer can be verified",
+                leaf.issuer()
             );
+            return undetermined(why, not_used(stapled, crl_urls, ocsp_urls));
         };
 
         let now = self.clock.now();
@@ -363,6 +361,21 @@ impl RevocationChecker {
         *slot = Some(cached);
         body
     }
+}
+
+/// Every source named (or stapled), none used: the issuer's certificate,
+/// which verifies their answers, is missing.
+fn not_used(stapled: &[u8], crl_urls: Vec<String>, ocsp_urls: Vec<String>) -> Vec<SourceOutcome> {
+    (!stapled.is_empty())
+        .then(|| "stapled OCSP response".to_owned())
+        .into_iter()
+        .chain(crl_urls)
+        .chain(ocsp_urls)
+        .map(|source| SourceOutcome {
+            source,
+            outcome: "not used: the issuer's certificate is not presented".to_owned(),
+        })
+        .collect()
 }
 
 /// The certificate among `candidates` that issued `leaf`: its subject is
@@ -853,6 +866,88 @@ mod tests {
             id.issuer_name_hash.as_bytes(),
             sha1(issuer.subject().as_raw())
         );
+    }
+
+    fn checker(now: DateTime<Utc>) -> RevocationChecker {
+        crate::probe::install_crypto_provider();
+        let config = crate::config::ProbeConfig {
+            nameservers: vec!["127.0.0.1:53".parse().unwrap()],
+            extra_roots: vec![],
+            timeout: Duration::from_secs(1),
+            concurrency: 1,
+            per_host_concurrency: 1,
+            allow_private_targets: false,
+            allow_metadata_targets: false,
+            mta_sts_port: 443,
+            spread: Duration::ZERO,
+        };
+        let resolver = crate::probe::DnsResolver::new(&config).unwrap();
+        RevocationChecker::new(
+            HttpProber::new(&config, resolver).unwrap(),
+            Arc::new(CrlCache::default()),
+            Arc::new(crate::clock::FixedClock(now)),
+            Vec::new(),
+            config.timeout,
+        )
+    }
+
+    /// Sources named but no issuer to verify their answers: nothing is
+    /// fetched, and the facts say why each source went unused.
+    #[tokio::test]
+    async fn without_the_issuer_no_source_is_asked() {
+        let f = fixture();
+        let leaf = f
+            .pki
+            .issue(
+                &LeafSpec::issued("portal.acme.test", f.pki.now(), 10, 90)
+                    .crl_url("http://10.1.2.3/ca.crl"),
+            )
+            .unwrap();
+        let facts = checker(f.now).check(&leaf.chain[..1], &[]).await;
+        let RevocationStatus::Undetermined { why } = &facts.status else {
+            panic!("{facts:?}")
+        };
+        assert!(why.contains("is not among the certificates"), "{why}");
+        assert_eq!(facts.sources.len(), 1);
+        assert!(facts.consulted());
+        assert!(
+            facts.sources[0].outcome.starts_with("not used"),
+            "{facts:?}"
+        );
+
+        // With the issuer, the CRL is asked for — here refused by the
+        // address rule (a private address), which is evidence too.
+        let facts = checker(f.now).check(&leaf.chain, &[]).await;
+        let RevocationStatus::Undetermined { why } = &facts.status else {
+            panic!("{facts:?}")
+        };
+        assert!(why.contains("not fetched"), "{why}");
+
+        // No source at all: nothing consulted.
+        let facts = checker(f.now).check(&f.chain, &[]).await;
+        assert!(!facts.consulted(), "{facts:?}");
+    }
+
+    /// Observations stored before revocation was probed still load.
+    #[test]
+    fn tls_facts_without_revocation_still_load() {
+        let mut facts = serde_json::to_value(crate::probe::TlsFacts {
+            version: Some("TLSv1.3".into()),
+            cipher_suite: None,
+            chain: Vec::new(),
+            unparseable: Vec::new(),
+            chain_source: crate::probe::ChainSource::Rustls,
+            trust: crate::probe::Trust::NotChecked,
+            revocation: Some(RevocationFacts {
+                status: RevocationStatus::Undetermined { why: "x".into() },
+                sources: Vec::new(),
+            }),
+        })
+        .unwrap();
+        assert_eq!(facts["revocation"]["status"]["status"], "undetermined");
+        facts.as_object_mut().unwrap().remove("revocation");
+        let old: crate::probe::TlsFacts = serde_json::from_value(facts).unwrap();
+        assert_eq!(old.revocation, None);
     }
 
     #[test]
