@@ -11,7 +11,11 @@
 //!    1.1 hellos), then HTTP (`GET /`) and `GET /.well-known/security.txt`;
 //! 2. the domain probes: DNS and e-mail authentication, and each domain's
 //!    mail server over SMTP (banner, EHLO, STARTTLS, the certificate, TLSA):
-//!    every domain's MX is one local SMTP sink with STARTTLS.
+//!    every domain's MX is one local SMTP sink with STARTTLS;
+//! 3. the endpoint probes again over N names of one server whose leaf
+//!    names a CRL distribution point, twice: the first run downloads the
+//!    CRL once for all N, the second (same process, the cache of a daemon)
+//!    downloads nothing.
 //!
 //! Prints endpoints/s, domains/s and the process's peak RSS (the world's
 //! servers run in the same process and are included).
@@ -26,11 +30,11 @@ use supplywatch::clock::{Clock, SystemClock};
 use supplywatch::config::Config;
 use supplywatch::probe::dns::Verdict;
 use supplywatch::probe::run::{self, Silent, SupplierObservations};
-use supplywatch::probe::{self as probes, Reach};
+use supplywatch::probe::{self as probes, Reach, RevocationStatus};
 use supplywatch_testworld::tls::{MODERN, server_config};
 use supplywatch_testworld::{
-    DnsRecord, LeafSpec, MailDomain, SignedFault, SignedZone, SinkOptions, SiteSpec, SmtpSink,
-    World, ZoneKey, zone,
+    DnsRecord, LeafSpec, MailDomain, RevocationCase, SignedFault, SignedZone, SinkOptions,
+    SiteSpec, SmtpSink, World, ZoneKey, zone,
 };
 
 const PER_SUPPLIER: usize = 10;
@@ -133,6 +137,42 @@ fn starttls_handshakes(observed: &[SupplierObservations]) -> usize {
         .count()
 }
 
+/// The endpoint probes over `hosts`, all one server whose leaf names a CRL,
+/// run twice in this process: CRL downloads counted at the world's server.
+async fn revocation_runs(world: &World, hosts: &[String], smtp_port: u16) -> anyhow::Result<()> {
+    let n = hosts.len();
+    let crl_port = world
+        .revocation()
+        .endpoint_addr(RevocationCase::CrlGood)
+        .map_or(0, |a| a.port());
+    let crl_endpoints: Vec<String> = hosts.iter().map(|h| format!("{h}:{crl_port}")).collect();
+    let crl_toml = suppliers_toml(world, &crl_endpoints, "endpoints", smtp_port);
+    let (crl_first_secs, crl_observed) = timed(world, "crl.toml", &crl_toml).await?;
+    let crl_first_downloads = world.revocation().requests("/ca.crl");
+    let (crl_second_secs, _) = timed(world, "crl.toml", &crl_toml).await?;
+    let crl_second_downloads = world.revocation().requests("/ca.crl") - crl_first_downloads;
+    let crl_known = crl_observed
+        .iter()
+        .flat_map(|o| &o.endpoints)
+        .filter(|o| {
+            o.tls
+                .as_ref()
+                .and_then(|t| t.revocation.as_ref())
+                .is_some_and(|r| matches!(r.status, RevocationStatus::Good { .. }))
+        })
+        .count();
+    println!("revocation             {n} endpoints naming one CRL: {crl_known} found good");
+    println!(
+        "  first run            {crl_first_secs:.2} s  →  {:.0} endpoints/s, {crl_first_downloads} CRL download(s)",
+        rate(n, crl_first_secs)
+    );
+    println!(
+        "  second run           {crl_second_secs:.2} s  →  {:.0} endpoints/s, {crl_second_downloads} CRL download(s)",
+        rate(n, crl_second_secs)
+    );
+    Ok(())
+}
+
 #[tokio::main]
 #[expect(
     clippy::too_many_lines,
@@ -145,9 +185,11 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or(1_000);
     probes::install_crypto_provider();
     let hosts: Vec<String> = (0..n).map(|i| format!("e{i}.bench.test")).collect();
+    let revocation_hosts: Vec<String> = (0..n).map(|i| format!("r{i}.bench.test")).collect();
     let domains: Vec<String> = (0..n).map(|i| format!("d{i}.bench.test")).collect();
     let mut records: Vec<DnsRecord> = hosts
         .iter()
+        .chain(&revocation_hosts)
         .map(|h| DnsRecord::a(h.clone(), Ipv4Addr::LOCALHOST))
         .collect();
     records.push(DnsRecord::txt(
@@ -239,6 +281,7 @@ async fn main() -> anyhow::Result<()> {
         "domain probes          {domain_secs:.2} s  →  {:.0} domains/s  (with each MX over SMTP)",
         rate(n, domain_secs)
     );
+    revocation_runs(&world, &revocation_hosts, sink.port()).await?;
     println!("findings               {findings}");
     match peak_rss_mib() {
         Some(mib) => println!("peak RSS               {mib:.1} MiB"),

@@ -120,6 +120,12 @@ pub fn evaluate(
                         message: format!("not probed: {reason}"),
                     });
                 }
+                if let Some(message) = tls::revocation_not_determined(endpoint) {
+                    errors.push(TargetError {
+                        target: endpoint.target.clone(),
+                        message,
+                    });
+                }
                 let judged = tls::check(endpoint, now, policy);
                 if tls::failed_on_its_certificate(endpoint, &judged) {
                     fail_on_certificate.push(endpoint.target.as_str());

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde_json::json;
 
 use super::{Finding, Policy, Severity};
-use crate::probe::{CertFacts, EndpointObservation, Reach, Trust};
+use crate::probe::{CertFacts, EndpointObservation, Reach, RevocationStatus, Trust};
 
 /// All `tls.*` findings for one endpoint observation.
 #[must_use]
@@ -209,6 +209,35 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
         ));
     }
 
+    if let Some(RevocationStatus::Revoked {
+        source,
+        revoked_at,
+        reason,
+    }) = tls.revocation.as_ref().map(|r| &r.status)
+    {
+        out.push(finding(
+            CheckId::TlsRevoked,
+            Severity::Critical,
+            format!(
+                "the certificate '{}' was revoked on {}{}, says {source}",
+                leaf.subject,
+                revoked_at.to_rfc3339(),
+                reason
+                    .as_ref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ),
+            json!({
+                "source": source,
+                "revoked_at": revoked_at,
+                "reason": reason,
+                "serial": leaf.serial,
+                "subject": leaf.subject,
+                "sources": tls.revocation.as_ref().map(|r| &r.sources),
+            }),
+        ));
+    }
+
     // The CA/B Forum counts validity inclusively: notBefore and notAfter
     // are both valid seconds, so the period is notAfter − notBefore + 1 s,
     // and a certificate of exactly 398 × 86 400 s between the two exceeds
@@ -234,7 +263,33 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
         ));
     }
     unexplained_handshake(obs, &mut out);
+    // Revocation that could not be learned is told beside the other
+    // findings, never as one.
+    if let Some(why) = revocation_not_determined(obs) {
+        for f in &mut out {
+            if let Some(map) = f.evidence.as_object_mut() {
+                map.insert("revocation".to_owned(), json!({"undetermined": why}));
+            }
+        }
+    }
     out
+}
+
+/// Why the revocation of the leaf could not be determined although the
+/// certificate names a source (or the server stapled one): a CRL that
+/// could not be fetched or verified, a responder that did not answer.
+/// Evidence and an error line, never a finding. `None` when the status is
+/// known, or when the certificate names no source at all (the usual case
+/// for private CAs, kept in the observation).
+#[must_use]
+pub fn revocation_not_determined(obs: &EndpointObservation) -> Option<String> {
+    let facts = obs.tls.as_ref()?.revocation.as_ref()?;
+    match &facts.status {
+        RevocationStatus::Undetermined { why } if facts.consulted() => {
+            Some(format!("revocation not determined: {why}"))
+        }
+        _ => None,
+    }
 }
 
 /// What a certificate can be that makes a client refuse the handshake.
@@ -511,6 +566,7 @@ mod tests {
                 unparseable: vec![],
                 chain_source: ChainSource::Rustls,
                 trust,
+                revocation: None,
             }),
             legacy: vec![
                 LegacyProbe {
@@ -554,6 +610,78 @@ mod tests {
             &Policy::default(),
         );
         assert!(f.is_empty(), "{f:?}");
+    }
+
+    fn with_revocation(
+        mut o: EndpointObservation,
+        status: RevocationStatus,
+        consulted: bool,
+    ) -> EndpointObservation {
+        let sources = if consulted {
+            vec![crate::probe::revocation::SourceOutcome {
+                source: "http://crl.acme.test/ca.crl".into(),
+                outcome: "no answer within 2s".into(),
+            }]
+        } else {
+            Vec::new()
+        };
+        if let Some(tls) = o.tls.as_mut() {
+            tls.revocation = Some(crate::probe::RevocationFacts { status, sources });
+        }
+        o
+    }
+
+    #[test]
+    fn a_revoked_leaf_is_critical_with_source_date_and_reason() {
+        let o = with_revocation(
+            obs(good_chain(NOW()), Trust::Trusted),
+            RevocationStatus::Revoked {
+                source: "stapled OCSP response".into(),
+                revoked_at: t(2026, 11, 20),
+                reason: Some("keyCompromise".into()),
+            },
+            true,
+        );
+        let f = check(&o, NOW(), &Policy::default());
+        assert_eq!(ids(&f), [CheckId::TlsRevoked]);
+        assert_eq!(f[0].severity, Severity::Critical);
+        assert_eq!(
+            f[0].summary,
+            "the certificate 'CN=portal.acme.test' was revoked on 2026-11-20T00:00:00+00:00 (keyCompromise), says stapled OCSP response"
+        );
+        assert_eq!(f[0].evidence["reason"], "keyCompromise");
+        assert!(revocation_not_determined(&o).is_none());
+    }
+
+    #[test]
+    fn undetermined_revocation_is_evidence_never_a_finding() {
+        let undetermined = RevocationStatus::Undetermined {
+            why: "no source gave a verified answer".into(),
+        };
+        // A source was named and failed: told beside the other findings.
+        let mut chain = good_chain(NOW());
+        chain[0].sans = vec!["other.acme.test".into()];
+        let o = with_revocation(obs(chain, Trust::Trusted), undetermined.clone(), true);
+        let f = check(&o, NOW(), &Policy::default());
+        assert_eq!(ids(&f), [CheckId::TlsHostnameMismatch]);
+        assert_eq!(
+            f[0].evidence["revocation"]["undetermined"],
+            "revocation not determined: no source gave a verified answer"
+        );
+        assert!(revocation_not_determined(&o).is_some());
+        // No source named at all: kept in the observation only.
+        let o = with_revocation(obs(good_chain(NOW()), Trust::Trusted), undetermined, false);
+        assert!(check(&o, NOW(), &Policy::default()).is_empty());
+        assert!(revocation_not_determined(&o).is_none());
+        // Good is nothing to say.
+        let o = with_revocation(
+            obs(good_chain(NOW()), Trust::Trusted),
+            RevocationStatus::Good {
+                source: "http://crl.acme.test/ca.crl".into(),
+            },
+            true,
+        );
+        assert!(check(&o, NOW(), &Policy::default()).is_empty());
     }
 
     #[test]

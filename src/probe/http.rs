@@ -261,6 +261,35 @@ pub enum FailureKind {
     Internal,
 }
 
+/// Why a revocation source gave no bytes ([`HttpProber::fetch_blob`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlobFetchError {
+    #[error("{url:?} is not a URL: {reason}")]
+    NotUrl { url: String, reason: String },
+    #[error("{url} is not an http:// URL; revocation sources are fetched over plain HTTP only")]
+    NotHttp { url: String },
+    /// The address rule refused the host: nothing was sent.
+    #[error("not fetched: {detail}")]
+    Refused { detail: String },
+    /// No answer: the connection or the time limit failed.
+    #[error("{detail}")]
+    Failed { detail: String },
+    #[error("{url} answered HTTP {status}, not 200")]
+    Status { url: String, status: u16 },
+    #[error(
+        "{url} is larger than the cap of {} MiB{}: cut off, not read",
+        cap / 1_048_576,
+        announced.map(|n| format!(" (it announces {n} bytes)")).unwrap_or_default()
+    )]
+    TooLarge {
+        url: String,
+        cap: usize,
+        announced: Option<u64>,
+    },
+    #[error("reading {url}: {error}")]
+    Reading { url: String, error: String },
+}
+
 /// Shared, read-only state for HTTP probes. Cheap to clone.
 #[derive(Clone)]
 pub struct HttpProber {
@@ -542,6 +571,92 @@ impl HttpProber {
         String::from_utf8(body.kept).map_err(|_| PolicyFetchError::NotUtf8 {
             url: url.to_owned(),
         })
+    }
+
+    /// Fetches a revocation source — a CRL (`GET`) or an OCSP answer
+    /// (`POST` of `request`, RFC 6960 Appendix A.1) — from an `http://` URL
+    /// under the address rule, within `probe.timeout`, without following
+    /// redirects, reading at most `cap` bytes.
+    ///
+    /// # Errors
+    /// [`BlobFetchError`]: why there are no bytes, in words for the
+    /// evidence.
+    pub async fn fetch_blob(
+        &self,
+        url: &str,
+        request: Option<(&'static str, Vec<u8>)>,
+        cap: usize,
+    ) -> Result<Vec<u8>, BlobFetchError> {
+        let parsed = Url::parse(url).map_err(|e| BlobFetchError::NotUrl {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?;
+        if parsed.scheme() != "http" {
+            return Err(BlobFetchError::NotHttp {
+                url: url.to_owned(),
+            });
+        }
+        self.admit(&parsed)
+            .map_err(|f| BlobFetchError::Refused { detail: f.detail })?;
+        let deadline = tokio::time::Instant::now() + self.inner.timeout;
+        let builder = match request {
+            Some((content_type, body)) => self
+                .inner
+                .posture
+                .post(parsed.clone())
+                .header("content-type", content_type)
+                .body(body),
+            None => self.inner.posture.get(parsed.clone()),
+        };
+        let response = match timeout_at(deadline, builder.send()).await {
+            Ok(Ok(response)) => response,
+            // reqwest's own timeout (the same length) and ours say one thing.
+            Ok(Err(e)) if e.is_timeout() => {
+                return Err(BlobFetchError::Failed {
+                    detail: self.timed_out(&parsed).detail,
+                });
+            }
+            Ok(Err(e)) => {
+                let failure = failure_from(&parsed, &e);
+                return Err(if failure.kind == FailureKind::Refused {
+                    BlobFetchError::Refused {
+                        detail: failure.detail,
+                    }
+                } else {
+                    BlobFetchError::Failed {
+                        detail: failure.detail,
+                    }
+                });
+            }
+            Err(_) => {
+                return Err(BlobFetchError::Failed {
+                    detail: self.timed_out(&parsed).detail,
+                });
+            }
+        };
+        let status = response.status().as_u16();
+        if status != 200 {
+            return Err(BlobFetchError::Status {
+                url: url.to_owned(),
+                status,
+            });
+        }
+        let announced = response.content_length();
+        let body = read_body(response, cap, true, deadline, self.inner.timeout).await;
+        if body.truncated || announced.is_some_and(|n| n > cap as u64) {
+            return Err(BlobFetchError::TooLarge {
+                url: url.to_owned(),
+                cap,
+                announced,
+            });
+        }
+        if let Some(error) = body.error {
+            return Err(BlobFetchError::Reading {
+                url: url.to_owned(),
+                error,
+            });
+        }
+        Ok(body.kept)
     }
 
     /// Fetches `url`, following redirects by hand: each target admitted by
@@ -1238,6 +1353,48 @@ mod tests {
                     "{url}"
                 );
             }
+        }
+    }
+
+    /// Revocation sources go through the same rule: a CRL or responder on
+    /// a metadata address is never asked, a private one only when private
+    /// targets are allowed; only `http://` URLs are fetched.
+    #[tokio::test]
+    async fn revocation_sources_are_held_to_the_address_rule() {
+        let open = prober(true, vec![]);
+        for url in [
+            "http://169.254.169.254/ca.crl",
+            "http://[fd00:ec2::254]/ca.crl",
+        ] {
+            let Err(BlobFetchError::Refused { detail }) = open.fetch_blob(url, None, 1024).await
+            else {
+                panic!("{url} must be refused")
+            };
+            assert!(detail.contains("allow_metadata_targets"), "{detail}");
+        }
+        let strict = prober(false, vec![]);
+        let Err(BlobFetchError::Refused { detail }) = strict
+            .fetch_blob(
+                "http://10.1.2.3/ocsp",
+                Some(("application/ocsp-request", vec![0x30, 0])),
+                1024,
+            )
+            .await
+        else {
+            panic!("a private responder must be refused")
+        };
+        assert!(detail.contains("private"), "{detail}");
+        for url in [
+            "https://crl.acme.test/ca.crl",
+            "ldap://crl.acme.test/ca.crl",
+        ] {
+            assert!(
+                matches!(
+                    open.fetch_blob(url, None, 1024).await,
+                    Err(BlobFetchError::NotHttp { .. })
+                ),
+                "{url}"
+            );
         }
     }
 

@@ -8,6 +8,7 @@ pub mod dnssec;
 pub mod hello;
 pub mod http;
 pub mod resolve;
+pub mod revocation;
 pub mod run;
 pub mod smtp;
 pub mod tls;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cert::{CertFacts, DaneDigests, KeyFacts};
 pub use resolve::{DnsResolver, LookupFailure};
+pub use revocation::{RevocationFacts, RevocationStatus};
 
 /// Installs the process-wide rustls crypto provider (ring). Idempotent.
 pub fn install_crypto_provider() {
@@ -81,6 +83,10 @@ pub struct TlsFacts {
     /// How the chain was obtained.
     pub chain_source: ChainSource,
     pub trust: Trust,
+    /// The leaf's revocation, when it was looked into (absent from
+    /// observations stored before it was).
+    #[serde(default)]
+    pub revocation: Option<RevocationFacts>,
 }
 
 /// Where a chain came from.

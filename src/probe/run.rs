@@ -17,9 +17,11 @@ use super::http::{
     FailureKind, Fetch, FetchFailure, HttpObservation, HttpProber, HttpScheme, HttpSetupError,
 };
 use super::resolve::{DnsResolver, LookupFailure, ResolverError};
+use super::revocation::{CrlCache, RevocationChecker};
 use super::smtp::SmtpProber;
 use super::tls::{TlsProber, TlsSetupError};
 use super::{EndpointObservation, Reach, Stage};
+use crate::clock::{Clock, SystemClock};
 use crate::config::ProbeConfig;
 use crate::registry::{Domain, Endpoint, Supplier};
 
@@ -134,6 +136,7 @@ enum Done {
 struct Probers {
     resolver: DnsResolver,
     tls: TlsProber,
+    revocation: RevocationChecker,
     http: HttpProber,
     policy: PolicyFetcher,
     /// MX hosts over SMTP, unless `probe.smtp` is off.
@@ -141,9 +144,60 @@ struct Probers {
 }
 
 impl Probers {
+    /// Every prober of a run, over one resolver and one HTTP client.
+    fn new(
+        config: &ProbeConfig,
+        crls: Arc<CrlCache>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, RunError> {
+        super::install_crypto_provider();
+        let resolver = DnsResolver::new(config)?;
+        let http = HttpProber::new(config, resolver.clone())?;
+        let extra_issuers = config
+            .extra_roots
+            .iter()
+            .flat_map(|file| file.certificates.iter().cloned())
+            .collect();
+        let tls = TlsProber::new(config)?;
+        let smtp = config
+            .smtp
+            .then(|| SmtpProber::new(config, tls.clone(), resolver.clone()));
+        Ok(Self {
+            revocation: RevocationChecker::new(
+                http.clone(),
+                crls,
+                clock,
+                extra_issuers,
+                config.timeout,
+            ),
+            tls,
+            smtp,
+            policy: PolicyFetcher {
+                http: http.clone(),
+                port: config.mta_sts_port,
+            },
+            http,
+            resolver,
+        })
+    }
+
     async fn run(&self, job: &Job) -> Done {
         match job {
-            Job::Tls(e) => Done::Tls(Box::new(self.tls.probe(&self.resolver, e).await)),
+            Job::Tls(e) => {
+                let (mut obs, captured) = self.tls.probe_capturing(&self.resolver, e).await;
+                // Every endpoint whose chain was captured, within the
+                // probe's concurrency slot.
+                if let Some(tls) = obs.tls.as_mut()
+                    && !captured.chain.is_empty()
+                {
+                    tls.revocation = Some(
+                        self.revocation
+                            .check(&captured.chain, &captured.stapled_ocsp)
+                            .await,
+                    );
+                }
+                Done::Tls(Box::new(obs))
+            }
             Job::Http(e, _) => Done::Http(Box::new(self.http.probe(e).await)),
             Job::Domain(d) => {
                 let mut obs = probe_domain(&self.resolver, d, &self.policy).await;
@@ -195,7 +249,8 @@ fn domain_outcome(o: &DomainObservation) -> String {
     }
 }
 
-/// Probes every endpoint and domain of `suppliers`.
+/// Probes every endpoint and domain of `suppliers`, with the process-wide
+/// CRL cache ([`CrlCache::shared`]) and the system clock.
 ///
 /// # Errors
 /// [`RunError`] when the resolver, the TLS trust store or the HTTP client
@@ -205,23 +260,29 @@ pub async fn probe_suppliers(
     config: &ProbeConfig,
     progress: Arc<dyn Progress>,
 ) -> Result<Vec<SupplierObservations>, RunError> {
-    super::install_crypto_provider();
-    let resolver = DnsResolver::new(config)?;
-    let http = HttpProber::new(config, resolver.clone())?;
-    let tls = TlsProber::new(config)?;
-    let smtp = config
-        .smtp
-        .then(|| SmtpProber::new(config, tls.clone(), resolver.clone()));
-    let probers = Arc::new(Probers {
-        tls,
-        smtp,
-        policy: PolicyFetcher {
-            http: http.clone(),
-            port: config.mta_sts_port,
-        },
-        http,
-        resolver,
-    });
+    probe_suppliers_with(
+        suppliers,
+        config,
+        progress,
+        CrlCache::shared(),
+        Arc::new(SystemClock),
+    )
+    .await
+}
+
+/// As [`probe_suppliers`], with a given CRL cache and clock (the clock
+/// judges the currency of CRLs and OCSP answers).
+///
+/// # Errors
+/// See [`probe_suppliers`].
+pub async fn probe_suppliers_with(
+    suppliers: &[Supplier],
+    config: &ProbeConfig,
+    progress: Arc<dyn Progress>,
+    crls: Arc<CrlCache>,
+    clock: Arc<dyn Clock>,
+) -> Result<Vec<SupplierObservations>, RunError> {
+    let probers = Arc::new(Probers::new(config, crls, clock)?);
     let global = Arc::new(Semaphore::new(config.concurrency));
     let mut per_host: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let mut tasks = JoinSet::new();

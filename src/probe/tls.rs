@@ -28,6 +28,15 @@ use crate::registry::{Endpoint, Host};
 /// Addresses of one name tried at most when connecting.
 pub const MAX_CONNECT_ADDRESSES: usize = 4;
 
+/// What a probe keeps, besides its observation, for the revocation check.
+#[derive(Debug, Clone, Default)]
+pub struct Captured {
+    /// The certificates presented, leaf first, as sent.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// The stapled OCSP response (empty when none was sent).
+    pub stapled_ocsp: Vec<u8>,
+}
+
 /// Why the prober could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
@@ -77,6 +86,16 @@ impl TlsProber {
 
     /// Probes one endpoint. Never fails: what went wrong is in the observation.
     pub async fn probe(&self, resolver: &DnsResolver, endpoint: &Endpoint) -> EndpointObservation {
+        self.probe_capturing(resolver, endpoint).await.0
+    }
+
+    /// As [`TlsProber::probe`], with the presented certificates and the
+    /// stapled OCSP response as sent, for the revocation check.
+    pub async fn probe_capturing(
+        &self,
+        resolver: &DnsResolver,
+        endpoint: &Endpoint,
+    ) -> (EndpointObservation, Captured) {
         let started = Instant::now();
         let host = endpoint.host.to_string();
         let mut obs = EndpointObservation {
@@ -93,9 +112,11 @@ impl TlsProber {
             legacy: Vec::new(),
             elapsed_ms: 0,
         };
-        self.probe_into(resolver, endpoint, &mut obs).await;
+        let mut captured = Captured::default();
+        self.probe_into(resolver, endpoint, &mut obs, &mut captured)
+            .await;
         obs.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        obs
+        (obs, captured)
     }
 
     #[expect(
@@ -107,6 +128,7 @@ impl TlsProber {
         resolver: &DnsResolver,
         endpoint: &Endpoint,
         obs: &mut EndpointObservation,
+        captured: &mut Captured,
     ) {
         obs.addresses = match &endpoint.host {
             Host::Ip(ip) => vec![*ip],
@@ -164,6 +186,7 @@ impl TlsProber {
             .handshake(stream, server_name.clone(), capture.clone())
             .await;
         let mut chain_der = capture.take();
+        captured.stapled_ocsp = capture.take_ocsp();
         let mut chain_source = ChainSource::Rustls;
         let (version, cipher_suite, handshake_error) = match handshake {
             Ok((version, suite)) => (Some(version), Some(suite), None),
@@ -218,7 +241,9 @@ impl TlsProber {
             unparseable,
             chain_source,
             trust,
+            revocation: None,
         });
+        captured.chain = chain_der;
     }
 
     /// Completes a TLS handshake over a connection another protocol has
@@ -267,6 +292,7 @@ impl TlsProber {
             unparseable,
             chain_source: ChainSource::Rustls,
             trust,
+            revocation: None,
         };
         (reach, Some(facts), chain_der)
     }
@@ -726,6 +752,8 @@ pub(crate) struct LenientVerifier {
     provider: Arc<CryptoProvider>,
     /// The last chain presented, when recording.
     recorded: Option<Mutex<Vec<CertificateDer<'static>>>>,
+    /// The last stapled OCSP response, when recording.
+    ocsp: Mutex<Vec<u8>>,
 }
 
 impl LenientVerifier {
@@ -734,6 +762,7 @@ impl LenientVerifier {
         Self {
             provider,
             recorded: None,
+            ocsp: Mutex::default(),
         }
     }
 
@@ -742,6 +771,7 @@ impl LenientVerifier {
         Self {
             provider,
             recorded: Some(Mutex::new(Vec::new())),
+            ocsp: Mutex::default(),
         }
     }
 
@@ -752,6 +782,14 @@ impl LenientVerifier {
             .and_then(|chain| chain.lock().ok().map(|mut c| std::mem::take(&mut *c)))
             .unwrap_or_default()
     }
+
+    /// The recorded stapled OCSP response (empty when none was sent).
+    fn take_ocsp(&self) -> Vec<u8> {
+        self.ocsp
+            .lock()
+            .map(|mut o| std::mem::take(&mut *o))
+            .unwrap_or_default()
+    }
 }
 
 impl ServerCertVerifier for LenientVerifier {
@@ -760,7 +798,7 @@ impl ServerCertVerifier for LenientVerifier {
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
+        ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         if let Some(Ok(mut chain)) = self.recorded.as_ref().map(Mutex::lock) {
@@ -768,6 +806,9 @@ impl ServerCertVerifier for LenientVerifier {
                 .chain(intermediates)
                 .map(|c| c.clone().into_owned())
                 .collect();
+            if let Ok(mut ocsp) = self.ocsp.lock() {
+                *ocsp = ocsp_response.to_vec();
+            }
         }
         Ok(ServerCertVerified::assertion())
     }

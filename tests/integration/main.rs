@@ -39,6 +39,7 @@ mod mx;
 mod paperwork;
 mod posture;
 mod record;
+mod revocation;
 mod roi;
 mod simulated;
 mod store;

@@ -9,8 +9,9 @@
 
 use anyhow::{Context as _, bail};
 use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose, PublicKeyData, SubjectPublicKeyInfo,
+    BasicConstraints, CertificateParams, CertifiedIssuer, CustomExtension, DnType,
+    ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, PublicKeyData, RevocationReason,
+    SigningKey as _, SubjectPublicKeyInfo,
 };
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -88,6 +89,13 @@ pub struct LeafSpec {
     pub send_intermediate: bool,
     /// A subject CN other than the first name (any UTF-8: hostile names).
     pub common_name: Option<String>,
+    /// URIs of a CRL distribution point (none by default).
+    pub crl_urls: Vec<String>,
+    /// An OCSP responder in the authority information access (none by
+    /// default).
+    pub ocsp_url: Option<String>,
+    /// The serial number; rcgen picks a random one when `None`.
+    pub serial: Option<u64>,
 }
 
 impl LeafSpec {
@@ -107,6 +115,9 @@ impl LeafSpec {
             key: LeafKey::EcdsaP256,
             send_intermediate: true,
             common_name: None,
+            crl_urls: Vec::new(),
+            ocsp_url: None,
+            serial: None,
         }
     }
 
@@ -148,6 +159,27 @@ impl LeafSpec {
     #[must_use]
     pub fn common_name(mut self, cn: impl Into<String>) -> Self {
         self.common_name = Some(cn.into());
+        self
+    }
+
+    /// Names a CRL distribution point (RFC 5280 §4.2.1.13).
+    #[must_use]
+    pub fn crl_url(mut self, url: impl Into<String>) -> Self {
+        self.crl_urls.push(url.into());
+        self
+    }
+
+    /// Names an OCSP responder (RFC 5280 §4.2.2.1).
+    #[must_use]
+    pub fn ocsp_url(mut self, url: impl Into<String>) -> Self {
+        self.ocsp_url = Some(url.into());
+        self
+    }
+
+    /// Sets the serial number.
+    #[must_use]
+    pub fn serial(mut self, serial: u64) -> Self {
+        self.serial = Some(serial);
         self
     }
 
@@ -236,6 +268,53 @@ fn ca_params(
     params.not_before = not_before;
     params.not_after = not_after;
     params
+}
+
+fn crl_params(
+    now: OffsetDateTime,
+    revoked: &[(u64, OffsetDateTime, RevocationReason)],
+) -> rcgen::CertificateRevocationListParams {
+    rcgen::CertificateRevocationListParams {
+        this_update: now - Duration::hours(1),
+        next_update: now + Duration::days(7),
+        crl_number: rcgen::SerialNumber::from(vec![1]),
+        issuing_distribution_point: None,
+        revoked_certs: revoked
+            .iter()
+            .map(|(serial, at, reason)| rcgen::RevokedCertParams {
+                serial_number: rcgen::SerialNumber::from(serial.to_be_bytes().to_vec()),
+                revocation_time: *at,
+                reason_code: Some(*reason),
+                invalidity_date: None,
+            })
+            .collect(),
+        key_identifier_method: rcgen::KeyIdMethod::Sha256,
+    }
+}
+
+/// DER of an AuthorityInfoAccessSyntax with one OCSP responder:
+/// SEQUENCE { SEQUENCE { id-ad-ocsp, [6] IA5String url } }.
+fn authority_info_access_ocsp(url: &str) -> Vec<u8> {
+    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        let len = content.len();
+        if len < 0x80 {
+            out.push(u8::try_from(len).unwrap_or(0));
+        } else {
+            let bytes = len.to_be_bytes();
+            let skip = bytes.iter().take_while(|b| **b == 0).count();
+            let significant = bytes.get(skip..).unwrap_or_default();
+            out.push(0x80 | u8::try_from(significant.len()).unwrap_or(0));
+            out.extend_from_slice(significant);
+        }
+        out.extend_from_slice(content);
+        out
+    }
+    // 1.3.6.1.5.5.7.48.1
+    let oid = tlv(0x06, &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01]);
+    let location = tlv(0x86, url.as_bytes());
+    let description = tlv(0x30, &[oid, location].concat());
+    tlv(0x30, &description)
 }
 
 fn spki_of(key: &KeyPair) -> anyhow::Result<SubjectPublicKeyInfo> {
@@ -340,6 +419,84 @@ impl Pki {
         self.rogue_root.pem()
     }
 
+    /// A CRL of the test intermediate listing `revoked` (serial, when,
+    /// reason), current from an hour ago for a week.
+    ///
+    /// # Errors
+    /// When rcgen fails to sign.
+    pub fn crl(
+        &self,
+        revoked: &[(u64, OffsetDateTime, RevocationReason)],
+    ) -> anyhow::Result<Vec<u8>> {
+        crl_params(self.now, revoked)
+            .signed_by(&self.intermediate)
+            .map(|crl| crl.der().to_vec())
+            .context("signing the CRL")
+    }
+
+    /// A CRL in the test intermediate's name but signed with another key.
+    ///
+    /// # Errors
+    /// When a key cannot be made or rcgen fails to sign.
+    pub fn crl_wrong_key(
+        &self,
+        revoked: &[(u64, OffsetDateTime, RevocationReason)],
+    ) -> anyhow::Result<Vec<u8>> {
+        let impostor = rcgen::Issuer::from_ca_cert_der(
+            self.intermediate.der(),
+            KeyPair::generate().context("impostor key")?,
+        )
+        .context("reading the intermediate as an issuer")?;
+        crl_params(self.now, revoked)
+            .signed_by(&impostor)
+            .map(|crl| crl.der().to_vec())
+            .context("signing the impostor CRL")
+    }
+
+    /// A delegated OCSP responder's certificate, issued by the test
+    /// intermediate (with the `id-kp-OCSPSigning` usage when `for_ocsp`),
+    /// and its key.
+    ///
+    /// # Errors
+    /// When a key cannot be made or rcgen fails to sign.
+    pub fn ocsp_responder(
+        &self,
+        for_ocsp: bool,
+    ) -> anyhow::Result<(CertificateDer<'static>, KeyPair)> {
+        let mut params = CertificateParams::default();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "supplywatch Test OCSP Responder");
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = if for_ocsp {
+            vec![ExtendedKeyUsagePurpose::OcspSigning]
+        } else {
+            vec![ExtendedKeyUsagePurpose::ServerAuth]
+        };
+        params.not_before = self.now - Duration::days(1);
+        params.not_after = self.now + Duration::days(30);
+        params.use_authority_key_identifier_extension = true;
+        let key = KeyPair::generate().context("responder key")?;
+        let cert = params
+            .signed_by(&key, &self.intermediate)
+            .context("signing the responder")?;
+        Ok((cert.der().clone(), key))
+    }
+
+    /// Signs `data` with the test intermediate's key (ECDSA P-256 with
+    /// SHA-256, DER signature).
+    ///
+    /// # Errors
+    /// When signing fails.
+    pub fn sign_as_intermediate(&self, data: &[u8]) -> anyhow::Result<Vec<u8>> {
+        self.intermediate
+            .key()
+            .sign(data)
+            .context("signing with the intermediate's key")
+    }
+
     /// Issues a leaf as `spec` says.
     ///
     /// # Errors
@@ -367,6 +524,22 @@ impl Pki {
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.not_before = spec.not_before;
         params.not_after = spec.not_after;
+        if !spec.crl_urls.is_empty() {
+            params.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+                uris: spec.crl_urls.clone(),
+            }];
+        }
+        if let Some(url) = &spec.ocsp_url {
+            params
+                .custom_extensions
+                .push(CustomExtension::from_oid_content(
+                    &[1, 3, 6, 1, 5, 5, 7, 1, 1],
+                    authority_info_access_ocsp(url),
+                ));
+        }
+        if let Some(serial) = spec.serial {
+            params.serial_number = Some(rcgen::SerialNumber::from(serial.to_be_bytes().to_vec()));
+        }
 
         // The public half as a plain SubjectPublicKeyInfo, whatever the key:
         // that is all the issuer needs, and it is all we have for RSA-1024.

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::dns::{self, DnsRecord};
 use crate::http::{self, Canary, SiteEndpoint, SiteSpec};
 use crate::pki::Pki;
+use crate::revocation::{self, REVOCATION_HOST, RevocationCase, RevocationServer};
 use crate::signed::SignedZone;
 use crate::task::spawn_until;
 use crate::tls::{self, CaseEndpoint, TlsCase};
@@ -57,6 +58,8 @@ pub struct World {
     cases: Vec<CaseEndpoint>,
     /// The web sites added with [`WorldBuilder::site`], in that order.
     sites: Vec<SiteEndpoint>,
+    /// CRLs, the OCSP responder and the revocation cases.
+    revocation: RevocationServer,
     dir: TempDir,
     shutdown: CancellationToken,
 }
@@ -158,6 +161,8 @@ impl WorldBuilder {
             cases.push(tls::start_case(case, &pki, &shutdown).await?);
         }
 
+        let revocation = revocation::start(&pki, &shutdown).await?;
+
         let mut bound = Vec::with_capacity(self.sites.len());
         for (i, (host, spec)) in self.sites.iter().enumerate() {
             anyhow::ensure!(
@@ -176,6 +181,12 @@ impl WorldBuilder {
             IpAddr::V4(ip) => DnsRecord::a(site.host.clone(), ip),
             IpAddr::V6(ip) => DnsRecord::aaaa(site.host.clone(), ip),
         }));
+        records.push(dns::localhost_a(REVOCATION_HOST.to_owned()));
+        records.extend(
+            RevocationCase::ALL
+                .iter()
+                .map(|case| dns::localhost_a(case.host())),
+        );
         records.extend(self.records);
         let mut servfail = self.servfail;
         servfail.push(dns::SERVFAIL_HOST.to_owned());
@@ -213,6 +224,7 @@ impl WorldBuilder {
             pki,
             cases,
             sites,
+            revocation,
             dir,
             shutdown,
         })
@@ -239,6 +251,19 @@ impl World {
         // declaration order (a unit test checks it), and a World exists only
         // once all were started: the index is always in range.
         &self.cases[case as usize]
+    }
+
+    /// `<case-name>.rev.test:PORT`, e.g. `crl-revoked.rev.test:40123`.
+    #[must_use]
+    pub fn revocation_endpoint(&self, case: RevocationCase) -> String {
+        let port = self.revocation.endpoint_addr(case).map_or(0, |a| a.port());
+        format!("{}:{port}", case.host())
+    }
+
+    /// The revocation server: request counts by path, revocation date.
+    #[must_use]
+    pub fn revocation(&self) -> &RevocationServer {
+        &self.revocation
     }
 
     /// `<case-name>.tls.test:PORT`, e.g. `expired.tls.test:40123`.
