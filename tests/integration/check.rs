@@ -68,6 +68,10 @@ async fn every_tls_id_fires_where_it_must_and_nowhere_else() {
         (TlsCase::LongValidity, &["tls.long_validity"]),
         (TlsCase::Tls12Only, &["tls.no_tls13"]),
         (TlsCase::Legacy, &["tls.legacy_protocol"]),
+        (TlsCase::Ssl3Only, &["tls.legacy_protocol"]),
+        (TlsCase::CamelliaOnly, &["tls.legacy_protocol"]),
+        (TlsCase::ExpiredIntermediate, &["tls.cert_expired"]),
+        (TlsCase::MissingIntermediate, &["tls.incomplete_chain"]),
         (TlsCase::Stall, &["tls.unreachable"]),
         (TlsCase::Closed, &["tls.unreachable"]),
     ];

@@ -39,4 +39,5 @@ mod posture;
 mod record;
 mod roi;
 mod simulated;
+mod standards;
 mod store;

@@ -25,6 +25,12 @@ pub const ROGUE_ROOT_CN: &str = "Rogue Root CA";
 /// Common name of the intermediate under the untrusted root.
 pub const ROGUE_INTERMEDIATE_CN: &str = "Rogue Intermediate CA";
 /// Common name of the committed fixture root that signs the SHA-1 leaf.
+/// Common name of the test root's intermediate that expired three days ago.
+pub const EXPIRED_INTERMEDIATE_CN: &str = "supplywatch Expired Intermediate CA";
+/// Common name of the upper of the two stacked intermediates (never sent).
+pub const UPPER_INTERMEDIATE_CN: &str = "supplywatch Upper Intermediate CA";
+/// Common name of the lower of the two stacked intermediates.
+pub const LOWER_INTERMEDIATE_CN: &str = "supplywatch Lower Intermediate CA";
 pub const SHA1_ROOT_CN: &str = "supplywatch Fixture SHA-1 Root";
 /// Organisation put in every subject the world makes.
 pub const ORGANIZATION: &str = "supplywatch tests";
@@ -50,10 +56,17 @@ pub mod fixtures {
 pub enum Authority {
     /// The trusted test intermediate (chain ends at [`ROOT_CN`]).
     TestIntermediate,
-    /// The intermediate under the untrusted [`ROGUE_ROOT_CN`].
+    /// The intermediate under the untrusted [`ROGUE_ROOT_CN`]; the chain
+    /// sent is leaf, intermediate and that root.
     RogueIntermediate,
     /// The leaf signs itself.
     SelfSigned,
+    /// The test root's intermediate that expired three days before `now`
+    /// (valid from a year before).
+    ExpiredIntermediate,
+    /// The lower of two intermediates under the test root (root → upper →
+    /// lower → leaf); the upper one is never sent.
+    LowerIntermediate,
 }
 
 /// The leaf's key.
@@ -209,6 +222,8 @@ pub struct Pki {
     intermediate: CertifiedIssuer<'static, KeyPair>,
     rogue_root: CertifiedIssuer<'static, KeyPair>,
     rogue_intermediate: CertifiedIssuer<'static, KeyPair>,
+    expired_intermediate: CertifiedIssuer<'static, KeyPair>,
+    lower_intermediate: CertifiedIssuer<'static, KeyPair>,
 }
 
 fn ca_params(
@@ -280,12 +295,47 @@ impl Pki {
             &rogue_root,
         )
         .context("signing the rogue intermediate")?;
+        let expired_intermediate = CertifiedIssuer::signed_by(
+            ca_params(
+                EXPIRED_INTERMEDIATE_CN,
+                start,
+                now - Duration::days(3),
+                Some(0),
+            ),
+            KeyPair::generate().context("expired intermediate key")?,
+            &root,
+        )
+        .context("signing the expired intermediate")?;
+        let upper_intermediate = CertifiedIssuer::signed_by(
+            ca_params(
+                UPPER_INTERMEDIATE_CN,
+                start,
+                now + Duration::days(1825),
+                Some(1),
+            ),
+            KeyPair::generate().context("upper intermediate key")?,
+            &root,
+        )
+        .context("signing the upper intermediate")?;
+        let lower_intermediate = CertifiedIssuer::signed_by(
+            ca_params(
+                LOWER_INTERMEDIATE_CN,
+                start,
+                now + Duration::days(1825),
+                Some(0),
+            ),
+            KeyPair::generate().context("lower intermediate key")?,
+            &upper_intermediate,
+        )
+        .context("signing the lower intermediate")?;
         Ok(Self {
             now,
             root,
             intermediate,
             rogue_root,
             rogue_intermediate,
+            expired_intermediate,
+            lower_intermediate,
         })
     }
 
@@ -400,11 +450,15 @@ impl Pki {
                         .clone(),
                 );
             }
-            Authority::TestIntermediate | Authority::RogueIntermediate => {
-                let issuer = if spec.authority == Authority::TestIntermediate {
-                    &self.intermediate
-                } else {
-                    &self.rogue_intermediate
+            Authority::TestIntermediate
+            | Authority::RogueIntermediate
+            | Authority::ExpiredIntermediate
+            | Authority::LowerIntermediate => {
+                let issuer = match spec.authority {
+                    Authority::RogueIntermediate => &self.rogue_intermediate,
+                    Authority::ExpiredIntermediate => &self.expired_intermediate,
+                    Authority::LowerIntermediate => &self.lower_intermediate,
+                    _ => &self.intermediate,
                 };
                 params.use_authority_key_identifier_extension = true;
                 let cert = params
@@ -413,6 +467,11 @@ impl Pki {
                 chain.push(cert.der().clone());
                 if spec.send_intermediate {
                     chain.push(issuer.der().clone());
+                    // A private PKI's server that sends its root, so that
+                    // an untrusted root is seen, not a missing issuer.
+                    if spec.authority == Authority::RogueIntermediate {
+                        chain.push(self.rogue_root.der().clone());
+                    }
                 }
             }
         }
