@@ -159,3 +159,42 @@ async fn each_certificate_is_judged_and_a_missing_upper_intermediate_is_named() 
     let missing = findings[0].evidence["missing_issuer"].as_str().unwrap();
     assert!(missing.contains(UPPER_INTERMEDIATE_CN), "{missing}");
 }
+
+/// RFC 4055: RSASSA-PSS whose hash is SHA-1 (the parameters' default) is a
+/// SHA-1 signature — `tls.weak_signature`, and the verifier's refusal of it
+/// is not also an untrusted chain. RFC 6125 §6.2.1 / RFC 9525 §6.2: a
+/// dNSName that spells an IP address does not match that address as a host.
+#[tokio::test(flavor = "multi_thread")]
+async fn pss_with_sha1_is_weak_and_an_ip_host_needs_an_ip_san() {
+    let world = World::start().await.unwrap();
+    let results = probe(&world, &[TlsCase::PssSha1]).await;
+    let (obs, findings) = &results[0];
+    assert_eq!(
+        ids(findings),
+        ["tls.weak_signature", "tls.long_validity"],
+        "{findings:#?}"
+    );
+    let weak = &findings[0];
+    assert_eq!(
+        weak.evidence["weak"][0]["signature_algorithm"],
+        "RSASSA-PSS with SHA-1"
+    );
+    assert!(matches!(
+        obs.tls.as_ref().unwrap().trust,
+        supplywatch::probe::Trust::BadSignature { .. }
+    ));
+
+    supplywatch::probe::install_crypto_provider();
+    let config = config(&world);
+    let resolver = DnsResolver::new(&config).unwrap();
+    let prober = TlsProber::new(&config).unwrap();
+    let endpoint: Endpoint = format!("127.0.0.1:{}", world.port(TlsCase::IpAsDnsName))
+        .parse()
+        .unwrap();
+    let obs = prober.probe(&resolver, &endpoint).await;
+    let leaf = &obs.tls.as_ref().unwrap().chain[0];
+    assert_eq!(leaf.sans, ["127.0.0.1"], "a dNSName");
+    assert_eq!(leaf.ip_sans, Some(vec![]));
+    let findings = check(&obs, Utc::now(), &Policy::default());
+    assert_eq!(ids(&findings), ["tls.hostname_mismatch"], "{findings:#?}");
+}

@@ -49,6 +49,13 @@ pub mod fixtures {
     pub const SHA1_LEAF_PEM: &str = include_str!("../fixtures/sha1-leaf.crt.pem");
     /// The SHA-1 leaf's ECDSA P-256 private key, PKCS#8 PEM.
     pub const SHA1_LEAF_KEY_PEM: &str = include_str!("../fixtures/sha1-leaf.key.pem");
+    /// "supplywatch Fixture PSS Root" (trusted), made by `generate-pss.sh`.
+    pub const PSS_ROOT_PEM: &str = include_str!("../fixtures/pss-sha1-root.crt.pem");
+    /// Leaf for `pss-sha1.tls.test`, signed with RSASSA-PSS whose hash is
+    /// SHA-1 (the RFC 4055 defaults).
+    pub const PSS_LEAF_PEM: &str = include_str!("../fixtures/pss-sha1-leaf.crt.pem");
+    /// The PSS leaf's ECDSA P-256 private key, PKCS#8 PEM.
+    pub const PSS_LEAF_KEY_PEM: &str = include_str!("../fixtures/pss-sha1-leaf.key.pem");
 }
 
 /// Who signs a leaf.
@@ -101,6 +108,9 @@ pub struct LeafSpec {
     pub send_intermediate: bool,
     /// A subject CN other than the first name (any UTF-8: hostile names).
     pub common_name: Option<String>,
+    /// Every name goes into a dNSName SAN, even one spelling an IP address
+    /// (rcgen otherwise makes that an iPAddress SAN).
+    pub names_as_dns: bool,
 }
 
 impl LeafSpec {
@@ -120,6 +130,7 @@ impl LeafSpec {
             key: LeafKey::EcdsaP256,
             send_intermediate: true,
             common_name: None,
+            names_as_dns: false,
         }
     }
 
@@ -165,6 +176,13 @@ impl LeafSpec {
     }
 
     /// Sets whether the served chain includes the intermediate.
+    /// Puts every name in a dNSName SAN, even one spelling an IP address.
+    #[must_use]
+    pub fn names_as_dns(mut self) -> Self {
+        self.names_as_dns = true;
+        self
+    }
+
     #[must_use]
     pub fn send_intermediate(mut self, send: bool) -> Self {
         self.send_intermediate = send;
@@ -207,6 +225,21 @@ impl Leaf {
             .context("parsing fixtures/sha1-leaf.crt.pem")?;
         let key = PrivateKeyDer::from_pem_slice(fixtures::SHA1_LEAF_KEY_PEM.as_bytes())
             .context("parsing fixtures/sha1-leaf.key.pem")?;
+        Ok(Self {
+            chain: vec![cert],
+            key: Some(key),
+        })
+    }
+
+    /// The committed leaf signed with RSASSA-PSS over SHA-1, served alone.
+    ///
+    /// # Errors
+    /// When the committed PEM files do not parse.
+    pub fn pss_sha1_fixture() -> anyhow::Result<Self> {
+        let cert = CertificateDer::from_pem_slice(fixtures::PSS_LEAF_PEM.as_bytes())
+            .context("parsing fixtures/pss-sha1-leaf.crt.pem")?;
+        let key = PrivateKeyDer::from_pem_slice(fixtures::PSS_LEAF_KEY_PEM.as_bytes())
+            .context("parsing fixtures/pss-sha1-leaf.key.pem")?;
         Ok(Self {
             chain: vec![cert],
             key: Some(key),
@@ -373,7 +406,7 @@ impl Pki {
     }
 
     /// PEM of every root the world trusts: the test root and the fixture
-    /// SHA-1 root. The Rogue root is not in it.
+    /// SHA-1 and PSS roots. The Rogue root is not in it.
     #[must_use]
     pub fn trusted_roots_pem(&self) -> String {
         let mut pem = self.root.pem();
@@ -381,6 +414,7 @@ impl Pki {
             pem.push('\n');
         }
         pem.push_str(fixtures::SHA1_ROOT_PEM);
+        pem.push_str(fixtures::PSS_ROOT_PEM);
         pem
     }
 
@@ -401,6 +435,17 @@ impl Pki {
         };
         let mut params = CertificateParams::new(spec.names.clone())
             .with_context(|| format!("SAN names {:?}", spec.names))?;
+        if spec.names_as_dns {
+            params.subject_alt_names = spec
+                .names
+                .iter()
+                .map(|n| {
+                    rcgen::string::Ia5String::try_from(n.as_str())
+                        .map(rcgen::SanType::DnsName)
+                        .with_context(|| format!("dNSName {n}"))
+                })
+                .collect::<anyhow::Result<_>>()?;
+        }
         params.distinguished_name = rcgen::DistinguishedName::new();
         params
             .distinguished_name

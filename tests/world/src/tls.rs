@@ -97,6 +97,13 @@ pub enum TlsCase {
     /// A leaf under the lower of two stacked intermediates, sent with the
     /// lower one only: the upper one, between it and the root, is missing.
     MissingIntermediate,
+    /// The committed leaf signed with RSASSA-PSS over SHA-1 (RFC 4055
+    /// default parameters) by the fixture PSS root (which is trusted);
+    /// served alone.
+    PssSha1,
+    /// A valid chain whose leaf's only SAN is the dNSName `127.0.0.1`; to
+    /// be probed as `127.0.0.1:<port>`, which only an iPAddress SAN matches.
+    IpAsDnsName,
     /// Accepts TCP and never sends a byte.
     Stall,
     /// Nothing listens on the port.
@@ -105,7 +112,7 @@ pub enum TlsCase {
 
 impl TlsCase {
     /// Every case, in declaration order.
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 22] = [
         Self::GoodEcdsa,
         Self::GoodRsa,
         Self::Expired,
@@ -124,6 +131,8 @@ impl TlsCase {
         Self::CamelliaOnly,
         Self::ExpiredIntermediate,
         Self::MissingIntermediate,
+        Self::PssSha1,
+        Self::IpAsDnsName,
         Self::Stall,
         Self::Closed,
     ];
@@ -150,6 +159,8 @@ impl TlsCase {
             Self::CamelliaOnly => "camellia-only",
             Self::ExpiredIntermediate => "expired-intermediate",
             Self::MissingIntermediate => "missing-intermediate",
+            Self::PssSha1 => "pss-sha1",
+            Self::IpAsDnsName => "ip-as-dns-name",
             Self::Stall => "stall",
             Self::Closed => "closed",
         }
@@ -249,10 +260,12 @@ fn spec_for(case: TlsCase, now: OffsetDateTime) -> LeafSpec {
         TlsCase::LongValidity => LeafSpec::issued(host, now, 10, 400),
         TlsCase::ExpiredIntermediate => good.authority(Authority::ExpiredIntermediate),
         TlsCase::MissingIntermediate => good.authority(Authority::LowerIntermediate),
+        TlsCase::IpAsDnsName => good.names(["127.0.0.1"]).names_as_dns(),
         TlsCase::GoodEcdsa
         | TlsCase::Sha1
         | TlsCase::Tls12Only
         | TlsCase::Legacy
+        | TlsCase::PssSha1
         | TlsCase::Ssl3Only
         | TlsCase::CamelliaOnly
         | TlsCase::Stall
@@ -271,6 +284,10 @@ fn plan(case: TlsCase, pki: &Pki) -> anyhow::Result<(Serving, Vec<CertificateDer
         TlsCase::Rsa1024 => {
             let leaf = issue()?;
             (Serving::Raw(Arc::new(leaf.chain.clone())), leaf.chain)
+        }
+        TlsCase::PssSha1 => {
+            let leaf = Leaf::pss_sha1_fixture()?;
+            (Serving::Rustls(server_config(&leaf, MODERN)?), leaf.chain)
         }
         TlsCase::Sha1 => {
             let leaf = Leaf::sha1_fixture()?;
