@@ -1,10 +1,11 @@
 //! A minimal, hand-built TLS ClientHello and a parser for what comes back.
 //!
-//! rustls does not speak TLS 1.0/1.1 and refuses some certificates before
-//! showing them, so to see whether a server still accepts a legacy protocol,
-//! and to read a certificate chain that rustls will not hand over, we speak
-//! the first flight of the handshake ourselves. In TLS ≤ 1.2 the ServerHello
-//! and Certificate messages travel in the clear.
+//! rustls does not speak SSL 3.0 or TLS 1.0/1.1 and refuses some
+//! certificates before showing them, so to see whether a server still
+//! accepts a legacy protocol, and to read a certificate chain that rustls
+//! will not hand over, we speak the first flight of the handshake
+//! ourselves. In SSL 3.0 and TLS ≤ 1.2 the ServerHello and Certificate
+//! messages travel in the clear.
 //!
 //! Everything parsed here comes from an untrusted server: every length is
 //! checked against what is left and against a cap, nothing is indexed

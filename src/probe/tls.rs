@@ -1,6 +1,7 @@
 //! The TLS probe of one endpoint: resolve, connect, handshake with rustls
 //! while capturing the presented chain whatever its state, judge the chain's
-//! trust separately, and try TLS 1.0/1.1 with a hand-built ClientHello.
+//! trust separately, and try SSL 3.0 and TLS 1.0/1.1 with a hand-built
+//! ClientHello.
 //! Also home to what the HTTP prober shares with it: the trusted roots
 //! (`trusted_roots`, `web_pki_verifier`) and the verifier that accepts
 //! any certificate but still checks handshake signatures (`LenientVerifier`).
