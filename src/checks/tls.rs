@@ -334,14 +334,18 @@ fn unexplained_handshake(obs: &EndpointObservation, out: &mut Vec<Finding>) {
 
 /// Whether the handshake failed because the server speaks nothing newer
 /// than a legacy protocol: it answered a TLS 1.2 hello with an older
-/// version (RFC 5246 appendix E.1) and `tls.legacy_protocol` is raised. One
-/// root cause: the legacy protocol, not unreachability.
-fn speaks_only_legacy(obs: &EndpointObservation, out: &[Finding]) -> bool {
+/// version (RFC 5246 appendix E.1) and `tls.legacy_protocol` is raised.
+/// One root cause: the legacy protocol, not unreachability (of the
+/// endpoint or its pages).
+#[must_use]
+pub fn speaks_only_legacy(obs: &EndpointObservation, out: &[Finding]) -> bool {
+    let failed = matches!(obs.reach, Reach::CertificateOnly { .. });
     let legacy = ["SSLv3", "TLSv1.0", "TLSv1.1"];
     obs.tls
         .as_ref()
         .and_then(|t| t.raw_version.as_deref())
         .is_some_and(|v| legacy.contains(&v))
+        && failed
         && out.iter().any(|f| f.check == "tls.legacy_protocol")
 }
 

@@ -152,6 +152,23 @@ async fn every_tls_id_fires_where_it_must_and_nowhere_else() {
     );
     assert_eq!(weak["evidence"]["weak"][0]["key"]["bits"], 1024);
     assert_one_root_cause(by_id("rsa1024"));
+    // A server that speaks only SSL 3.0: the legacy protocol, not also
+    // unreachable over HTTP; the HTTP checks say why they could not run.
+    let ssl3 = by_id("ssl3-only");
+    let all_ids: Vec<&str> = ssl3["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(all_ids, ["tls.legacy_protocol"], "{ssl3}");
+    assert!(
+        ssl3["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("speaks only a legacy protocol"),
+        "{ssl3}"
+    );
 
     // Failures are told apart in the evidence.
     let stall = &finding_of(by_id("stall"), "tls.unreachable")["evidence"];
