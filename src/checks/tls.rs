@@ -252,9 +252,12 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
     // The CA/B Forum counts validity inclusively: notBefore and notAfter
     // are both valid seconds, so the period is notAfter − notBefore + 1 s,
     // and a certificate of exactly 398 × 86 400 s between the two exceeds
-    // 398 days by a second.
+    // 398 days by a second. The limits bind CAs (BR §6.3.2), so a
+    // self-signed certificate, which no CA issued and tls.self_signed
+    // already tells, is not held to them.
     let validity = leaf.not_after - leaf.not_before + TimeDelta::seconds(1);
-    if let Some(max_days) = cab_max_validity_days(leaf.not_before.date_naive())
+    if !self_signed
+        && let Some(max_days) = cab_max_validity_days(leaf.not_before.date_naive())
         && validity > TimeDelta::days(max_days)
     {
         out.push(finding(
@@ -1254,6 +1257,20 @@ mod tests {
         assert_eq!(ids(&f), ["tls.self_signed"]);
         assert_eq!(f[0].evidence["valid_for_host"], false);
         assert_eq!(f[0].evidence["names"], json!(["localhost"]));
+        // Nor is a ten-year self-signed certificate held to the CA/B limits.
+        let mut leaf = cert(
+            "portal.acme.test",
+            "portal.acme.test",
+            now - TimeDelta::days(1),
+            now + TimeDelta::days(3650),
+        );
+        leaf.self_issued = true;
+        let f = check(
+            &obs(vec![leaf], Trust::UnknownIssuer),
+            now,
+            &Policy::default(),
+        );
+        assert_eq!(ids(&f), ["tls.self_signed"]);
     }
 
     /// A signature refused because the issuer's key is weak is the weak
