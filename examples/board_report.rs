@@ -18,7 +18,7 @@ use std::process::Command;
 
 use chrono::{DateTime, Duration, TimeZone as _, Utc};
 use serde_json::json;
-use supplywatch::checks::{Finding, Scope, Severity};
+use supplywatch::checks::{CheckId, Finding, Scope, Severity};
 use supplywatch::config::Config;
 use supplywatch::pipeline;
 use supplywatch::report::board::{BoardPeriod, BoardReport};
@@ -110,7 +110,7 @@ fn now() -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
-fn finding(check: &'static str, severity: Severity, target: &str, summary: &str) -> Finding {
+fn finding(check: CheckId, severity: Severity, target: &str, summary: &str) -> Finding {
     Finding {
         check,
         severity,
@@ -139,7 +139,7 @@ fn run_of(w: i64) -> RunInput {
         fire(
             "acme",
             finding(
-                "tls.cert_expired",
+                CheckId::TlsCertExpired,
                 Severity::Critical,
                 "portal.acme.test:443",
                 "the certificate expired 4 days ago",
@@ -150,7 +150,7 @@ fn run_of(w: i64) -> RunInput {
         fire(
             "paycore",
             finding(
-                "tls.weak_protocol",
+                CheckId::TlsLegacyProtocol,
                 Severity::High,
                 "api.paycore.test:443",
                 "TLS 1.0 is still accepted",
@@ -160,7 +160,7 @@ fn run_of(w: i64) -> RunInput {
     fire(
         "globex",
         finding(
-            "email.dmarc_policy_none",
+            CheckId::EmailDmarcPolicyNone,
             Severity::Medium,
             "globex.test",
             "the DMARC policy is p=none",
@@ -170,7 +170,7 @@ fn run_of(w: i64) -> RunInput {
         fire(
             "ledgerly",
             finding(
-                "http.hsts_missing",
+                CheckId::HttpHstsMissing,
                 Severity::Medium,
                 "app.ledgerly.test:443",
                 "no Strict-Transport-Security header",
@@ -181,7 +181,7 @@ fn run_of(w: i64) -> RunInput {
         fire(
             "netcarrier",
             finding(
-                "email.spf_permissive",
+                CheckId::EmailSpfPermissive,
                 Severity::Medium,
                 "netcarrier.test",
                 "the SPF policy ends in +all",
@@ -192,7 +192,7 @@ fn run_of(w: i64) -> RunInput {
         fire(
             "netcarrier",
             finding(
-                "tls.hostname_mismatch",
+                CheckId::TlsHostnameMismatch,
                 Severity::High,
                 "portal.netcarrier.test:443",
                 "the certificate is not valid for this host",
@@ -202,7 +202,7 @@ fn run_of(w: i64) -> RunInput {
     fire(
         "dataviz",
         finding(
-            "http.csp_missing",
+            CheckId::HttpCspMissing,
             Severity::Low,
             "dataviz.test:443",
             "no Content-Security-Policy header",
@@ -212,7 +212,7 @@ fn run_of(w: i64) -> RunInput {
         fire(
             "helpdesk",
             finding(
-                "securitytxt.missing",
+                CheckId::SecuritytxtMissing,
                 Severity::Low,
                 "helpdesk.test:443",
                 "no security.txt",

@@ -33,21 +33,21 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, TimeZone as _, Utc};
 use serde_json::{Value, json};
-use supplywatch::checks::{Finding, Scope, Severity};
+use supplywatch::checks::{CheckId, Finding, Scope, Severity};
 use supplywatch::registry::{Acceptance, Supplier};
 use supplywatch::store::{LifecyclePolicy, ObservationBlob, OpenMode, RunInput, Store};
 
-const CHECKS: [(&str, Severity, bool); 10] = [
-    ("tls.no_tls13", Severity::Low, true),
-    ("tls.long_validity", Severity::Low, true),
-    ("tls.legacy_protocol", Severity::Medium, true),
-    ("http.hsts_missing", Severity::Medium, true),
-    ("http.csp_missing", Severity::Low, true),
-    ("securitytxt.missing", Severity::Medium, true),
-    ("dns.dnssec_missing", Severity::Low, false),
-    ("dns.caa_missing", Severity::Low, false),
-    ("email.dmarc_policy_none", Severity::Medium, false),
-    ("email.tlsrpt_missing", Severity::Info, false),
+const CHECKS: [(CheckId, Severity, bool); 10] = [
+    (CheckId::TlsNoTls13, Severity::Low, true),
+    (CheckId::TlsLongValidity, Severity::Low, true),
+    (CheckId::TlsLegacyProtocol, Severity::Medium, true),
+    (CheckId::HttpHstsMissing, Severity::Medium, true),
+    (CheckId::HttpCspMissing, Severity::Low, true),
+    (CheckId::SecuritytxtMissing, Severity::Medium, true),
+    (CheckId::DnsDnssecMissing, Severity::Low, false),
+    (CheckId::DnsCaaMissing, Severity::Low, false),
+    (CheckId::EmailDmarcPolicyNone, Severity::Medium, false),
+    (CheckId::EmailTlsrptMissing, Severity::Info, false),
 ];
 
 fn id(i: usize) -> String {
@@ -173,7 +173,7 @@ fn run_input(n: usize, per: usize, at: DateTime<Utc>, run: i64, blobs: bool) -> 
             input.findings.push((
                 sid.clone(),
                 Finding {
-                    check,
+                    check: *check,
                     severity: *severity,
                     target: target.clone(),
                     summary: format!("{check} on {target}"),
@@ -336,7 +336,7 @@ async fn audit(
             input.findings.push((
                 id(s),
                 Finding {
-                    check: "http.hsts_missing",
+                    check: CheckId::HttpHstsMissing,
                     severity: Severity::Medium,
                     summary: format!("no HSTS on {target}"),
                     evidence: json!({ "target": target }),
@@ -350,7 +350,7 @@ async fn audit(
         .map(|s| {
             Ok(Acceptance {
                 supplier: id(s).parse().map_err(|e| anyhow::anyhow!("{e}"))?,
-                check: "http.hsts_missing".to_owned(),
+                check: CheckId::HttpHstsMissing,
                 target: None,
                 until: t0.date_naive() + Duration::days(90),
                 reason: "legacy portals, replaced next quarter".to_owned(),

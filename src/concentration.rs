@@ -21,6 +21,7 @@
 
 pub mod asn;
 
+use crate::registry::CheckId;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::IpAddr;
@@ -38,7 +39,7 @@ use crate::registry::Criticality;
 use crate::store::ObservationBlob;
 
 /// The check id of a concentration finding.
-pub const CHECK: &str = "portfolio.concentration";
+pub const CHECK: CheckId = CheckId::PortfolioConcentration;
 /// Its family: the portfolio as a whole, judged after every probe run.
 pub const FAMILY: &str = "portfolio";
 /// `[report] concentration_alert` when not set.

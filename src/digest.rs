@@ -743,7 +743,7 @@ mod tests {
 
     fn finding(
         supplier: &str,
-        check: &str,
+        check: crate::registry::CheckId,
         target: &str,
         severity: Severity,
         summary: &str,
@@ -751,7 +751,7 @@ mod tests {
     ) -> StoredFinding {
         StoredFinding {
             supplier: supplier.to_owned(),
-            check: check.to_owned(),
+            check: check.as_str().to_owned(),
             target: target.to_owned(),
             state: FindingState::Open,
             severity,
@@ -808,7 +808,7 @@ mod tests {
     fn full() -> DigestInput {
         let expired = finding(
             "acme",
-            "tls.cert_expired",
+            crate::registry::CheckId::TlsCertExpired,
             "api.acme.example:443",
             Severity::Critical,
             "certificate expired on 2026-03-10",
@@ -816,7 +816,7 @@ mod tests {
         );
         let hsts = finding(
             "globex",
-            "http.hsts_missing",
+            crate::registry::CheckId::HttpHstsMissing,
             "www.globex.example",
             Severity::High,
             "no Strict-Transport-Security header",
@@ -824,7 +824,7 @@ mod tests {
         );
         let mut resolved = finding(
             "initech",
-            "email.dmarc_missing",
+            crate::registry::CheckId::EmailDmarcMissing,
             "initech.example",
             Severity::Medium,
             "no DMARC record",
@@ -893,7 +893,7 @@ mod tests {
         assert!(!render(&input).text.contains("Accepted risks ending"));
         input.ending_acceptances = vec![EndingAcceptance {
             supplier: "acme".to_owned(),
-            check: "tls.no_tls13".to_owned(),
+            check: crate::registry::CheckId::TlsNoTls13.as_str().to_owned(),
             target: Some("portal.acme.test:443".to_owned()),
             until: date(3, 20),
             approved_by: "ciso@bank.example".to_owned(),

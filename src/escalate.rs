@@ -73,10 +73,7 @@ const SLACK: Duration = Duration::minutes(30);
 
 /// Findings of these families come from probes (held while blind).
 fn from_probes(check: &str) -> bool {
-    !matches!(
-        crate::checks::family_of(check),
-        "contract" | "questionnaire" | "certification" | "onboarding"
-    )
+    crate::registry::CheckId::parse(check).is_none_or(|c| c.family().from_probes())
 }
 
 /// The escalation policy over one config, at one moment.

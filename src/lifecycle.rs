@@ -14,6 +14,7 @@
 //! open and accepted as the acceptances say on the run's day. Depends on
 //! `checks` (ids, families, scopes) and `registry` (acceptances) only.
 
+use crate::registry::CheckId;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
@@ -102,7 +103,7 @@ pub struct LifecyclePolicy {
     /// both mean "at once".
     pub damping_runs: u32,
     /// The damped check ids.
-    pub damped: Vec<String>,
+    pub damped: Vec<CheckId>,
 }
 
 impl Default for LifecyclePolicy {
@@ -112,11 +113,10 @@ impl Default for LifecyclePolicy {
         Self {
             damping_runs: 2,
             damped: [
-                "tls.unreachable",
-                "http.unreachable",
-                "dns.resolution_failed",
+                CheckId::TlsUnreachable,
+                CheckId::HttpUnreachable,
+                CheckId::DnsResolutionFailed,
             ]
-            .map(str::to_owned)
             .to_vec(),
         }
     }
@@ -126,14 +126,14 @@ impl LifecyclePolicy {
     /// How many more failing runs a pending finding of `check` that has
     /// fired `streak` runs in a row needs to open (at least 1).
     #[must_use]
-    pub fn runs_to_open(&self, check: &str, streak: u32) -> u32 {
-        let left = self.threshold(check) - i64::from(streak);
+    pub fn runs_to_open(&self, check: impl AsRef<str>, streak: u32) -> u32 {
+        let left = self.threshold(check.as_ref()) - i64::from(streak);
         u32::try_from(left.max(1)).unwrap_or(1)
     }
 
     /// Consecutive firing runs `check` needs to open.
     fn threshold(&self, check: &str) -> i64 {
-        if self.damped.iter().any(|d| d == check) {
+        if self.damped.iter().any(|d| d.as_str() == check) {
             i64::from(self.damping_runs.max(1))
         } else {
             1
@@ -364,10 +364,10 @@ pub fn reconcile(
         findings
             .iter()
             // The same finding twice in one run: the first one counts.
-            .filter(|(s, f)| seen.insert((s.as_str(), f.check, f.target.as_str())))
+            .filter(|(s, f)| seen.insert((s.as_str(), f.check.as_str(), f.target.as_str())))
             .map(|(s, f)| {
                 let row = stored
-                    .get(&(s.as_str(), f.check, f.target.as_str()))
+                    .get(&(s.as_str(), f.check.as_str(), f.target.as_str()))
                     .copied();
                 (s, f, row)
             })
@@ -377,7 +377,7 @@ pub fn reconcile(
     let mut fired = vec![false; rows.len()];
     for (supplier, finding, row) in matches {
         let threshold = if crate::checks::may_be_damped(finding) {
-            lc.policy.threshold(finding.check)
+            lc.policy.threshold(finding.check.as_str())
         } else {
             1
         };
@@ -403,7 +403,7 @@ fn fire_first(supplier: &str, finding: &Finding, threshold: i64, out: &mut Outco
     let row = Row {
         id: None,
         supplier: supplier.to_owned(),
-        check: finding.check.to_owned(),
+        check: finding.check.as_str().to_owned(),
         target: finding.target.clone(),
         state: if opens {
             FindingState::Open
@@ -667,7 +667,8 @@ pub fn marks(
         .collect();
     let mut out = HashMap::with_capacity(findings.len());
     for (supplier, f) in findings {
-        let Some(row) = by_key.get(&(supplier.as_str(), f.check, f.target.as_str())) else {
+        let Some(row) = by_key.get(&(supplier.as_str(), f.check.as_str(), f.target.as_str()))
+        else {
             continue;
         };
         let mark = match row.state {
@@ -680,7 +681,7 @@ pub fn marks(
                 match lc
                     .acceptances
                     .iter()
-                    .find(|a| a.covers(supplier, f.check, &f.target, lc.day))
+                    .find(|a| a.covers(supplier, f.check.as_str(), &f.target, lc.day))
                 {
                     Some(a) => Mark::Accepted {
                         until: a.until,

@@ -242,8 +242,8 @@ async fn portfolio(store: &Store, config: &Config, input: &mut RunInput) -> Resu
         let own = live
             .iter()
             .find(|s| s.id.as_str() == supplier)
-            .and_then(|s| s.severity.get(finding.check));
-        if let Some(severity) = own.or_else(|| policy.severity.get(finding.check)) {
+            .and_then(|s| s.severity.get(&finding.check));
+        if let Some(severity) = own.or_else(|| policy.severity.get(&finding.check)) {
             finding.severity = *severity;
         }
         input.findings.push((supplier, finding));

@@ -10,6 +10,7 @@
 //! raised for a DNS failure. `dns.dnssec_bogus` is not
 //! judged: the probe detects presence only (no validation).
 
+use crate::registry::CheckId;
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
@@ -23,7 +24,7 @@ use crate::probe::dns::{Answer, DomainObservation, Resolution, suffix};
 #[must_use]
 pub fn check(obs: &DomainObservation, _now: DateTime<Utc>, _policy: &Policy) -> Vec<Finding> {
     let mut out = Vec::new();
-    let mut push = |check: &'static str, severity: Severity, summary: String, evidence| {
+    let mut push = |check: CheckId, severity: Severity, summary: String, evidence| {
         out.push(Finding {
             check,
             severity,
@@ -44,7 +45,7 @@ pub fn check(obs: &DomainObservation, _now: DateTime<Utc>, _policy: &Policy) -> 
     out
 }
 
-type Push<'a> = dyn FnMut(&'static str, Severity, String, serde_json::Value) + 'a;
+type Push<'a> = dyn FnMut(CheckId, Severity, String, serde_json::Value) + 'a;
 
 /// The existence lookup failed, so nothing else was looked up. This fires
 /// whatever the failure, `Other` too: every fact of the domain is then
@@ -53,7 +54,7 @@ type Push<'a> = dyn FnMut(&'static str, Severity, String, serde_json::Value) + '
 fn resolution_failed(obs: &DomainObservation, failure: &LookupFailure, push: &mut Push<'_>) {
     let domain = obs.domain.as_str();
     push(
-        "dns.resolution_failed",
+        CheckId::DnsResolutionFailed,
         Severity::High,
         match failure {
             LookupFailure::NxDomain => format!("{domain} does not exist (NXDOMAIN)"),
@@ -111,7 +112,7 @@ fn partial_failure(obs: &DomainObservation, push: &mut Push<'_>) {
             })
             .collect();
         push(
-            "dns.resolution_failed",
+            CheckId::DnsResolutionFailed,
             Severity::High,
             format!(
                 "{domain} resolves, but {} {} unanswered: {}",
@@ -149,7 +150,7 @@ fn dnssec_missing(obs: &DomainObservation, push: &mut Push<'_>) {
         if !signed && !unknown && !dnssec.queries.is_empty() {
             let names: BTreeSet<&str> = dnssec.queries.iter().map(|q| q.name.as_str()).collect();
             push(
-                "dns.dnssec_missing",
+                CheckId::DnsDnssecMissing,
                 Severity::Low,
                 format!(
                     "{domain} is not signed with DNSSEC: no DS record at the parent and no DNSKEY at {}",
@@ -185,7 +186,7 @@ fn single_nameserver(obs: &DomainObservation, push: &mut Push<'_>) {
             });
             if hosts.len() < 2 {
                 push(
-                    "dns.single_nameserver",
+                    CheckId::DnsSingleNameserver,
                     Severity::Low,
                     format!(
                         "the zone {} has a single name server ({}): one failure takes the domain offline",
@@ -196,7 +197,7 @@ fn single_nameserver(obs: &DomainObservation, push: &mut Push<'_>) {
                 );
             } else if let [only] = groups.iter().copied().collect::<Vec<_>>().as_slice() {
                 push(
-                    "dns.single_nameserver",
+                    CheckId::DnsSingleNameserver,
                     Severity::Low,
                     format!(
                         "all {} name servers of the zone {} are under {only}: one provider's outage takes the domain offline",
@@ -209,7 +210,7 @@ fn single_nameserver(obs: &DomainObservation, push: &mut Push<'_>) {
         } else if ns.failed().is_none() {
             let names: Vec<&str> = ns.steps.iter().map(|s| s.name.as_str()).collect();
             push(
-                "dns.single_nameserver",
+                CheckId::DnsSingleNameserver,
                 Severity::Low,
                 format!("no NS records at {}", or_list(&names)),
                 json!({"queried": names, "nameservers": []}),
@@ -226,7 +227,7 @@ fn caa_missing(obs: &DomainObservation, push: &mut Push<'_>) {
     {
         let names: Vec<&str> = caa.steps.iter().map(|s| s.name.as_str()).collect();
         push(
-            "dns.caa_missing",
+            CheckId::DnsCaaMissing,
             Severity::Low,
             format!(
                 "no CAA record at {}: any certificate authority may issue certificates for {domain}",
@@ -427,7 +428,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn ids(obs: &DomainObservation) -> Vec<&'static str> {
+    fn ids(obs: &DomainObservation) -> Vec<CheckId> {
         check(obs, now(), &Policy::default())
             .iter()
             .map(|f| f.check)
@@ -461,7 +462,7 @@ pub(crate) mod tests {
             let findings = check(&obs, now(), &Policy::default());
             assert_eq!(findings.len(), 1, "{findings:?}");
             let f = &findings[0];
-            assert_eq!(f.check, "dns.resolution_failed");
+            assert_eq!(f.check, CheckId::DnsResolutionFailed);
             assert_eq!(f.severity, Severity::High);
             assert_eq!(f.target, "example.com");
             assert!(f.summary.contains(words), "{}", f.summary);
@@ -478,7 +479,7 @@ pub(crate) mod tests {
         });
         let findings = check(&obs, now(), &Policy::default());
         assert_eq!(findings.len(), 1, "{findings:?}");
-        assert_eq!(findings[0].check, "dns.resolution_failed");
+        assert_eq!(findings[0].check, CheckId::DnsResolutionFailed);
         assert!(
             findings[0].summary.contains("example.com CAA (SERVFAIL)"),
             "{}",
@@ -507,7 +508,7 @@ pub(crate) mod tests {
             steps: vec![named("example.com", servfail())],
         });
         let findings = check(&obs, now(), &Policy::default());
-        assert_eq!(ids(&obs), ["dns.resolution_failed"]);
+        assert_eq!(ids(&obs), [CheckId::DnsResolutionFailed]);
         let evidence = &findings[0].evidence;
         assert_eq!(evidence["failed_queries"].as_array().unwrap().len(), 1);
         assert_eq!(evidence["failed_queries"][0]["type"], "NS");
@@ -538,7 +539,7 @@ pub(crate) mod tests {
         };
         obs.dnssec = Some(unsigned.clone());
         let findings = check(&obs, now(), &Policy::default());
-        assert_eq!(ids(&obs), ["dns.dnssec_missing"]);
+        assert_eq!(ids(&obs), [CheckId::DnsDnssecMissing]);
         assert_eq!(findings[0].severity, Severity::Low);
         assert!(
             findings[0].summary.contains("no DS record"),
@@ -556,7 +557,7 @@ pub(crate) mod tests {
         obs.dnssec = Some(failing);
         assert_eq!(
             ids(&obs),
-            ["dns.resolution_failed"],
+            [CheckId::DnsResolutionFailed],
             "unknown is not missing"
         );
     }
@@ -578,7 +579,7 @@ pub(crate) mod tests {
         set(&mut obs, &["ns1.provider.net"]);
         let findings = check(&obs, now(), &Policy::default());
         assert_eq!(findings.len(), 1);
-        assert_eq!(findings[0].check, "dns.single_nameserver");
+        assert_eq!(findings[0].check, CheckId::DnsSingleNameserver);
         assert!(
             findings[0].summary.contains("single name server"),
             "{}",
@@ -603,7 +604,7 @@ pub(crate) mod tests {
 
         // Duplicates do not make two servers.
         set(&mut obs, &["ns1.provider.net", "ns1.provider.net"]);
-        assert_eq!(ids(&obs), ["dns.single_nameserver"]);
+        assert_eq!(ids(&obs), [CheckId::DnsSingleNameserver]);
 
         obs.nameservers = Some(Climb {
             steps: vec![
@@ -611,12 +612,12 @@ pub(crate) mod tests {
                 named("example.com", none()),
             ],
         });
-        assert_eq!(ids(&obs), ["dns.single_nameserver"]);
+        assert_eq!(ids(&obs), [CheckId::DnsSingleNameserver]);
 
         obs.nameservers = Some(Climb {
             steps: vec![named("www.example.com", servfail())],
         });
-        assert_eq!(ids(&obs), ["dns.resolution_failed"]);
+        assert_eq!(ids(&obs), [CheckId::DnsResolutionFailed]);
     }
 
     #[test]
@@ -631,7 +632,7 @@ pub(crate) mod tests {
         });
         let findings = check(&obs, now(), &Policy::default());
         assert_eq!(findings.len(), 1);
-        assert_eq!(findings[0].check, "dns.caa_missing");
+        assert_eq!(findings[0].check, CheckId::DnsCaaMissing);
         assert_eq!(findings[0].severity, Severity::Low);
         assert!(
             findings[0]

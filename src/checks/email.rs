@@ -19,6 +19,7 @@
 //! A temperror (a lookup failed) is unknown, not a finding. Record text in
 //! summaries and evidence goes through [`escaped`].
 
+use crate::registry::CheckId;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -36,7 +37,7 @@ pub fn check(obs: &DomainObservation, _now: DateTime<Utc>, _policy: &Policy) -> 
     if !obs.resolves() {
         return out;
     }
-    let mut push = |check: &'static str, severity: Severity, summary: String, evidence| {
+    let mut push = |check: CheckId, severity: Severity, summary: String, evidence| {
         out.push(Finding {
             check,
             severity,
@@ -56,7 +57,7 @@ pub fn check(obs: &DomainObservation, _now: DateTime<Utc>, _policy: &Policy) -> 
         && mx.answer.is_missing()
     {
         push(
-            "email.mx_missing",
+            CheckId::EmailMxMissing,
             Severity::Info,
             format!("{domain} has no MX record and no null MX (RFC 7505) saying it takes no mail"),
             json!({"name": mx.name, "answer": mx.answer}),
@@ -71,7 +72,7 @@ pub fn check(obs: &DomainObservation, _now: DateTime<Utc>, _policy: &Policy) -> 
     out
 }
 
-type Push<'a> = dyn FnMut(&'static str, Severity, String, serde_json::Value) + 'a;
+type Push<'a> = dyn FnMut(CheckId, Severity, String, serde_json::Value) + 'a;
 
 fn spf_checks(domain: &str, facts: &SpfFacts, push: &mut Push<'_>) {
     let answer = &facts.records.answer;
@@ -80,7 +81,7 @@ fn spf_checks(domain: &str, facts: &SpfFacts, push: &mut Push<'_>) {
     }
     if answer.is_missing() {
         push(
-            "email.spf_missing",
+            CheckId::EmailSpfMissing,
             Severity::Medium,
             format!(
                 "{domain} publishes no SPF record (no v=spf1 TXT record): anyone may send mail as it"
@@ -91,7 +92,7 @@ fn spf_checks(domain: &str, facts: &SpfFacts, push: &mut Push<'_>) {
     }
     if answer.total() > 1 {
         push(
-            "email.spf_multiple",
+            CheckId::EmailSpfMultiple,
             Severity::Medium,
             format!(
                 "{domain} publishes {} SPF records; receivers treat that as a permanent error (RFC 7208 4.5) and SPF fails for all its mail",
@@ -134,7 +135,7 @@ fn spf_invalid_own(
     push: &mut Push<'_>,
 ) {
     push(
-        "email.spf_invalid",
+        CheckId::EmailSpfInvalid,
         Severity::Medium,
         format!(
             "the SPF record of {domain} cannot be parsed{}: {}; receivers return permerror, so SPF fails for all its mail",
@@ -195,7 +196,7 @@ fn spf_permissive(domain: &str, record: &str, eval: &spf::SpfEvaluation, push: &
     });
     if let Some(summary) = permissive {
         push(
-            "email.spf_permissive",
+            CheckId::EmailSpfPermissive,
             Severity::Medium,
             summary,
             json!({
@@ -216,13 +217,14 @@ fn spf_permerror(domain: &str, eval: &spf::SpfEvaluation, push: &mut Push<'_>) {
     };
     if let Some(summary) = over_the_limits(domain, problem) {
         push(
-            "email.spf_too_many_lookups",
+            CheckId::EmailSpfTooManyLookups,
             Severity::Medium,
             summary,
             json!({
                 "problem": problem,
                 "lookups": eval.lookups,
                 "void_lookups": eval.void_lookups,
+                "void_terms": eval.void_terms,
                 "lookup_terms": eval.lookup_terms,
                 "records": visits(eval),
             }),
@@ -238,7 +240,12 @@ fn spf_permerror(domain: &str, eval: &spf::SpfEvaluation, push: &mut Push<'_>) {
         {
             evidence.extend(detail);
         }
-        push("email.spf_invalid", Severity::Medium, summary, evidence);
+        push(
+            CheckId::EmailSpfInvalid,
+            Severity::Medium,
+            summary,
+            evidence,
+        );
     }
 }
 
@@ -425,7 +432,7 @@ fn dmarc_checks(domain: &str, facts: &DmarcFacts, push: &mut Push<'_>) {
             ),
         };
         push(
-            "email.dmarc_missing",
+            CheckId::EmailDmarcMissing,
             Severity::High,
             summary,
             json!({"queried": facts.lookups, "problem": facts.problem}),
@@ -490,7 +497,7 @@ fn dmarc_checks(domain: &str, facts: &DmarcFacts, push: &mut Push<'_>) {
     };
     if let Some(summary) = none_summary {
         push(
-            "email.dmarc_policy_none",
+            CheckId::EmailDmarcPolicyNone,
             Severity::Medium,
             summary,
             evidence.clone(),
@@ -498,7 +505,7 @@ fn dmarc_checks(domain: &str, facts: &DmarcFacts, push: &mut Push<'_>) {
     }
     if record.rua.is_empty() {
         push(
-            "email.dmarc_no_reporting",
+            CheckId::EmailDmarcNoReporting,
             Severity::Low,
             format!(
                 "the DMARC record at {} has no rua: nobody receives aggregate reports about mail sent as {domain}",
@@ -556,7 +563,7 @@ fn mta_sts_check(domain: &str, facts: &MtaStsFacts, push: &mut Push<'_>) {
         }
     };
     push(
-        "email.mta_sts_missing",
+        CheckId::EmailMtaStsMissing,
         Severity::Low,
         summary,
         json!({
@@ -588,7 +595,7 @@ fn tlsrpt_check(domain: &str, facts: &TlsRptFacts, push: &mut Push<'_>) {
         return;
     };
     push(
-        "email.tlsrpt_missing",
+        CheckId::EmailTlsrptMissing,
         Severity::Info,
         summary,
         json!({"txt": facts.txt, "problem": facts.problem}),
@@ -608,6 +615,7 @@ mod tests {
         SpfEvaluation {
             lookups: 1,
             void_lookups: 0,
+            void_terms: Vec::new(),
             lookup_terms: vec!["include:_spf.provider.test (in example.com)".to_owned()],
             unexpanded: Vec::new(),
             records: Vec::new(),
@@ -714,11 +722,11 @@ mod tests {
         check(obs, now(), &Policy::default())
     }
 
-    fn ids(obs: &DomainObservation) -> Vec<&'static str> {
+    fn ids(obs: &DomainObservation) -> Vec<CheckId> {
         findings(obs).iter().map(|f| f.check).collect()
     }
 
-    fn only(obs: &DomainObservation, id: &str) -> Finding {
+    fn only(obs: &DomainObservation, id: CheckId) -> Finding {
         let all = findings(obs);
         assert_eq!(all.len(), 1, "expected only {id}: {all:#?}");
         assert_eq!(all[0].check, id);
@@ -760,7 +768,7 @@ mod tests {
             syntax_error: None,
             evaluation: None,
         });
-        let f = only(&obs, "email.spf_missing");
+        let f = only(&obs, CheckId::EmailSpfMissing);
         assert_eq!(f.severity, Severity::Medium);
         assert!(f.summary.contains("no SPF record"), "{}", f.summary);
         assert_eq!(f.evidence["answer"]["ignored"], 3);
@@ -789,7 +797,7 @@ mod tests {
             syntax_error: None,
             evaluation: None,
         });
-        let f = only(&obs, "email.spf_multiple");
+        let f = only(&obs, CheckId::EmailSpfMultiple);
         assert!(f.summary.contains("2 SPF records"), "{}", f.summary);
         assert_eq!(f.evidence["count"], 2);
     }
@@ -834,7 +842,7 @@ mod tests {
                 record,
                 evaluation(final_all, SpfResult::Completed),
             ));
-            let f = only(&obs, "email.spf_permissive");
+            let f = only(&obs, CheckId::EmailSpfPermissive);
             assert!(f.summary.contains(words), "{record}: {}", f.summary);
             assert_eq!(f.severity, Severity::Medium);
         }
@@ -863,7 +871,7 @@ mod tests {
             ),
         ));
         assert!(
-            only(&obs, "email.spf_permissive")
+            only(&obs, CheckId::EmailSpfPermissive)
                 .summary
                 .contains("through redirect to _spf.example.net")
         );
@@ -873,7 +881,7 @@ mod tests {
             .push("open.provider.test".to_owned());
         obs.spf = Some(spf_facts("v=spf1 include:open.provider.test -all", eval));
         assert!(
-            only(&obs, "email.spf_permissive")
+            only(&obs, CheckId::EmailSpfPermissive)
                 .summary
                 .contains("includes open.provider.test")
         );
@@ -920,7 +928,7 @@ mod tests {
                 "v=spf1 include:x.test -all",
                 evaluation(fail_all(), SpfResult::PermError { problem }),
             ));
-            let f = only(&obs, "email.spf_too_many_lookups");
+            let f = only(&obs, CheckId::EmailSpfTooManyLookups);
             assert!(f.summary.contains(words), "{}", f.summary);
             assert_eq!(f.severity, Severity::Medium);
         }
@@ -937,7 +945,7 @@ mod tests {
                 },
             ),
         ));
-        let f = only(&obs, "email.spf_too_many_lookups");
+        let f = only(&obs, CheckId::EmailSpfTooManyLookups);
         assert_eq!(
             f.summary,
             "SPF evaluation for example.com nests includes more than 12 deep (at n13.test), which needs more than 10 DNS lookups; receivers return permerror"
@@ -1037,7 +1045,7 @@ mod tests {
         ] {
             let mut obs = healthy();
             obs.spf = Some(facts_of(record));
-            let f = only(&obs, "email.spf_invalid");
+            let f = only(&obs, CheckId::EmailSpfInvalid);
             assert_eq!(f.severity, Severity::Medium);
             assert_eq!(f.summary, summary);
             assert_eq!(f.evidence["reason"], "syntax");
@@ -1056,7 +1064,7 @@ mod tests {
         let mut obs = healthy();
         let long = format!("v=spf1 {}-all", "ip4:192.0.2.1 ".repeat(400));
         obs.spf = Some(facts_of(&long));
-        let f = only(&obs, "email.spf_invalid");
+        let f = only(&obs, CheckId::EmailSpfInvalid);
         assert!(
             f.summary.starts_with(
                 "the SPF record of example.com cannot be parsed: the record is 5611 bytes long"
@@ -1148,7 +1156,7 @@ mod tests {
                 record: "v=spf1 foo\u{202e} -all".to_owned(),
             });
             obs.spf = Some(spf_facts("v=spf1 include:broken.test -all", eval));
-            let f = only(&obs, "email.spf_invalid");
+            let f = only(&obs, CheckId::EmailSpfInvalid);
             assert_eq!(f.severity, Severity::Medium);
             assert_eq!(f.summary, summary);
             assert_eq!(f.evidence["reason"], reason);
@@ -1182,7 +1190,7 @@ mod tests {
             record: "v=spf1 \u{0}".to_owned(),
         });
         obs.spf = Some(spf_facts("v=spf1 include:broken.test -all", eval));
-        let f = only(&obs, "email.spf_invalid");
+        let f = only(&obs, CheckId::EmailSpfInvalid);
         assert_eq!(f.evidence["record"], "v=spf1 \\u{0}");
         assert_eq!(f.evidence["domain"], "broken.test");
         assert_eq!(f.evidence["from"], "example.com");
@@ -1203,7 +1211,10 @@ mod tests {
         obs.spf = Some(spf_facts("v=spf1 include:nospf.test +all", eval));
         let mut both = ids(&obs);
         both.sort_unstable();
-        assert_eq!(both, ["email.spf_invalid", "email.spf_permissive"]);
+        assert_eq!(
+            both,
+            [CheckId::EmailSpfInvalid, CheckId::EmailSpfPermissive]
+        );
     }
 
     mod any_txt {
@@ -1237,7 +1248,7 @@ mod tests {
                 obs.spf = Some(facts_of(&text));
                 let spf: Vec<Finding> = findings(&obs)
                     .into_iter()
-                    .filter(|f| f.check.starts_with("email.spf_"))
+                    .filter(|f| f.check.as_str().starts_with("email.spf_"))
                     .collect();
                 let parses = spf::is_spf_record(&text) && spf::parse_spf(&text).is_ok();
                 if parses {
@@ -1245,9 +1256,9 @@ mod tests {
                 } else {
                     prop_assert_eq!(spf.len(), 1, "{:?}: {:#?}", text, spf);
                     let want = if spf::is_spf_record(&text) {
-                        "email.spf_invalid"
+                        CheckId::EmailSpfInvalid
                     } else {
-                        "email.spf_missing"
+                        CheckId::EmailSpfMissing
                     };
                     prop_assert_eq!(spf[0].check, want);
                 }
@@ -1269,7 +1280,7 @@ mod tests {
             applied: None,
             problem: None,
         });
-        let f = only(&obs, "email.dmarc_missing");
+        let f = only(&obs, CheckId::EmailDmarcMissing);
         assert_eq!(f.severity, Severity::High);
         assert!(
             f.summary
@@ -1293,7 +1304,7 @@ mod tests {
             ),
         });
         assert!(
-            only(&obs, "email.dmarc_missing")
+            only(&obs, CheckId::EmailDmarcMissing)
                 .summary
                 .contains("2 DMARC records")
         );
@@ -1369,7 +1380,7 @@ mod tests {
             obs.domain = "mail.example.com".to_owned();
             obs.dmarc = Some(dmarc(text, organizational));
             if fires {
-                let f = only(&obs, "email.dmarc_policy_none");
+                let f = only(&obs, CheckId::EmailDmarcPolicyNone);
                 assert!(f.summary.contains(words), "{text}: {}", f.summary);
                 assert_eq!(f.severity, Severity::Medium);
                 assert_eq!(f.evidence["organizational"], organizational);
@@ -1383,18 +1394,18 @@ mod tests {
     fn dmarc_no_reporting() {
         let mut obs = healthy();
         obs.dmarc = Some(dmarc("v=DMARC1; p=reject", false));
-        let f = only(&obs, "email.dmarc_no_reporting");
+        let f = only(&obs, CheckId::EmailDmarcNoReporting);
         assert_eq!(f.severity, Severity::Low);
         assert!(f.summary.contains("no rua"), "{}", f.summary);
         obs.dmarc = Some(dmarc("v=DMARC1; p=reject; rua=not-a-uri", false));
-        assert_eq!(ids(&obs), ["email.dmarc_no_reporting"]);
+        assert_eq!(ids(&obs), [CheckId::EmailDmarcNoReporting]);
     }
 
     #[test]
     fn mx_missing_but_null_mx_is_an_answer() {
         let mut obs = healthy();
         obs.mx = Some(named("example.com", none()));
-        let f = only(&obs, "email.mx_missing");
+        let f = only(&obs, CheckId::EmailMxMissing);
         assert_eq!(f.severity, Severity::Info);
         obs.mx = Some(named(
             "example.com",
@@ -1439,7 +1450,7 @@ mod tests {
             (sts(valid_policy("none")), "policy_mode_none"),
         ] {
             obs.mta_sts = Some(facts);
-            let f = only(&obs, "email.mta_sts_missing");
+            let f = only(&obs, CheckId::EmailMtaStsMissing);
             assert_eq!(f.evidence["reason"], reason);
             assert_eq!(f.severity, Severity::Low);
         }
@@ -1459,7 +1470,7 @@ mod tests {
             rua: Vec::new(),
             problem: None,
         });
-        let f = only(&obs, "email.tlsrpt_missing");
+        let f = only(&obs, CheckId::EmailTlsrptMissing);
         assert_eq!(f.severity, Severity::Info);
         obs.tlsrpt = Some(TlsRptFacts {
             txt: named(
@@ -1470,7 +1481,7 @@ mod tests {
             problem: Some("the record has no rua".to_owned()),
         });
         assert!(
-            only(&obs, "email.tlsrpt_missing")
+            only(&obs, CheckId::EmailTlsrptMissing)
                 .summary
                 .contains("no rua")
         );

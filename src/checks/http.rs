@@ -37,6 +37,7 @@
 //! (evidence `scheme: http`): an endpoint the registry lists that does not
 //! answer is worth saying, and silence would look like a pass.
 
+use crate::registry::CheckId;
 use chrono::{DateTime, Months, Utc};
 use serde_json::json;
 
@@ -58,7 +59,7 @@ pub fn check(obs: &HttpObservation, now: DateTime<Utc>, _policy: &Policy) -> Vec
     if obs.refused().is_some() {
         return out;
     }
-    let finding = |check: &'static str,
+    let finding = |check: CheckId,
                    severity: Severity,
                    summary: String,
                    evidence: serde_json::Value| Finding {
@@ -78,7 +79,7 @@ pub fn check(obs: &HttpObservation, now: DateTime<Utc>, _policy: &Policy) -> Vec
             HttpScheme::Http => "plain HTTP",
         };
         out.push(finding(
-            "http.unreachable",
+            CheckId::HttpUnreachable,
             Severity::Medium,
             format!("no HTTP response over {over}: {detail}"),
             json!({
@@ -94,7 +95,7 @@ pub fn check(obs: &HttpObservation, now: DateTime<Utc>, _policy: &Policy) -> Vec
     if obs.scheme == HttpScheme::Http {
         if let Some(f) = no_https_redirect(&obs.page, last) {
             out.push(finding(
-                "http.no_https_redirect",
+                CheckId::HttpNoHttpsRedirect,
                 Severity::Medium,
                 f.0,
                 f.1,
@@ -111,7 +112,7 @@ pub fn check(obs: &HttpObservation, now: DateTime<Utc>, _policy: &Policy) -> Vec
     {
         let (cause, how) = broken_chain(&obs.page, failure);
         out.push(finding(
-            "http.unreachable",
+            CheckId::HttpUnreachable,
             Severity::Medium,
             format!("{how}; the page and its headers could not be checked"),
             json!({
@@ -135,7 +136,7 @@ pub fn check(obs: &HttpObservation, now: DateTime<Utc>, _policy: &Policy) -> Vec
     out
 }
 
-type Emit<'a> = dyn FnMut(&'static str, Severity, String, serde_json::Value) + 'a;
+type Emit<'a> = dyn FnMut(CheckId, Severity, String, serde_json::Value) + 'a;
 
 /// The `cause` of an `http.unreachable` whose redirect chain the server
 /// broke itself: the same answer comes back on every run.
@@ -154,7 +155,7 @@ const ANSWER_CAUSES: [&str; 4] = [
 /// be looked at keep a clean grade.
 #[must_use]
 pub fn is_answer(finding: &Finding) -> bool {
-    finding.check == "http.unreachable"
+    finding.check == CheckId::HttpUnreachable
         && finding
             .evidence
             .get("cause")
@@ -328,7 +329,7 @@ fn hsts(obs: &HttpObservation, emit: &mut Emit<'_>) {
             .first()
             .map_or(obs.page.url.as_str(), |r| r.url.as_str());
         emit(
-            "http.hsts_missing",
+            CheckId::HttpHstsMissing,
             Severity::Medium,
             format!("no Strict-Transport-Security header on {url}"),
             json!({"url": url, "responses_checked": own.len()}),
@@ -340,7 +341,7 @@ fn hsts(obs: &HttpObservation, emit: &mut Emit<'_>) {
         .unwrap_or_default();
     match hsts_max_age(value) {
         None => emit(
-            "http.hsts_missing",
+            CheckId::HttpHstsMissing,
             Severity::Medium,
             format!(
                 "the Strict-Transport-Security header on {} has no valid max-age ({value:?}), so browsers ignore it",
@@ -349,7 +350,7 @@ fn hsts(obs: &HttpObservation, emit: &mut Emit<'_>) {
             json!({"url": with_header.url, "header": value}),
         ),
         Some(age) if age < HSTS_MIN_MAX_AGE => emit(
-            "http.hsts_short",
+            CheckId::HttpHstsShort,
             Severity::Low,
             format!(
                 "HSTS max-age is {age} seconds ({} days), below six months ({HSTS_MIN_MAX_AGE} seconds){}",
@@ -372,7 +373,7 @@ fn page_headers(last: &HttpResponse, emit: &mut Emit<'_>) {
     if csp.is_empty() {
         let report_only = last.header("content-security-policy-report-only");
         emit(
-            "http.csp_missing",
+            CheckId::HttpCspMissing,
             Severity::Low,
             format!(
                 "no Content-Security-Policy header on {url}{}",
@@ -405,7 +406,7 @@ fn page_headers(last: &HttpResponse, emit: &mut Emit<'_>) {
         });
     if !frame_ancestors && !xfo_valid {
         emit(
-            "http.framing_unprotected",
+            CheckId::HttpFramingUnprotected,
             Severity::Low,
             if xfo.is_empty() {
                 format!(
@@ -426,7 +427,7 @@ fn page_headers(last: &HttpResponse, emit: &mut Emit<'_>) {
         .any(|v| v.trim().eq_ignore_ascii_case("nosniff"))
     {
         emit(
-            "http.nosniff_missing",
+            CheckId::HttpNosniffMissing,
             Severity::Low,
             if nosniff.is_empty() {
                 format!("no X-Content-Type-Options: nosniff on {url}")
@@ -445,7 +446,7 @@ fn page_headers(last: &HttpResponse, emit: &mut Emit<'_>) {
         .all(|v| v.trim().is_empty())
     {
         emit(
-            "http.referrer_policy_missing",
+            CheckId::HttpReferrerPolicyMissing,
             Severity::Info,
             format!("no Referrer-Policy header on {url}"),
             json!({"url": url}),
@@ -474,7 +475,7 @@ fn server_version(page: &Fetch, emit: &mut Emit<'_>) {
     };
     let value = first.get("value").and_then(|v| v.as_str()).unwrap_or("?");
     emit(
-        "http.server_version_disclosed",
+        CheckId::HttpServerVersionDisclosed,
         Severity::Info,
         format!("the {name} header reveals a version: {value:?}"),
         json!({"disclosed": disclosed}),
@@ -565,7 +566,7 @@ fn unfetchable(fetch: &Fetch, failure: &FetchFailure, last: &HttpResponse, emit:
     let (cause, how) = broken_chain(fetch, failure);
     if ANSWER_CAUSES.contains(&cause) {
         emit(
-            "securitytxt.missing",
+            CheckId::SecuritytxtMissing,
             Severity::Medium,
             format!("no security.txt can be fetched: {how}"),
             json!({
@@ -593,7 +594,7 @@ fn security_txt(fetch: &Fetch, now: DateTime<Utc>, emit: &mut Emit<'_>) {
     if !(200..300).contains(&last.status) {
         if matches!(last.status, 404 | 410) {
             emit(
-                "securitytxt.missing",
+                CheckId::SecuritytxtMissing,
                 Severity::Medium,
                 format!("no security.txt at {url} (HTTP {})", last.status),
                 json!({"url": url, "status": last.status, "final_url": last.url}),
@@ -608,7 +609,7 @@ fn security_txt(fetch: &Fetch, now: DateTime<Utc>, emit: &mut Emit<'_>) {
     if !plain && !parsed.has_known_fields() {
         // A "soft 404": the site answers every path with a page.
         emit(
-            "securitytxt.missing",
+            CheckId::SecuritytxtMissing,
             Severity::Medium,
             format!(
                 "no security.txt at {url}: it answers with a {} page that holds no security.txt fields",
@@ -627,7 +628,7 @@ fn security_txt(fetch: &Fetch, now: DateTime<Utc>, emit: &mut Emit<'_>) {
         if expires < now {
             let days = (now - expires).num_days();
             emit(
-                "securitytxt.expired",
+                CheckId::SecuritytxtExpired,
                 Severity::Medium,
                 format!(
                     "security.txt at {url} expired {} on {}",
@@ -656,7 +657,7 @@ fn security_txt(fetch: &Fetch, now: DateTime<Utc>, emit: &mut Emit<'_>) {
     if !problems.is_empty() {
         let shown = problems.len();
         emit(
-            "securitytxt.invalid",
+            CheckId::SecuritytxtInvalid,
             Severity::Low,
             format!(
                 "security.txt at {url} is invalid: {}{}",
@@ -790,8 +791,8 @@ mod tests {
         )
     }
 
-    fn ids(obs: &HttpObservation) -> Vec<&'static str> {
-        let mut ids: Vec<&'static str> = check(obs, now(), &Policy::default())
+    fn ids(obs: &HttpObservation) -> Vec<CheckId> {
+        let mut ids: Vec<CheckId> = check(obs, now(), &Policy::default())
             .iter()
             .map(|f| f.check)
             .collect();
@@ -799,7 +800,7 @@ mod tests {
         ids
     }
 
-    fn only(obs: &HttpObservation, id: &str) -> Finding {
+    fn only(obs: &HttpObservation, id: CheckId) -> Finding {
         let findings = check(obs, now(), &Policy::default());
         assert_eq!(
             findings.iter().map(|f| f.check).collect::<Vec<_>>(),
@@ -811,7 +812,7 @@ mod tests {
     }
 
     /// The finding `id` among others.
-    fn the(obs: &HttpObservation, id: &str) -> Finding {
+    fn the(obs: &HttpObservation, id: CheckId) -> Finding {
         check(obs, now(), &Policy::default())
             .into_iter()
             .find(|f| f.check == id)
@@ -851,7 +852,7 @@ mod tests {
             detail: "no answer within 2s".into(),
             address: None,
         });
-        let f = only(&obs, "http.unreachable");
+        let f = only(&obs, CheckId::HttpUnreachable);
         assert_eq!(f.severity, Severity::Medium);
         assert_eq!(f.evidence["timed_out"], true);
         assert!(f.summary.contains("over HTTPS"));
@@ -867,7 +868,10 @@ mod tests {
             )],
             Some(txt_response(GOOD_TXT, "text/plain")),
         );
-        assert_eq!(only(&obs, "http.hsts_missing").severity, Severity::Medium);
+        assert_eq!(
+            only(&obs, CheckId::HttpHstsMissing).severity,
+            Severity::Medium
+        );
 
         let mut h = headers_without("strict-transport-security");
         h.push(("strict-transport-security", "includeSubDomains"));
@@ -876,7 +880,7 @@ mod tests {
             Some(txt_response(GOOD_TXT, "text/plain")),
         );
         assert!(
-            only(&obs, "http.hsts_missing")
+            only(&obs, CheckId::HttpHstsMissing)
                 .summary
                 .contains("no valid max-age")
         );
@@ -895,8 +899,8 @@ mod tests {
                 vec![response("https://portal.acme.test/", 200, &h)],
                 Some(txt_response(GOOD_TXT, "text/plain")),
             );
-            let expected: Vec<&str> = if fires {
-                vec!["http.hsts_short"]
+            let expected: Vec<CheckId> = if fires {
+                vec![CheckId::HttpHstsShort]
             } else {
                 vec![]
             };
@@ -924,7 +928,7 @@ mod tests {
             location: "https://www.acme.test/".into(),
             to: Some("https://www.acme.test/".into()),
         });
-        assert_eq!(ids(&obs), vec!["http.hsts_missing"]);
+        assert_eq!(ids(&obs), vec![CheckId::HttpHstsMissing]);
         // portal → portal/en (HSTS on the second): fine.
         let obs = obs_with(
             vec![
@@ -943,15 +947,15 @@ mod tests {
         assert!(ids(&obs).is_empty());
         // … and a response from another port of the host is not its own.
         obs.page.responses[0].port = 443;
-        assert_eq!(ids(&obs), vec!["http.hsts_missing"]);
+        assert_eq!(ids(&obs), vec![CheckId::HttpHstsMissing]);
     }
 
     #[test]
     fn each_page_header_missing_fires_its_own_id() {
         for (header, expected) in [
-            ("content-security-policy", vec!["http.csp_missing"]),
-            ("x-content-type-options", vec!["http.nosniff_missing"]),
-            ("referrer-policy", vec!["http.referrer_policy_missing"]),
+            ("content-security-policy", vec![CheckId::HttpCspMissing]),
+            ("x-content-type-options", vec![CheckId::HttpNosniffMissing]),
+            ("referrer-policy", vec![CheckId::HttpReferrerPolicyMissing]),
             // Either framing protection is enough on its own.
             ("x-frame-options", vec![]),
         ] {
@@ -1001,19 +1005,19 @@ mod tests {
         };
         assert_eq!(
             run(&[]),
-            vec!["http.csp_missing", "http.framing_unprotected"]
+            vec![CheckId::HttpCspMissing, CheckId::HttpFramingUnprotected]
         );
         assert_eq!(
             run(&[("x-frame-options", "SAMEORIGIN")]),
-            vec!["http.csp_missing"]
+            vec![CheckId::HttpCspMissing]
         );
         assert_eq!(
             run(&[("x-frame-options", "ALLOW-FROM https://a.test")]),
-            vec!["http.csp_missing", "http.framing_unprotected"]
+            vec![CheckId::HttpCspMissing, CheckId::HttpFramingUnprotected]
         );
         assert_eq!(
             run(&[("content-security-policy", "default-src 'self'")]),
-            vec!["http.framing_unprotected"]
+            vec![CheckId::HttpFramingUnprotected]
         );
         assert!(run(&[("content-security-policy", "frame-ancestors 'self'")]).is_empty());
         let only_report = run(&[(
@@ -1022,7 +1026,7 @@ mod tests {
         )]);
         assert_eq!(
             only_report,
-            vec!["http.csp_missing", "http.framing_unprotected"]
+            vec![CheckId::HttpCspMissing, CheckId::HttpFramingUnprotected]
         );
     }
 
@@ -1035,7 +1039,7 @@ mod tests {
             Some(txt_response(GOOD_TXT, "text/plain")),
         );
         assert!(
-            only(&obs, "http.nosniff_missing")
+            only(&obs, CheckId::HttpNosniffMissing)
                 .summary
                 .contains("sniff-away")
         );
@@ -1079,7 +1083,7 @@ mod tests {
             vec![response("https://portal.acme.test/", 200, &h)],
             Some(txt_response(GOOD_TXT, "text/plain")),
         );
-        let f = only(&obs, "http.server_version_disclosed");
+        let f = only(&obs, CheckId::HttpServerVersionDisclosed);
         assert_eq!(f.severity, Severity::Info);
         assert!(f.summary.contains("nginx/1.18.0"));
         assert_eq!(f.evidence["disclosed"].as_array().unwrap().len(), 2);
@@ -1145,7 +1149,7 @@ mod tests {
         assert!(ids(&obs).is_empty());
         // A page over plain HTTP.
         let obs = plain_obs(vec![response("http://portal.acme.test/", 200, &[])], vec![]);
-        let f = only(&obs, "http.no_https_redirect");
+        let f = only(&obs, CheckId::HttpNoHttpsRedirect);
         assert_eq!(f.severity, Severity::Medium);
         assert!(f.summary.contains("answers 200"), "{}", f.summary);
         // Redirects that stay on plain HTTP.
@@ -1160,7 +1164,7 @@ mod tests {
             )],
         );
         assert!(
-            only(&obs, "http.no_https_redirect")
+            only(&obs, CheckId::HttpNoHttpsRedirect)
                 .summary
                 .contains("plain HTTP")
         );
@@ -1173,7 +1177,7 @@ mod tests {
             address: None,
         });
         assert!(
-            only(&obs, "http.unreachable")
+            only(&obs, CheckId::HttpUnreachable)
                 .summary
                 .contains("plain HTTP")
         );
@@ -1182,7 +1186,7 @@ mod tests {
     #[test]
     fn https_observations_never_fire_no_https_redirect() {
         let obs = good_obs();
-        assert!(!ids(&obs).contains(&"http.no_https_redirect"));
+        assert!(!ids(&obs).contains(&CheckId::HttpNoHttpsRedirect));
     }
 
     fn txt_obs(txt: HttpResponse) -> HttpObservation {
@@ -1199,7 +1203,7 @@ mod tests {
             404,
             &[("content-type", "text/html")],
         ));
-        let f = only(&obs, "securitytxt.missing");
+        let f = only(&obs, CheckId::SecuritytxtMissing);
         assert_eq!(f.severity, Severity::Medium);
         assert!(f.summary.contains("404"));
         obs = txt_obs(response(
@@ -1207,11 +1211,15 @@ mod tests {
             410,
             &[],
         ));
-        assert!(only(&obs, "securitytxt.missing").summary.contains("410"));
+        assert!(
+            only(&obs, CheckId::SecuritytxtMissing)
+                .summary
+                .contains("410")
+        );
         // A soft 404: HTML without any field.
         obs = txt_obs(txt_response("<html>welcome</html>", "text/html"));
         assert!(
-            only(&obs, "securitytxt.missing")
+            only(&obs, CheckId::SecuritytxtMissing)
                 .summary
                 .contains("text/html")
         );
@@ -1246,7 +1254,7 @@ mod tests {
             detail: "more than 5 redirects".into(),
             address: None,
         });
-        assert_eq!(ids(&obs), vec!["securitytxt.missing"]);
+        assert_eq!(ids(&obs), vec![CheckId::SecuritytxtMissing]);
         // A timeout on a later hop is weather: unknown.
         obs.security_txt.as_mut().unwrap().failure = Some(FetchFailure {
             url: "https://portal.acme.test/7".into(),
@@ -1287,23 +1295,26 @@ mod tests {
             });
             obs
         };
-        assert_eq!(ids(&broken(&[])), vec!["http.unreachable"]);
+        assert_eq!(ids(&broken(&[])), vec![CheckId::HttpUnreachable]);
         // An own response with HSTS is still judged.
         assert_eq!(
             ids(&broken(&[("strict-transport-security", "max-age=60")])),
-            vec!["http.hsts_short", "http.unreachable"]
+            vec![CheckId::HttpHstsShort, CheckId::HttpUnreachable]
         );
         assert_eq!(
             ids(&broken(&[(
                 "strict-transport-security",
                 "max-age=31536000"
             )])),
-            vec!["http.unreachable"]
+            vec![CheckId::HttpUnreachable]
         );
         // The Server header is read on every response, broken chain or not.
         assert_eq!(
             ids(&broken(&[("server", "nginx/1.18.0")])),
-            vec!["http.server_version_disclosed", "http.unreachable"]
+            vec![
+                CheckId::HttpServerVersionDisclosed,
+                CheckId::HttpUnreachable
+            ]
         );
     }
 
@@ -1336,7 +1347,7 @@ mod tests {
                 detail: "the probe's words".into(),
                 address: address.map(|a| a.parse().unwrap()),
             });
-            the(&obs, "http.unreachable")
+            the(&obs, CheckId::HttpUnreachable)
         };
         let f = chain(
             FailureKind::Refused,
@@ -1379,11 +1390,11 @@ mod tests {
             address: Some("10.1.2.3".parse().unwrap()),
         });
         assert!(
-            the(&obs, "http.unreachable").summary.starts_with(
+            the(&obs, CheckId::HttpUnreachable).summary.starts_with(
                 "https://portal.acme.test/ redirects (through one more redirect) to http://10.1.2.3/, which is refused (a private address)"
             ),
             "{}",
-            the(&obs, "http.unreachable").summary
+            the(&obs, CheckId::HttpUnreachable).summary
         );
         let f = chain(FailureKind::BadRedirect, "javascript:alert(1)", None);
         assert!(f.summary.contains("not an http(s) URL"), "{}", f.summary);
@@ -1416,9 +1427,12 @@ mod tests {
             detail: "a loop".into(),
             address: None,
         });
-        assert_eq!(ids(&obs), vec!["http.hsts_missing", "http.unreachable"]);
         assert_eq!(
-            the(&obs, "http.unreachable").summary,
+            ids(&obs),
+            vec![CheckId::HttpHstsMissing, CheckId::HttpUnreachable]
+        );
+        assert_eq!(
+            the(&obs, CheckId::HttpUnreachable).summary,
             "https://portal.acme.test/ redirects in a loop: https://portal.acme.test/a sends it back to https://portal.acme.test/, asked for before; the page and its headers could not be checked"
         );
     }
@@ -1448,7 +1462,7 @@ mod tests {
             obs
         };
         let obs = other(&[]);
-        assert_eq!(ids(&obs), vec!["http.hsts_missing"]);
+        assert_eq!(ids(&obs), vec![CheckId::HttpHstsMissing]);
         assert_eq!(
             not_judged(&obs).unwrap(),
             "page headers not checked: https://portal.acme.test/ redirects to another site, https://login.other.test/; list the endpoint it leads to in the registry to judge that page"
@@ -1463,7 +1477,7 @@ mod tests {
             "Contact: mailto:s@acme.test\nExpires: 2026-11-25T00:00:00Z\n",
             "text/plain",
         ));
-        let f = only(&obs, "securitytxt.expired");
+        let f = only(&obs, CheckId::SecuritytxtExpired);
         assert_eq!(f.severity, Severity::Medium);
         assert!(f.summary.contains("3 days ago"), "{}", f.summary);
 
@@ -1471,7 +1485,7 @@ mod tests {
             "Contact: mailto:s@acme.test\nExpires: 2028-01-01T00:00:00Z\n",
             "text/plain",
         ));
-        let f = only(&obs, "securitytxt.invalid");
+        let f = only(&obs, CheckId::SecuritytxtInvalid);
         assert_eq!(f.severity, Severity::Low);
         assert!(f.summary.contains("more than a year"), "{}", f.summary);
 
@@ -1501,7 +1515,7 @@ mod tests {
             ),
         ] {
             let obs = txt_obs(txt_response(body, content_type));
-            let f = only(&obs, "securitytxt.invalid");
+            let f = only(&obs, CheckId::SecuritytxtInvalid);
             let problems = f.evidence["problems"].to_string();
             assert!(
                 problems.contains(needle),
@@ -1511,12 +1525,12 @@ mod tests {
         let mut r = txt_response(GOOD_TXT, "text/plain");
         r.truncated = true;
         r.body_utf8 = false;
-        let f = only(&txt_obs(r), "securitytxt.invalid");
+        let f = only(&txt_obs(r), CheckId::SecuritytxtInvalid);
         assert!(f.summary.contains("and 1 more"), "{}", f.summary);
         let mut r = txt_response(GOOD_TXT, "text/plain");
         r.url = "http://portal.acme.test/.well-known/security.txt".into();
         assert!(
-            only(&txt_obs(r), "securitytxt.invalid")
+            only(&txt_obs(r), CheckId::SecuritytxtInvalid)
                 .summary
                 .contains("plain HTTP")
         );

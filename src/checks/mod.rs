@@ -12,13 +12,13 @@ pub mod untrusted;
 
 use serde::Serialize;
 
-pub use crate::registry::Severity;
+pub use crate::registry::{CheckId, Severity};
 
 /// One thing wrong, about one target.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
     /// A stable id from the check catalogue, e.g. `tls.cert_expired`.
-    pub check: &'static str,
+    pub check: CheckId,
     pub severity: Severity,
     /// `host:port` for endpoints, the bare domain for domains, the supplier id otherwise.
     pub target: String,
@@ -37,7 +37,7 @@ pub struct Policy {
     pub expiring_urgent_days: i64,
     /// Severity overrides for every supplier, by check id (`[findings]
     /// severity`); a supplier's own `severity` table wins over these.
-    pub severity: std::collections::BTreeMap<String, Severity>,
+    pub severity: std::collections::BTreeMap<CheckId, Severity>,
 }
 
 impl Policy {
@@ -66,7 +66,7 @@ pub fn sort_findings(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
-            .then_with(|| a.check.cmp(b.check))
+            .then_with(|| a.check.cmp(&b.check))
             .then_with(|| a.target.cmp(&b.target))
     });
 }
@@ -142,7 +142,7 @@ pub fn evaluate(
                     let (same_cause, rest): (Vec<Finding>, Vec<Finding>) =
                         http::check(page, now, policy)
                             .into_iter()
-                            .partition(|f| f.check == "http.unreachable");
+                            .partition(|f| f.check == CheckId::HttpUnreachable);
                     if !same_cause.is_empty() {
                         errors.push(TargetError {
                             target: page.target.clone(),
@@ -190,8 +190,8 @@ fn finish(
     for f in &mut findings {
         if let Some(severity) = supplier
             .severity
-            .get(f.check)
-            .or_else(|| policy.severity.get(f.check))
+            .get(&f.check)
+            .or_else(|| policy.severity.get(&f.check))
         {
             f.severity = *severity;
         }
@@ -241,11 +241,11 @@ pub fn family_of(check: &str) -> &str {
 }
 
 /// The failure finding that makes a family's scope incomplete.
-fn failure_id(family: &str) -> &'static str {
+fn failure_id(family: &str) -> CheckId {
     match family {
-        "tls" => "tls.unreachable",
-        "http" | "securitytxt" => "http.unreachable",
-        _ => "dns.resolution_failed",
+        "tls" => CheckId::TlsUnreachable,
+        "http" | "securitytxt" => CheckId::HttpUnreachable,
+        _ => CheckId::DnsResolutionFailed,
     }
 }
 

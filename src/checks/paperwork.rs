@@ -17,6 +17,7 @@
 //!   unreviewed; `questionnaire.stale` the day after the last review plus
 //!   the tier's cadence (or at once, when nothing was ever reviewed).
 
+use crate::registry::CheckId;
 use chrono::{Days, Months, NaiveDate};
 use serde::Serialize;
 use serde_json::json;
@@ -147,7 +148,7 @@ impl Paperwork<'_> {
             let evidence = json!({ "kind": c.kind, "expires": c.expires, "days_left": left });
             if left < 0 {
                 out.push(Finding {
-                    check: "certification.expired",
+                    check: CheckId::CertificationExpired,
                     severity: Severity::High,
                     target: c.kind.clone(),
                     summary: format!("{} expired on {} ({})", c.kind, c.expires, days_text(left)),
@@ -155,7 +156,7 @@ impl Paperwork<'_> {
                 });
             } else if left <= CERTIFICATION_DAYS {
                 out.push(Finding {
-                    check: "certification.expiring",
+                    check: CheckId::CertificationExpiring,
                     severity: Severity::Medium,
                     target: c.kind.clone(),
                     summary: format!("{} expires on {} ({})", c.kind, c.expires, days_text(left)),
@@ -176,7 +177,7 @@ impl Paperwork<'_> {
             }
             if !missing.is_empty() {
                 out.push(Finding {
-                    check: "onboarding.incomplete",
+                    check: CheckId::OnboardingIncomplete,
                     severity: Severity::Medium,
                     target: self.supplier.to_owned(),
                     summary: format!(
@@ -209,7 +210,7 @@ impl Paperwork<'_> {
         if !c.auto_renew {
             if left < 0 {
                 out.push(Finding {
-                    check: "contract.expired",
+                    check: CheckId::ContractExpired,
                     severity: Severity::High,
                     target: c.reference.clone(),
                     summary: format!(
@@ -222,7 +223,7 @@ impl Paperwork<'_> {
                 });
             } else if left <= CONTRACT_ENDING_DAYS {
                 out.push(Finding {
-                    check: "contract.ending",
+                    check: CheckId::ContractEnding,
                     severity: Severity::Medium,
                     target: c.reference.clone(),
                     summary: format!(
@@ -243,7 +244,7 @@ impl Paperwork<'_> {
                     format!("before it ends on {end}")
                 };
                 out.push(Finding {
-                    check: "contract.notice_deadline",
+                    check: CheckId::ContractNoticeDeadline,
                     severity: Severity::High,
                     target: c.reference.clone(),
                     summary: format!(
@@ -274,7 +275,7 @@ impl Paperwork<'_> {
             if q.is_overdue(today) {
                 let late = days_until(q.due, today);
                 out.push(Finding {
-                    check: "questionnaire.overdue",
+                    check: CheckId::QuestionnaireOverdue,
                     severity: Severity::High,
                     target: self.supplier.to_owned(),
                     summary: format!(
@@ -295,7 +296,7 @@ impl Paperwork<'_> {
                 let review_by = add_days(answered, REVIEW_DAYS);
                 if today > review_by {
                     out.push(Finding {
-                        check: "questionnaire.review_pending",
+                        check: CheckId::QuestionnaireReviewPending,
                         severity: Severity::Medium,
                         target: self.supplier.to_owned(),
                         summary: format!(
@@ -316,7 +317,7 @@ impl Paperwork<'_> {
         let months = cadence.cadence_months(self.criticality);
         match (self.last_review(), self.next_review_due(cadence)) {
             (Some(last), Some(due)) if today > due => out.push(Finding {
-                check: "questionnaire.stale",
+                check: CheckId::QuestionnaireStale,
                 severity: Severity::Medium,
                 target: self.supplier.to_owned(),
                 summary: format!(
@@ -332,7 +333,7 @@ impl Paperwork<'_> {
                 }),
             }),
             (None, _) => out.push(Finding {
-                check: "questionnaire.stale",
+                check: CheckId::QuestionnaireStale,
                 severity: Severity::Medium,
                 target: self.supplier.to_owned(),
                 summary: format!(

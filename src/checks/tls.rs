@@ -1,5 +1,6 @@
 //! `tls.*` checks over an [`EndpointObservation`].
 
+use crate::registry::CheckId;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde_json::json;
 
@@ -14,7 +15,7 @@ use crate::probe::{CertFacts, EndpointObservation, Reach, Trust};
 )]
 pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> Vec<Finding> {
     let mut out = Vec::new();
-    let finding = |check: &'static str,
+    let finding = |check: CheckId,
                    severity: Severity,
                    summary: String,
                    evidence: serde_json::Value| Finding {
@@ -32,7 +33,7 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
             timed_out,
         } => {
             out.push(finding(
-                "tls.unreachable",
+                CheckId::TlsUnreachable,
                 Severity::High,
                 error.clone(),
                 json!({"stage": stage, "error": error, "timed_out": timed_out, "addresses": obs.addresses}),
@@ -53,7 +54,7 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
         && version != "TLSv1.3"
     {
         out.push(finding(
-            "tls.no_tls13",
+            CheckId::TlsNoTls13,
             Severity::Low,
             format!("the server does not negotiate TLS 1.3 (negotiated {version})"),
             json!({"negotiated": version, "cipher_suite": tls.cipher_suite}),
@@ -75,7 +76,7 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
         let versions: Vec<&str> = accepted.iter().map(|l| l.version.as_str()).collect();
         let suites: Vec<&Option<String>> = accepted.iter().map(|l| &l.cipher_suite).collect();
         out.push(finding(
-            "tls.legacy_protocol",
+            CheckId::TlsLegacyProtocol,
             Severity::Medium,
             format!("the server accepts {}", told.join(" and ")),
             json!({"accepted": versions, "cipher_suites": suites, "probes": obs.legacy}),
@@ -87,7 +88,7 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
     let Some(leaf) = tls.chain.first() else {
         if !tls.unparseable.is_empty() {
             out.push(finding(
-                "tls.untrusted_root",
+                CheckId::TlsUntrustedRoot,
                 Severity::High,
                 format!(
                     "the server presented a certificate that cannot be parsed ({})",
@@ -112,7 +113,7 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
     if !self_signed && !name_matches(leaf, &obs.host) {
         let names = presented_names(leaf);
         out.push(finding(
-            "tls.hostname_mismatch",
+            CheckId::TlsHostnameMismatch,
             Severity::High,
             format!(
                 "the certificate is not valid for {} (it names {})",
@@ -131,7 +132,7 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
     let subjects: Vec<&String> = tls.chain.iter().map(|c| &c.subject).collect();
     if self_signed {
         out.push(finding(
-            "tls.self_signed",
+            CheckId::TlsSelfSigned,
             Severity::High,
             format!("the certificate is self-signed ('{}')", leaf.subject),
             json!({
@@ -145,7 +146,7 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
     } else {
         match &tls.trust {
             Trust::UnknownIssuer if !tls.unparseable.is_empty() => out.push(finding(
-                "tls.untrusted_root",
+                CheckId::TlsUntrustedRoot,
                 Severity::High,
                 format!(
                     "the chain does not lead to a trusted root, and the server sends a certificate that cannot be parsed ({})",
@@ -158,7 +159,7 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
             // ends in a certificate that is not self-issued lacks that
             // certificate's issuer: an intermediate is missing.
             Trust::UnknownIssuer if !top.self_issued => out.push(finding(
-                "tls.incomplete_chain",
+                CheckId::TlsIncompleteChain,
                 Severity::Medium,
                 if tls.chain.len() == 1 {
                     format!(
@@ -174,7 +175,7 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
                 json!({"presented": subjects, "missing_issuer": top.issuer}),
             )),
             Trust::UnknownIssuer => out.push(finding(
-                "tls.untrusted_root",
+                CheckId::TlsUntrustedRoot,
                 Severity::High,
                 format!("the chain is issued by '{}', which is not trusted", top.issuer),
                 json!({"presented": subjects, "root_issuer": top.issuer}),
@@ -195,7 +196,7 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
             Trust::BadSignature { detail }
             | Trust::Other { detail }
             | Trust::OutOfDate { detail } => out.push(finding(
-                "tls.untrusted_root",
+                CheckId::TlsUntrustedRoot,
                 Severity::High,
                 format!("the chain does not validate to a trusted root: {detail}"),
                 json!({"presented": subjects, "trust": tls.trust, "unparseable": tls.unparseable}),
@@ -225,7 +226,7 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
             .and_then(|w| w.as_str())
             .unwrap_or("weak key");
         out.push(finding(
-            "tls.weak_key",
+            CheckId::TlsWeakKey,
             Severity::High,
             format!("{} uses {why}", describe_position(first)),
             json!({"weak": weak_keys}),
@@ -242,7 +243,7 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
             .and_then(|a| a.as_str())
             .unwrap_or("?");
         out.push(finding(
-            "tls.weak_signature",
+            CheckId::TlsWeakSignature,
             Severity::High,
             format!("{} is signed with {algorithm}", describe_position(first)),
             json!({"weak": weak_sigs}),
@@ -261,7 +262,7 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
         && validity > TimeDelta::days(max_days)
     {
         out.push(finding(
-            "tls.long_validity",
+            CheckId::TlsLongValidity,
             Severity::Low,
             format!(
                 "the certificate is valid for {}, more than the {max_days} days allowed for certificates issued on {}",
@@ -282,15 +283,15 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
 }
 
 /// What a certificate can be that makes a client refuse the handshake.
-pub const CERTIFICATE_CAUSES: [&str; 8] = [
-    "tls.weak_key",
-    "tls.weak_signature",
-    "tls.cert_expired",
-    "tls.cert_not_yet_valid",
-    "tls.self_signed",
-    "tls.untrusted_root",
-    "tls.hostname_mismatch",
-    "tls.incomplete_chain",
+pub const CERTIFICATE_CAUSES: [CheckId; 8] = [
+    CheckId::TlsWeakKey,
+    CheckId::TlsWeakSignature,
+    CheckId::TlsCertExpired,
+    CheckId::TlsCertNotYetValid,
+    CheckId::TlsSelfSigned,
+    CheckId::TlsUntrustedRoot,
+    CheckId::TlsHostnameMismatch,
+    CheckId::TlsIncompleteChain,
 ];
 
 /// Whether `obs` is an endpoint whose handshake failed on what its
@@ -313,10 +314,9 @@ fn unexplained_handshake(obs: &EndpointObservation, out: &mut Vec<Finding>) {
         return;
     };
     if failed_on_its_certificate(obs, out) || speaks_only_legacy(obs, out) {
-        for f in out
-            .iter_mut()
-            .filter(|f| CERTIFICATE_CAUSES.contains(&f.check) || f.check == "tls.legacy_protocol")
-        {
+        for f in out.iter_mut().filter(|f| {
+            CERTIFICATE_CAUSES.contains(&f.check) || f.check == CheckId::TlsLegacyProtocol
+        }) {
             if let Some(map) = f.evidence.as_object_mut() {
                 map.insert("handshake_error".to_owned(), json!(error));
             }
@@ -326,7 +326,7 @@ fn unexplained_handshake(obs: &EndpointObservation, out: &mut Vec<Finding>) {
     out.insert(
         0,
         Finding {
-            check: "tls.unreachable",
+            check: CheckId::TlsUnreachable,
             severity: Severity::High,
             target: obs.target.clone(),
             summary: format!("{error} (the certificate was read anyway)"),
@@ -349,11 +349,11 @@ pub fn speaks_only_legacy(obs: &EndpointObservation, out: &[Finding]) -> bool {
         .and_then(|t| t.raw_version.as_deref())
         .is_some_and(|v| legacy.contains(&v))
         && failed
-        && out.iter().any(|f| f.check == "tls.legacy_protocol")
+        && out.iter().any(|f| f.check == CheckId::TlsLegacyProtocol)
 }
 
 /// The ids that judge a certificate's dates.
-const DATE_CHECKS: [&str; 2] = ["tls.cert_expired", "tls.cert_not_yet_valid"];
+const DATE_CHECKS: [CheckId; 2] = [CheckId::TlsCertExpired, CheckId::TlsCertNotYetValid];
 
 fn told_dates(out: &[Finding]) -> bool {
     out.iter().any(|f| DATE_CHECKS.contains(&f.check))
@@ -381,7 +381,7 @@ fn chain_dates(
     for (position, c) in judged {
         let (check, severity, summary) = if now > c.not_after {
             (
-                "tls.cert_expired",
+                CheckId::TlsCertExpired,
                 Severity::Critical,
                 format!(
                     "the intermediate '{}' (position {position}) expired {} on {}: the chain is no longer valid",
@@ -392,7 +392,7 @@ fn chain_dates(
             )
         } else if now < c.not_before {
             (
-                "tls.cert_not_yet_valid",
+                CheckId::TlsCertNotYetValid,
                 Severity::High,
                 format!(
                     "the intermediate '{}' (position {position}) is not valid until {} (in {})",
@@ -474,12 +474,12 @@ fn dates(
     leaf: &CertFacts,
     now: DateTime<Utc>,
     policy: &Policy,
-    push: &mut dyn FnMut(&'static str, Severity, String, serde_json::Value),
+    push: &mut dyn FnMut(CheckId, Severity, String, serde_json::Value),
 ) {
     let evidence = json!({"not_before": leaf.not_before, "not_after": leaf.not_after, "subject": leaf.subject});
     if now > leaf.not_after {
         push(
-            "tls.cert_expired",
+            CheckId::TlsCertExpired,
             Severity::Critical,
             format!(
                 "certificate expired {} on {}",
@@ -492,7 +492,7 @@ fn dates(
     }
     if now < leaf.not_before {
         push(
-            "tls.cert_not_yet_valid",
+            CheckId::TlsCertNotYetValid,
             Severity::High,
             format!(
                 "certificate is not valid until {} (in {})",
@@ -515,7 +515,7 @@ fn dates(
     };
     if let Some(severity) = severity {
         push(
-            "tls.cert_expiring",
+            CheckId::TlsCertExpiring,
             severity,
             format!(
                 "certificate expires in {} on {} ({}-day lifetime): renewal looks missed",
@@ -730,7 +730,7 @@ mod tests {
         ]
     }
 
-    fn ids(findings: &[Finding]) -> Vec<&'static str> {
+    fn ids(findings: &[Finding]) -> Vec<CheckId> {
         findings.iter().map(|f| f.check).collect()
     }
 
@@ -753,7 +753,7 @@ mod tests {
         chain[0].not_before = t(2026, 8, 27);
         chain[0].not_after = t(2026, 11, 25);
         let f = check(&obs(chain, Trust::Trusted), now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.cert_expired"]);
+        assert_eq!(ids(&f), [CheckId::TlsCertExpired]);
         assert_eq!(f[0].summary, "certificate expired 3 days ago on 2026-11-25");
         assert_eq!(f[0].severity, Severity::Critical);
     }
@@ -787,7 +787,7 @@ mod tests {
         let mut chain = good_chain(now);
         chain[0].not_before = now + TimeDelta::days(2);
         let f = check(&obs(chain, Trust::Trusted), now, &Policy::default());
-        assert!(ids(&f).contains(&"tls.cert_not_yet_valid"));
+        assert!(ids(&f).contains(&CheckId::TlsCertNotYetValid));
     }
 
     #[test]
@@ -910,7 +910,7 @@ mod tests {
             now,
             &Policy::default(),
         );
-        assert_eq!(ids(&f), ["tls.self_signed"]);
+        assert_eq!(ids(&f), [CheckId::TlsSelfSigned]);
 
         let chain = vec![
             good_chain(now)[0].clone(),
@@ -918,7 +918,7 @@ mod tests {
             ca("Rogue Root CA", "Rogue Root CA"),
         ];
         let f = check(&obs(chain, Trust::UnknownIssuer), now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.untrusted_root"]);
+        assert_eq!(ids(&f), [CheckId::TlsUntrustedRoot]);
         assert!(
             f[0].summary
                 .contains("'CN=Rogue Root CA', which is not trusted"),
@@ -928,7 +928,7 @@ mod tests {
 
         let chain = vec![good_chain(now)[0].clone()];
         let f = check(&obs(chain, Trust::UnknownIssuer), now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.incomplete_chain"]);
+        assert_eq!(ids(&f), [CheckId::TlsIncompleteChain]);
     }
 
     #[test]
@@ -946,7 +946,7 @@ mod tests {
             error: error.clone(),
         };
         let f = check(&o, now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.weak_key"]);
+        assert_eq!(ids(&f), [CheckId::TlsWeakKey]);
         assert_eq!(f[0].evidence["handshake_error"], error.as_str());
         assert!(failed_on_its_certificate(&o, &f));
         // A failed handshake the certificate does not explain is still
@@ -954,7 +954,7 @@ mod tests {
         let mut o = obs(good_chain(now), Trust::Trusted);
         o.reach = Reach::CertificateOnly { error };
         let f = check(&o, now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.unreachable"]);
+        assert_eq!(ids(&f), [CheckId::TlsUnreachable]);
         assert!(f[0].summary.ends_with("(the certificate was read anyway)"));
         assert!(!failed_on_its_certificate(&o, &f));
     }
@@ -969,7 +969,7 @@ mod tests {
         };
         chain[1].signature_algorithm = "sha1WithRSAEncryption".into();
         let f = check(&obs(chain, Trust::Trusted), now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.weak_key", "tls.weak_signature"]);
+        assert_eq!(ids(&f), [CheckId::TlsWeakKey, CheckId::TlsWeakSignature]);
         assert!(f[0].summary.contains("1024 bits"));
         assert!(f[1].summary.contains("intermediate"));
 
@@ -1006,7 +1006,7 @@ mod tests {
                 now,
                 &Policy::default()
             )),
-            ["tls.long_validity"]
+            [CheckId::TlsLongValidity]
         );
         // Validity counts both ends (notAfter − notBefore + 1 s): exactly
         // 200 days between the two is one second too many.
@@ -1017,7 +1017,7 @@ mod tests {
                 now,
                 &Policy::default()
             )),
-            ["tls.long_validity"]
+            [CheckId::TlsLongValidity]
         );
         chain[0].not_after = chain[0].not_before + TimeDelta::days(200) - TimeDelta::seconds(1);
         assert!(check(&obs(chain, Trust::Trusted), now, &Policy::default()).is_empty());
@@ -1030,7 +1030,7 @@ mod tests {
         chain[0].not_before = t(2025, 6, 1);
         chain[0].not_after = t(2025, 6, 1) + TimeDelta::days(398);
         let f = check(&obs(chain.clone(), Trust::Trusted), now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.long_validity"]);
+        assert_eq!(ids(&f), [CheckId::TlsLongValidity]);
         assert!(
             f[0].summary
                 .contains("398 days and 1 second, more than the 398 days"),
@@ -1057,7 +1057,7 @@ mod tests {
             },
         ] {
             let f = check(&obs(good_chain(now), trust.clone()), now, &Policy::default());
-            assert_eq!(ids(&f), ["tls.untrusted_root"], "{trust:?}");
+            assert_eq!(ids(&f), [CheckId::TlsUntrustedRoot], "{trust:?}");
             assert_eq!(f[0].severity, Severity::High);
             let (Trust::Other { detail } | Trust::BadSignature { detail }) = &trust else {
                 unreachable!()
@@ -1080,14 +1080,14 @@ mod tests {
         let mut chain = good_chain(now);
         chain[0].signature_algorithm = "sha1WithRSAEncryption".into();
         let f = check(&obs(chain, refused.clone()), now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.weak_signature"]);
+        assert_eq!(ids(&f), [CheckId::TlsWeakSignature]);
         // A self-signed root's SHA-1 is not judged, so it excuses nothing.
         let mut chain = good_chain(now);
         let mut root = ca("Test Root", "Test Root");
         root.signature_algorithm = "sha1WithRSAEncryption".into();
         chain.push(root);
         let f = check(&obs(chain, refused), now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.untrusted_root"]);
+        assert_eq!(ids(&f), [CheckId::TlsUntrustedRoot]);
     }
 
     #[test]
@@ -1100,7 +1100,7 @@ mod tests {
             "position 1: 'CN=Test Intermediate' is not judged, it follows a certificate that cannot be parsed".into(),
         ];
         let f = check(&o, now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.untrusted_root"]);
+        assert_eq!(ids(&f), [CheckId::TlsUntrustedRoot]);
         assert!(
             f[0].summary
                 .starts_with("the server presented a certificate that cannot be parsed"),
@@ -1115,7 +1115,7 @@ mod tests {
         o.tls.as_mut().unwrap().unparseable =
             vec!["position 1: unparseable certificate: bad".into()];
         let f = check(&o, now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.untrusted_root"]);
+        assert_eq!(ids(&f), [CheckId::TlsUntrustedRoot]);
         assert!(
             f[0].summary.contains("cannot be parsed"),
             "{}",
@@ -1128,7 +1128,7 @@ mod tests {
             vec!["position 1: unparseable certificate: bad".into()];
         assert_eq!(
             ids(&check(&o, now, &Policy::default())),
-            ["tls.untrusted_root"]
+            [CheckId::TlsUntrustedRoot]
         );
     }
 
@@ -1139,7 +1139,7 @@ mod tests {
         o.tls.as_mut().unwrap().version = Some("TLSv1.2".into());
         o.legacy[1].accepted = Some(true);
         let f = check(&o, now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.no_tls13", "tls.legacy_protocol"]);
+        assert_eq!(ids(&f), [CheckId::TlsNoTls13, CheckId::TlsLegacyProtocol]);
         assert_eq!(f[1].summary, "the server accepts TLSv1.0");
         o.legacy[0].accepted = Some(true);
         o.legacy[0].cipher_suite = Some("TLS_RSA_WITH_RC4_128_SHA".into());
@@ -1165,13 +1165,13 @@ mod tests {
         tls.raw_version = Some("SSLv3".into());
         o.legacy[0].accepted = Some(true);
         let f = check(&o, now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.legacy_protocol"]);
+        assert_eq!(ids(&f), [CheckId::TlsLegacyProtocol]);
         assert!(f[0].evidence["handshake_error"].is_string());
         // Without the legacy acceptance the failure is unexplained.
         o.legacy[0].accepted = Some(false);
         assert_eq!(
             ids(&check(&o, now, &Policy::default())),
-            ["tls.unreachable"]
+            [CheckId::TlsUnreachable]
         );
     }
 
@@ -1185,7 +1185,7 @@ mod tests {
         let mut chain = good_chain(now);
         chain[1].not_after = now - TimeDelta::days(3);
         let f = check(&obs(chain.clone(), Trust::Trusted), now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.cert_expired"]);
+        assert_eq!(ids(&f), [CheckId::TlsCertExpired]);
         assert!(
             f[0].summary.starts_with(
                 "the intermediate 'CN=Test Intermediate' (position 1) expired 3 days ago"
@@ -1202,7 +1202,7 @@ mod tests {
             now,
             &Policy::default(),
         );
-        assert_eq!(ids(&f), ["tls.cert_expired"]);
+        assert_eq!(ids(&f), [CheckId::TlsCertExpired]);
         assert!(f[0].evidence["trust"].is_string());
         // Sent but not needed: nothing to say.
         let mut o = obs(chain, Trust::Trusted);
@@ -1213,12 +1213,12 @@ mod tests {
         chain[0].not_after = now - TimeDelta::days(1);
         chain[1].not_after = now - TimeDelta::days(3);
         let f = check(&obs(chain, Trust::Trusted), now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.cert_expired"]);
+        assert_eq!(ids(&f), [CheckId::TlsCertExpired]);
         assert!(f[0].summary.starts_with("certificate expired"));
         assert_eq!(f[0].evidence["intermediates"][0]["position"], 1);
         // Out of date where no presented certificate is (the root): untrusted.
         let f = check(&obs(good_chain(now), out_of_date), now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.untrusted_root"]);
+        assert_eq!(ids(&f), [CheckId::TlsUntrustedRoot]);
     }
 
     /// Leaf and one intermediate, the next intermediate not sent: the
@@ -1231,7 +1231,7 @@ mod tests {
             ca("Test Intermediate", "Test Upper Intermediate"),
         ];
         let f = check(&obs(chain, Trust::UnknownIssuer), now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.incomplete_chain"]);
+        assert_eq!(ids(&f), [CheckId::TlsIncompleteChain]);
         assert_eq!(
             f[0].evidence["missing_issuer"],
             "CN=Test Upper Intermediate"
@@ -1254,7 +1254,7 @@ mod tests {
             now,
             &Policy::default(),
         );
-        assert_eq!(ids(&f), ["tls.self_signed"]);
+        assert_eq!(ids(&f), [CheckId::TlsSelfSigned]);
         assert_eq!(f[0].evidence["valid_for_host"], false);
         assert_eq!(f[0].evidence["names"], json!(["localhost"]));
         // Nor is a ten-year self-signed certificate held to the CA/B limits.
@@ -1270,7 +1270,7 @@ mod tests {
             now,
             &Policy::default(),
         );
-        assert_eq!(ids(&f), ["tls.self_signed"]);
+        assert_eq!(ids(&f), [CheckId::TlsSelfSigned]);
     }
 
     /// A signature refused because the issuer's key is weak is the weak
@@ -1287,7 +1287,7 @@ mod tests {
             detail: "a certificate is signed with an algorithm the verifier does not accept".into(),
         };
         let f = check(&obs(chain, refused), now, &Policy::default());
-        assert_eq!(ids(&f), ["tls.weak_key"]);
+        assert_eq!(ids(&f), [CheckId::TlsWeakKey]);
     }
 
     #[test]
@@ -1327,7 +1327,7 @@ mod tests {
         };
         assert_eq!(
             ids(&check(&o, now, &Policy::default())),
-            ["tls.unreachable"]
+            [CheckId::TlsUnreachable]
         );
         o.reach = Reach::Refused {
             address: "127.0.0.1".parse().unwrap(),

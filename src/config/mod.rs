@@ -326,7 +326,7 @@ pub struct FindingsConfig {
     /// open only after this many consecutive failing runs.
     pub damping_runs: u32,
     /// Severity overrides for every supplier, by check id.
-    pub severity: std::collections::BTreeMap<String, crate::registry::Severity>,
+    pub severity: std::collections::BTreeMap<crate::registry::CheckId, crate::registry::Severity>,
     /// An `[[accept]]` may end at most this many days after today.
     pub max_acceptance_days: u32,
 }

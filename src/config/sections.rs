@@ -18,7 +18,7 @@ use super::{
     SmtpTls, Transport,
 };
 use crate::registry::{
-    Acceptance, CHECK_IDS, Certification, Contract, Criticality, DEFAULT_RENEWAL_MONTHS, Domain,
+    Acceptance, Certification, CheckId, Contract, Criticality, DEFAULT_RENEWAL_MONTHS, Domain,
     EmailAddress, Endpoint, Severity, Supplier, SupplierId, SupplierStatus,
 };
 
@@ -746,7 +746,7 @@ fn severity_map(
     r: &mut Reader<'_>,
     t: Table<'_, '_>,
     key: &str,
-) -> Option<BTreeMap<String, Severity>> {
+) -> Option<BTreeMap<CheckId, Severity>> {
     let mut out = BTreeMap::new();
     if t.get(key).is_none() {
         return Some(out);
@@ -756,18 +756,18 @@ fn severity_map(
     for (id, value) in table {
         let id_text: &str = id.get_ref();
         let item_key = format!("{}.{id_text}", t.key(key));
-        if !CHECK_IDS.contains(&id_text) {
+        let Some(check) = CheckId::parse(id_text) else {
             ok = false;
-            let hint = did_you_mean(id_text, CHECK_IDS)
+            let hint = did_you_mean(id_text, CheckId::NAMES)
                 .map(|s| format!("; did you mean `{s}`?"))
                 .unwrap_or_default();
             r.error(&id.span(), item_key, format!("unknown check id{hint}"));
             continue;
-        }
+        };
         if let DeValue::String(name) = value.get_ref() {
             match name.parse::<Severity>() {
                 Ok(severity) => {
-                    out.insert(id_text.to_owned(), severity);
+                    out.insert(check, severity);
                 }
                 Err(e) => {
                     ok = false;
@@ -952,10 +952,10 @@ fn acceptance(
         }
         found
     });
-    let check = match r.required_string(t, "check") {
-        Some((id, _)) if CHECK_IDS.contains(&id) => Some(id.to_owned()),
-        Some((id, span)) => {
-            let hint = did_you_mean(id, CHECK_IDS)
+    let check = r.required_string(t, "check").and_then(|(id, span)| {
+        let check = CheckId::parse(id);
+        if check.is_none() {
+            let hint = did_you_mean(id, CheckId::NAMES)
                 .map(|s| format!("; did you mean `{s}`?"))
                 .unwrap_or_default();
             r.error(
@@ -963,10 +963,9 @@ fn acceptance(
                 t.key("check"),
                 format!("unknown check id {id:?}{hint}"),
             );
-            None
         }
-        None => None,
-    };
+        check
+    });
     let target = match r.string(t, "target") {
         None => Some(None),
         Some((text, span)) => supplier.and_then(|s| {

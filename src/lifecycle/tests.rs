@@ -4,6 +4,7 @@
 //! (no summary or evidence, nothing to write yet), findings and scopes as
 //! one run gives them, on a fixed day.
 
+use crate::registry::CheckId;
 use serde_json::json;
 
 use super::*;
@@ -14,9 +15,9 @@ const OTHER_SUPPLIER: &str = "globex";
 const ENDPOINT: &str = "api.acme.example:443";
 const OTHER_ENDPOINT: &str = "www.acme.example:443";
 /// Not damped: opens the first time it fires.
-const PLAIN: &str = "tls.no_tls13";
+const PLAIN: CheckId = CheckId::TlsNoTls13;
 /// Damped (two runs by default).
-const DAMPED: &str = "tls.unreachable";
+const DAMPED: CheckId = CheckId::TlsUnreachable;
 /// The run's time.
 const AT: &str = "2026-03-10T06:00:00Z";
 /// When the resolved rows below resolved.
@@ -33,17 +34,17 @@ fn today() -> NaiveDate {
     day(2026, 3, 10)
 }
 
-fn key(check: &str, target: &str) -> FindingKey {
+fn key(check: CheckId, target: &str) -> FindingKey {
     FindingKey {
         supplier: SUPPLIER.to_owned(),
-        check: check.to_owned(),
+        check: check.as_str().to_owned(),
         target: target.to_owned(),
     }
 }
 
 /// What `check` on `target` of `acme` fired with: medium, and a summary
 /// and evidence naming both.
-fn finding(check: &'static str, target: &str) -> (String, Finding) {
+fn finding(check: CheckId, target: &str) -> (String, Finding) {
     (
         SUPPLIER.to_owned(),
         Finding {
@@ -57,7 +58,7 @@ fn finding(check: &'static str, target: &str) -> (String, Finding) {
 }
 
 /// The stored hash of what [`finding`] gives for `check` on `target`.
-fn hash_of(check: &'static str, target: &str) -> i64 {
+fn hash_of(check: CheckId, target: &str) -> i64 {
     let (_, f) = finding(check, target);
     content_hash(f.severity, &f.summary, &f.evidence.to_string())
 }
@@ -66,11 +67,11 @@ fn hash_of(check: &'static str, target: &str) -> i64 {
 /// gives: open or accepted rows have been firing for three runs, a
 /// pending one for one run and never opened, a resolved one resolved at
 /// [`EARLIER`].
-fn stored(id: i64, check: &'static str, target: &str, state: FindingState) -> Row {
+fn stored(id: i64, check: CheckId, target: &str, state: FindingState) -> Row {
     Row {
         id: Some(id),
         supplier: SUPPLIER.to_owned(),
-        check: check.to_owned(),
+        check: check.as_str().to_owned(),
         target: target.to_owned(),
         state,
         severity: Severity::Medium,
@@ -102,10 +103,10 @@ fn scope(family: &'static str, target: &str, complete: bool) -> Scope {
 }
 
 /// An accepted risk of `acme` for `check` (on `target`, or every target).
-fn acceptance(check: &str, target: Option<&str>, until: NaiveDate) -> Acceptance {
+fn acceptance(check: CheckId, target: Option<&str>, until: NaiveDate) -> Acceptance {
     Acceptance {
         supplier: SUPPLIER.parse::<SupplierId>().expect("a valid supplier id"),
-        check: check.to_owned(),
+        check,
         target: target.map(str::to_owned),
         until,
         reason: REASON.to_owned(),
@@ -245,7 +246,7 @@ fn a_damped_check_opens_after_as_many_runs_as_the_policy_says() {
 #[test]
 fn an_answered_http_failure_opens_at_once() {
     let with_cause = |cause: &str| {
-        let (supplier, mut f) = finding("http.unreachable", ENDPOINT);
+        let (supplier, mut f) = finding(CheckId::HttpUnreachable, ENDPOINT);
         f.evidence = json!({ "cause": cause });
         (supplier, f)
     };
@@ -259,7 +260,7 @@ fn an_answered_http_failure_opens_at_once() {
         let out = run(&mut rows, &[with_cause(cause)], &[]);
         assert_eq!(
             out.opened,
-            vec![key("http.unreachable", ENDPOINT)],
+            vec![key(CheckId::HttpUnreachable, ENDPOINT)],
             "{cause}"
         );
         assert_eq!(rows[0].state, FindingState::Open, "{cause}");
@@ -267,15 +268,15 @@ fn an_answered_http_failure_opens_at_once() {
     // Pending from a timeout last run, an answer now: opens.
     let mut rows = vec![stored(
         7,
-        "http.unreachable",
+        CheckId::HttpUnreachable,
         ENDPOINT,
         FindingState::Pending,
     )];
     let out = run(&mut rows, &[with_cause("redirect_loop")], &[]);
-    assert_eq!(out.opened, vec![key("http.unreachable", ENDPOINT)]);
+    assert_eq!(out.opened, vec![key(CheckId::HttpUnreachable, ENDPOINT)]);
     for weather in [
         with_cause("redirect_unreachable"),
-        finding("http.unreachable", ENDPOINT),
+        finding(CheckId::HttpUnreachable, ENDPOINT),
     ] {
         let mut rows = Vec::new();
         let out = run(&mut rows, &[weather], &[]);
@@ -319,8 +320,8 @@ fn runs_to_open_counts_down_to_one() {
         damping_runs: 3,
         ..LifecyclePolicy::default()
     };
-    assert_eq!(three.runs_to_open("http.unreachable", 1), 2);
-    assert_eq!(three.runs_to_open("dns.resolution_failed", 2), 1);
+    assert_eq!(three.runs_to_open(CheckId::HttpUnreachable, 1), 2);
+    assert_eq!(three.runs_to_open(CheckId::DnsResolutionFailed, 2), 1);
 }
 
 #[test]
@@ -451,14 +452,17 @@ fn a_finding_outside_every_scope_is_untouched() {
 fn any_target_scope_covers_every_target_of_its_family() {
     let mut rows = vec![
         stored(7, PLAIN, ENDPOINT, FindingState::Open),
-        stored(8, "tls.weak_key", OTHER_ENDPOINT, FindingState::Open),
-        stored(9, "http.hsts_missing", ENDPOINT, FindingState::Open),
+        stored(8, CheckId::TlsWeakKey, OTHER_ENDPOINT, FindingState::Open),
+        stored(9, CheckId::HttpHstsMissing, ENDPOINT, FindingState::Open),
     ];
     let out = run(&mut rows, &[], &[scope("tls", Scope::ANY_TARGET, true)]);
 
     assert_eq!(
         out.resolved,
-        vec![key(PLAIN, ENDPOINT), key("tls.weak_key", OTHER_ENDPOINT)]
+        vec![
+            key(PLAIN, ENDPOINT),
+            key(CheckId::TlsWeakKey, OTHER_ENDPOINT)
+        ]
     );
     assert_eq!(rows[0].state, FindingState::Resolved);
     assert_eq!(rows[1].state, FindingState::Resolved);
@@ -640,7 +644,7 @@ fn open_finding_covered_by_an_acceptance_is_accepted() {
             event.check.as_str(),
             event.target.as_str()
         ),
-        (SUPPLIER, PLAIN, ENDPOINT)
+        (SUPPLIER, PLAIN.as_str(), ENDPOINT)
     );
     assert_eq!(
         event.detail,
@@ -685,7 +689,11 @@ fn accepted_finding_opens_again_the_day_after_until() {
 #[test]
 fn accepted_finding_without_any_acceptance_is_unaccepted() {
     let mut rows = vec![stored(7, PLAIN, ENDPOINT, FindingState::Accepted)];
-    let other_check = [acceptance("tls.weak_key", Some(ENDPOINT), day(2026, 6, 30))];
+    let other_check = [acceptance(
+        CheckId::TlsWeakKey,
+        Some(ENDPOINT),
+        day(2026, 6, 30),
+    )];
     let out = accept_today(&mut rows, &other_check);
 
     assert_eq!(out.unaccepted, vec![key(PLAIN, ENDPOINT)]);
@@ -891,16 +899,16 @@ fn retire_leaves_resolved_and_unpicked_rows_alone() {
 fn marks_tell_open_pending_and_accepted() {
     let policy = LifecyclePolicy::default();
     let until = day(2026, 6, 30);
-    let acceptances = [acceptance("tls.weak_key", Some(ENDPOINT), until)];
+    let acceptances = [acceptance(CheckId::TlsWeakKey, Some(ENDPOINT), until)];
     let lc = lifecycle(today(), &policy, &acceptances);
     let findings = [
         finding(PLAIN, ENDPOINT),
         finding(DAMPED, OTHER_ENDPOINT),
-        finding("tls.weak_key", ENDPOINT),
+        finding(CheckId::TlsWeakKey, ENDPOINT),
     ];
-    let mut rows = vec![stored(9, "tls.weak_key", ENDPOINT, FindingState::Open)];
+    let mut rows = vec![stored(9, CheckId::TlsWeakKey, ENDPOINT, FindingState::Open)];
     let out = reconcile(&mut rows, &findings, &[], &lc);
-    assert_eq!(out.accepted, vec![key("tls.weak_key", ENDPOINT)]);
+    assert_eq!(out.accepted, vec![key(CheckId::TlsWeakKey, ENDPOINT)]);
 
     let marks = marks(&rows, &findings, &lc);
     assert_eq!(marks.len(), 3);
@@ -912,7 +920,7 @@ fn marks_tell_open_pending_and_accepted() {
         }
     );
     assert_eq!(
-        marks[&key("tls.weak_key", ENDPOINT)],
+        marks[&key(CheckId::TlsWeakKey, ENDPOINT)],
         Mark::Accepted {
             until,
             approved_by: APPROVER.to_owned(),
@@ -978,9 +986,9 @@ fn scores_count_only_open_findings() {
     high.severity = Severity::High;
     let mut critical_pending = stored(8, DAMPED, ENDPOINT, FindingState::Pending);
     critical_pending.severity = Severity::Critical;
-    let mut critical_accepted = stored(9, "tls.weak_key", ENDPOINT, FindingState::Accepted);
+    let mut critical_accepted = stored(9, CheckId::TlsWeakKey, ENDPOINT, FindingState::Accepted);
     critical_accepted.severity = Severity::Critical;
-    let mut critical_resolved = stored(10, "tls.revoked", ENDPOINT, FindingState::Resolved);
+    let mut critical_resolved = stored(10, CheckId::TlsRevoked, ENDPOINT, FindingState::Resolved);
     critical_resolved.severity = Severity::Critical;
     let rows = [high, critical_pending, critical_accepted, critical_resolved];
 

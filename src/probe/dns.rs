@@ -577,6 +577,18 @@ impl spf::SpfDns for DnsResolver {
         };
         self.records(name, record_type).await.map(|r| r.len())
     }
+
+    async fn mx_exchanges(&self, name: &str) -> Result<Vec<String>, LookupFailure> {
+        self.records(name, RecordType::MX).await.map(|records| {
+            records
+                .iter()
+                .filter_map(|r| match r {
+                    RData::MX(mx) => Some(host_name(&mx.exchange)),
+                    _ => None,
+                })
+                .collect()
+        })
+    }
 }
 
 async fn spf_facts(resolver: &DnsResolver, domain: &str) -> SpfFacts {

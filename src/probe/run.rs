@@ -544,10 +544,10 @@ mod tests {
         assert_eq!(
             ids,
             [
-                vec!["tls.unreachable"],
-                vec!["http.unreachable"],
-                vec!["http.unreachable"],
-                vec!["dns.resolution_failed"],
+                vec![crate::registry::CheckId::TlsUnreachable],
+                vec![crate::registry::CheckId::HttpUnreachable],
+                vec![crate::registry::CheckId::HttpUnreachable],
+                vec![crate::registry::CheckId::DnsResolutionFailed],
             ]
         );
     }

@@ -2,6 +2,7 @@
 //! supplier still lacks, raised by the obligations run months before the
 //! reference date, so that the weekly digest shows the gaps in time.
 
+use crate::registry::CheckId;
 use chrono::NaiveDate;
 use serde_json::json;
 
@@ -105,7 +106,7 @@ pub fn finding(supplier: &Supplier, register: &Register, today: NaiveDate) -> Op
         _ => String::new(),
     };
     Some(Finding {
-        check: "register.incomplete",
+        check: CheckId::RegisterIncomplete,
         severity,
         target: supplier.id.as_str().to_owned(),
         summary: format!(

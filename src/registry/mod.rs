@@ -5,6 +5,7 @@
 //! endpoint or an e-mail address. This module depends on nothing else in the
 //! crate.
 
+mod check_id;
 mod names;
 mod questionnaire;
 mod severity;
@@ -15,12 +16,13 @@ use std::str::FromStr;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+pub use check_id::{CheckId, Family, UnknownCheck};
 pub use names::{Domain, EmailAddress, Endpoint, Host, NameError, SupplierId};
 pub use questionnaire::{
     Document, Questionnaire, QuestionnaireState, ReviewOutcome, UnknownReviewOutcome,
     by_supplier as questionnaires_by_supplier,
 };
-pub use severity::{CHECK_IDS, Severity, UnknownSeverity};
+pub use severity::{Severity, UnknownSeverity};
 
 /// How much the organisation depends on a supplier (DORA: "supports a
 /// critical or important function").
@@ -202,7 +204,7 @@ pub struct Supplier {
     pub country: Option<String>,
     /// Severity overrides for this supplier's findings, by check id.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub severity: std::collections::BTreeMap<String, Severity>,
+    pub severity: std::collections::BTreeMap<CheckId, Severity>,
 }
 
 /// A risk the organisation has accepted: a finding that stays recorded and
@@ -210,8 +212,8 @@ pub struct Supplier {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Acceptance {
     pub supplier: SupplierId,
-    /// A check id from the catalogue, e.g. `tls.no_tls13`.
-    pub check: String,
+    /// A check of the catalogue, e.g. `tls.no_tls13`.
+    pub check: CheckId,
     /// One target (`host:port`, a domain); `None` for every target of the supplier.
     pub target: Option<String>,
     /// The last day the acceptance holds.
@@ -225,7 +227,7 @@ impl Acceptance {
     #[must_use]
     pub fn covers(&self, supplier: &str, check: &str, target: &str, day: NaiveDate) -> bool {
         self.supplier.as_str() == supplier
-            && self.check == check
+            && self.check.as_str() == check
             && self.target.as_deref().is_none_or(|t| t == target)
             && day <= self.until
     }

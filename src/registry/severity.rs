@@ -1,5 +1,4 @@
-//! How bad a finding is, and the catalogue of check ids (CHECKS.md) that
-//! findings, overrides and accepted risks refer to.
+//! How bad a finding is.
 
 use std::fmt;
 use std::str::FromStr;
@@ -64,60 +63,3 @@ impl FromStr for Severity {
         }
     }
 }
-
-/// Every check id of the catalogue, v1. Ids are stable: never renamed, only retired.
-pub const CHECK_IDS: &[&str] = &[
-    "tls.unreachable",
-    "tls.cert_expired",
-    "tls.cert_expiring",
-    "tls.cert_not_yet_valid",
-    "tls.hostname_mismatch",
-    "tls.self_signed",
-    "tls.untrusted_root",
-    "tls.incomplete_chain",
-    "tls.weak_key",
-    "tls.weak_signature",
-    "tls.legacy_protocol",
-    "tls.no_tls13",
-    "tls.long_validity",
-    "tls.revoked",
-    "dns.resolution_failed",
-    "dns.dnssec_missing",
-    "dns.dnssec_bogus",
-    "dns.single_nameserver",
-    "dns.caa_missing",
-    "email.spf_missing",
-    "email.spf_permissive",
-    "email.spf_too_many_lookups",
-    "email.spf_multiple",
-    "email.spf_invalid",
-    "email.dmarc_missing",
-    "email.dmarc_policy_none",
-    "email.dmarc_no_reporting",
-    "email.mx_missing",
-    "email.mta_sts_missing",
-    "email.tlsrpt_missing",
-    "http.unreachable",
-    "http.hsts_missing",
-    "http.hsts_short",
-    "http.no_https_redirect",
-    "http.csp_missing",
-    "http.nosniff_missing",
-    "http.framing_unprotected",
-    "http.referrer_policy_missing",
-    "http.server_version_disclosed",
-    "securitytxt.missing",
-    "securitytxt.expired",
-    "securitytxt.invalid",
-    "contract.expired",
-    "contract.ending",
-    "contract.notice_deadline",
-    "questionnaire.overdue",
-    "questionnaire.review_pending",
-    "questionnaire.stale",
-    "certification.expired",
-    "certification.expiring",
-    "onboarding.incomplete",
-    "register.incomplete",
-    "portfolio.concentration",
-];

@@ -55,7 +55,7 @@ pub(super) fn mark_of<'m>(marks: &'m Marks, supplier: &str, f: &Finding) -> &'m 
     marks
         .get(&FindingKey {
             supplier: supplier.to_owned(),
-            check: f.check.to_owned(),
+            check: f.check.as_str().to_owned(),
             target: f.target.clone(),
         })
         .unwrap_or(OPEN)
@@ -123,7 +123,7 @@ pub fn check_table(
     let mut out = String::new();
     let check_w = results
         .iter()
-        .flat_map(|r| r.findings.iter().map(|f| f.check.len()))
+        .flat_map(|r| r.findings.iter().map(|f| f.check.as_str().len()))
         .max()
         .unwrap_or(0);
     let target_w = results

@@ -340,7 +340,7 @@ pub fn check_csv(results: &[SupplierResult], scores: &Scores, marks: &Marks) -> 
                 opt(graded.map(|(_, grade)| grade.as_str())),
                 opt(graded.map(|(score, _)| *score)),
                 f.severity.as_str().to_owned(),
-                f.check.to_owned(),
+                f.check.as_str().to_owned(),
                 f.target.clone(),
                 state.to_owned(),
                 f.summary.clone(),

@@ -214,7 +214,7 @@ pub struct RegistryPolicy<'a> {
     /// `[[accept]]`.
     pub acceptances: &'a [Acceptance],
     /// `[findings] severity` (each supplier's own is in its [`Supplier`]).
-    pub severity: &'a BTreeMap<String, Severity>,
+    pub severity: &'a BTreeMap<crate::registry::CheckId, Severity>,
 }
 
 /// An accepted risk as the store keeps it.
@@ -702,7 +702,7 @@ impl Store {
         for a in acceptances {
             let key = (
                 a.supplier.to_string(),
-                a.check.clone(),
+                a.check.as_str().to_owned(),
                 a.target.clone().unwrap_or_default(),
             );
             let entry = acceptance_entry(
@@ -791,7 +791,7 @@ impl Store {
         &self,
         tx: &mut SqliteConnection,
         suppliers: &[Supplier],
-        global: &BTreeMap<String, Severity>,
+        global: &BTreeMap<crate::registry::CheckId, Severity>,
         source: &str,
         at: &str,
     ) -> Result<usize, StoreError> {
@@ -806,11 +806,19 @@ impl Store {
         }
         let mut wanted: BTreeMap<(String, String), String> = global
             .iter()
-            .map(|(check, sev)| ((String::new(), check.clone()), sev.as_str().to_owned()))
+            .map(|(check, sev)| {
+                (
+                    (String::new(), check.as_str().to_owned()),
+                    sev.as_str().to_owned(),
+                )
+            })
             .collect();
         for s in suppliers {
             for (check, sev) in &s.severity {
-                wanted.insert((s.id.to_string(), check.clone()), sev.as_str().to_owned());
+                wanted.insert(
+                    (s.id.to_string(), check.as_str().to_owned()),
+                    sev.as_str().to_owned(),
+                );
             }
         }
         let mut changed = 0;

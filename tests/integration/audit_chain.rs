@@ -621,7 +621,7 @@ async fn an_acceptance_records_its_reason_approver_and_last_day() {
             (
                 "acme".to_owned(),
                 Finding {
-                    check: "http.hsts_missing",
+                    check: supplywatch::registry::CheckId::HttpHstsMissing,
                     severity: Severity::Medium,
                     target: format!("host{i}.acme.example:443"),
                     summary: "no HSTS".to_owned(),
@@ -649,7 +649,7 @@ async fn an_acceptance_records_its_reason_approver_and_last_day() {
         .unwrap();
     let acceptance = Acceptance {
         supplier: "acme".parse().unwrap(),
-        check: "http.hsts_missing".to_owned(),
+        check: supplywatch::registry::CheckId::HttpHstsMissing,
         target: None,
         until: "2026-06-30".parse().unwrap(),
         reason: "legacy portal, replaced in June".to_owned(),

@@ -49,7 +49,7 @@ fn config_text() -> String {
 
 fn finding(check: &'static str, severity: Severity, target: &str, summary: &str) -> Finding {
     Finding {
-        check,
+        check: check.parse().unwrap(),
         severity,
         target: target.to_owned(),
         summary: summary.to_owned(),

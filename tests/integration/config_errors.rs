@@ -1002,11 +1002,16 @@ fn overrides_and_acceptances_are_read() {
     .unwrap();
     assert_eq!(config.findings.damping_runs, 3);
     assert_eq!(
-        config.findings.severity.get("tls.no_tls13"),
+        config
+            .findings
+            .severity
+            .get(&supplywatch::registry::CheckId::TlsNoTls13),
         Some(&supplywatch::registry::Severity::Info)
     );
     assert_eq!(
-        config.suppliers[0].severity.get("tls.long_validity"),
+        config.suppliers[0]
+            .severity
+            .get(&supplywatch::registry::CheckId::TlsLongValidity),
         Some(&supplywatch::registry::Severity::Info)
     );
     let accepted = &config.acceptances[0];

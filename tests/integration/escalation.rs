@@ -92,7 +92,7 @@ fn date(y: i32, m: u32, d: u32) -> NaiveDate {
 
 fn finding(check: &'static str, target: &str, severity: Severity) -> Finding {
     Finding {
-        check,
+        check: check.parse().unwrap(),
         severity,
         target: target.to_owned(),
         summary: format!("{check} fired"),
@@ -1320,7 +1320,7 @@ async fn an_overdue_questionnaire_is_a_high_finding_alerted_at_once() {
         run.results
             .iter()
             .flat_map(|r| &r.findings)
-            .any(|f| f.check == "questionnaire.overdue"),
+            .any(|f| f.check.as_str() == "questionnaire.overdue"),
         "{run:#?}"
     );
     let rows = desk.store.outbox().await.unwrap();
@@ -1422,7 +1422,7 @@ async fn messages_are_safe_whatever_suppliers_and_servers_say() {
     let mut desk = Desk::new(config).await;
     let hostile_target = "portal.acme.example:443\r\nBcc: evil@x.test";
     let hostile = Finding {
-        check: "http.csp_missing",
+        check: supplywatch::registry::CheckId::HttpCspMissing,
         severity: Severity::High,
         target: hostile_target.to_owned(),
         summary: "<script>alert(1)</script>\r\nBcc: evil@x.test\r\n\r\nbody".to_owned(),

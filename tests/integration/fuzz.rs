@@ -519,7 +519,7 @@ fn check_headers(bytes: &[u8]) -> Result<(), TestCaseError> {
     let findings = checks::http::check(&page_with_headers(&value), now, &Policy::default());
     let hsts = findings
         .iter()
-        .filter(|f| f.check.starts_with("http.hsts_"))
+        .filter(|f| f.check.as_str().starts_with("http.hsts_"))
         .count();
     prop_assert!(hsts <= 1, "{:#?}", findings);
     for f in &findings {

@@ -84,7 +84,7 @@ fn security_txt(days: i64) -> String {
 fn ids(obs: &HttpObservation) -> Vec<&'static str> {
     let mut ids: Vec<&'static str> = check(obs, Utc::now(), &Policy::default())
         .iter()
-        .map(|f| f.check)
+        .map(|f| f.check.as_str())
         .collect();
     ids.sort_unstable();
     ids
@@ -922,7 +922,7 @@ async fn redirect_loops_are_caught_and_reported() {
     let findings = check(looped, Utc::now(), &Policy::default());
     let unreachable = findings
         .iter()
-        .find(|f| f.check == "http.unreachable")
+        .find(|f| f.check.as_str() == "http.unreachable")
         .unwrap();
     let origin = world.site("loop.site.test").origin();
     assert_eq!(
@@ -935,7 +935,7 @@ async fn redirect_loops_are_caught_and_reported() {
     assert!(supplywatch::checks::http::is_answer(unreachable));
     let txt = findings
         .iter()
-        .find(|f| f.check == "securitytxt.missing")
+        .find(|f| f.check.as_str() == "securitytxt.missing")
         .unwrap();
     assert!(
         txt.summary.starts_with("no security.txt can be fetched: ")

@@ -48,7 +48,7 @@ fn at(n: i64) -> DateTime<Utc> {
 
 fn finding(check: &'static str, target: &str, severity: Severity) -> Finding {
     Finding {
-        check,
+        check: check.parse().unwrap(),
         severity,
         target: target.to_owned(),
         summary: format!("{check} on {target}"),
@@ -168,7 +168,7 @@ async fn apply_acceptances(
 fn accept(supplier: &str, check: &str, target: Option<&str>, until: NaiveDate) -> Acceptance {
     Acceptance {
         supplier: supplier.parse().unwrap(),
-        check: check.to_owned(),
+        check: check.parse().unwrap(),
         target: target.map(str::to_owned),
         until,
         reason: "compensating control".to_owned(),

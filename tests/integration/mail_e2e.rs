@@ -747,10 +747,9 @@ async fn alert_text_keeps_each_finding_on_one_line() {
     assert!(intro.contains("new findings"), "{text}");
     // A finding's plain meaning follows it on a line of its own: one of
     // the catalogue's texts, never server-controlled.
-    let meanings: Vec<String> = supplywatch::registry::CHECK_IDS
+    let meanings: Vec<String> = supplywatch::registry::CheckId::ALL
         .iter()
-        .filter_map(|id| supplywatch::report::explain::plain(id))
-        .map(|(meaning, _)| format!("  What it means: {meaning}"))
+        .map(|id| format!("  What it means: {}", id.meaning()))
         .collect();
     for line in lines {
         assert!(

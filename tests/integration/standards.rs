@@ -55,7 +55,7 @@ async fn probe(world: &World, cases: &[TlsCase]) -> Vec<(EndpointObservation, Ve
 }
 
 fn ids(findings: &[Finding]) -> Vec<&'static str> {
-    findings.iter().map(|f| f.check).collect()
+    findings.iter().map(|f| f.check.as_str()).collect()
 }
 
 /// A server speaking SSL 3.0 only: SSL 3.0 accepted with its suite in the

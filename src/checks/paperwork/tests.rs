@@ -1,10 +1,10 @@
 //! Boundary tests of the paperwork checks, day by day.
 
+use crate::registry::CheckId;
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::checks::family_of;
-use crate::registry::{CHECK_IDS, EmailAddress, ReviewOutcome, SupplierId};
+use crate::registry::{EmailAddress, ReviewOutcome, SupplierId};
 
 const REFERENCE: &str = "MSA-2024-017";
 const TEMPLATE: &str = "sig-lite-2026";
@@ -135,11 +135,11 @@ fn paperwork<'a>(
     }
 }
 
-fn ids(findings: &[Finding]) -> Vec<&'static str> {
+fn ids(findings: &[Finding]) -> Vec<CheckId> {
     findings.iter().map(|f| f.check).collect()
 }
 
-fn find<'a>(findings: &'a [Finding], check: &str) -> &'a Finding {
+fn find(findings: &[Finding], check: CheckId) -> &Finding {
     findings
         .iter()
         .find(|f| f.check == check)
@@ -161,16 +161,16 @@ fn deadline(supplier: &str, what: &'static str, subject: &str, date: NaiveDate) 
 fn a_fixed_contract_is_ending_from_90_days_before_its_end_and_expired_the_day_after() {
     // No notice period: only `contract.ending` and `contract.expired` can fire.
     let s = contracted(contract(Some(day(2026, 6, 30)), 0));
-    let table: &[(NaiveDate, &[&str])] = &[
-        (day(2026, 3, 30), &[]),                    // end − 92
-        (day(2026, 3, 31), &[]),                    // end − 91
-        (day(2026, 4, 1), &["contract.ending"]),    // end − 90
-        (day(2026, 4, 2), &["contract.ending"]),    // end − 89
-        (day(2026, 6, 29), &["contract.ending"]),   // end − 1
-        (day(2026, 6, 30), &["contract.ending"]),   // end
-        (day(2026, 7, 1), &["contract.expired"]),   // end + 1
-        (day(2026, 7, 2), &["contract.expired"]),   // end + 2
-        (day(2028, 12, 31), &["contract.expired"]), // long after
+    let table: &[(NaiveDate, &[CheckId])] = &[
+        (day(2026, 3, 30), &[]),                          // end − 92
+        (day(2026, 3, 31), &[]),                          // end − 91
+        (day(2026, 4, 1), &[CheckId::ContractEnding]),    // end − 90
+        (day(2026, 4, 2), &[CheckId::ContractEnding]),    // end − 89
+        (day(2026, 6, 29), &[CheckId::ContractEnding]),   // end − 1
+        (day(2026, 6, 30), &[CheckId::ContractEnding]),   // end
+        (day(2026, 7, 1), &[CheckId::ContractExpired]),   // end + 1
+        (day(2026, 7, 2), &[CheckId::ContractExpired]),   // end + 2
+        (day(2028, 12, 31), &[CheckId::ContractExpired]), // long after
     ];
     for (today, expected) in table {
         let findings = check(&s, &up_to_date(), *today);
@@ -182,14 +182,14 @@ fn a_fixed_contract_is_ending_from_90_days_before_its_end_and_expired_the_day_af
 fn contract_findings_name_the_reference_and_their_catalogue_severity() {
     let s = contracted(contract(Some(day(2026, 6, 30)), 0));
     let ending = check(&s, &up_to_date(), day(2026, 6, 30));
-    let f = find(&ending, "contract.ending");
+    let f = find(&ending, CheckId::ContractEnding);
     assert_eq!(
         (f.target.as_str(), f.severity),
         (REFERENCE, Severity::Medium)
     );
     assert_eq!(f.evidence["days_left"], 0);
     let expired = check(&s, &up_to_date(), day(2026, 7, 1));
-    let f = find(&expired, "contract.expired");
+    let f = find(&expired, CheckId::ContractExpired);
     assert_eq!((f.target.as_str(), f.severity), (REFERENCE, Severity::High));
     assert_eq!(f.evidence["days_left"], -1);
     assert_eq!(f.evidence["end"], "2026-06-30");
@@ -200,26 +200,26 @@ fn a_fixed_contract_notice_deadline_fires_from_30_days_before_through_the_deadli
     // Deadline = 2026-06-30 − 90 days = 2026-04-01, also the first day of
     // `contract.ending`.
     let s = contracted(contract(Some(day(2026, 6, 30)), 90));
-    let table: &[(NaiveDate, &[&str])] = &[
-        (day(2026, 2, 28), &[]),                           // deadline − 32
-        (day(2026, 3, 1), &[]),                            // deadline − 31
-        (day(2026, 3, 2), &["contract.notice_deadline"]),  // deadline − 30
-        (day(2026, 3, 3), &["contract.notice_deadline"]),  // deadline − 29
-        (day(2026, 3, 31), &["contract.notice_deadline"]), // deadline − 1
+    let table: &[(NaiveDate, &[CheckId])] = &[
+        (day(2026, 2, 28), &[]),                                // deadline − 32
+        (day(2026, 3, 1), &[]),                                 // deadline − 31
+        (day(2026, 3, 2), &[CheckId::ContractNoticeDeadline]),  // deadline − 30
+        (day(2026, 3, 3), &[CheckId::ContractNoticeDeadline]),  // deadline − 29
+        (day(2026, 3, 31), &[CheckId::ContractNoticeDeadline]), // deadline − 1
         (
             day(2026, 4, 1), // deadline, end − 90
-            &["contract.notice_deadline", "contract.ending"],
+            &[CheckId::ContractNoticeDeadline, CheckId::ContractEnding],
         ),
-        (day(2026, 4, 2), &["contract.ending"]), // deadline + 1
-        (day(2026, 6, 30), &["contract.ending"]),
-        (day(2026, 7, 1), &["contract.expired"]),
+        (day(2026, 4, 2), &[CheckId::ContractEnding]), // deadline + 1
+        (day(2026, 6, 30), &[CheckId::ContractEnding]),
+        (day(2026, 7, 1), &[CheckId::ContractExpired]),
     ];
     for (today, expected) in table {
         let findings = check(&s, &up_to_date(), *today);
         assert_eq!(ids(&findings), *expected, "on {today}");
     }
     let on_deadline = check(&s, &up_to_date(), day(2026, 4, 1));
-    let f = find(&on_deadline, "contract.notice_deadline");
+    let f = find(&on_deadline, CheckId::ContractNoticeDeadline);
     assert_eq!((f.target.as_str(), f.severity), (REFERENCE, Severity::High));
     assert_eq!(f.evidence["notice_deadline"], "2026-04-01");
     assert_eq!(f.evidence["days_left"], 0);
@@ -234,7 +234,7 @@ fn a_fixed_contract_without_a_notice_period_has_no_notice_deadline() {
     for today in [day(2026, 5, 31), day(2026, 6, 1), day(2026, 6, 30)] {
         let findings = check(&s, &up_to_date(), today);
         assert!(
-            !ids(&findings).contains(&"contract.notice_deadline"),
+            !ids(&findings).contains(&CheckId::ContractNoticeDeadline),
             "on {today}: {:?}",
             ids(&findings)
         );
@@ -254,7 +254,7 @@ fn an_open_ended_contract_never_fires() {
         for today in [day(2024, 7, 1), day(2026, 6, 1), day(2028, 12, 31)] {
             assert_eq!(
                 ids(&check(&s, &up_to_date(), today)),
-                Vec::<&str>::new(),
+                Vec::<CheckId>::new(),
                 "auto_renew {auto_renew} on {today}"
             );
         }
@@ -271,17 +271,17 @@ fn an_auto_renewing_contract_rolls_forward_once_the_notice_deadline_passes() {
     // First term ends 2026-06-30, deadline 2026-04-01; the next term ends
     // 2027-06-30, deadline 2027-04-01.
     let s = contracted(renewing(day(2026, 6, 30), 90, 12));
-    let table: &[(NaiveDate, &[&str])] = &[
-        (day(2026, 3, 1), &[]),                            // deadline − 31
-        (day(2026, 3, 2), &["contract.notice_deadline"]),  // deadline − 30
-        (day(2026, 3, 31), &["contract.notice_deadline"]), // deadline − 1
-        (day(2026, 4, 1), &["contract.notice_deadline"]),  // deadline
-        (day(2026, 4, 2), &[]),                            // rolled: 2027-04-01 ahead
-        (day(2026, 6, 30), &[]),                           // the first term's end
-        (day(2026, 7, 1), &[]),                            // never expired
-        (day(2027, 3, 1), &[]),                            // next deadline − 31
-        (day(2027, 3, 2), &["contract.notice_deadline"]),  // next deadline − 30
-        (day(2027, 4, 1), &["contract.notice_deadline"]),  // next deadline
+    let table: &[(NaiveDate, &[CheckId])] = &[
+        (day(2026, 3, 1), &[]),                                 // deadline − 31
+        (day(2026, 3, 2), &[CheckId::ContractNoticeDeadline]),  // deadline − 30
+        (day(2026, 3, 31), &[CheckId::ContractNoticeDeadline]), // deadline − 1
+        (day(2026, 4, 1), &[CheckId::ContractNoticeDeadline]),  // deadline
+        (day(2026, 4, 2), &[]),                                 // rolled: 2027-04-01 ahead
+        (day(2026, 6, 30), &[]),                                // the first term's end
+        (day(2026, 7, 1), &[]),                                 // never expired
+        (day(2027, 3, 1), &[]),                                 // next deadline − 31
+        (day(2027, 3, 2), &[CheckId::ContractNoticeDeadline]),  // next deadline − 30
+        (day(2027, 4, 1), &[CheckId::ContractNoticeDeadline]),  // next deadline
         (day(2027, 4, 2), &[]),
     ];
     for (today, expected) in table {
@@ -289,7 +289,7 @@ fn an_auto_renewing_contract_rolls_forward_once_the_notice_deadline_passes() {
         assert_eq!(ids(&findings), *expected, "on {today}");
     }
     let rolled = check(&s, &up_to_date(), day(2027, 3, 2));
-    let f = find(&rolled, "contract.notice_deadline");
+    let f = find(&rolled, CheckId::ContractNoticeDeadline);
     assert_eq!(f.evidence["notice_deadline"], "2027-04-01");
     assert_eq!(f.evidence["end"], "2027-06-30");
     assert_eq!(f.evidence["days_left"], 30);
@@ -304,7 +304,7 @@ fn an_auto_renewing_contract_is_never_ending_or_expired() {
         assert!(
             ids(&findings)
                 .iter()
-                .all(|id| *id == "contract.notice_deadline"),
+                .all(|id| *id == CheckId::ContractNoticeDeadline),
             "on {today}: {:?}",
             ids(&findings)
         );
@@ -414,15 +414,15 @@ fn a_certification_is_expiring_from_60_days_before_and_expired_the_day_after() {
         }],
         ..supplier(Criticality::Standard, SupplierStatus::Active)
     };
-    let table: &[(NaiveDate, &[&str])] = &[
-        (day(2026, 7, 30), &[]),                         // expires − 62
-        (day(2026, 7, 31), &[]),                         // expires − 61
-        (day(2026, 8, 1), &["certification.expiring"]),  // expires − 60
-        (day(2026, 8, 2), &["certification.expiring"]),  // expires − 59
-        (day(2026, 9, 29), &["certification.expiring"]), // expires − 1
-        (day(2026, 9, 30), &["certification.expiring"]), // expires
-        (day(2026, 10, 1), &["certification.expired"]),  // expires + 1
-        (day(2026, 10, 2), &["certification.expired"]),  // expires + 2
+    let table: &[(NaiveDate, &[CheckId])] = &[
+        (day(2026, 7, 30), &[]),                               // expires − 62
+        (day(2026, 7, 31), &[]),                               // expires − 61
+        (day(2026, 8, 1), &[CheckId::CertificationExpiring]),  // expires − 60
+        (day(2026, 8, 2), &[CheckId::CertificationExpiring]),  // expires − 59
+        (day(2026, 9, 29), &[CheckId::CertificationExpiring]), // expires − 1
+        (day(2026, 9, 30), &[CheckId::CertificationExpiring]), // expires
+        (day(2026, 10, 1), &[CheckId::CertificationExpired]),  // expires + 1
+        (day(2026, 10, 2), &[CheckId::CertificationExpired]),  // expires + 2
     ];
     for (today, expected) in table {
         let findings = check(&s, &up_to_date(), *today);
@@ -433,16 +433,16 @@ fn a_certification_is_expiring_from_60_days_before_and_expired_the_day_after() {
     }
     let expiring = check(&s, &up_to_date(), day(2026, 8, 1));
     assert_eq!(
-        find(&expiring, "certification.expiring").severity,
+        find(&expiring, CheckId::CertificationExpiring).severity,
         Severity::Medium
     );
     assert_eq!(
-        find(&expiring, "certification.expiring").evidence["days_left"],
+        find(&expiring, CheckId::CertificationExpiring).evidence["days_left"],
         60
     );
     let expired = check(&s, &up_to_date(), day(2026, 10, 1));
     assert_eq!(
-        find(&expired, "certification.expired").severity,
+        find(&expired, CheckId::CertificationExpired).severity,
         Severity::High
     );
 }
@@ -467,15 +467,15 @@ fn each_certification_is_judged_on_its_own_and_targets_its_kind() {
         ..supplier(Criticality::Standard, SupplierStatus::Active)
     };
     let findings = check(&s, &up_to_date(), day(2026, 6, 1));
-    let got: Vec<(&str, &str)> = findings
+    let got: Vec<(CheckId, &str)> = findings
         .iter()
         .map(|f| (f.check, f.target.as_str()))
         .collect();
     assert_eq!(
         got,
         [
-            ("certification.expired", "SOC 2 Type II"),
-            ("certification.expiring", "ISO 27001"),
+            (CheckId::CertificationExpired, "SOC 2 Type II"),
+            (CheckId::CertificationExpiring, "ISO 27001"),
         ]
     );
 }
@@ -487,19 +487,19 @@ fn a_sent_questionnaire_is_overdue_the_day_after_it_is_due() {
     let mut qs = up_to_date();
     qs.push(questionnaire(2, day(2026, 3, 1), day(2026, 3, 31)));
     let s = supplier(Criticality::Standard, SupplierStatus::Active);
-    let table: &[(NaiveDate, &[&str])] = &[
-        (day(2026, 3, 1), &[]),                        // sent
-        (day(2026, 3, 30), &[]),                       // due − 1
-        (day(2026, 3, 31), &[]),                       // due
-        (day(2026, 4, 1), &["questionnaire.overdue"]), // due + 1
-        (day(2026, 4, 2), &["questionnaire.overdue"]), // due + 2
+    let table: &[(NaiveDate, &[CheckId])] = &[
+        (day(2026, 3, 1), &[]),                              // sent
+        (day(2026, 3, 30), &[]),                             // due − 1
+        (day(2026, 3, 31), &[]),                             // due
+        (day(2026, 4, 1), &[CheckId::QuestionnaireOverdue]), // due + 1
+        (day(2026, 4, 2), &[CheckId::QuestionnaireOverdue]), // due + 2
     ];
     for (today, expected) in table {
         let findings = check(&s, &qs, *today);
         assert_eq!(ids(&findings), *expected, "on {today}");
     }
     let late = check(&s, &qs, day(2026, 4, 1));
-    let f = find(&late, "questionnaire.overdue");
+    let f = find(&late, CheckId::QuestionnaireOverdue);
     assert_eq!((f.target.as_str(), f.severity), ("acme", Severity::High));
     assert_eq!(f.evidence["days_late"], 1);
     assert_eq!(f.evidence["questionnaire"], 2);
@@ -516,7 +516,7 @@ fn an_answered_questionnaire_is_not_overdue() {
     for today in [day(2026, 4, 5), day(2026, 4, 19)] {
         assert_eq!(
             ids(&check(&s, &qs, today)),
-            Vec::<&str>::new(),
+            Vec::<CheckId>::new(),
             "on {today}"
         );
     }
@@ -530,20 +530,20 @@ fn an_answered_questionnaire_is_pending_review_from_the_15th_day() {
         ..questionnaire(2, day(2026, 3, 20), day(2026, 4, 30))
     });
     let s = supplier(Criticality::Standard, SupplierStatus::Active);
-    let table: &[(NaiveDate, &[&str])] = &[
-        (day(2026, 4, 10), &[]),                               // answered
-        (day(2026, 4, 23), &[]),                               // D + 13
-        (day(2026, 4, 24), &[]),                               // D + 14
-        (day(2026, 4, 25), &["questionnaire.review_pending"]), // D + 15
-        (day(2026, 4, 26), &["questionnaire.review_pending"]), // D + 16
-        (day(2026, 5, 1), &["questionnaire.review_pending"]),  // past due: not overdue
+    let table: &[(NaiveDate, &[CheckId])] = &[
+        (day(2026, 4, 10), &[]),                                    // answered
+        (day(2026, 4, 23), &[]),                                    // D + 13
+        (day(2026, 4, 24), &[]),                                    // D + 14
+        (day(2026, 4, 25), &[CheckId::QuestionnaireReviewPending]), // D + 15
+        (day(2026, 4, 26), &[CheckId::QuestionnaireReviewPending]), // D + 16
+        (day(2026, 5, 1), &[CheckId::QuestionnaireReviewPending]),  // past due: not overdue
     ];
     for (today, expected) in table {
         let findings = check(&s, &qs, *today);
         assert_eq!(ids(&findings), *expected, "on {today}");
     }
     let pending = check(&s, &qs, day(2026, 4, 25));
-    let f = find(&pending, "questionnaire.review_pending");
+    let f = find(&pending, CheckId::QuestionnaireReviewPending);
     assert_eq!((f.target.as_str(), f.severity), ("acme", Severity::Medium));
     assert_eq!(f.evidence["review_by"], "2026-04-24");
 }
@@ -556,7 +556,7 @@ fn a_reviewed_questionnaire_is_neither_overdue_nor_pending() {
         ..questionnaire(2, day(2026, 3, 1), day(2026, 3, 31))
     }];
     let s = supplier(Criticality::Standard, SupplierStatus::Active);
-    assert_eq!(ids(&check(&s, &qs, day(2026, 6, 1))), Vec::<&str>::new());
+    assert_eq!(ids(&check(&s, &qs, day(2026, 6, 1))), Vec::<CheckId>::new());
 }
 
 #[test]
@@ -588,10 +588,10 @@ fn questionnaire_stale_fires_the_day_after_the_last_review_plus_the_cadence() {
     for (tier, cadence, reviewed_on, due) in table {
         let s = supplier(tier, SupplierStatus::Active);
         let qs = [reviewed(1, reviewed_on)];
-        let days: [(NaiveDate, &[&str]); 3] = [
+        let days: [(NaiveDate, &[CheckId]); 3] = [
             (due.pred_opt().unwrap(), &[]),
             (due, &[]),
-            (due.succ_opt().unwrap(), &["questionnaire.stale"]),
+            (due.succ_opt().unwrap(), &[CheckId::QuestionnaireStale]),
         ];
         for (today, expected) in days {
             let findings = check_with(&s, &qs, today, cadence);
@@ -599,7 +599,7 @@ fn questionnaire_stale_fires_the_day_after_the_last_review_plus_the_cadence() {
             assert_eq!(ids(&findings), expected, "{row}");
         }
         let stale = check_with(&s, &qs, due.succ_opt().unwrap(), cadence);
-        let f = find(&stale, "questionnaire.stale");
+        let f = find(&stale, CheckId::QuestionnaireStale);
         assert_eq!(f.evidence["due"], due.to_string(), "{tier}, {reviewed_on}");
         assert_eq!(
             f.evidence["cadence_months"],
@@ -611,11 +611,11 @@ fn questionnaire_stale_fires_the_day_after_the_last_review_plus_the_cadence() {
     for (tier, today) in [(Important, day(2026, 3, 16)), (Standard, day(2027, 3, 16))] {
         let s = supplier(tier, SupplierStatus::Active);
         let findings = check(&s, &[reviewed(1, day(2025, 3, 15))], today);
-        assert_eq!(ids(&findings), Vec::<&str>::new(), "{tier} on {today}");
+        assert_eq!(ids(&findings), Vec::<CheckId>::new(), "{tier} on {today}");
     }
     let s = supplier(Critical, SupplierStatus::Active);
     let findings = check(&s, &[reviewed(1, day(2025, 3, 15))], day(2026, 3, 16));
-    let f = find(&findings, "questionnaire.stale");
+    let f = find(&findings, CheckId::QuestionnaireStale);
     assert_eq!((f.target.as_str(), f.severity), ("acme", Severity::Medium));
 }
 
@@ -627,11 +627,11 @@ fn questionnaire_stale_counts_the_latest_review_whatever_the_order() {
         reviewed(3, day(2024, 1, 1)),
         questionnaire(4, day(2026, 5, 1), day(2026, 6, 30)),
     ];
-    assert_eq!(ids(&check(&s, &qs, day(2026, 6, 1))), Vec::<&str>::new());
+    assert_eq!(ids(&check(&s, &qs, day(2026, 6, 1))), Vec::<CheckId>::new());
     let findings = check(&s, &qs, day(2026, 6, 2));
-    assert_eq!(ids(&findings), ["questionnaire.stale"]);
+    assert_eq!(ids(&findings), [CheckId::QuestionnaireStale]);
     assert_eq!(
-        find(&findings, "questionnaire.stale").evidence["questionnaire"],
+        find(&findings, CheckId::QuestionnaireStale).evidence["questionnaire"],
         2
     );
 }
@@ -639,17 +639,17 @@ fn questionnaire_stale_counts_the_latest_review_whatever_the_order() {
 #[test]
 fn an_active_supplier_never_reviewed_is_stale_at_once() {
     let s = supplier(Criticality::Standard, SupplierStatus::Active);
-    let table: &[(&[Questionnaire], &[&str])] = &[
-        (&[], &["questionnaire.stale"]),
+    let table: &[(&[Questionnaire], &[CheckId])] = &[
+        (&[], &[CheckId::QuestionnaireStale]),
         (
             &[questionnaire(1, day(2026, 6, 1), day(2026, 6, 30))],
-            &["questionnaire.stale"],
+            &[CheckId::QuestionnaireStale],
         ),
     ];
     for (qs, expected) in table {
         let findings = check(&s, qs, day(2026, 6, 1));
         assert_eq!(ids(&findings), *expected);
-        let f = find(&findings, "questionnaire.stale");
+        let f = find(&findings, CheckId::QuestionnaireStale);
         assert_eq!(f.evidence["last_reviewed"], serde_json::Value::Null);
         assert_eq!(f.evidence["cadence_months"], 36);
     }
@@ -661,7 +661,7 @@ fn questionnaire_stale_is_only_for_active_suppliers() {
         let s = supplier(Criticality::Critical, status);
         for qs in [Vec::new(), vec![reviewed(1, day(2020, 1, 1))]] {
             let findings = check(&s, &qs, day(2026, 6, 1));
-            assert_eq!(ids(&findings), Vec::<&str>::new(), "{status}, {qs:?}");
+            assert_eq!(ids(&findings), Vec::<CheckId>::new(), "{status}, {qs:?}");
         }
     }
 }
@@ -768,7 +768,9 @@ fn onboarding_incomplete_for_active_critical_and_important_suppliers_only() {
             qs.len()
         );
         let findings = check(s, qs, day(2026, 6, 1));
-        let got = findings.iter().find(|f| f.check == "onboarding.incomplete");
+        let got = findings
+            .iter()
+            .find(|f| f.check == CheckId::OnboardingIncomplete);
         match (got, missing) {
             (None, None) => {}
             (Some(f), Some(missing)) => {
@@ -827,7 +829,7 @@ fn evaluate_applies_severity_overrides_and_sorts() {
             kind: "ISO 27001".to_owned(),
             expires: day(2026, 5, 1),
         }],
-        severity: BTreeMap::from([("questionnaire.stale".to_owned(), Severity::Critical)]),
+        severity: BTreeMap::from([(CheckId::QuestionnaireStale, Severity::Critical)]),
         ..supplier(Criticality::Standard, SupplierStatus::Active)
     };
     let beta = Supplier {
@@ -840,8 +842,8 @@ fn evaluate_applies_severity_overrides_and_sorts() {
     };
     let policy = Policy {
         severity: BTreeMap::from([
-            ("questionnaire.stale".to_owned(), Severity::Low),
-            ("certification.expired".to_owned(), Severity::Info),
+            (CheckId::QuestionnaireStale, Severity::Low),
+            (CheckId::CertificationExpired, Severity::Info),
         ]),
         ..Policy::default()
     };
@@ -864,7 +866,7 @@ fn evaluate_applies_severity_overrides_and_sorts() {
         &crate::register::Register::default(),
         &policy,
     );
-    let got: Vec<(&str, Vec<(&str, Severity)>)> = results
+    let got: Vec<(&str, Vec<(CheckId, Severity)>)> = results
         .iter()
         .map(|r| {
             (
@@ -880,16 +882,16 @@ fn evaluate_applies_severity_overrides_and_sorts() {
                 "acme",
                 vec![
                     // the supplier's own override wins over the global one
-                    ("questionnaire.stale", Severity::Critical),
+                    (CheckId::QuestionnaireStale, Severity::Critical),
                     // the global override, now below the stale finding
-                    ("certification.expired", Severity::Info),
+                    (CheckId::CertificationExpired, Severity::Info),
                 ]
             ),
             (
                 "beta",
                 vec![
-                    ("questionnaire.overdue", Severity::High),
-                    ("questionnaire.stale", Severity::Low),
+                    (CheckId::QuestionnaireOverdue, Severity::High),
+                    (CheckId::QuestionnaireStale, Severity::Low),
                 ]
             ),
             ("calm", vec![]),
@@ -934,20 +936,19 @@ fn scopes_cover_every_family_of_every_supplier_completely() {
 #[test]
 fn every_paperwork_check_id_is_in_the_catalogue_and_a_family() {
     let paperwork_ids = [
-        "contract.expired",
-        "contract.ending",
-        "contract.notice_deadline",
-        "questionnaire.overdue",
-        "questionnaire.review_pending",
-        "questionnaire.stale",
-        "certification.expired",
-        "certification.expiring",
-        "onboarding.incomplete",
-        "register.incomplete",
+        CheckId::ContractExpired,
+        CheckId::ContractEnding,
+        CheckId::ContractNoticeDeadline,
+        CheckId::QuestionnaireOverdue,
+        CheckId::QuestionnaireReviewPending,
+        CheckId::QuestionnaireStale,
+        CheckId::CertificationExpired,
+        CheckId::CertificationExpiring,
+        CheckId::OnboardingIncomplete,
+        CheckId::RegisterIncomplete,
     ];
     for id in paperwork_ids {
-        assert!(CHECK_IDS.contains(&id), "{id} is not in the catalogue");
-        assert!(FAMILIES.contains(&family_of(id)), "{id}");
+        assert!(FAMILIES.contains(&id.family().as_str()), "{id}");
     }
 }
 

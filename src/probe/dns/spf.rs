@@ -5,7 +5,10 @@
 //! 4.6.4 exactly: `include`, `a`, `mx`, `ptr`, `exists` and `redirect` count
 //! one each (10 are allowed, the 11th is a permerror and evaluation stops
 //! there); more than two void lookups is a permerror; an `mx` with more
-//! than 10 MX records is a permerror.
+//! than 10 MX records is a permerror. Lookups are judged as a receiver
+//! whose SMTP client connects over IPv4 sees them (the common case): `a`
+//! asks for A records, `mx` for the A records of each exchange, and a term
+//! whose queries found no address is a void lookup (RFC 7208 4.6.4).
 //!
 //! The parser is a pure function over untrusted text. The evaluation asks
 //! DNS through the small [`SpfDns`] trait, so it is tested without a
@@ -318,8 +321,10 @@ fn parse_modifier(name: &str, value: &str, record: &mut SpfRecord) -> Result<(),
         }
         other => {
             // Unknown modifiers are ignored (RFC 7208 6); their value must
-            // still be a macro-string.
-            if !value.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+            // still be a macro-string (12).
+            if !value.bytes().all(|b| (0x21..=0x7e).contains(&b))
+                || macro_error(value, MacroPlace::Explanation).is_some()
+            {
                 return syntax(format!(
                     "the value of the modifier {} is not a macro-string",
                     shorten(other)
@@ -409,8 +414,8 @@ fn domain_spec(spec: &str) -> Result<String, SpfSyntaxError> {
     if !spec.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
         return syntax("the domain has characters a domain-spec cannot carry");
     }
-    if !macros_well_formed(spec) {
-        return syntax("malformed macro");
+    if let Some(why) = macro_error(spec, MacroPlace::DomainSpec) {
+        return syntax(why);
     }
     if spec.ends_with('}') {
         return Ok(spec.to_owned());
@@ -443,8 +448,20 @@ fn is_toplabel(label: &str) -> bool {
     }
 }
 
-fn macros_well_formed(spec: &str) -> bool {
-    let mut bytes = spec.bytes();
+/// Where a macro-string is: `c`, `r` and `t` are allowed only in the
+/// explanation text (RFC 7208 7.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MacroPlace {
+    DomainSpec,
+    Explanation,
+}
+
+/// RFC 7208 7.1: `macro-expand = ( "%{" macro-letter transformers
+/// *delimiter "}" ) / "%%" / "%_" / "%-"`, `transformers = *DIGIT [ "r" ]`
+/// — digits, then `r`, then delimiters, in that order; a digit count is
+/// never zero (7.3).
+fn macro_error(spec: &str, place: MacroPlace) -> Option<&'static str> {
+    let mut bytes = spec.bytes().peekable();
     while let Some(b) = bytes.next() {
         if b != b'%' {
             continue;
@@ -452,37 +469,43 @@ fn macros_well_formed(spec: &str) -> bool {
         match bytes.next() {
             Some(b'%' | b'_' | b'-') => {}
             Some(b'{') => {
-                let Some(letter) = bytes.next() else {
-                    return false;
+                let Some(letter) = bytes.next().map(|l| l.to_ascii_lowercase()) else {
+                    return Some("a macro is not closed");
                 };
-                if !b"slodiphcrtvSLODIPHCRTV".contains(&letter) {
-                    return false;
+                if !b"slodiphcrtv".contains(&letter) {
+                    return Some("unknown macro letter");
                 }
-                let mut closed = false;
-                for b in bytes.by_ref() {
-                    if b == b'}' {
-                        closed = true;
-                        break;
-                    }
-                    if !(b.is_ascii_digit() || b"rR.-+,/_=".contains(&b)) {
-                        return false;
-                    }
+                if place == MacroPlace::DomainSpec && b"crt".contains(&letter) {
+                    return Some("the macro letters c, r and t are allowed only in exp text");
                 }
-                if !closed {
-                    return false;
+                let mut digits = String::new();
+                while let Some(d) = bytes.next_if(u8::is_ascii_digit) {
+                    digits.push(char::from(d));
+                }
+                if !digits.is_empty() && digits.trim_start_matches('0').is_empty() {
+                    return Some("a macro's digit transformer is zero");
+                }
+                let _ = bytes.next_if(|b| matches!(b, b'r' | b'R'));
+                while bytes.next_if(|b| b".-+,/_=".contains(b)).is_some() {}
+                if bytes.next() != Some(b'}') {
+                    return Some(
+                        "malformed macro: transformers are digits, then r, then delimiters",
+                    );
                 }
             }
-            _ => return false,
+            _ => return Some("a % must start a macro, or be written %%"),
         }
     }
-    true
+    None
 }
 
-/// Expands what can be expanded without a message: `%{d}` and `%{o}` (the
-/// current domain, with transformers), `%%`, `%_`, `%-`. `None` when the
-/// spec needs the sender's address, name or the HELO (`%{i}`, `%{s}` …).
+/// Expands what can be expanded without a message: `%{d}` (the current
+/// domain) and `%{o}` (the sender's domain, which stays the audited
+/// domain inside includes and redirects, RFC 7208 7.3), with transformers,
+/// and `%%`, `%_`, `%-`. `None` when the spec needs the sender's local
+/// part, address or the HELO (`%{l}`, `%{i}`, `%{s}` …).
 #[must_use]
-pub fn expand_static(spec: &str, domain: &str) -> Option<String> {
+pub fn expand_static(spec: &str, domain: &str, sender_domain: &str) -> Option<String> {
     let mut out = String::new();
     let mut chars = spec.chars();
     while let Some(c) = chars.next() {
@@ -497,10 +520,11 @@ pub fn expand_static(spec: &str, domain: &str) -> Option<String> {
             '{' => {
                 let body: String = chars.by_ref().take_while(|c| *c != '}').collect();
                 let mut body_chars = body.chars();
-                let letter = body_chars.next()?.to_ascii_lowercase();
-                if letter != 'd' && letter != 'o' {
-                    return None;
-                }
+                let source = match body_chars.next()?.to_ascii_lowercase() {
+                    'd' => domain,
+                    'o' => sender_domain,
+                    _ => return None,
+                };
                 let rest: String = body_chars.collect();
                 let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
                 let after = rest.get(digits.len()..).unwrap_or("");
@@ -511,7 +535,7 @@ pub fn expand_static(spec: &str, domain: &str) -> Option<String> {
                 } else {
                     delimiters
                 };
-                let mut parts: Vec<&str> = domain.split(|c| delimiters.contains(&c)).collect();
+                let mut parts: Vec<&str> = source.split(|c| delimiters.contains(&c)).collect();
                 if reverse {
                     parts.reverse();
                 }
@@ -572,6 +596,13 @@ pub trait SpfDns: Sync {
         name: &str,
         kind: CountedType,
     ) -> impl Future<Output = Result<usize, LookupFailure>> + Send;
+    /// The exchange names of the MX records at `name`, lower case without
+    /// the final dot (`.` for a null MX); `Err(NoRecords)` or
+    /// `Err(NxDomain)` when none.
+    fn mx_exchanges(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Vec<String>, LookupFailure>> + Send;
 }
 
 /// How a record was reached.
@@ -684,6 +715,10 @@ pub struct SpfEvaluation {
     pub lookups: u32,
     /// Lookups that found nothing (NXDOMAIN or an empty answer).
     pub void_lookups: u32,
+    /// The `a`, `mx` and `exists` terms whose lookups found no address,
+    /// each `term (in domain)`.
+    #[serde(default)]
+    pub void_terms: Vec<String>,
     /// The counted terms in evaluation order, each `term (in domain)`.
     pub lookup_terms: Vec<String>,
     /// Terms counted but not looked up: their macros need the sender.
@@ -720,6 +755,8 @@ enum Step {
 
 struct Evaluator<'d, D: SpfDns> {
     dns: &'d D,
+    /// The audited domain: the sender's domain, `%{o}`, throughout.
+    sender: String,
     eval: SpfEvaluation,
     stack: Vec<Frame>,
 }
@@ -734,9 +771,11 @@ pub async fn evaluate<D: SpfDns>(
 ) -> SpfEvaluation {
     let mut ev = Evaluator {
         dns,
+        sender: domain.to_owned(),
         eval: SpfEvaluation {
             lookups: 0,
             void_lookups: 0,
+            void_terms: Vec::new(),
             lookup_terms: Vec::new(),
             unexpanded: Vec::new(),
             records: Vec::new(),
@@ -834,6 +873,7 @@ impl<D: SpfDns> Evaluator<'_, D> {
     }
 
     async fn step(&mut self) -> Option<Step> {
+        let sender = self.sender.clone();
         let frame = self.stack.last_mut()?;
         let Some(directive) = frame.record.directives.get(frame.next).cloned() else {
             return Some(self.finish_frame().await);
@@ -842,7 +882,7 @@ impl<D: SpfDns> Evaluator<'_, D> {
         let domain = frame.domain.clone();
         let term = directive.to_string();
         let target = |spec: &Option<String>| match spec {
-            Some(spec) => expand_static(spec, &domain),
+            Some(spec) => expand_static(spec, &domain, &sender),
             None => Some(domain.clone()),
         };
         match &directive.mechanism {
@@ -865,7 +905,7 @@ impl<D: SpfDns> Evaluator<'_, D> {
                 if let Some(stop) = self.count(&term, &domain) {
                     return Some(stop);
                 }
-                let Some(target) = expand_static(spec, &domain) else {
+                let Some(target) = expand_static(spec, &domain, &sender) else {
                     self.unexpanded(&term, &domain);
                     return Some(Step::Continue);
                 };
@@ -886,7 +926,7 @@ impl<D: SpfDns> Evaluator<'_, D> {
                 }
                 let name = match &directive.mechanism {
                     Mechanism::A(spec) | Mechanism::Mx(spec) => target(spec),
-                    Mechanism::Exists(spec) => expand_static(spec, &domain),
+                    Mechanism::Exists(spec) => expand_static(spec, &domain, &sender),
                     _ => None,
                 };
                 let Some(name) = name else {
@@ -901,8 +941,11 @@ impl<D: SpfDns> Evaluator<'_, D> {
         }
     }
 
-    /// `a`, `mx` and `exists`: one lookup (A and AAAA for `a`), void when
-    /// nothing comes back.
+    /// `a`, `mx` and `exists`, as a receiver whose client connects over
+    /// IPv4 evaluates them: `a` and `exists` ask for A records, `mx` for the
+    /// MX records and then each exchange's A records (at most 10, RFC 7208
+    /// 4.6.4). A term whose queries found no address is void — an `a` whose
+    /// name has only AAAA records too, for such a receiver.
     async fn address_term(
         &mut self,
         mechanism: &Mechanism,
@@ -918,43 +961,45 @@ impl<D: SpfDns> Evaluator<'_, D> {
             })
         };
         let found = match mechanism {
-            Mechanism::Mx(_) => match self.dns.count(name, CountedType::Mx).await {
-                Ok(n) if n > MX_LIMIT => {
-                    return Step::Stop(SpfResult::PermError {
-                        problem: SpfProblem::TooManyMxRecords {
-                            term: term.to_owned(),
-                            target: name.to_owned(),
-                            count: n,
-                        },
-                    });
+            Mechanism::Mx(_) => {
+                let exchanges = match self.dns.mx_exchanges(name).await {
+                    Ok(hosts) if hosts.len() > MX_LIMIT => {
+                        return Step::Stop(SpfResult::PermError {
+                            problem: SpfProblem::TooManyMxRecords {
+                                term: term.to_owned(),
+                                target: name.to_owned(),
+                                count: hosts.len(),
+                            },
+                        });
+                    }
+                    Ok(hosts) => hosts,
+                    Err(f) if absent(&f) => Vec::new(),
+                    Err(f) => return temp(f),
+                };
+                let mut addresses = 0;
+                // A null MX (RFC 7505, exchange ".") has no address to ask for.
+                for host in exchanges.iter().filter(|h| !h.is_empty() && *h != ".") {
+                    match self.dns.count(host, CountedType::A).await {
+                        Ok(n) => addresses += n,
+                        Err(f) if absent(&f) => {}
+                        Err(f) => return temp(f),
+                    }
                 }
-                Ok(n) => n,
-                Err(f) if absent(&f) => 0,
-                Err(f) => return temp(f),
-            },
-            Mechanism::Exists(_) => match self.dns.count(name, CountedType::A).await {
-                Ok(n) => n,
-                Err(f) if absent(&f) => 0,
-                Err(f) => return temp(f),
-            },
-            _ => {
-                let v4 = match self.dns.count(name, CountedType::A).await {
-                    Ok(n) => n,
-                    Err(f) if absent(&f) => 0,
-                    Err(f) => return temp(f),
-                };
-                let v6 = match self.dns.count(name, CountedType::Aaaa).await {
-                    Ok(n) => n,
-                    Err(f) if absent(&f) => 0,
-                    Err(f) => return temp(f),
-                };
-                v4 + v6
+                addresses
             }
+            _ => match self.dns.count(name, CountedType::A).await {
+                Ok(n) => n,
+                Err(f) if absent(&f) => 0,
+                Err(f) => return temp(f),
+            },
         };
-        if found == 0
-            && let Some(stop) = self.void(term, domain)
-        {
-            return stop;
+        if found == 0 {
+            if self.eval.void_terms.len() < MAX_VISITS {
+                self.eval.void_terms.push(format!("{term} (in {domain})"));
+            }
+            if let Some(stop) = self.void(term, domain) {
+                return stop;
+            }
         }
         Step::Continue
     }
@@ -1078,7 +1123,7 @@ impl<D: SpfDns> Evaluator<'_, D> {
             if let Some(stop) = self.count(&term, &domain) {
                 return stop;
             }
-            let Some(target) = expand_static(&spec, &domain) else {
+            let Some(target) = expand_static(&spec, &domain, &self.sender) else {
                 self.unexpanded(&term, &domain);
                 // Where the redirect leads is unknown, and so is the result
                 // (`final_all` stays as it was: unknown for a redirect).
@@ -1151,6 +1196,9 @@ mod tests {
     struct FakeDns {
         txt: HashMap<String, Vec<String>>,
         counts: HashMap<(String, &'static str), usize>,
+        /// MX exchanges by name; without an entry, a count of MX records
+        /// stands for that many exchanges `mxN.<name>` with no address.
+        exchanges: HashMap<String, Vec<String>>,
         servfail: HashSet<String>,
         queries: std::sync::Mutex<Vec<String>>,
     }
@@ -1165,6 +1213,13 @@ mod tests {
         }
         fn with(mut self, name: &str, kind: &'static str, n: usize) -> Self {
             self.counts.insert((name.to_owned(), kind), n);
+            self
+        }
+        fn exchanges(mut self, name: &str, hosts: &[&str]) -> Self {
+            self.exchanges.insert(
+                name.to_owned(),
+                hosts.iter().map(|h| (*h).to_owned()).collect(),
+            );
             self
         }
         fn failing(mut self, name: &str) -> Self {
@@ -1211,6 +1266,23 @@ mod tests {
             } else {
                 match self.counts.get(&(name.to_owned(), kind_name(kind))) {
                     Some(n) if *n > 0 => Ok(*n),
+                    _ => Err(LookupFailure::NoRecords),
+                }
+            };
+            std::future::ready(result)
+        }
+        fn mx_exchanges(
+            &self,
+            name: &str,
+        ) -> impl Future<Output = Result<Vec<String>, LookupFailure>> + Send {
+            self.queries.lock().unwrap().push(format!("MX {name}"));
+            let result = if self.servfail.contains(name) {
+                Err(LookupFailure::ServFail)
+            } else if let Some(hosts) = self.exchanges.get(name) {
+                Ok(hosts.clone())
+            } else {
+                match self.counts.get(&(name.to_owned(), "MX")) {
+                    Some(n) if *n > 0 => Ok((0..*n).map(|i| format!("mx{i}.{name}")).collect()),
                     _ => Err(LookupFailure::NoRecords),
                 }
             };
@@ -1369,27 +1441,38 @@ mod tests {
     #[test]
     fn expands_what_needs_no_message() {
         assert_eq!(
-            expand_static("_spf.%{d}", "example.com").unwrap(),
+            expand_static("_spf.%{d}", "example.com", "example.com").unwrap(),
             "_spf.example.com"
         );
         assert_eq!(
-            expand_static("%{d2}", "a.b.example.com").unwrap(),
+            expand_static("%{d2}", "a.b.example.com", "a.b.example.com").unwrap(),
             "example.com"
         );
         assert_eq!(
-            expand_static("%{dr}", "a.example.com").unwrap(),
+            expand_static("%{dr}", "a.example.com", "a.example.com").unwrap(),
             "com.example.a"
         );
-        assert_eq!(expand_static("%{o1r}", "a.example.com").unwrap(), "a");
         assert_eq!(
-            expand_static("x%%y.%{d}.", "example.com").unwrap(),
+            expand_static("%{o1r}", "a.example.com", "a.example.com").unwrap(),
+            "a"
+        );
+        assert_eq!(
+            expand_static("x%%y.%{d}.", "example.com", "example.com").unwrap(),
             "x%y.example.com"
         );
-        assert_eq!(expand_static("%{i}._spf.%{d}", "example.com"), None);
-        assert_eq!(expand_static("%{d0}", "example.com"), None);
+        assert_eq!(
+            expand_static("%{i}._spf.%{d}", "example.com", "example.com"),
+            None
+        );
+        assert_eq!(expand_static("%{d0}", "example.com", "example.com"), None);
         let long = format!("{}.%{{d}}", "a".repeat(60));
         let deep = format!("{long}.{long}.{long}.{long}.{long}");
-        assert!(expand_static(&deep, "example.com").unwrap().len() <= MAX_DOMAIN_LEN);
+        assert!(
+            expand_static(&deep, "example.com", "example.com")
+                .unwrap()
+                .len()
+                <= MAX_DOMAIN_LEN
+        );
     }
 
     /// `v=spf1 include:n1 ... include:nK -all` with empty records at each target.
@@ -1454,7 +1537,8 @@ mod tests {
             .spf("inc.example.com", "v=spf1 a mx:example.com ptr exists:%{d} -all")
             .spf("r.example.com", "v=spf1 ip4:192.0.2.9 ~all")
             .with("example.com", "A", 1)
-            .with("example.com", "MX", 2)
+            .exchanges("example.com", &["mx1.example.com", "mx2.example.com"])
+            .with("mx2.example.com", "A", 1)
             .with("inc.example.com", "A", 1);
         let eval = run(&dns, "example.com");
         assert_eq!(eval.result, SpfResult::Completed, "{eval:#?}");
@@ -1511,11 +1595,177 @@ mod tests {
                 }
             }
         );
-        // An `a` with only AAAA records is not void.
-        let v6 = FakeDns::default()
+        // An `a` with A records is not void.
+        let v4 = FakeDns::default()
+            .spf("example.com", "v=spf1 a a a -all")
+            .with("example.com", "A", 1);
+        assert_eq!(run(&v4, "example.com").void_lookups, 0);
+    }
+
+    /// RFC 7208 4.6.4 as a receiver whose client connects over IPv4 sees it:
+    /// `a` asks for A records only, so a name with only AAAA records is a
+    /// void lookup; `mx` asks for each exchange's A records, so an MX whose
+    /// exchanges have no address, or a null MX, is one void lookup.
+    #[test]
+    fn a_and_mx_terms_are_void_when_they_give_no_ipv4_address() {
+        let v6_only = FakeDns::default()
             .spf("example.com", "v=spf1 a a a -all")
             .with("example.com", "AAAA", 1);
-        assert_eq!(run(&v6, "example.com").void_lookups, 0);
+        let eval = run(&v6_only, "example.com");
+        assert_eq!(eval.void_lookups, 3);
+        assert!(matches!(
+            eval.result,
+            SpfResult::PermError {
+                problem: SpfProblem::TooManyVoidLookups { .. }
+            }
+        ));
+        assert_eq!(eval.void_terms.len(), 3, "{eval:#?}");
+
+        let dangling_mx = FakeDns::default()
+            .spf(
+                "example.com",
+                "v=spf1 mx mx:null.example.com mx:ok.example.com -all",
+            )
+            .exchanges("example.com", &["gone.example.com", "gone2.example.com"])
+            .exchanges("null.example.com", &["."])
+            .exchanges("ok.example.com", &["gone.example.com", "mail.example.com"])
+            .with("mail.example.com", "A", 1);
+        let eval = run(&dangling_mx, "example.com");
+        assert_eq!(eval.result, SpfResult::Completed, "{eval:#?}");
+        assert_eq!(eval.void_lookups, 2, "{eval:#?}");
+        assert_eq!(
+            eval.void_terms,
+            [
+                "mx (in example.com)",
+                "mx:null.example.com (in example.com)"
+            ]
+        );
+        assert!(
+            dangling_mx
+                .queried()
+                .contains(&"A gone2.example.com".to_owned()),
+            "every exchange's address is asked for: {:?}",
+            dangling_mx.queried()
+        );
+    }
+
+    /// RFC 7208 7.3: `%{o}` is the sender's domain — the audited domain —
+    /// inside an include too, where `%{d}` is the include's.
+    #[test]
+    fn the_sender_domain_macro_stays_the_audited_domain_inside_includes() {
+        let dns = FakeDns::default()
+            .spf("example.com", "v=spf1 include:_spf.provider.test -all")
+            .spf(
+                "_spf.provider.test",
+                "v=spf1 exists:%{o}.senders.provider.test exists:%{d}.self.provider.test ~all",
+            )
+            .with("example.com.senders.provider.test", "A", 1)
+            .with("_spf.provider.test.self.provider.test", "A", 1);
+        let eval = run(&dns, "example.com");
+        assert_eq!(eval.void_lookups, 0, "{eval:#?}");
+        let asked = dns.queried();
+        assert!(
+            asked.contains(&"A example.com.senders.provider.test".to_owned()),
+            "{asked:?}"
+        );
+        assert!(
+            asked.contains(&"A _spf.provider.test.self.provider.test".to_owned()),
+            "{asked:?}"
+        );
+        assert_eq!(
+            expand_static("%{o}.%{d}", "inc.example.net", "example.com").as_deref(),
+            Some("example.com.inc.example.net")
+        );
+    }
+
+    /// RFC 7208 12's grammar, clause by clause: each of these records is a
+    /// permerror at every receiver.
+    #[test]
+    fn records_outside_the_abnf_are_syntax_errors() {
+        let invalid = [
+            // 5.6 ip4-cidr-length / ip6-cidr-length: no leading zero, in range.
+            ("v=spf1 ip4:192.0.2.0/033 -all", "invalid network"),
+            ("v=spf1 ip4:192.0.2.0/33 -all", "invalid network"),
+            ("v=spf1 ip4:192.0.2.0/ -all", "invalid network"),
+            ("v=spf1 ip6:2001:db8::/129 -all", "invalid network"),
+            ("v=spf1 ip4:01.2.3.4 -all", "invalid network"),
+            ("v=spf1 ip4:192.0.2.1/24/8 -all", "invalid network"),
+            // dual-cidr-length: "/" ip4 then "//" ip6.
+            ("v=spf1 a//129 -all", "invalid CIDR length"),
+            ("v=spf1 a/24/64 -all", "invalid CIDR length"),
+            ("v=spf1 mx/ -all", "invalid CIDR length"),
+            ("v=spf1 ptr/24 -all", "`ptr` takes no CIDR length"),
+            // 7.1 domain-end: "." toplabel, the top label not numeric nor empty.
+            (
+                "v=spf1 include:example.123 -all",
+                "the top-level label is malformed",
+            ),
+            (
+                "v=spf1 include:example..  -all",
+                "the top-level label is malformed",
+            ),
+            (
+                "v=spf1 include:localhost -all",
+                "the domain needs at least two labels",
+            ),
+            (
+                "v=spf1 include:example.-com -all",
+                "the top-level label is malformed",
+            ),
+            ("v=spf1 include: -all", "the domain is empty"),
+            // 7.1 macro-expand: letter, digits, r, delimiters, in that order.
+            ("v=spf1 exists:%{d.2}.example.com -all", "malformed macro"),
+            ("v=spf1 exists:%{d0}.example.com -all", "zero"),
+            (
+                "v=spf1 exists:%{x}.example.com -all",
+                "unknown macro letter",
+            ),
+            ("v=spf1 exists:%{d.example.com -all", "malformed macro"),
+            (
+                "v=spf1 exists:%d.example.com -all",
+                "a % must start a macro",
+            ),
+            (
+                "v=spf1 exists:%{r}.example.com -all",
+                "allowed only in exp text",
+            ),
+            (
+                "v=spf1 exp=%{c}.example.com -all",
+                "allowed only in exp text",
+            ),
+            // 6: redirect and exp at most once; unknown modifiers hold macro-strings.
+            (
+                "v=spf1 redirect=a.example.com redirect=b.example.com",
+                "more than once",
+            ),
+            (
+                "v=spf1 exp=a.example.com exp=b.example.com -all",
+                "more than once",
+            ),
+            ("v=spf1 x-vendor=%z -all", "not a macro-string"),
+            ("v=spf1 1x=y -all", "unknown mechanism"),
+            // 4.6: the whole record is checked, terms after `all` too.
+            ("v=spf1 -all foo:bar", "unknown mechanism"),
+            ("v=spf1 -all ip4:300.1.1.1", "invalid network"),
+        ];
+        for (text, why) in invalid {
+            let e = parse_spf(text).expect_err(text);
+            assert!(e.detail.contains(why), "{text}: {e}");
+        }
+        let valid = [
+            "v=spf1 ip4:192.0.2.0/0 ip6:::/0 a/32//128 mx//64 -all",
+            "v=spf1 exists:%{ir}.%{v}._spf.%{d2} -all",
+            "v=spf1 exists:%{l1r-}.example.com -all",
+            "v=spf1 exists:%{d2r.-}.example.com -all",
+            "v=spf1 include:example.com. -all",
+            "v=spf1 include:example.co-op -all",
+            "v=spf1 x-vendor=%{c}%{t} -all",
+            "v=spf1 redirect=%{d}",
+            "v=spf1",
+        ];
+        for text in valid {
+            assert!(parse_spf(text).is_ok(), "{text}: {:?}", parse_spf(text));
+        }
     }
 
     #[test]
@@ -1703,7 +1953,7 @@ mod tests {
         fn never_panics_on_hostile_text(text in "(?s).{0,600}") {
             let _ = parse_spf(&text);
             let _ = parse_spf(&format!("v=spf1 {text}"));
-            let _ = expand_static(&text, "example.com");
+            let _ = expand_static(&text, "example.com", "example.com");
         }
 
         #[test]
