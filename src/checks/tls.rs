@@ -103,7 +103,7 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
     dates(leaf, now, policy, &mut |c, s, m, e| {
         out.push(finding(c, s, m, e));
     });
-    chain_dates(tls, now, &mut out, &obs.target);
+    chain_dates(tls, now, policy, &mut out, &obs.target);
 
     let presented = tls.chain.len() + tls.unparseable.len();
     let self_signed = presented == 1 && leaf.self_issued;
@@ -366,12 +366,21 @@ fn told_dates(out: &[Finding]) -> bool {
 /// The leaf's own date finding, when there is one, carries the
 /// intermediates in its evidence; otherwise an out-of-date intermediate
 /// raises the date finding itself, naming it.
+/// A needed intermediate that expires before the leaf it issues, within
+/// `policy.expiring_days` (high within `expiring_urgent_days`), is
+/// `tls.cert_expiring`: renewing the leaf will not help, the server must
+/// send a renewed intermediate.
 fn chain_dates(
     tls: &crate::probe::TlsFacts,
     now: DateTime<Utc>,
+    policy: &Policy,
     out: &mut Vec<Finding>,
     target: &str,
 ) {
+    let Some(leaf) = tls.chain.first() else {
+        return;
+    };
+    let leaf_expired = out.iter().any(|f| f.check == CheckId::TlsCertExpired);
     let judged = tls
         .chain
         .iter()
@@ -399,6 +408,26 @@ fn chain_dates(
                     c.subject,
                     c.not_before.date_naive(),
                     span(c.not_before - now)
+                ),
+            )
+        } else if !leaf_expired
+            && c.not_after < leaf.not_after
+            && c.not_after - now <= TimeDelta::days(policy.expiring_days)
+        {
+            let urgent = c.not_after - now <= TimeDelta::days(policy.expiring_urgent_days);
+            (
+                CheckId::TlsCertExpiring,
+                if urgent {
+                    Severity::High
+                } else {
+                    Severity::Medium
+                },
+                format!(
+                    "the intermediate '{}' (position {position}) expires in {} on {}, before the certificate it issues ({}): the server must send a renewed intermediate",
+                    c.subject,
+                    span(c.not_after - now),
+                    c.not_after.date_naive(),
+                    leaf.not_after.date_naive()
                 ),
             )
         } else {
@@ -1216,6 +1245,24 @@ mod tests {
         assert_eq!(ids(&f), [CheckId::TlsCertExpired]);
         assert!(f[0].summary.starts_with("certificate expired"));
         assert_eq!(f[0].evidence["intermediates"][0]["position"], 1);
+        // An intermediate that expires before the leaf, soon: expiring.
+        let mut chain = good_chain(now);
+        chain[1].not_after = now + TimeDelta::days(20);
+        let f = check(&obs(chain.clone(), Trust::Trusted), now, &Policy::default());
+        assert_eq!(ids(&f), [CheckId::TlsCertExpiring]);
+        assert_eq!(f[0].severity, Severity::Medium);
+        assert!(
+            f[0].summary.contains("expires in 20 days")
+                && f[0].summary.contains("renewed intermediate"),
+            "{}",
+            f[0].summary
+        );
+        chain[1].not_after = now + TimeDelta::days(5);
+        let f = check(&obs(chain.clone(), Trust::Trusted), now, &Policy::default());
+        assert_eq!(f[0].severity, Severity::High);
+        // Not soon, or not before the leaf: nothing.
+        chain[1].not_after = now + TimeDelta::days(60);
+        assert!(check(&obs(chain.clone(), Trust::Trusted), now, &Policy::default()).is_empty());
         // Out of date where no presented certificate is (the root): untrusted.
         let f = check(&obs(good_chain(now), out_of_date), now, &Policy::default());
         assert_eq!(ids(&f), [CheckId::TlsUntrustedRoot]);
