@@ -575,8 +575,9 @@ fn ago(d: TimeDelta) -> String {
 /// The CA/Browser Forum maximum validity for a certificate issued on `day`,
 /// in days: Baseline Requirements §6.3.2 and the ballots that changed it —
 /// 60 months from the BRs' effective date (2012-07-01), 39 months from
-/// 2015-04-01 (ballot 118), 825 days from 2018-03-01 (ballot 193), 398 days
-/// from 2020-09-01 (SC-31), then 200, 100 and 47 days (SC-081). Months are
+/// 2015-04-01 (both in the BRs' first version), 825 days from 2018-03-01
+/// (ballot 193), 398 days from 2020-09-01 (SC-31), then 200, 100 and 47
+/// days (SC-081). Months are
 /// counted as days generously (39 months ≤ 1 188 days, 60 months ≤ 1 827),
 /// so that only a certificate that exceeds the limit on any calendar is
 /// reported. `None` before the BRs: no maximum was in force.
@@ -646,9 +647,10 @@ fn ip_sans(leaf: &CertFacts) -> Vec<std::net::IpAddr> {
 }
 
 /// RFC 6125 §6 / RFC 9525 matching. An IP-address host is matched only by
-/// an iPAddress SAN, never by a dNSName or the CN (RFC 6125 §6.2.1, RFC
-/// 9525 §6.2). A DNS host is matched by the dNSName SANs (the CN only when
-/// there is no SAN, §6.4.4), case-insensitively (§6.4.1). A wildcard is
+/// an iPAddress SAN, never by a dNSName or the CN (RFC 9525 §6.5, the
+/// iPAddress form of RFC 5280 §4.2.1.6; RFC 6125 left IP addresses out).
+/// A DNS host is matched by the dNSName SANs (the CN only when there is
+/// no SAN, RFC 6125 §6.4.4), case-insensitively (§6.4.1). A wildcard is
 /// accepted only as the complete left-most label (`*.example.com`, not
 /// `f*.example.com` nor `www.*.com`: §6.4.3 as the CA/B Baseline
 /// Requirements §3.2.2.6 profile it), matches exactly one non-empty label,
@@ -847,7 +849,7 @@ mod tests {
         assert!(name_matches(&leaf, "127.0.0.1"));
     }
 
-    /// RFC 6125 §6.2.1 / RFC 9525 §6.2: an IP host is matched by an
+    /// RFC 9525 §6.5 / RFC 5280 §4.2.1.6: an IP host is matched by an
     /// iPAddress SAN only; a dNSName spelling the address, or the CN, never.
     #[test]
     fn an_ip_host_needs_an_ip_address_san() {

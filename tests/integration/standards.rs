@@ -162,7 +162,7 @@ async fn each_certificate_is_judged_and_a_missing_upper_intermediate_is_named() 
 
 /// RFC 4055: RSASSA-PSS whose hash is SHA-1 (the parameters' default) is a
 /// SHA-1 signature — `tls.weak_signature`, and the verifier's refusal of it
-/// is not also an untrusted chain. RFC 6125 §6.2.1 / RFC 9525 §6.2: a
+/// is not also an untrusted chain. RFC 9525 §6.5 / RFC 5280 §4.2.1.6: a
 /// dNSName that spells an IP address does not match that address as a host.
 #[tokio::test(flavor = "multi_thread")]
 async fn pss_with_sha1_is_weak_and_an_ip_host_needs_an_ip_san() {
