@@ -62,6 +62,7 @@ async fn start_world() -> anyhow::Result<(World, String)> {
         d.sts.clear();
         d.caa = false;
         d.dnskey = false;
+        d.ds = false;
     });
     let (acme_sts_host, acme_sts_site) = acme.policy_site(SiteCert::Good);
     let mut records = acme.records()?;

@@ -2,9 +2,10 @@
 //! run, and in how much memory.
 //!
 //! Stands up the local test world in this process with N endpoint names
-//! (default 1,000) that resolve to one local HTTPS site, and a zone of N
-//! domains, each with SOA, two NS, MX, an SPF record with an include, DMARC,
-//! CAA, DNSKEY and TLS-RPT. Then runs, through the same runner as `supplywatch
+//! (default 1,000) that resolve to one local HTTPS site, and N domains, each
+//! a DNSSEC-signed zone delegated from a signed `test.` (the world's trust
+//! anchor configured) with SOA, two NS, MX, an SPF record with an include,
+//! DMARC, CAA, DNSKEY and TLS-RPT: every domain probe validates its chain. Then runs, through the same runner as `supplywatch
 //! check` and with the default `probe.concurrency`:
 //! 1. the endpoint probes: TLS (handshake with chain capture, TLS 1.0 and
 //!    1.1 hellos), then HTTP (`GET /`) and `GET /.well-known/security.txt`;
@@ -21,9 +22,12 @@ use std::time::Instant;
 use supplywatch::checks::{self, Policy};
 use supplywatch::clock::{Clock, SystemClock};
 use supplywatch::config::Config;
+use supplywatch::probe::dns::Verdict;
 use supplywatch::probe::run::{self, Silent, SupplierObservations};
 use supplywatch::probe::{self as probes, Reach};
-use supplywatch_testworld::{DnsRecord, MailDomain, SiteSpec, World, zone};
+use supplywatch_testworld::{
+    DnsRecord, MailDomain, SignedFault, SignedZone, SiteSpec, World, ZoneKey, zone,
+};
 
 const PER_SUPPLIER: usize = 10;
 const SITE: &str = "bench.site.test";
@@ -35,16 +39,28 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// A healthy domain's records, its SPF through an include. No `_mta-sts`
-/// record: there is no policy site, and failed fetches would skew the timing.
-fn domain_records(name: &str) -> anyhow::Result<Vec<DnsRecord>> {
-    MailDomain::good(name)
+/// A healthy domain as a signed zone, its SPF through an include. No
+/// `_mta-sts` record: there is no policy site, and failed fetches would
+/// skew the timing. The zone's SOA and DNSKEY come with the signing.
+fn signed_domain(name: &str) -> anyhow::Result<SignedZone> {
+    let records = MailDomain::good(name)
         .with(|d| {
             d.mx = vec![(10, "mx.bench.test".to_owned())];
             d.spf = vec!["v=spf1 mx include:_spf.bench.test -all".to_owned()];
             d.sts.clear();
+            d.dnskey = false;
+            d.ds = false;
         })
-        .records()
+        .records()?
+        .into_iter()
+        .filter(|r| !matches!(r.data, supplywatch_testworld::proto::rr::RData::SOA(_)))
+        .collect();
+    Ok(SignedZone {
+        name: name.to_owned(),
+        key: ZoneKey::EcdsaP256,
+        fault: SignedFault::None,
+        records,
+    })
 }
 
 fn suppliers_toml(world: &World, targets: &[String], key: &str) -> String {
@@ -53,6 +69,9 @@ fn suppliers_toml(world: &World, targets: &[String], key: &str) -> String {
         world.dns,
         world.roots_pem.display()
     );
+    if let Some(anchor) = &world.trust_anchor {
+        let _ = writeln!(config, "trust_anchor = \"{}\"", anchor.display());
+    }
     for (s, chunk) in targets.chunks(PER_SUPPLIER).enumerate() {
         let list: Vec<String> = chunk.iter().map(|t| format!("\"{t}\"")).collect();
         let _ = write!(
@@ -100,11 +119,13 @@ async fn main() -> anyhow::Result<()> {
         ["v=spf1 ip4:192.0.2.0/24 -all"],
     ));
     records.push(DnsRecord::a("mx.bench.test", Ipv4Addr::new(192, 0, 2, 25)));
-    for d in &domains {
-        records.extend(domain_records(d)?);
-    }
+    let signed: Vec<SignedZone> = domains
+        .iter()
+        .map(|d| signed_domain(d))
+        .collect::<anyhow::Result<_>>()?;
     let world = World::builder()
         .records(records)
+        .signed_zones(signed)
         .site(
             SITE,
             SiteSpec::https().security_txt_text(&zone::security_txt("bench.test", 90)),
@@ -141,6 +162,16 @@ async fn main() -> anyhow::Result<()> {
         .flat_map(|o| &o.domains)
         .filter(|d| d.resolves())
         .count();
+    let validated = observed_domains
+        .iter()
+        .flat_map(|o| &o.domains)
+        .filter(|d| {
+            d.dnssec
+                .as_ref()
+                .and_then(|s| s.validation.as_ref())
+                .is_some_and(|v| v.verdict == Verdict::Verified)
+        })
+        .count();
     let now = SystemClock.now();
     let findings: usize = checks::evaluate(&observed_domains, now, &Policy::default())
         .iter()
@@ -155,7 +186,7 @@ async fn main() -> anyhow::Result<()> {
         "endpoint probes        {endpoint_secs:.2} s  →  {:.0} endpoints/s",
         rate(n, endpoint_secs)
     );
-    println!("domains                {n}: {resolved} resolved");
+    println!("domains                {n}: {resolved} resolved, {validated} DNSSEC chains verified");
     println!(
         "domain probes          {domain_secs:.2} s  →  {:.0} domains/s",
         rate(n, domain_secs)

@@ -7,8 +7,9 @@
 //! only NXDOMAIN, SERVFAIL, REFUSED, timeouts and answers that cannot be
 //! decoded (over UDP, then TCP) raise it; another error (a name that cannot
 //! be sent) is unknown too, but is only listed in the evidence of a finding
-//! raised for a DNS failure. `dns.dnssec_bogus` is not
-//! judged: the probe detects presence only (no validation).
+//! raised for a DNS failure. DNSSEC: unsigned is judged on the DS record
+//! at the parent, bogus on the probe's validation of the chain and the
+//! signatures' dates against `now`.
 
 use crate::registry::CheckId;
 use std::collections::BTreeSet;
@@ -18,11 +19,14 @@ use serde_json::json;
 
 use super::{Finding, Policy, Severity};
 use crate::probe::LookupFailure;
-use crate::probe::dns::{Answer, DomainObservation, Resolution, suffix};
+use crate::probe::dns::{
+    Answer, BogusProblem, BogusReason, DnssecQuery, DomainObservation, Resolution, Validation,
+    Verdict, suffix,
+};
 
 /// All `dns.*` findings for one domain observation.
 #[must_use]
-pub fn check(obs: &DomainObservation, _now: DateTime<Utc>, _policy: &Policy) -> Vec<Finding> {
+pub fn check(obs: &DomainObservation, now: DateTime<Utc>, _policy: &Policy) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut push = |check: CheckId, severity: Severity, summary: String, evidence| {
         out.push(Finding {
@@ -40,6 +44,7 @@ pub fn check(obs: &DomainObservation, _now: DateTime<Utc>, _policy: &Policy) -> 
     }
     partial_failure(obs, &mut push);
     dnssec_missing(obs, &mut push);
+    dnssec_bogus(obs, now, &mut push);
     single_nameserver(obs, &mut push);
     caa_missing(obs, &mut push);
     out
@@ -139,29 +144,138 @@ fn partial_failure(obs: &DomainObservation, push: &mut Push<'_>) {
     }
 }
 
+/// Unsigned (RFC 4033 §5, "insecure"): the parent holds no DS record for
+/// the zone. A DNSKEY alone signs nothing a validator can trust: without
+/// the DS there is no chain from the root to it (RFC 4035 §5.2).
 fn dnssec_missing(obs: &DomainObservation, push: &mut Push<'_>) {
     let domain = obs.domain.as_str();
     if let Some(dnssec) = &obs.dnssec {
-        let signed = dnssec
+        let ds: Vec<&DnssecQuery> = dnssec
             .queries
             .iter()
-            .any(|q| !q.answer.records().is_empty());
-        let unknown = dnssec.queries.iter().any(|q| q.answer.error().is_some());
-        if !signed && !unknown && !dnssec.queries.is_empty() {
-            let names: BTreeSet<&str> = dnssec.queries.iter().map(|q| q.name.as_str()).collect();
+            .filter(|q| q.record_type == "DS")
+            .collect();
+        let signed = ds.iter().any(|q| !q.answer.records().is_empty());
+        let unknown = ds.iter().any(|q| q.answer.error().is_some());
+        if !signed && !unknown && !ds.is_empty() {
+            let names: BTreeSet<&str> = ds.iter().map(|q| q.name.as_str()).collect();
+            let dnskey_only = dnssec
+                .queries
+                .iter()
+                .any(|q| q.record_type == "DNSKEY" && !q.answer.records().is_empty());
             push(
                 CheckId::DnsDnssecMissing,
                 Severity::Low,
                 format!(
-                    "{domain} is not signed with DNSSEC: no DS record at the parent and no DNSKEY at {}",
-                    names.into_iter().collect::<Vec<_>>().join(" or ")
+                    "{domain} is not signed with DNSSEC: no DS record at the parent for {}{}",
+                    names.into_iter().collect::<Vec<_>>().join(" or "),
+                    if dnskey_only {
+                        " (the zone publishes a DNSKEY, but without a DS at the parent no validator can trust it)"
+                    } else {
+                        ""
+                    }
                 ),
-                json!({"queries": dnssec.queries.iter().map(|q| json!({
-                    "name": q.name, "type": q.record_type, "answer": outcome(&q.answer),
-                })).collect::<Vec<_>>()}),
+                json!({
+                    "queries": dnssec.queries.iter().map(|q| json!({
+                        "name": q.name, "type": q.record_type, "answer": outcome(&q.answer),
+                    })).collect::<Vec<_>>(),
+                    "apex": dnssec.apex,
+                    "rule": "RFC 4035 §5.2: a zone is signed for validators only through a DS record at its parent",
+                }),
             );
         }
     }
+}
+
+/// Bogus (RFC 4033 §5): the zone has a DS at its parent, and its chain
+/// from the trust anchor fails — a missing or invalid signature, a DS
+/// matching no DNSKEY — or a signature on it is outside its validity
+/// period at `now` (RFC 4035 §5.3.1; the probe records the dates).
+fn dnssec_bogus(obs: &DomainObservation, now: DateTime<Utc>, push: &mut Push<'_>) {
+    let domain = obs.domain.as_str();
+    let Some(validation) = obs.dnssec.as_ref().and_then(|d| d.validation.as_ref()) else {
+        return;
+    };
+    let problem = match &validation.verdict {
+        Verdict::Bogus { problem } => problem.clone(),
+        Verdict::Verified => match stale_signature(validation, now) {
+            Some(problem) => problem,
+            None => return,
+        },
+        Verdict::Insecure { .. } | Verdict::Indeterminate { .. } => return,
+    };
+    push(
+        CheckId::DnsDnssecBogus,
+        Severity::High,
+        format!(
+            "DNSSEC validation of {domain} fails: {} ({} {}: {}); validating resolvers answer SERVFAIL",
+            problem.reason.describe(),
+            problem.name,
+            problem.record_type,
+            problem.detail
+        ),
+        json!({
+            "zone": validation.zone,
+            "trust_anchor": validation.anchor,
+            "reason": problem.reason,
+            "rule": problem.reason.clause(),
+            "name": problem.name,
+            "type": problem.record_type,
+            "detail": problem.detail,
+            "chain": validation.chain,
+        }),
+    );
+}
+
+/// The first verified record set none of whose signatures is valid at `now`:
+/// expired, or not yet valid (RFC 4035 §5.3.1, dates in RFC 1982 serial
+/// number arithmetic as RFC 4034 §3.1.5 says).
+fn stale_signature(validation: &Validation, now: DateTime<Utc>) -> Option<BogusProblem> {
+    // RFC 4034 §3.1.5: the time modulo 2^32.
+    let now32 = u32::try_from(now.timestamp().rem_euclid(1_i64 << 32)).unwrap_or_default();
+    // a is before b in serial arithmetic (RFC 1982 §3.2).
+    let before = |a: u32, b: u32| a != b && b.wrapping_sub(a) < (1_u32 << 31);
+    for rrset in &validation.verified {
+        let current = rrset
+            .signatures
+            .iter()
+            .any(|w| !before(now32, w.inception) && !before(w.expiration, now32));
+        if current {
+            continue;
+        }
+        let window = rrset.signatures.first()?;
+        let at = |t: u32| {
+            DateTime::<Utc>::from_timestamp(i64::from(t), 0)
+                .map_or_else(|| t.to_string(), |d| d.to_rfc3339())
+        };
+        let (reason, detail) = if before(window.expiration, now32) {
+            (
+                BogusReason::SignatureExpired,
+                format!(
+                    "the RRSIG by key tag {} expired at {} (signed {})",
+                    window.key_tag,
+                    at(window.expiration),
+                    at(window.inception)
+                ),
+            )
+        } else {
+            (
+                BogusReason::SignatureNotYetValid,
+                format!(
+                    "the RRSIG by key tag {} is valid only from {}",
+                    window.key_tag,
+                    at(window.inception)
+                ),
+            )
+        };
+        return Some(BogusProblem {
+            reason,
+            name: rrset.name.clone(),
+            record_type: rrset.record_type.clone(),
+            detail,
+        });
+    }
+    None
 }
 
 fn single_nameserver(obs: &DomainObservation, push: &mut Push<'_>) {
@@ -341,7 +455,9 @@ fn or_list(names: &[&str]) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::probe::dns::{CaaRecord, Climb, DnssecFacts, DnssecQuery, NamedAnswer, Nameserver};
+    use crate::probe::dns::{
+        CaaRecord, Climb, DnssecFacts, NamedAnswer, Nameserver, SignatureWindow, VerifiedRrset,
+    };
 
     pub(crate) fn now() -> DateTime<Utc> {
         "2026-03-01T12:00:00Z".parse().unwrap()
@@ -419,6 +535,8 @@ pub(crate) mod tests {
                         answer: none(),
                     },
                 ],
+                apex: None,
+                validation: None,
             }),
             spf: None,
             dmarc: None,
@@ -536,6 +654,8 @@ pub(crate) mod tests {
                     answer: none(),
                 },
             ],
+            apex: None,
+            validation: None,
         };
         obs.dnssec = Some(unsigned.clone());
         let findings = check(&obs, now(), &Policy::default());
@@ -547,9 +667,21 @@ pub(crate) mod tests {
             findings[0].summary
         );
 
+        // A DNSKEY without a DS at the parent is not signed (RFC 4035 §5.2).
         let mut keyed = unsigned.clone();
         keyed.queries[1].answer = records(vec!["flags 257, algorithm ED25519".to_owned()]);
         obs.dnssec = Some(keyed);
+        let findings = check(&obs, now(), &Policy::default());
+        assert_eq!(ids(&obs), [CheckId::DnsDnssecMissing]);
+        assert!(
+            findings[0].summary.contains("publishes a DNSKEY"),
+            "{}",
+            findings[0].summary
+        );
+
+        let mut with_ds = unsigned.clone();
+        with_ds.queries[0].answer = records(vec!["key tag 1".to_owned()]);
+        obs.dnssec = Some(with_ds);
         assert!(ids(&obs).is_empty());
 
         let mut failing = unsigned;
@@ -560,6 +692,119 @@ pub(crate) mod tests {
             [CheckId::DnsResolutionFailed],
             "unknown is not missing"
         );
+    }
+
+    fn validated(verdict: Verdict, windows: Vec<SignatureWindow>) -> DomainObservation {
+        let mut obs = healthy();
+        if let Some(dnssec) = &mut obs.dnssec {
+            dnssec.validation = Some(Validation {
+                anchor: ".".to_owned(),
+                zone: "example.com".to_owned(),
+                verdict,
+                verified: vec![VerifiedRrset {
+                    name: "example.com".to_owned(),
+                    record_type: "SOA".to_owned(),
+                    signatures: windows,
+                }],
+                chain: vec!["DNSKEY set of . verified by the trust anchor (2 keys)".to_owned()],
+            });
+        }
+        obs
+    }
+
+    fn window(inception: DateTime<Utc>, expiration: DateTime<Utc>) -> SignatureWindow {
+        SignatureWindow {
+            key_tag: 4711,
+            algorithm: 13,
+            inception: u32::try_from(inception.timestamp()).unwrap(),
+            expiration: u32::try_from(expiration.timestamp()).unwrap(),
+        }
+    }
+
+    #[test]
+    fn dnssec_verified_with_current_signatures_is_silent() {
+        let day = chrono::TimeDelta::days(1);
+        let obs = validated(Verdict::Verified, vec![window(now() - day, now() + day)]);
+        assert!(ids(&obs).is_empty());
+        // Insecure and indeterminate chains are no bogus finding either.
+        for verdict in [
+            Verdict::Insecure {
+                zone: "example.com".to_owned(),
+                why: "no DS".to_owned(),
+            },
+            Verdict::Indeterminate {
+                detail: ". DNSKEY: timeout".to_owned(),
+            },
+        ] {
+            assert!(ids(&validated(verdict, Vec::new())).is_empty());
+        }
+    }
+
+    #[test]
+    fn dnssec_expired_and_future_signatures_are_bogus() {
+        let day = chrono::TimeDelta::days(1);
+        let obs = validated(
+            Verdict::Verified,
+            vec![window(now() - day * 30, now() - day * 10)],
+        );
+        let findings = check(&obs, now(), &Policy::default());
+        assert_eq!(ids(&obs), [CheckId::DnsDnssecBogus]);
+        assert_eq!(findings[0].severity, Severity::High);
+        assert_eq!(findings[0].evidence["reason"], "signature_expired");
+        assert_eq!(findings[0].evidence["rule"], "RFC 4035 §5.3.1");
+        assert!(
+            findings[0].summary.contains("expired at"),
+            "{}",
+            findings[0].summary
+        );
+        // One current signature among expired ones is enough.
+        let obs = validated(
+            Verdict::Verified,
+            vec![
+                window(now() - day * 30, now() - day * 10),
+                window(now() - day, now() + day),
+            ],
+        );
+        assert!(ids(&obs).is_empty());
+        let obs = validated(
+            Verdict::Verified,
+            vec![window(now() + day, now() + day * 30)],
+        );
+        let findings = check(&obs, now(), &Policy::default());
+        assert_eq!(findings[0].evidence["reason"], "signature_not_yet_valid");
+    }
+
+    #[test]
+    fn dnssec_bogus_names_the_record_and_the_clause() {
+        for (reason, clause) in [
+            (BogusReason::MissingRrsig, "RFC 4035 §2.2 and §5.3"),
+            (BogusReason::SignatureInvalid, "RFC 4035 §5.3.3"),
+            (BogusReason::DsMatchesNoDnskey, "RFC 4035 §5.2"),
+            (BogusReason::NoMatchingKey, "RFC 4035 §5.3.1"),
+        ] {
+            let obs = validated(
+                Verdict::Bogus {
+                    problem: BogusProblem {
+                        reason,
+                        name: "example.com".to_owned(),
+                        record_type: "MX".to_owned(),
+                        detail: "the detail".to_owned(),
+                    },
+                },
+                Vec::new(),
+            );
+            let findings = check(&obs, now(), &Policy::default());
+            assert_eq!(ids(&obs), [CheckId::DnsDnssecBogus]);
+            let f = &findings[0];
+            assert_eq!(f.evidence["rule"], clause);
+            assert_eq!(f.evidence["type"], "MX");
+            assert!(
+                f.summary.contains("example.com MX: the detail"),
+                "{}",
+                f.summary
+            );
+            assert!(f.summary.contains(reason.describe()), "{}", f.summary);
+        }
     }
 
     #[test]

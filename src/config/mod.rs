@@ -5,6 +5,7 @@
 //! gives up. What comes out is valid by construction: parsed cron schedules,
 //! durations, hosts, e-mail addresses and secrets. Depends on `registry` only.
 
+mod anchor;
 mod diagnostic;
 mod files;
 mod reader;
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 use crate::registry::{EmailAddress, Supplier};
 
+pub use anchor::{AnchorError, AnchorRecord, MAX_ANCHOR_BYTES, TrustAnchor, parse_anchor};
 pub use diagnostic::Diagnostic;
 pub use files::{MAX_PASSWORD_BYTES, MAX_ROOTS_BYTES};
 pub use reader::MAX_SHOWN_ERRORS;
@@ -228,6 +230,9 @@ pub struct ProbeConfig {
     /// The port MTA-STS policies are fetched from: 443, as RFC 8461 says;
     /// another only for test setups.
     pub mta_sts_port: u16,
+    /// `probe.trust_anchor`: the DNSSEC trust anchor; `None` means the IANA
+    /// root trust anchor built into hickory.
+    pub trust_anchor: Option<TrustAnchor>,
     /// Not a config key: the daemon sets it from `daemon.probe_jitter_secs`.
     /// Each supplier's probes start at a random moment within this window,
     /// so that a thousand suppliers are not all probed in the same second.

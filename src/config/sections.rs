@@ -86,6 +86,7 @@ const PROBE_KEYS: &[&str] = &[
     "allow_private_targets",
     "allow_metadata_targets",
     "mta_sts_port",
+    "trust_anchor",
 ];
 const EMAIL_KEYS: &[&str] = &[
     "transport",
@@ -447,6 +448,16 @@ fn probe(r: &mut Reader<'_>, t: Table<'_, '_>, base: &Path) -> Option<ProbeConfi
     let mta_sts_port = r
         .integer(t, "mta_sts_port", 1..=65_535)
         .map_or(Some(443), |v| u16::try_from(v).ok());
+    let mut trust_anchor = None;
+    if let Some((text, span)) = r.string(t, "trust_anchor") {
+        match super::anchor::read_anchor(&resolve(base, text)) {
+            Ok(anchor) => trust_anchor = Some(anchor),
+            Err(why) => {
+                ok = false;
+                r.error(&span, t.key("trust_anchor"), why.to_string());
+            }
+        }
+    }
     if !ok {
         return None;
     }
@@ -459,6 +470,7 @@ fn probe(r: &mut Reader<'_>, t: Table<'_, '_>, base: &Path) -> Option<ProbeConfi
         allow_private_targets,
         allow_metadata_targets,
         mta_sts_port: mta_sts_port?,
+        trust_anchor,
         spread: Duration::ZERO,
     })
 }

@@ -22,6 +22,9 @@ use hickory_resolver::proto::rr::rdata::TXT;
 use hickory_resolver::proto::rr::{RData, RecordType};
 use serde::{Deserialize, Serialize};
 
+pub use super::dnssec::{
+    BogusProblem, BogusReason, SignatureWindow, Validation, Verdict, VerifiedRrset,
+};
 pub use dmarc::{DmarcPolicy, DmarcRecord};
 pub use mtasts::{MtaStsFetch, MtaStsPolicy, StsMode};
 pub use spf::{
@@ -179,10 +182,27 @@ pub struct DnssecQuery {
     pub answer: Answer<String>,
 }
 
-/// DS and DNSKEY lookups at the domain and at its zone's apex.
+/// DS and DNSKEY lookups at the domain and at its zone's apex, and the
+/// validation of the zone when its parent has a DS record for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DnssecFacts {
     pub queries: Vec<DnssecQuery>,
+    /// The zone apex, and how it was found.
+    #[serde(default)]
+    pub apex: Option<ZoneApex>,
+    /// The chain of trust followed from the trust anchor, when the zone
+    /// has a DS record at its parent.
+    #[serde(default)]
+    pub validation: Option<Validation>,
+}
+
+/// The domain's zone apex.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneApex {
+    pub name: String,
+    /// `ns` (the NS climb found it) or `soa` (the SOA record at the name,
+    /// or in the authority section of its negative answer, RFC 2308 §3).
+    pub found_by: String,
 }
 
 /// The domain's SPF policy.
@@ -520,14 +540,46 @@ async fn caa(resolver: &DnsResolver, domain: &str) -> Climb<CaaRecord> {
     .await
 }
 
-/// DS and DNSKEY at the domain, and at its zone apex when that differs.
-async fn dnssec(resolver: &DnsResolver, domain: &str, apex: Option<&str>) -> DnssecFacts {
+/// The zone apex of `name` from its SOA: the name itself when it holds
+/// one, else the owner of the SOA in the negative answer's authority
+/// section (RFC 2308 §3). `None` when the lookup fails.
+async fn apex_by_soa(resolver: &DnsResolver, name: &str) -> Option<String> {
+    let mut query =
+        hickory_resolver::proto::rr::Name::from_ascii(name.trim_end_matches('.')).ok()?;
+    query.set_fqdn(true);
+    let answer = resolver.signed(&query, RecordType::SOA).await.ok()?;
+    if answer.nxdomain {
+        return None;
+    }
+    if answer.records.is_empty() {
+        answer.authority_soa.map(|owner| host_name(&owner))
+    } else {
+        Some(host_name(&query))
+    }
+}
+
+/// DS and DNSKEY at the domain, and at its zone apex when that differs;
+/// the apex from the NS climb, or from the SOA when that found none (a
+/// failed or empty NS lookup must not send the DS query to the wrong name
+/// and report a signed zone as unsigned). When the apex has a DS record,
+/// the zone is validated from the trust anchor.
+async fn dnssec(resolver: &DnsResolver, domain: &str, ns_apex: Option<&str>) -> DnssecFacts {
     use hickory_resolver::proto::dnssec::rdata::DNSSECRData;
+    let apex = match ns_apex {
+        Some(apex) => Some(ZoneApex {
+            name: apex.to_owned(),
+            found_by: "ns".to_owned(),
+        }),
+        None => apex_by_soa(resolver, domain).await.map(|name| ZoneApex {
+            name,
+            found_by: "soa".to_owned(),
+        }),
+    };
     let mut names = vec![domain.to_owned()];
-    if let Some(apex) = apex
-        && apex != domain
+    if let Some(apex) = &apex
+        && apex.name != domain
     {
-        names.push(apex.to_owned());
+        names.push(apex.name.clone());
     }
     let mut queries = Vec::new();
     for name in names {
@@ -561,7 +613,27 @@ async fn dnssec(resolver: &DnsResolver, domain: &str, apex: Option<&str>) -> Dns
             answer: dnskey.answer,
         });
     }
-    DnssecFacts { queries }
+    let apex_name = apex.as_ref().map_or(domain, |a| a.name.as_str());
+    let has_ds = queries
+        .iter()
+        .any(|q| q.record_type == "DS" && q.name == apex_name && !q.answer.records().is_empty());
+    let mut validation = None;
+    if has_ds {
+        let parse = |n: &str| {
+            let mut name =
+                hickory_resolver::proto::rr::Name::from_ascii(n.trim_end_matches('.')).ok()?;
+            name.set_fqdn(true);
+            Some(name)
+        };
+        if let (Some(domain_name), Some(zone)) = (parse(domain), parse(apex_name)) {
+            validation = Some(super::dnssec::validate(resolver, &domain_name, &zone).await);
+        }
+    }
+    DnssecFacts {
+        queries,
+        apex,
+        validation,
+    }
 }
 
 impl spf::SpfDns for DnsResolver {
@@ -848,6 +920,16 @@ mod tests {
             ignored: 2,
         };
         assert!(empty.is_missing());
+    }
+
+    #[test]
+    fn dnssec_facts_stored_before_validation_still_load() {
+        let facts: DnssecFacts = serde_json::from_str(
+            r#"{"queries":[{"name":"example.test","record_type":"DS","answer":{"outcome":"none","reason":{"kind":"no_records"}}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(facts.queries.len(), 1);
+        assert!(facts.apex.is_none() && facts.validation.is_none());
     }
 
     #[test]

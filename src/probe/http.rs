@@ -1130,6 +1130,7 @@ mod tests {
             allow_private_targets: allow_private,
             allow_metadata_targets: false,
             mta_sts_port: 443,
+            trust_anchor: None,
             spread: std::time::Duration::ZERO,
         };
         let resolver = DnsResolver::new(&config).unwrap();

@@ -4,6 +4,7 @@
 
 pub mod cert;
 pub mod dns;
+pub mod dnssec;
 pub mod hello;
 pub mod http;
 pub mod resolve;

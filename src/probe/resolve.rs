@@ -2,7 +2,7 @@
 //! nameservers — never the system's getaddrinfo or /etc/hosts — and the
 //! rule that keeps probes off internal addresses unless allowed.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use hickory_resolver::config::{
@@ -11,11 +11,12 @@ use hickory_resolver::config::{
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::{Name, RData, RecordType};
+use hickory_resolver::proto::op::{Edns, Message, Query};
+use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 use hickory_resolver::{Resolver, TokioResolver};
 use serde::{Deserialize, Serialize};
 
-use crate::config::ProbeConfig;
+use crate::config::{ProbeConfig, TrustAnchor};
 
 /// Why the resolver could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +69,24 @@ pub struct DnsResolver {
     /// `probe.timeout`, for the steps of a domain probe that are not DNS
     /// lookups (the MTA-STS policy fetch).
     probe_timeout: Duration,
+    /// The name servers' addresses, for the DNSSEC queries sent by hand
+    /// ([`DnsResolver::signed`]): hickory's resolver hands back neither
+    /// RRSIGs nor the authority section.
+    servers: Vec<SocketAddr>,
+    /// The DNSSEC trust anchor (`probe.trust_anchor`), `None` for the IANA root's.
+    trust_anchor: Option<TrustAnchor>,
+}
+
+/// What a hand-sent query with the DO bit returned: the records of the
+/// asked type at the name, the RRSIGs over them, and the owner of the SOA
+/// in the authority section (the zone apex of a negative answer).
+#[derive(Debug, Clone, Default)]
+pub struct SignedAnswer {
+    pub records: Vec<Record>,
+    pub rrsigs: Vec<Record>,
+    pub authority_soa: Option<Name>,
+    /// Whether the answer was an NXDOMAIN.
+    pub nxdomain: bool,
 }
 
 impl DnsResolver {
@@ -119,11 +138,28 @@ impl DnsResolver {
             options.ndots = 0;
             builder.build().map_err(|e| ResolverError(e.to_string()))
         };
+        let addresses: Vec<SocketAddr> = servers
+            .iter()
+            .filter_map(|server| {
+                server
+                    .connections
+                    .first()
+                    .map(|c| SocketAddr::new(server.ip, c.port))
+            })
+            .collect();
         Ok(Self {
             inner: build(servers, 2)?,
             tcp: build(tcp_only, 1)?,
             probe_timeout: config.timeout,
+            servers: addresses,
+            trust_anchor: config.trust_anchor.clone(),
         })
+    }
+
+    /// The configured trust anchor (`probe.trust_anchor`), if any.
+    #[must_use]
+    pub fn trust_anchor(&self) -> Option<&TrustAnchor> {
+        self.trust_anchor.as_ref()
     }
 
     /// The probe timeout (`probe.timeout`) this resolver was set up with.
@@ -229,6 +265,161 @@ impl DnsResolver {
             Ok(records)
         }
     }
+}
+
+/// Largest answer accepted over UDP or TCP for a DNSSEC query (a 4096-bit
+/// key set with its signatures fits in a few kilobytes).
+const MAX_SIGNED_ANSWER: usize = 65_535;
+
+impl DnsResolver {
+    /// Sends one query for `record_type` at `name` (absolute) with the DO
+    /// and CD bits set (RFC 4035 §3.2.1, §3.2.2) to the configured name
+    /// servers in turn, over UDP and again over TCP when the answer is
+    /// truncated, and returns the records with their RRSIGs. CD asks a
+    /// validating recursive resolver for the data even when it finds it
+    /// bogus, so that the probe can say why. Each exchange is bounded by
+    /// the resolver's timeout.
+    ///
+    /// # Errors
+    /// The [`LookupFailure`] (SERVFAIL, REFUSED, timeout …); NXDOMAIN and
+    /// "no records" are answers ([`SignedAnswer::nxdomain`], empty records).
+    pub async fn signed(
+        &self,
+        name: &Name,
+        record_type: RecordType,
+    ) -> Result<SignedAnswer, LookupFailure> {
+        let mut last = LookupFailure::Other {
+            detail: "no name server is configured".to_owned(),
+        };
+        for server in self.servers.iter().take(3) {
+            match self.exchange(*server, name, record_type).await {
+                Ok(message) => return read_signed(&message, name, record_type),
+                Err(failure) => last = failure,
+            }
+        }
+        Err(last)
+    }
+
+    async fn exchange(
+        &self,
+        server: SocketAddr,
+        name: &Name,
+        record_type: RecordType,
+    ) -> Result<Message, LookupFailure> {
+        let mut query = Message::query();
+        query.add_query(Query::query(name.clone(), record_type));
+        query.metadata.recursion_desired = true;
+        query.metadata.checking_disabled = true;
+        let mut edns = Edns::new();
+        edns.set_dnssec_ok(true);
+        edns.set_max_payload(4096);
+        query.set_edns(edns);
+        let id = query.metadata.id;
+        let bytes = query.to_vec().map_err(|e| LookupFailure::Other {
+            detail: format!("cannot encode the query: {e}"),
+        })?;
+        let limit = self.inner.options().timeout;
+        let udp = tokio::time::timeout(limit, udp_exchange(server, &bytes)).await;
+        let answer = match udp {
+            Ok(Ok(answer)) => decode(&answer, id)?,
+            Ok(Err(e)) => {
+                return Err(LookupFailure::Other {
+                    detail: e.to_string(),
+                });
+            }
+            Err(_) => return Err(LookupFailure::Timeout),
+        };
+        if !answer.metadata.truncation {
+            return Ok(answer);
+        }
+        match tokio::time::timeout(limit, tcp_exchange(server, &bytes)).await {
+            Ok(Ok(answer)) => decode(&answer, id),
+            Ok(Err(e)) => Err(LookupFailure::Other {
+                detail: e.to_string(),
+            }),
+            Err(_) => Err(LookupFailure::Timeout),
+        }
+    }
+}
+
+fn decode(bytes: &[u8], id: u16) -> Result<Message, LookupFailure> {
+    let message = Message::from_vec(bytes).map_err(|e| LookupFailure::Undecodable {
+        detail: e.to_string(),
+    })?;
+    if message.metadata.id != id {
+        return Err(LookupFailure::Undecodable {
+            detail: "the answer's id does not match the query".to_owned(),
+        });
+    }
+    Ok(message)
+}
+
+fn read_signed(
+    message: &Message,
+    name: &Name,
+    record_type: RecordType,
+) -> Result<SignedAnswer, LookupFailure> {
+    let mut answer = SignedAnswer::default();
+    match message.metadata.response_code {
+        ResponseCode::NoError => {}
+        ResponseCode::NXDomain => answer.nxdomain = true,
+        ResponseCode::ServFail => return Err(LookupFailure::ServFail),
+        ResponseCode::Refused => return Err(LookupFailure::Refused),
+        other => {
+            return Err(LookupFailure::Other {
+                detail: format!("the nameserver answered {other}"),
+            });
+        }
+    }
+    for record in &message.answers {
+        if !record.name.eq_case(name) && record.name != *name {
+            continue;
+        }
+        if record.record_type() == record_type {
+            answer.records.push(record.clone());
+        } else if let RData::DNSSEC(hickory_resolver::proto::dnssec::rdata::DNSSECRData::RRSIG(sig)) =
+            &record.data
+            && sig.input().type_covered == record_type
+        {
+            answer.rrsigs.push(record.clone());
+        }
+    }
+    answer.records.truncate(64);
+    answer.rrsigs.truncate(16);
+    answer.authority_soa = message
+        .authorities
+        .iter()
+        .find(|r| r.record_type() == RecordType::SOA)
+        .map(|r| r.name.clone());
+    Ok(answer)
+}
+
+async fn udp_exchange(server: SocketAddr, query: &[u8]) -> std::io::Result<Vec<u8>> {
+    let local: SocketAddr = if server.is_ipv4() {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = tokio::net::UdpSocket::bind(local).await?;
+    socket.connect(server).await?;
+    socket.send(query).await?;
+    let mut buf = vec![0_u8; MAX_SIGNED_ANSWER];
+    let n = socket.recv(&mut buf).await?;
+    buf.truncate(n);
+    Ok(buf)
+}
+
+async fn tcp_exchange(server: SocketAddr, query: &[u8]) -> std::io::Result<Vec<u8>> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(server).await?;
+    let len = u16::try_from(query.len()).map_err(std::io::Error::other)?;
+    stream.write_all(&len.to_be_bytes()).await?;
+    stream.write_all(query).await?;
+    let mut len = [0_u8; 2];
+    stream.read_exact(&mut len).await?;
+    let mut answer = vec![0_u8; usize::from(u16::from_be_bytes(len))];
+    stream.read_exact(&mut answer).await?;
+    Ok(answer)
 }
 
 /// How a lookup failed, read from the error's types alone (never its

@@ -854,6 +854,7 @@ mod tests {
             allow_private_targets: true,
             allow_metadata_targets: false,
             mta_sts_port: 443,
+            trust_anchor: None,
             spread: std::time::Duration::ZERO,
         }
     }

@@ -104,6 +104,7 @@ fn resolver_for(dns: SocketAddr, timeout_secs: u64) -> DnsResolver {
         allow_private_targets: true,
         allow_metadata_targets: false,
         mta_sts_port: 443,
+        trust_anchor: None,
         spread: std::time::Duration::ZERO,
     };
     DnsResolver::new(&config).unwrap()
@@ -430,7 +431,10 @@ async fn dns_infrastructure_mx_caa_ns_and_dnssec() {
             ];
         }),
         good("single-ns.dns.test").with(|z| z.nameservers = vec!["a.ns.alpha-dns.test".to_owned()]),
-        good("unsigned.dns.test").with(|z| z.dnskey = false),
+        good("unsigned.dns.test").with(|z| {
+            z.dnskey = false;
+            z.ds = false;
+        }),
         good("ds-only.dns.test").with(|z| {
             z.dnskey = false;
             z.ds = true;

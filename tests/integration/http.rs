@@ -52,6 +52,7 @@ fn config(world: &World, allow_private: bool, timeout: Duration) -> ProbeConfig 
         allow_private_targets: allow_private,
         allow_metadata_targets: false,
         mta_sts_port: 443,
+        trust_anchor: None,
         spread: std::time::Duration::ZERO,
     }
 }

@@ -25,6 +25,7 @@ mod csv;
 mod daemon;
 mod digest;
 mod dns;
+mod dnssec;
 mod escalation;
 mod evidence;
 mod faults;

@@ -35,6 +35,7 @@ fn config(world: &World) -> ProbeConfig {
         allow_metadata_targets: false,
         mta_sts_port: 443,
         spread: Duration::ZERO,
+        trust_anchor: None,
     }
 }
 

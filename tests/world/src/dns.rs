@@ -20,13 +20,15 @@ use hickory_server::Server;
 use hickory_server::net::runtime::Time;
 use hickory_server::proto::op::{Header, HeaderCounts, Metadata, ResponseCode};
 use hickory_server::proto::rr::rdata::{A, AAAA, CAA, CNAME, MX, NS, SOA, TXT};
-use hickory_server::proto::rr::{LowerName, Name, RData, Record};
+use hickory_server::proto::rr::{LowerName, Name, RData, Record, RecordType};
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::store::in_memory::InMemoryZoneHandler;
 use hickory_server::zone_handler::{AxfrPolicy, Catalog, MessageResponseBuilder, ZoneType};
+use time::OffsetDateTime;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio_util::sync::CancellationToken;
 
+use crate::signed::{self, SignedFault, SignedZone, ZoneKey, ZoneSigner};
 use crate::task::spawn_until;
 
 /// The zone the world's DNS server is authoritative for.
@@ -174,7 +176,13 @@ fn apex_records(zone: &Name) -> anyhow::Result<Vec<Record>> {
 /// everything else.
 struct WorldHandler {
     catalog: Catalog,
+    /// In a signed world, the `test.` zone alone: DS queries go to it, as
+    /// the parent's servers answer them (RFC 4035 §3.1.4.1), even when a
+    /// child zone of the name is served here too.
+    parent: Option<Catalog>,
     servfail: HashSet<LowerName>,
+    /// Names that answer SERVFAIL for one record type only.
+    servfail_types: HashSet<(LowerName, RecordType)>,
 }
 
 #[async_trait::async_trait]
@@ -184,12 +192,21 @@ impl RequestHandler for WorldHandler {
         request: &Request,
         mut response_handle: R,
     ) -> ResponseInfo {
-        let is_servfail = request
-            .request_info()
-            .is_ok_and(|info| self.servfail.contains(info.query.name()));
+        let is_servfail = request.request_info().is_ok_and(|info| {
+            self.servfail.contains(info.query.name())
+                || self
+                    .servfail_types
+                    .contains(&(info.query.name().clone(), info.query.query_type()))
+        });
         if !is_servfail {
-            return self
-                .catalog
+            let is_ds = request
+                .request_info()
+                .is_ok_and(|info| info.query.query_type() == RecordType::DS);
+            let catalog = match &self.parent {
+                Some(parent) if is_ds => parent,
+                _ => &self.catalog,
+            };
+            return catalog
                 .handle_request::<R, T>(request, response_handle)
                 .await;
         }
@@ -241,13 +258,47 @@ pub async fn serve(
     servfail: &[String],
     shutdown: &CancellationToken,
 ) -> anyhow::Result<SocketAddr> {
-    let zone = fqdn(ZONE)?;
-    let mut handler = InMemoryZoneHandler::<TokioRuntimeProvider>::empty(
-        zone.clone(),
+    let (addr, _) = serve_signed(
+        records,
+        servfail,
+        &[],
+        &[],
+        OffsetDateTime::now_utc(),
+        shutdown,
+    )
+    .await?;
+    Ok(addr)
+}
+
+fn empty_zone(origin: &Name) -> InMemoryZoneHandler<TokioRuntimeProvider> {
+    InMemoryZoneHandler::<TokioRuntimeProvider>::empty(
+        origin.clone(),
         ZoneType::Primary,
         AxfrPolicy::Deny,
         None,
-    );
+    )
+}
+
+/// [`serve`], and with `signed` zones not empty: `test.` signed with a key
+/// made now, a DS in it for each of the `signed` child zones (as its fault
+/// says), and the child zones served beside it, signed from `now`.
+/// Returns the trust anchor too: the DS and the DNSKEY of `test.` as
+/// zone-file text.
+/// Queries for a name and type in `servfail_types` get SERVFAIL.
+///
+/// # Errors
+/// When a record is malformed or outside its zone, a zone cannot be
+/// signed, or no port is free.
+pub async fn serve_signed(
+    records: &[DnsRecord],
+    servfail: &[String],
+    servfail_types: &[(String, RecordType)],
+    signed: &[SignedZone],
+    now: OffsetDateTime,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(SocketAddr, Option<(String, String)>)> {
+    let zone = fqdn(ZONE)?;
+    let mut handler = empty_zone(&zone);
     let serial = 1;
     for record in apex_records(&zone)? {
         let text = format!("{} {}", record.name, record.record_type());
@@ -263,15 +314,94 @@ pub async fn serve(
         );
     }
     let mut catalog = Catalog::new();
-    catalog.upsert(zone.into(), vec![Arc::new(handler)]);
+    let mut parent = None;
+    let mut anchor = None;
+    if signed.is_empty() {
+        catalog.upsert(zone.into(), vec![Arc::new(handler)]);
+    } else {
+        let root = ZoneSigner::new(&zone, ZoneKey::EcdsaP256)?;
+        anyhow::ensure!(
+            handler.upsert_mut(root.dnskey_record(), serial),
+            "zone refused the DNSKEY of test."
+        );
+        for child in signed {
+            let name = fqdn(&child.name)?;
+            anyhow::ensure!(
+                zone.zone_of(&name) && name != zone,
+                "the signed zone {name} is not under {zone}"
+            );
+            let signer = ZoneSigner::new(&name, child.key)?;
+            let ds = match child.fault {
+                SignedFault::NoDs => None,
+                SignedFault::DsMatchesNoKey => {
+                    Some(ZoneSigner::new(&name, ZoneKey::EcdsaP256)?.ds()?)
+                }
+                _ => Some(signer.ds()?),
+            };
+            if let Some(ds) = ds {
+                let record = Record::from_rdata(
+                    name.clone(),
+                    DEFAULT_TTL,
+                    RData::DNSSEC(hickory_server::proto::dnssec::rdata::DNSSECRData::DS(ds)),
+                );
+                anyhow::ensure!(
+                    handler.upsert_mut(record, serial),
+                    "zone refused the DS of {name}"
+                );
+            }
+            let mut child_handler = empty_zone(&name);
+            let mut child_records = vec![signed::soa_record(&name)?, signer.dnskey_record()];
+            for record in &child.records {
+                child_records.push(record.to_record(&name)?);
+            }
+            for record in child_records {
+                let text = format!("{} {}", record.name, record.record_type());
+                anyhow::ensure!(
+                    child_handler.upsert_mut(record, serial),
+                    "zone {name} refused {text}"
+                );
+            }
+            signed::sign_rrsets(
+                &signer,
+                child_handler
+                    .records_get_mut()
+                    .values_mut()
+                    .map(Arc::make_mut),
+                child.fault,
+                now,
+            )?;
+            catalog.upsert(name.into(), vec![Arc::new(child_handler)]);
+        }
+        signed::sign_rrsets(
+            &root,
+            handler.records_get_mut().values_mut().map(Arc::make_mut),
+            SignedFault::None,
+            now,
+        )?;
+        anchor = Some((root.ds_text()?, root.dnskey_text()));
+        let handler = Arc::new(handler);
+        catalog.upsert(zone.clone().into(), vec![handler.clone()]);
+        let mut parents = Catalog::new();
+        parents.upsert(zone.into(), vec![handler]);
+        parent = Some(parents);
+    }
     let servfail = servfail
         .iter()
         .map(|n| fqdn(n).map(LowerName::from))
         .collect::<anyhow::Result<_>>()?;
+    let servfail_types = servfail_types
+        .iter()
+        .map(|(n, t)| fqdn(n).map(|n| (LowerName::from(n), *t)))
+        .collect::<anyhow::Result<_>>()?;
 
     let (udp, tcp) = bind_udp_and_tcp().await?;
     let addr = udp.local_addr().context("DNS address")?;
-    let mut server = Server::new(WorldHandler { catalog, servfail });
+    let mut server = Server::new(WorldHandler {
+        catalog,
+        parent,
+        servfail,
+        servfail_types,
+    });
     server.register_socket(udp);
     server.register_listener(tcp, Duration::from_secs(5), 64);
     // The server runs in tasks of its own; dropping it aborts them.
@@ -279,7 +409,7 @@ pub async fn serve(
         std::future::pending::<()>().await;
         drop(server);
     });
-    Ok(addr)
+    Ok((addr, anchor))
 }
 
 /// A hickory resolver that asks only the server at `addr` (UDP, then TCP),

@@ -17,6 +17,7 @@
 //! - [`pki`]: the rcgen test CAs, leaf issuing and the openssl fixtures;
 //! - [`tls`]: [`TlsCase`] and one server per case;
 //! - [`http`]: HTTPS and plain-HTTP sites with canned replies per path;
+//! - [`signed`]: DNSSEC keys and signatures for a signed `test.` and child zones;
 //! - [`dns`]: the authoritative server for `test.`, extensible records;
 //! - [`smtp`]: [`SmtpSink`], an SMTP server that keeps what it is sent;
 //! - [`world`]: [`World`] and [`WorldBuilder`], which wire the rest.
@@ -32,6 +33,7 @@ pub mod dns;
 pub mod http;
 pub mod pki;
 pub mod raw;
+pub mod signed;
 pub mod smtp;
 pub mod task;
 pub mod tls;
@@ -41,6 +43,7 @@ pub mod zone;
 pub use dns::DnsRecord;
 pub use http::{Canary, Reply, SiteCert, SiteEndpoint, SiteSpec};
 pub use pki::{Authority, Leaf, LeafKey, LeafSpec, Pki};
+pub use signed::{SignedFault, SignedZone, ZoneKey};
 pub use smtp::{ReceivedMail, SinkOptions, SmtpSink};
 pub use tls::TlsCase;
 pub use world::{World, WorldBuilder};

@@ -20,13 +20,19 @@ use tokio_util::sync::CancellationToken;
 use crate::dns::{self, DnsRecord};
 use crate::http::{self, Canary, SiteEndpoint, SiteSpec};
 use crate::pki::Pki;
+use crate::signed::SignedZone;
 use crate::task::spawn_until;
 use crate::tls::{self, CaseEndpoint, TlsCase};
+use hickory_server::proto::rr::RecordType;
 
 /// File name, in the world's dir, of the trusted roots PEM.
 pub const ROOTS_PEM: &str = "roots.pem";
 /// File name, in the world's dir, of the Rogue root PEM.
 pub const ROGUE_ROOT_PEM: &str = "rogue-root.pem";
+/// The trust anchor file of a world with signed zones.
+pub const TRUST_ANCHOR: &str = "trust-anchor.txt";
+/// The same anchor as a DNSKEY record.
+pub const TRUST_ANCHOR_DNSKEY: &str = "trust-anchor-dnskey.txt";
 
 /// A running test world. Dropping it stops every server it started.
 #[derive(Debug)]
@@ -41,6 +47,11 @@ pub struct World {
     pub rogue_root_pem: PathBuf,
     /// The instant every relative certificate date was computed from.
     pub now: OffsetDateTime,
+    /// With signed zones: a file holding the DS record of the signed
+    /// `test.`, for `[probe] trust_anchor`.
+    pub trust_anchor: Option<PathBuf>,
+    /// The same anchor as the DNSKEY record of `test.`.
+    pub trust_anchor_dnskey: Option<PathBuf>,
     pki: Pki,
     /// One entry per case, in [`TlsCase::ALL`] order.
     cases: Vec<CaseEndpoint>,
@@ -56,7 +67,9 @@ pub struct WorldBuilder {
     now: Option<OffsetDateTime>,
     records: Vec<DnsRecord>,
     servfail: Vec<String>,
+    servfail_types: Vec<(String, RecordType)>,
     sites: Vec<(String, SiteSpec)>,
+    signed: Vec<SignedZone>,
 }
 
 impl WorldBuilder {
@@ -93,6 +106,21 @@ impl WorldBuilder {
     /// which gets an A record to 127.0.0.1): HTTPS with a certificate for
     /// `host` from the world's PKI, or plain HTTP, as `spec` says. See
     /// [`crate::http`]; find it with [`World::site_endpoint`].
+    /// Queries for `name` of `record_type` alone answer SERVFAIL.
+    #[must_use]
+    pub fn servfail_type(mut self, name: impl Into<String>, record_type: RecordType) -> Self {
+        self.servfail_types.push((name.into(), record_type));
+        self
+    }
+
+    /// Signs `test.` and serves `zones`, delegated from it and signed (each
+    /// broken as its fault says); the world's `trust_anchor` is then set.
+    #[must_use]
+    pub fn signed_zones(mut self, zones: impl IntoIterator<Item = SignedZone>) -> Self {
+        self.signed.extend(zones);
+        self
+    }
+
     #[must_use]
     pub fn site(mut self, host: impl Into<String>, spec: SiteSpec) -> Self {
         self.sites.push((host.into(), spec));
@@ -151,7 +179,28 @@ impl WorldBuilder {
         records.extend(self.records);
         let mut servfail = self.servfail;
         servfail.push(dns::SERVFAIL_HOST.to_owned());
-        let dns = dns::serve(&records, &servfail, &shutdown).await?;
+        let (dns, anchor) = dns::serve_signed(
+            &records,
+            &servfail,
+            &self.servfail_types,
+            &self.signed,
+            now,
+            &shutdown,
+        )
+        .await?;
+        let mut trust_anchor = None;
+        let mut trust_anchor_dnskey = None;
+        if let Some((ds, dnskey)) = anchor {
+            for (name, text, slot) in [
+                (TRUST_ANCHOR, ds, &mut trust_anchor),
+                (TRUST_ANCHOR_DNSKEY, dnskey, &mut trust_anchor_dnskey),
+            ] {
+                let path = dir.path().join(name);
+                std::fs::write(&path, text)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                *slot = Some(path);
+            }
+        }
 
         drop(guard.disarm());
         Ok(World {
@@ -159,6 +208,8 @@ impl WorldBuilder {
             roots_pem,
             rogue_root_pem,
             now,
+            trust_anchor,
+            trust_anchor_dnskey,
             pki,
             cases,
             sites,

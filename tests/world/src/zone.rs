@@ -1,5 +1,5 @@
 //! A supplier's mail domain as a set of DNS records: healthy by default
-//! (two name servers on two providers, CAA, DNSKEY, MX, SPF, DMARC with
+//! (two name servers on two providers, CAA, DS and DNSKEY, MX, SPF, DMARC with
 //! reporting, MTA-STS, TLS-RPT), with any field changed to make a case.
 //! Shared by the integration tests, the demo and the probe benchmark.
 
@@ -44,7 +44,10 @@ impl MailDomain {
             ],
             caa: true,
             dnskey: true,
-            ds: false,
+            // A DS at the parent is what makes a zone signed; this one
+            // matches no key (the world's `test.` is unsigned, so no chain
+            // reaches it and validation is indeterminate, not bogus).
+            ds: true,
             mx: vec![(10, format!("mx.{name}"))],
             spf: vec!["v=spf1 ip4:192.0.2.0/24 -all".to_owned()],
             dmarc: vec![format!("v=DMARC1; p=reject; rua=mailto:dmarc@{name}")],
