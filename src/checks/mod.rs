@@ -110,9 +110,10 @@ pub fn evaluate(
             let mut findings = Vec::new();
             let mut errors = Vec::new();
             // Endpoints whose handshake fails on what their certificate
-            // is: their pages cannot be fetched for the same cause, which
-            // the certificate's findings already tell.
-            let mut fail_on_certificate = Vec::new();
+            // is, or because they speak only a legacy protocol: their pages
+            // cannot be fetched for the same cause, which the endpoint's
+            // findings already tell.
+            let mut fail_on_certificate: Vec<(&str, &str)> = Vec::new();
             for endpoint in &o.endpoints {
                 if let crate::probe::Reach::Refused { reason, .. } = &endpoint.reach {
                     errors.push(TargetError {
@@ -128,12 +129,23 @@ pub fn evaluate(
                 }
                 let judged = tls::check(endpoint, now, policy);
                 if tls::failed_on_its_certificate(endpoint, &judged) {
-                    fail_on_certificate.push(endpoint.target.as_str());
+                    fail_on_certificate.push((
+                        endpoint.target.as_str(),
+                        "the HTTP checks could not run: no client completes the TLS handshake with this certificate (see its findings)",
+                    ));
+                } else if tls::speaks_only_legacy(endpoint, &judged) {
+                    fail_on_certificate.push((
+                        endpoint.target.as_str(),
+                        "the HTTP checks could not run: the server speaks only a legacy protocol that current clients refuse (see tls.legacy_protocol)",
+                    ));
                 }
                 findings.extend(judged);
             }
             for page in &o.http {
-                if fail_on_certificate.contains(&page.target.as_str()) {
+                if let Some((_, why)) = fail_on_certificate
+                    .iter()
+                    .find(|(target, _)| *target == page.target.as_str())
+                {
                     let (same_cause, rest): (Vec<Finding>, Vec<Finding>) =
                         http::check(page, now, policy)
                             .into_iter()
@@ -141,7 +153,7 @@ pub fn evaluate(
                     if !same_cause.is_empty() {
                         errors.push(TargetError {
                             target: page.target.clone(),
-                            message: "the HTTP checks could not run: no client completes the TLS handshake with this certificate (see its findings)".to_owned(),
+                            message: (*why).to_owned(),
                         });
                     }
                     findings.extend(rest);

@@ -539,6 +539,7 @@ mod tests {
             issuer: issuer.to_owned(),
             common_name: None,
             sans: sans.iter().map(|s| (*s).to_owned()).collect(),
+            ip_sans: Some(Vec::new()),
             not_before: DateTime::from_timestamp(0, 0).unwrap(),
             not_after: DateTime::from_timestamp(1, 0).unwrap(),
             key: crate::probe::KeyFacts {

@@ -60,18 +60,26 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
             json!({"negotiated": version, "cipher_suite": tls.cipher_suite}),
         ));
     }
-    let accepted: Vec<&str> = obs
+    let accepted: Vec<&crate::probe::LegacyProbe> = obs
         .legacy
         .iter()
         .filter(|l| l.accepted == Some(true))
-        .map(|l| l.version.as_str())
         .collect();
     if !accepted.is_empty() {
+        let told: Vec<String> = accepted
+            .iter()
+            .map(|l| match &l.cipher_suite {
+                Some(suite) => format!("{} ({suite})", l.version),
+                None => l.version.clone(),
+            })
+            .collect();
+        let versions: Vec<&str> = accepted.iter().map(|l| l.version.as_str()).collect();
+        let suites: Vec<&Option<String>> = accepted.iter().map(|l| &l.cipher_suite).collect();
         out.push(finding(
             CheckId::TlsLegacyProtocol,
             Severity::Medium,
-            format!("the server accepts {}", accepted.join(" and ")),
-            json!({"accepted": accepted, "probes": obs.legacy}),
+            format!("the server accepts {}", told.join(" and ")),
+            json!({"accepted": versions, "cipher_suites": suites, "probes": obs.legacy}),
         ));
     }
 
@@ -95,8 +103,14 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
     dates(leaf, now, policy, &mut |c, s, m, e| {
         out.push(finding(c, s, m, e));
     });
+    chain_dates(tls, now, policy, &mut out, &obs.target);
 
-    if !name_matches(leaf, &obs.host) {
+    let presented = tls.chain.len() + tls.unparseable.len();
+    let self_signed = presented == 1 && leaf.self_issued;
+    // A self-signed certificate for another name is one root cause (a
+    // default or stray certificate): told by tls.self_signed, with the
+    // mismatch in its evidence.
+    if !self_signed && !name_matches(leaf, &obs.host) {
         let names = presented_names(leaf);
         out.push(finding(
             CheckId::TlsHostnameMismatch,
@@ -114,8 +128,6 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
         ));
     }
 
-    let presented = tls.chain.len() + tls.unparseable.len();
-    let self_signed = presented == 1 && leaf.self_issued;
     let top = tls.chain.last().unwrap_or(leaf);
     let subjects: Vec<&String> = tls.chain.iter().map(|c| &c.subject).collect();
     if self_signed {
@@ -123,7 +135,13 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
             CheckId::TlsSelfSigned,
             Severity::High,
             format!("the certificate is self-signed ('{}')", leaf.subject),
-            json!({"subject": leaf.subject, "sha256": leaf.sha256}),
+            json!({
+                "subject": leaf.subject,
+                "sha256": leaf.sha256,
+                "host": obs.host,
+                "names": presented_names(leaf),
+                "valid_for_host": name_matches(leaf, &obs.host),
+            }),
         ));
     } else {
         match &tls.trust {
@@ -136,13 +154,24 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
                 ),
                 json!({"presented": subjects, "unparseable": tls.unparseable, "trust": tls.trust}),
             )),
-            Trust::UnknownIssuer if !top.is_ca && !top.self_issued => out.push(finding(
+            // RFC 5246 §7.4.2 / RFC 8446 §4.4.2: the server sends its
+            // chain up to (not necessarily including) the root. A chain that
+            // ends in a certificate that is not self-issued lacks that
+            // certificate's issuer: an intermediate is missing.
+            Trust::UnknownIssuer if !top.self_issued => out.push(finding(
                 CheckId::TlsIncompleteChain,
                 Severity::Medium,
-                format!(
-                    "the server sends no intermediate certificate: '{}' is issued by '{}', which it does not send",
-                    top.subject, top.issuer
-                ),
+                if tls.chain.len() == 1 {
+                    format!(
+                        "the server sends no intermediate certificate: '{}' is issued by '{}', which it does not send",
+                        top.subject, top.issuer
+                    )
+                } else {
+                    format!(
+                        "the server does not send the certificate that issued '{}': '{}' is neither sent nor a trusted root (an intermediate is missing, or the chain leads to a root that is not trusted)",
+                        top.subject, top.issuer
+                    )
+                },
                 json!({"presented": subjects, "missing_issuer": top.issuer}),
             )),
             Trust::UnknownIssuer => out.push(finding(
@@ -151,10 +180,22 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
                 format!("the chain is issued by '{}', which is not trusted", top.issuer),
                 json!({"presented": subjects, "root_issuer": top.issuer}),
             )),
-            // A signature rustls refuses because it is SHA-1 or MD5 is
-            // reported by tls.weak_signature below, with the certificate.
-            Trust::BadSignature { .. } if signs_weakly(tls) => {}
-            Trust::BadSignature { detail } | Trust::Other { detail } => out.push(finding(
+            // A signature rustls refuses because it is SHA-1 or MD5, or
+            // because the issuer's key is too weak, is reported by
+            // tls.weak_signature / tls.weak_key below, with the certificate.
+            Trust::BadSignature { .. } if signs_weakly(tls) || issuer_key_weak(tls) => {}
+            // A path that is out of date: the dates findings say which
+            // certificate (judged against now); the verdict joins their evidence.
+            Trust::OutOfDate { detail } if told_dates(&out) => {
+                for f in out.iter_mut().filter(|f| DATE_CHECKS.contains(&f.check)) {
+                    if let Some(map) = f.evidence.as_object_mut() {
+                        map.insert("trust".to_owned(), json!(detail));
+                    }
+                }
+            }
+            Trust::BadSignature { detail }
+            | Trust::Other { detail }
+            | Trust::OutOfDate { detail } => out.push(finding(
                 CheckId::TlsUntrustedRoot,
                 Severity::High,
                 format!("the chain does not validate to a trusted root: {detail}"),
@@ -241,10 +282,14 @@ pub fn check(obs: &EndpointObservation, now: DateTime<Utc>, policy: &Policy) -> 
     // The CA/B Forum counts validity inclusively: notBefore and notAfter
     // are both valid seconds, so the period is notAfter − notBefore + 1 s,
     // and a certificate of exactly 398 × 86 400 s between the two exceeds
-    // 398 days by a second.
+    // 398 days by a second. The limits bind CAs (BR §6.3.2), so a
+    // self-signed certificate, which no CA issued and tls.self_signed
+    // already tells, is not held to them.
     let validity = leaf.not_after - leaf.not_before + TimeDelta::seconds(1);
-    let max_days = cab_max_validity_days(leaf.not_before.date_naive());
-    if validity > TimeDelta::days(max_days) {
+    if !self_signed
+        && let Some(max_days) = cab_max_validity_days(leaf.not_before.date_naive())
+        && validity > TimeDelta::days(max_days)
+    {
         out.push(finding(
             CheckId::TlsLongValidity,
             Severity::Low,
@@ -323,11 +368,10 @@ fn unexplained_handshake(obs: &EndpointObservation, out: &mut Vec<Finding>) {
     let Reach::CertificateOnly { error } = &obs.reach else {
         return;
     };
-    if failed_on_its_certificate(obs, out) {
-        for f in out
-            .iter_mut()
-            .filter(|f| CERTIFICATE_CAUSES.contains(&f.check))
-        {
+    if failed_on_its_certificate(obs, out) || speaks_only_legacy(obs, out) {
+        for f in out.iter_mut().filter(|f| {
+            CERTIFICATE_CAUSES.contains(&f.check) || f.check == CheckId::TlsLegacyProtocol
+        }) {
             if let Some(map) = f.evidence.as_object_mut() {
                 map.insert("handshake_error".to_owned(), json!(error));
             }
@@ -344,6 +388,140 @@ fn unexplained_handshake(obs: &EndpointObservation, out: &mut Vec<Finding>) {
             evidence: json!({"stage": "handshake", "error": error, "timed_out": false, "certificate_seen": true}),
         },
     );
+}
+
+/// Whether the handshake failed because the server speaks nothing newer
+/// than a legacy protocol: it answered a TLS 1.2 hello with an older
+/// version (RFC 5246 appendix E.1) and `tls.legacy_protocol` is raised.
+/// One root cause: the legacy protocol, not unreachability (of the
+/// endpoint or its pages).
+#[must_use]
+pub fn speaks_only_legacy(obs: &EndpointObservation, out: &[Finding]) -> bool {
+    let failed = matches!(obs.reach, Reach::CertificateOnly { .. });
+    let legacy = ["SSLv3", "TLSv1.0", "TLSv1.1"];
+    obs.tls
+        .as_ref()
+        .and_then(|t| t.raw_version.as_deref())
+        .is_some_and(|v| legacy.contains(&v))
+        && failed
+        && out.iter().any(|f| f.check == CheckId::TlsLegacyProtocol)
+}
+
+/// The ids that judge a certificate's dates.
+const DATE_CHECKS: [CheckId; 2] = [CheckId::TlsCertExpired, CheckId::TlsCertNotYetValid];
+
+fn told_dates(out: &[Finding]) -> bool {
+    out.iter().any(|f| DATE_CHECKS.contains(&f.check))
+}
+
+/// RFC 5280 §6.1.3 (a)(2): every certificate on the path must be within
+/// its validity, not the leaf alone. Judges against `now` the presented
+/// certificates after the leaf that the path needs (not a sent root, whose
+/// place the store's trust anchor takes, nor one the path does without).
+/// The leaf's own date finding, when there is one, carries the
+/// intermediates in its evidence; otherwise an out-of-date intermediate
+/// raises the date finding itself, naming it.
+/// A needed intermediate that expires before the leaf it issues, within
+/// `policy.expiring_days` (high within `expiring_urgent_days`), is
+/// `tls.cert_expiring`: renewing the leaf will not help, the server must
+/// send a renewed intermediate.
+fn chain_dates(
+    tls: &crate::probe::TlsFacts,
+    now: DateTime<Utc>,
+    policy: &Policy,
+    out: &mut Vec<Finding>,
+    target: &str,
+) {
+    let Some(leaf) = tls.chain.first() else {
+        return;
+    };
+    let leaf_expired = out.iter().any(|f| f.check == CheckId::TlsCertExpired);
+    let judged = tls
+        .chain
+        .iter()
+        .enumerate()
+        .skip(1)
+        .filter(|(i, c)| !c.self_issued && !tls.unneeded.contains(i));
+    for (position, c) in judged {
+        let (check, severity, summary) = if now > c.not_after {
+            (
+                CheckId::TlsCertExpired,
+                Severity::Critical,
+                format!(
+                    "the intermediate '{}' (position {position}) expired {} on {}: the chain is no longer valid",
+                    c.subject,
+                    ago(now - c.not_after),
+                    c.not_after.date_naive()
+                ),
+            )
+        } else if now < c.not_before {
+            (
+                CheckId::TlsCertNotYetValid,
+                Severity::High,
+                format!(
+                    "the intermediate '{}' (position {position}) is not valid until {} (in {})",
+                    c.subject,
+                    c.not_before.date_naive(),
+                    span(c.not_before - now)
+                ),
+            )
+        } else if !leaf_expired
+            && c.not_after < leaf.not_after
+            && c.not_after - now <= TimeDelta::days(policy.expiring_days)
+        {
+            let urgent = c.not_after - now <= TimeDelta::days(policy.expiring_urgent_days);
+            (
+                CheckId::TlsCertExpiring,
+                if urgent {
+                    Severity::High
+                } else {
+                    Severity::Medium
+                },
+                format!(
+                    "the intermediate '{}' (position {position}) expires in {} on {}, before the certificate it issues ({}): the server must send a renewed intermediate",
+                    c.subject,
+                    span(c.not_after - now),
+                    c.not_after.date_naive(),
+                    leaf.not_after.date_naive()
+                ),
+            )
+        } else {
+            continue;
+        };
+        let entry = json!({"position": position, "subject": c.subject, "not_before": c.not_before, "not_after": c.not_after});
+        if let Some(existing) = out.iter_mut().find(|f| f.check == check) {
+            if let Some(map) = existing.evidence.as_object_mut() {
+                match map.get_mut("intermediates").and_then(|v| v.as_array_mut()) {
+                    Some(list) => list.push(entry),
+                    None => {
+                        map.insert("intermediates".to_owned(), json!([entry]));
+                    }
+                }
+            }
+        } else {
+            out.push(Finding {
+                check,
+                severity,
+                target: target.to_owned(),
+                summary,
+                evidence: json!({
+                    "not_before": c.not_before,
+                    "not_after": c.not_after,
+                    "subject": c.subject,
+                    "intermediates": [entry],
+                }),
+            });
+        }
+    }
+}
+
+/// Whether an issuer the checks judge has a key weak enough that a
+/// verifier refuses the signature made with it.
+fn issuer_key_weak(tls: &crate::probe::TlsFacts) -> bool {
+    tls.chain
+        .iter()
+        .skip(1)
+        .any(|c| !c.self_issued && weak_key(c).is_some())
 }
 
 /// Whether a certificate the checks judge (not a self-signed root's own
@@ -449,19 +627,31 @@ fn ago(d: TimeDelta) -> String {
     format!("{} ago", span(d))
 }
 
-/// The CA/Browser Forum maximum validity for a certificate issued on `day` (SC-081).
+/// The CA/Browser Forum maximum validity for a certificate issued on `day`,
+/// in days: Baseline Requirements §6.3.2 and the ballots that changed it —
+/// 60 months from the BRs' effective date (2012-07-01), 39 months from
+/// 2015-04-01 (both in the BRs' first version), 825 days from 2018-03-01
+/// (ballot 193), 398 days from 2020-09-01 (SC-31), then 200, 100 and 47
+/// days (SC-081). Months are
+/// counted as days generously (39 months ≤ 1 188 days, 60 months ≤ 1 827),
+/// so that only a certificate that exceeds the limit on any calendar is
+/// reported. `None` before the BRs: no maximum was in force.
 #[must_use]
-pub fn cab_max_validity_days(day: NaiveDate) -> i64 {
+pub fn cab_max_validity_days(day: NaiveDate) -> Option<i64> {
     let from = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap_or(NaiveDate::MAX);
-    if day >= from(2029, 3, 15) {
-        47
-    } else if day >= from(2027, 3, 15) {
-        100
-    } else if day >= from(2026, 3, 15) {
-        200
-    } else {
-        398
-    }
+    let schedule = [
+        (from(2029, 3, 15), 47),
+        (from(2027, 3, 15), 100),
+        (from(2026, 3, 15), 200),
+        (from(2020, 9, 1), 398),
+        (from(2018, 3, 1), 825),
+        (from(2015, 4, 1), 1188),
+        (from(2012, 7, 1), 1827),
+    ];
+    schedule
+        .iter()
+        .find(|(since, _)| day >= *since)
+        .map(|(_, days)| *days)
 }
 
 fn weak_key(cert: &CertFacts) -> Option<String> {
@@ -475,21 +665,52 @@ fn weak_key(cert: &CertFacts) -> Option<String> {
     }
 }
 
+/// SHA-1 and MD-family signatures, however named: PKCS #1
+/// (`sha1WithRSAEncryption`), ECDSA/DSA (`ecdsa-with-SHA1`), RSASSA-PSS
+/// with a SHA-1 hash (RFC 4055's default), and the whole OIW Security SIG
+/// arc 1.3.14.3.2 (SHA-0, SHA-1 and MD5 signatures), named or as a bare OID.
 fn weak_signature(algorithm: &str) -> bool {
-    let a = algorithm.to_ascii_lowercase();
-    a.contains("sha1") || a.contains("md5") || a.contains("md2")
+    let a = algorithm.to_ascii_lowercase().replace('-', "");
+    ["sha1", "md5", "md4", "md2", "1.3.14.3.2."]
+        .iter()
+        .any(|weak| a.contains(weak))
 }
 
+/// The DNS names a certificate presents for matching: its dNSName SANs,
+/// or its subject CN when it has none (RFC 6125 §6.4.4).
 fn presented_names(leaf: &CertFacts) -> Vec<String> {
-    if leaf.sans.is_empty() {
+    let dns: Vec<String> = leaf
+        .sans
+        .iter()
+        .filter(|s| leaf.ip_sans.is_some() || s.parse::<std::net::IpAddr>().is_err())
+        .cloned()
+        .collect();
+    if dns.is_empty() && ip_sans(leaf).is_empty() {
         leaf.common_name.iter().cloned().collect()
     } else {
-        leaf.sans.clone()
+        dns
     }
 }
 
-/// RFC 6125 matching: SANs (CN only when there are none), case-insensitive,
-/// a wildcard only as the whole left-most label, matching exactly one label.
+/// The iPAddress SANs (read from `sans` in observations stored before the
+/// two kinds were kept apart).
+fn ip_sans(leaf: &CertFacts) -> Vec<std::net::IpAddr> {
+    match &leaf.ip_sans {
+        Some(ips) => ips.clone(),
+        None => leaf.sans.iter().filter_map(|s| s.parse().ok()).collect(),
+    }
+}
+
+/// RFC 6125 §6 / RFC 9525 matching. An IP-address host is matched only by
+/// an iPAddress SAN, never by a dNSName or the CN (RFC 9525 §6.5, the
+/// iPAddress form of RFC 5280 §4.2.1.6; RFC 6125 left IP addresses out).
+/// A DNS host is matched by the dNSName SANs (the CN only when there is
+/// no SAN, RFC 6125 §6.4.4), case-insensitively (§6.4.1). A wildcard is
+/// accepted only as the complete left-most label (`*.example.com`, not
+/// `f*.example.com` nor `www.*.com`: §6.4.3 as the CA/B Baseline
+/// Requirements §3.2.2.6 profile it), matches exactly one non-empty label,
+/// and is never accepted directly under a public suffix (`*.co.uk`,
+/// `*.com`: BR §3.2.2.6, the Public Suffix List).
 #[must_use]
 pub fn name_matches(leaf: &CertFacts, host: &str) -> bool {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
@@ -498,18 +719,18 @@ pub fn name_matches(leaf: &CertFacts, host: &str) -> bool {
         .trim_end_matches(']')
         .parse::<std::net::IpAddr>()
     {
-        return leaf
-            .sans
-            .iter()
-            .any(|s| s.parse::<std::net::IpAddr>().ok() == Some(ip));
+        return ip_sans(leaf).contains(&ip);
     }
     presented_names(leaf).iter().any(|pattern| {
         let pattern = pattern.trim_end_matches('.').to_ascii_lowercase();
         match pattern.strip_prefix("*.") {
             Some(rest) => host.split_once('.').is_some_and(|(label, parent)| {
-                !label.is_empty() && parent == rest && rest.contains('.')
+                !label.is_empty()
+                    && parent == rest
+                    && !rest.contains('*')
+                    && !crate::probe::dns::suffix::is_public_suffix(rest)
             }),
-            None => pattern == host,
+            None => !pattern.contains('*') && pattern == host,
         }
     })
 }
@@ -531,6 +752,7 @@ mod tests {
             issuer: format!("CN={issuer}"),
             common_name: Some(subject.to_owned()),
             sans: vec![subject.to_owned()],
+            ip_sans: Some(vec![]),
             not_before: from,
             not_after: to,
             key: KeyFacts {
@@ -567,19 +789,18 @@ mod tests {
                 chain_source: ChainSource::Rustls,
                 trust,
                 revocation: None,
+                raw_version: None,
+                unneeded: vec![],
             }),
-            legacy: vec![
-                LegacyProbe {
-                    version: "TLSv1.0".into(),
+            legacy: ["SSLv3", "TLSv1.0", "TLSv1.1"]
+                .into_iter()
+                .map(|version| LegacyProbe {
+                    version: version.into(),
                     accepted: Some(false),
                     detail: String::new(),
-                },
-                LegacyProbe {
-                    version: "TLSv1.1".into(),
-                    accepted: Some(false),
-                    detail: String::new(),
-                },
-            ],
+                    cipher_suite: None,
+                })
+                .collect(),
             elapsed_ms: 1,
         }
     }
@@ -751,8 +972,86 @@ mod tests {
             !name_matches(&leaf, "portal.acme.test"),
             "CN is ignored when there are SANs"
         );
-        leaf.sans = vec!["127.0.0.1".into()];
+        leaf.sans = vec![];
+        leaf.ip_sans = Some(vec!["127.0.0.1".parse().unwrap()]);
         assert!(name_matches(&leaf, "127.0.0.1"));
+    }
+
+    /// RFC 9525 §6.5 / RFC 5280 §4.2.1.6: an IP host is matched by an
+    /// iPAddress SAN only; a dNSName spelling the address, or the CN, never.
+    #[test]
+    fn an_ip_host_needs_an_ip_address_san() {
+        let mut leaf = cert("127.0.0.1", "x", NOW(), NOW());
+        assert_eq!(leaf.sans, ["127.0.0.1"]);
+        assert!(!name_matches(&leaf, "127.0.0.1"), "dNSName '127.0.0.1'");
+        leaf.sans.clear();
+        assert!(!name_matches(&leaf, "127.0.0.1"), "CN '127.0.0.1'");
+        leaf.ip_sans = Some(vec!["::1".parse().unwrap()]);
+        assert!(name_matches(&leaf, "[::1]"));
+        assert!(!name_matches(&leaf, "127.0.0.1"));
+        // An iPAddress SAN does not match a DNS name either.
+        leaf.common_name = Some("portal.acme.test".into());
+        assert!(
+            !name_matches(&leaf, "portal.acme.test"),
+            "SANs present: no CN"
+        );
+        // Observations stored before the kinds were kept apart.
+        let mut old = cert("portal.acme.test", "x", NOW(), NOW());
+        old.sans = vec!["portal.acme.test".into(), "10.0.0.1".into()];
+        old.ip_sans = None;
+        assert!(name_matches(&old, "10.0.0.1"));
+        assert!(name_matches(&old, "portal.acme.test"));
+        assert_eq!(presented_names(&old), ["portal.acme.test"]);
+    }
+
+    /// RFC 6125 §6.4.3 as the CA/B BRs profile it: a wildcard is the whole
+    /// left-most label, one label deep, never on a public suffix.
+    #[test]
+    fn wildcards_follow_the_rules() {
+        let mut leaf = cert("x", "x", NOW(), NOW());
+        let matches = |leaf: &mut CertFacts, pattern: &str, host: &str| {
+            leaf.sans = vec![pattern.to_owned()];
+            name_matches(leaf, host)
+        };
+        assert!(matches(&mut leaf, "*.example.co.uk", "www.example.co.uk"));
+        assert!(
+            !matches(&mut leaf, "*.co.uk", "example.co.uk"),
+            "public suffix"
+        );
+        assert!(!matches(&mut leaf, "*.com", "example.com"), "public suffix");
+        assert!(
+            !matches(&mut leaf, "*.github.io", "someone.github.io"),
+            "private suffix"
+        );
+        assert!(!matches(&mut leaf, "*.test", "acme.test"), "unknown TLD");
+        assert!(
+            !matches(&mut leaf, "w*.example.com", "www.example.com"),
+            "partial label"
+        );
+        assert!(
+            !matches(&mut leaf, "*w.example.com", "www.example.com"),
+            "partial label"
+        );
+        assert!(
+            !matches(&mut leaf, "www.*.com", "www.example.com"),
+            "not left-most"
+        );
+        assert!(
+            !matches(&mut leaf, "*.*.example.com", "a.b.example.com"),
+            "two wildcards"
+        );
+        assert!(
+            !matches(&mut leaf, "*.example.com", ".example.com"),
+            "empty label"
+        );
+        assert!(
+            !matches(&mut leaf, "*.example.com", "a.b.example.com"),
+            "one label only"
+        );
+        assert!(
+            matches(&mut leaf, "*.Example.COM.", "WWW.example.com"),
+            "case, root dot"
+        );
     }
 
     #[test]
@@ -775,6 +1074,7 @@ mod tests {
         let chain = vec![
             good_chain(now)[0].clone(),
             ca("Rogue Intermediate", "Rogue Root CA"),
+            ca("Rogue Root CA", "Rogue Root CA"),
         ];
         let f = check(&obs(chain, Trust::UnknownIssuer), now, &Policy::default());
         assert_eq!(ids(&f), [CheckId::TlsUntrustedRoot]);
@@ -842,10 +1142,19 @@ mod tests {
 
     #[test]
     fn long_validity_follows_the_cab_schedule() {
-        assert_eq!(cab_max_validity_days(t(2026, 3, 14).date_naive()), 398);
-        assert_eq!(cab_max_validity_days(t(2026, 3, 15).date_naive()), 200);
-        assert_eq!(cab_max_validity_days(t(2027, 3, 15).date_naive()), 100);
-        assert_eq!(cab_max_validity_days(t(2029, 3, 15).date_naive()), 47);
+        let max = |y, m, d| cab_max_validity_days(t(y, m, d).date_naive());
+        assert_eq!(max(2026, 3, 14), Some(398));
+        assert_eq!(max(2026, 3, 15), Some(200));
+        assert_eq!(max(2027, 3, 15), Some(100));
+        assert_eq!(max(2029, 3, 15), Some(47));
+        // The limits before SC-081 (BR §6.3.2's history).
+        assert_eq!(max(2020, 9, 1), Some(398));
+        assert_eq!(max(2020, 8, 31), Some(825));
+        assert_eq!(max(2018, 3, 1), Some(825));
+        assert_eq!(max(2018, 2, 28), Some(1188));
+        assert_eq!(max(2015, 4, 1), Some(1188));
+        assert_eq!(max(2015, 3, 31), Some(1827));
+        assert_eq!(max(2012, 6, 30), None);
         let now = NOW();
         let mut chain = good_chain(now);
         chain[0].not_before = t(2026, 11, 1);
@@ -987,10 +1296,200 @@ mod tests {
         let now = NOW();
         let mut o = obs(good_chain(now), Trust::Trusted);
         o.tls.as_mut().unwrap().version = Some("TLSv1.2".into());
-        o.legacy[0].accepted = Some(true);
+        o.legacy[1].accepted = Some(true);
         let f = check(&o, now, &Policy::default());
         assert_eq!(ids(&f), [CheckId::TlsNoTls13, CheckId::TlsLegacyProtocol]);
         assert_eq!(f[1].summary, "the server accepts TLSv1.0");
+        o.legacy[0].accepted = Some(true);
+        o.legacy[0].cipher_suite = Some("TLS_RSA_WITH_RC4_128_SHA".into());
+        let f = check(&o, now, &Policy::default());
+        assert_eq!(
+            f[1].summary,
+            "the server accepts SSLv3 (TLS_RSA_WITH_RC4_128_SHA) and TLSv1.0"
+        );
+        assert_eq!(f[1].evidence["accepted"], json!(["SSLv3", "TLSv1.0"]));
+    }
+
+    /// A server that answers a TLS 1.2 hello with SSL 3.0 fails the
+    /// handshake because of its protocol: one finding, not unreachability.
+    #[test]
+    fn a_server_speaking_only_a_legacy_protocol_is_not_unreachable() {
+        let now = NOW();
+        let mut o = obs(good_chain(now), Trust::Trusted);
+        o.reach = Reach::CertificateOnly {
+            error: "TLS handshake failed: peer is incompatible".into(),
+        };
+        let tls = o.tls.as_mut().unwrap();
+        tls.version = None;
+        tls.raw_version = Some("SSLv3".into());
+        o.legacy[0].accepted = Some(true);
+        let f = check(&o, now, &Policy::default());
+        assert_eq!(ids(&f), [CheckId::TlsLegacyProtocol]);
+        assert!(f[0].evidence["handshake_error"].is_string());
+        // Without the legacy acceptance the failure is unexplained.
+        o.legacy[0].accepted = Some(false);
+        assert_eq!(
+            ids(&check(&o, now, &Policy::default())),
+            [CheckId::TlsUnreachable]
+        );
+    }
+
+    /// RFC 5280 §6.1.3 (a)(2): an intermediate's dates count. Expired
+    /// intermediate on a trusted path: one date finding naming it (not
+    /// untrusted as well); out of date on every path: the same, with the
+    /// verdict in its evidence; an unneeded one is not judged.
+    #[test]
+    fn an_expired_intermediate_is_one_date_finding() {
+        let now = NOW();
+        let mut chain = good_chain(now);
+        chain[1].not_after = now - TimeDelta::days(3);
+        let f = check(&obs(chain.clone(), Trust::Trusted), now, &Policy::default());
+        assert_eq!(ids(&f), [CheckId::TlsCertExpired]);
+        assert!(
+            f[0].summary.starts_with(
+                "the intermediate 'CN=Test Intermediate' (position 1) expired 3 days ago"
+            ),
+            "{}",
+            f[0].summary
+        );
+        assert_eq!(f[0].severity, Severity::Critical);
+        let out_of_date = Trust::OutOfDate {
+            detail: "the certificate 'CN=Test Intermediate' at position 1 expired".into(),
+        };
+        let f = check(
+            &obs(chain.clone(), out_of_date.clone()),
+            now,
+            &Policy::default(),
+        );
+        assert_eq!(ids(&f), [CheckId::TlsCertExpired]);
+        assert!(f[0].evidence["trust"].is_string());
+        // Sent but not needed: nothing to say.
+        let mut o = obs(chain, Trust::Trusted);
+        o.tls.as_mut().unwrap().unneeded = vec![1];
+        assert!(check(&o, now, &Policy::default()).is_empty());
+        // The leaf expired too: one finding, the intermediate in its evidence.
+        let mut chain = good_chain(now);
+        chain[0].not_after = now - TimeDelta::days(1);
+        chain[1].not_after = now - TimeDelta::days(3);
+        let f = check(&obs(chain, Trust::Trusted), now, &Policy::default());
+        assert_eq!(ids(&f), [CheckId::TlsCertExpired]);
+        assert!(f[0].summary.starts_with("certificate expired"));
+        assert_eq!(f[0].evidence["intermediates"][0]["position"], 1);
+        // An intermediate that expires before the leaf, soon: expiring.
+        let mut chain = good_chain(now);
+        chain[1].not_after = now + TimeDelta::days(20);
+        let f = check(&obs(chain.clone(), Trust::Trusted), now, &Policy::default());
+        assert_eq!(ids(&f), [CheckId::TlsCertExpiring]);
+        assert_eq!(f[0].severity, Severity::Medium);
+        assert!(
+            f[0].summary.contains("expires in 20 days")
+                && f[0].summary.contains("renewed intermediate"),
+            "{}",
+            f[0].summary
+        );
+        chain[1].not_after = now + TimeDelta::days(5);
+        let f = check(&obs(chain.clone(), Trust::Trusted), now, &Policy::default());
+        assert_eq!(f[0].severity, Severity::High);
+        // Not soon, or not before the leaf: nothing.
+        chain[1].not_after = now + TimeDelta::days(60);
+        assert!(check(&obs(chain.clone(), Trust::Trusted), now, &Policy::default()).is_empty());
+        // Out of date where no presented certificate is (the root): untrusted.
+        let f = check(&obs(good_chain(now), out_of_date), now, &Policy::default());
+        assert_eq!(ids(&f), [CheckId::TlsUntrustedRoot]);
+    }
+
+    /// Leaf and one intermediate, the next intermediate not sent: the
+    /// chain is incomplete, not untrusted.
+    #[test]
+    fn a_missing_upper_intermediate_is_an_incomplete_chain() {
+        let now = NOW();
+        let chain = vec![
+            good_chain(now)[0].clone(),
+            ca("Test Intermediate", "Test Upper Intermediate"),
+        ];
+        let f = check(&obs(chain, Trust::UnknownIssuer), now, &Policy::default());
+        assert_eq!(ids(&f), [CheckId::TlsIncompleteChain]);
+        assert_eq!(
+            f[0].evidence["missing_issuer"],
+            "CN=Test Upper Intermediate"
+        );
+    }
+
+    /// A self-signed certificate for another name: one root cause.
+    #[test]
+    fn a_self_signed_certificate_for_another_name_is_one_finding() {
+        let now = NOW();
+        let mut leaf = cert(
+            "localhost",
+            "localhost",
+            now - TimeDelta::days(1),
+            now + TimeDelta::days(80),
+        );
+        leaf.self_issued = true;
+        let f = check(
+            &obs(vec![leaf], Trust::UnknownIssuer),
+            now,
+            &Policy::default(),
+        );
+        assert_eq!(ids(&f), [CheckId::TlsSelfSigned]);
+        assert_eq!(f[0].evidence["valid_for_host"], false);
+        assert_eq!(f[0].evidence["names"], json!(["localhost"]));
+        // Nor is a ten-year self-signed certificate held to the CA/B limits.
+        let mut leaf = cert(
+            "portal.acme.test",
+            "portal.acme.test",
+            now - TimeDelta::days(1),
+            now + TimeDelta::days(3650),
+        );
+        leaf.self_issued = true;
+        let f = check(
+            &obs(vec![leaf], Trust::UnknownIssuer),
+            now,
+            &Policy::default(),
+        );
+        assert_eq!(ids(&f), [CheckId::TlsSelfSigned]);
+    }
+
+    /// A signature refused because the issuer's key is weak is the weak
+    /// key, not also an untrusted chain.
+    #[test]
+    fn a_weak_issuer_key_is_not_also_untrusted() {
+        let now = NOW();
+        let mut chain = good_chain(now);
+        chain[1].key = KeyFacts {
+            algorithm: "RSA".into(),
+            bits: Some(1024),
+        };
+        let refused = Trust::BadSignature {
+            detail: "a certificate is signed with an algorithm the verifier does not accept".into(),
+        };
+        let f = check(&obs(chain, refused), now, &Policy::default());
+        assert_eq!(ids(&f), [CheckId::TlsWeakKey]);
+    }
+
+    #[test]
+    fn weak_signatures_however_named() {
+        for weak in [
+            "sha1WithRSAEncryption",
+            "ecdsa-with-SHA1",
+            "RSASSA-PSS with SHA-1",
+            "md5WithRSAEncryption",
+            "md2WithRSAEncryption",
+            "sha1WithRSASignature (OIW 1.3.14.3.2.29)",
+            "1.3.14.3.2.29",
+            "1.3.14.3.2.26",
+            "shaWithRSASignature (SHA-0, OIW 1.3.14.3.2.15)",
+        ] {
+            assert!(weak_signature(weak), "{weak}");
+        }
+        for strong in [
+            "sha256WithRSAEncryption",
+            "RSASSA-PSS with SHA-256",
+            "ecdsa-with-SHA384",
+            "Ed25519",
+        ] {
+            assert!(!weak_signature(strong), "{strong}");
+        }
     }
 
     #[test]

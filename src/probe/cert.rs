@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificate};
 use x509_parser::public_key::PublicKey;
-use x509_parser::x509::SubjectPublicKeyInfo;
+use x509_parser::signature_algorithm::RsaSsaPssParams;
+use x509_parser::x509::{AlgorithmIdentifier, SubjectPublicKeyInfo};
 
 /// What a certificate says about itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,8 +15,13 @@ pub struct CertFacts {
     pub issuer: String,
     /// The subject's common name, if any.
     pub common_name: Option<String>,
-    /// DNS names and IP addresses from the subjectAltName extension.
+    /// DNS names from the subjectAltName extension (and, in observations
+    /// stored before `ip_sans` existed, its IP addresses too).
     pub sans: Vec<String>,
+    /// IP addresses from the subjectAltName extension (iPAddress entries);
+    /// `None` in observations stored before the two kinds were kept apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_sans: Option<Vec<std::net::IpAddr>>,
     pub not_before: DateTime<Utc>,
     pub not_after: DateTime<Utc>,
     pub key: KeyFacts,
@@ -58,6 +64,7 @@ pub fn parse(der: &[u8]) -> Result<CertFacts, CertError> {
         .and_then(|cn| cn.as_str().ok())
         .map(str::to_owned);
     let mut sans = Vec::new();
+    let mut ip_sans = Vec::new();
     let mut ski = None;
     let mut aki = None;
     for ext in cert.extensions() {
@@ -68,7 +75,7 @@ pub fn parse(der: &[u8]) -> Result<CertFacts, CertError> {
                         GeneralName::DNSName(d) => sans.push((*d).to_owned()),
                         GeneralName::IPAddress(bytes) => {
                             if let Some(ip) = ip_from_bytes(bytes) {
-                                sans.push(ip.to_string());
+                                ip_sans.push(ip);
                             }
                         }
                         _ => {}
@@ -94,10 +101,11 @@ pub fn parse(der: &[u8]) -> Result<CertFacts, CertError> {
         issuer,
         common_name,
         sans,
+        ip_sans: Some(ip_sans),
         not_before,
         not_after,
         key: key_facts(&cert),
-        signature_algorithm: signature_name(&cert.signature_algorithm.algorithm.to_id_string()),
+        signature_algorithm: signature_name(&cert.signature_algorithm),
         is_ca: cert.is_ca(),
         serial: cert.raw_serial_as_string(),
         sha256: crate::store::sha256_hex(der),
@@ -229,20 +237,60 @@ fn significant_bits(bytes: &[u8]) -> u32 {
     }
 }
 
-/// Names for the signature algorithms that matter; the OID otherwise.
-fn signature_name(oid: &str) -> String {
+/// Names for the signature algorithms that matter; the OID otherwise. An
+/// RSASSA-PSS signature is named with its hash, read from the RFC 4055
+/// parameters, whose default is SHA-1 (`RSASSA-PSS with SHA-1`).
+fn signature_name(algorithm: &AlgorithmIdentifier<'_>) -> String {
+    let oid = algorithm.algorithm.to_id_string();
+    if oid == "1.2.840.113549.1.1.10" {
+        return match algorithm.parameters.as_ref().map(RsaSsaPssParams::try_from) {
+            Some(Ok(params)) => format!(
+                "RSASSA-PSS with {}",
+                hash_name(&params.hash_algorithm_oid().to_id_string())
+            ),
+            // RFC 4055 §3.1: the parameters must be present.
+            _ => "RSASSA-PSS without valid parameters".to_owned(),
+        };
+    }
+    oid_signature_name(&oid)
+}
+
+fn hash_name(oid: &str) -> String {
     match oid {
+        "1.3.14.3.2.26" => "SHA-1",
+        "2.16.840.1.101.3.4.2.1" => "SHA-256",
+        "2.16.840.1.101.3.4.2.2" => "SHA-384",
+        "2.16.840.1.101.3.4.2.3" => "SHA-512",
+        "2.16.840.1.101.3.4.2.4" => "SHA-224",
+        "1.2.840.113549.2.5" => "MD5",
+        other => other,
+    }
+    .to_owned()
+}
+
+fn oid_signature_name(oid: &str) -> String {
+    match oid {
+        "1.2.840.113549.1.1.2" => "md2WithRSAEncryption",
+        "1.2.840.113549.1.1.3" => "md4WithRSAEncryption",
         "1.2.840.113549.1.1.4" => "md5WithRSAEncryption",
         "1.2.840.113549.1.1.5" => "sha1WithRSAEncryption",
-        "1.2.840.113549.1.1.10" => "RSASSA-PSS",
         "1.2.840.113549.1.1.11" => "sha256WithRSAEncryption",
         "1.2.840.113549.1.1.12" => "sha384WithRSAEncryption",
         "1.2.840.113549.1.1.13" => "sha512WithRSAEncryption",
+        "1.2.840.113549.1.1.14" => "sha224WithRSAEncryption",
         "1.2.840.10045.4.1" => "ecdsa-with-SHA1",
         "1.2.840.10045.4.3.2" => "ecdsa-with-SHA256",
         "1.2.840.10045.4.3.3" => "ecdsa-with-SHA384",
         "1.2.840.10045.4.3.4" => "ecdsa-with-SHA512",
         "1.2.840.10040.4.3" => "dsa-with-SHA1",
+        // The OIW Security SIG arc (1.3.14.3.2), older names for SHA-1,
+        // SHA-0 and MD5 signatures that some toolkits still write.
+        "1.3.14.3.2.3" => "md5WithRSA (OIW 1.3.14.3.2.3)",
+        "1.3.14.3.2.13" => "dsaWithSHA (SHA-0, OIW 1.3.14.3.2.13)",
+        "1.3.14.3.2.15" => "shaWithRSASignature (SHA-0, OIW 1.3.14.3.2.15)",
+        "1.3.14.3.2.26" => "sha1 (OIW 1.3.14.3.2.26, a hash named as a signature)",
+        "1.3.14.3.2.27" => "dsaWithSHA1 (OIW 1.3.14.3.2.27)",
+        "1.3.14.3.2.29" => "sha1WithRSASignature (OIW 1.3.14.3.2.29)",
         "1.3.101.112" => "Ed25519",
         "1.3.101.113" => "Ed448",
         other => other,
@@ -325,6 +373,58 @@ mod tests {
         assert_eq!(ec_bits(None, &point(0x02, 25)), Some(192));
         assert_eq!(ec_bits(None, &[]), None);
         assert_eq!(ec_bits(None, &[0x04]), None);
+    }
+
+    fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag, u8::try_from(body.len()).unwrap()];
+        out.extend_from_slice(body);
+        out
+    }
+
+    /// The name given to the DER `AlgorithmIdentifier` `SEQUENCE { oid, rest }`.
+    fn name_of(oid: &[u8], rest: &[u8]) -> String {
+        let mut body = tlv(0x06, oid);
+        body.extend_from_slice(rest);
+        let der = tlv(0x30, &body);
+        let (_, algorithm) = AlgorithmIdentifier::from_der(&der).unwrap();
+        signature_name(&algorithm)
+    }
+
+    const PSS: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a];
+    const SHA256: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01];
+    const SHA1: &[u8] = &[0x2b, 0x0e, 0x03, 0x02, 0x1a];
+
+    /// RFC 4055 §3.1: RSASSA-PSS-params whose hashAlgorithm defaults to
+    /// SHA-1; the hash is what the signature is judged by.
+    #[test]
+    fn pss_signatures_are_named_with_their_hash() {
+        // Empty parameters: every default, SHA-1.
+        assert_eq!(name_of(PSS, &tlv(0x30, &[])), "RSASSA-PSS with SHA-1");
+        // hashAlgorithm [0] { sha1 } explicitly.
+        let sha1 = tlv(0xa0, &tlv(0x30, &tlv(0x06, SHA1)));
+        assert_eq!(name_of(PSS, &tlv(0x30, &sha1)), "RSASSA-PSS with SHA-1");
+        let mut sha256_id = tlv(0x06, SHA256);
+        sha256_id.extend([0x05, 0x00]);
+        let sha256 = tlv(0xa0, &tlv(0x30, &sha256_id));
+        assert_eq!(name_of(PSS, &tlv(0x30, &sha256)), "RSASSA-PSS with SHA-256");
+        assert_eq!(name_of(PSS, &[]), "RSASSA-PSS without valid parameters");
+    }
+
+    /// The OIW Security SIG names of SHA-1 and MD5 signatures.
+    #[test]
+    fn oiw_signature_oids_are_named() {
+        assert_eq!(
+            name_of(&[0x2b, 0x0e, 0x03, 0x02, 0x1d], &[0x05, 0x00]),
+            "sha1WithRSASignature (OIW 1.3.14.3.2.29)"
+        );
+        assert!(name_of(SHA1, &[]).starts_with("sha1 (OIW 1.3.14.3.2.26"));
+        assert_eq!(
+            name_of(
+                &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x05],
+                &[0x05, 0x00]
+            ),
+            "sha1WithRSAEncryption"
+        );
     }
 
     #[test]

@@ -1,16 +1,18 @@
 //! A minimal, hand-built TLS ClientHello and a parser for what comes back.
 //!
-//! rustls does not speak TLS 1.0/1.1 and refuses some certificates before
-//! showing them, so to see whether a server still accepts a legacy protocol,
-//! and to read a certificate chain that rustls will not hand over, we speak
-//! the first flight of the handshake ourselves. In TLS ≤ 1.2 the ServerHello
-//! and Certificate messages travel in the clear.
+//! rustls does not speak SSL 3.0 or TLS 1.0/1.1 and refuses some
+//! certificates before showing them, so to see whether a server still
+//! accepts a legacy protocol, and to read a certificate chain that rustls
+//! will not hand over, we speak the first flight of the handshake
+//! ourselves. In SSL 3.0 and TLS ≤ 1.2 the ServerHello and Certificate
+//! messages travel in the clear.
 //!
 //! Everything parsed here comes from an untrusted server: every length is
 //! checked against what is left and against a cap, nothing is indexed
 //! without `get`, and the parser never allocates more than it was given.
 
 /// Protocol versions as they appear on the wire.
+pub const SSL30: u16 = 0x0300;
 pub const TLS10: u16 = 0x0301;
 pub const TLS11: u16 = 0x0302;
 pub const TLS12: u16 = 0x0303;
@@ -28,30 +30,193 @@ const HS_SERVER_HELLO: u8 = 2;
 const HS_CERTIFICATE: u8 = 11;
 const HS_SERVER_HELLO_DONE: u8 = 14;
 
-/// Cipher suites offered: broad enough that any TLS ≤ 1.2 server picks one.
-const SUITES: [u16; 22] = [
-    0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, // ECDHE AEAD
-    0xc009, 0xc013, 0xc00a, 0xc014, // ECDHE CBC
-    0x009c, 0x009d, 0x002f, 0x0035, // static RSA
-    0x0033, 0x0039, 0x009e, 0x009f, // DHE
-    0x000a, 0xc012, 0x0005, // 3DES, RC4
-    0x00ff, // renegotiation SCSV
+/// `TLS_EMPTY_RENEGOTIATION_INFO_SCSV` (RFC 5746 §3.3): the way an SSL 3.0
+/// or TLS client without extensions signals secure renegotiation.
+const RENEGOTIATION_SCSV: u16 = 0x00ff;
+
+/// Cipher suites defined for SSL 3.0 and TLS 1.0/1.1 (RFC 6101 appendix A.6,
+/// RFC 2246 A.5, RFC 4346, and the AES, CAMELLIA, SEED and ECC suites of
+/// RFC 3268, 4132/5932, 4162 and 4492), strongest first: everything an old
+/// server may still be configured with, export grade and anonymous suites
+/// included, so that a server offering only one uncommon suite still
+/// answers. 69 suites keep an SSL 3.0 hello, which has no extensions and so
+/// no padding, under 256 bytes (old F5 devices hang on 256–511-byte hellos;
+/// RFC 7685 §1).
+pub const LEGACY_SUITES: [(u16, &str); 69] = [
+    (0xc00a, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA"),
+    (0xc014, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"),
+    (0xc009, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA"),
+    (0xc013, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"),
+    (0x0039, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA"),
+    (0x0038, "TLS_DHE_DSS_WITH_AES_256_CBC_SHA"),
+    (0x0033, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA"),
+    (0x0032, "TLS_DHE_DSS_WITH_AES_128_CBC_SHA"),
+    (0x0088, "TLS_DHE_RSA_WITH_CAMELLIA_256_CBC_SHA"),
+    (0x0087, "TLS_DHE_DSS_WITH_CAMELLIA_256_CBC_SHA"),
+    (0x0045, "TLS_DHE_RSA_WITH_CAMELLIA_128_CBC_SHA"),
+    (0x0044, "TLS_DHE_DSS_WITH_CAMELLIA_128_CBC_SHA"),
+    (0x009a, "TLS_DHE_RSA_WITH_SEED_CBC_SHA"),
+    (0x0099, "TLS_DHE_DSS_WITH_SEED_CBC_SHA"),
+    (0xc005, "TLS_ECDH_ECDSA_WITH_AES_256_CBC_SHA"),
+    (0xc00f, "TLS_ECDH_RSA_WITH_AES_256_CBC_SHA"),
+    (0xc004, "TLS_ECDH_ECDSA_WITH_AES_128_CBC_SHA"),
+    (0xc00e, "TLS_ECDH_RSA_WITH_AES_128_CBC_SHA"),
+    (0x0035, "TLS_RSA_WITH_AES_256_CBC_SHA"),
+    (0x002f, "TLS_RSA_WITH_AES_128_CBC_SHA"),
+    (0x0084, "TLS_RSA_WITH_CAMELLIA_256_CBC_SHA"),
+    (0x0041, "TLS_RSA_WITH_CAMELLIA_128_CBC_SHA"),
+    (0x0096, "TLS_RSA_WITH_SEED_CBC_SHA"),
+    (0x0007, "TLS_RSA_WITH_IDEA_CBC_SHA"),
+    (0x0037, "TLS_DH_RSA_WITH_AES_256_CBC_SHA"),
+    (0x0036, "TLS_DH_DSS_WITH_AES_256_CBC_SHA"),
+    (0x0031, "TLS_DH_RSA_WITH_AES_128_CBC_SHA"),
+    (0x0030, "TLS_DH_DSS_WITH_AES_128_CBC_SHA"),
+    (0xc008, "TLS_ECDHE_ECDSA_WITH_3DES_EDE_CBC_SHA"),
+    (0xc012, "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA"),
+    (0x0016, "TLS_DHE_RSA_WITH_3DES_EDE_CBC_SHA"),
+    (0x0013, "TLS_DHE_DSS_WITH_3DES_EDE_CBC_SHA"),
+    (0xc003, "TLS_ECDH_ECDSA_WITH_3DES_EDE_CBC_SHA"),
+    (0xc00d, "TLS_ECDH_RSA_WITH_3DES_EDE_CBC_SHA"),
+    (0x0010, "TLS_DH_RSA_WITH_3DES_EDE_CBC_SHA"),
+    (0x000d, "TLS_DH_DSS_WITH_3DES_EDE_CBC_SHA"),
+    (0x000a, "TLS_RSA_WITH_3DES_EDE_CBC_SHA"),
+    (0xc007, "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA"),
+    (0xc011, "TLS_ECDHE_RSA_WITH_RC4_128_SHA"),
+    (0xc002, "TLS_ECDH_ECDSA_WITH_RC4_128_SHA"),
+    (0xc00c, "TLS_ECDH_RSA_WITH_RC4_128_SHA"),
+    (0x0066, "TLS_DHE_DSS_WITH_RC4_128_SHA"),
+    (0x0005, "TLS_RSA_WITH_RC4_128_SHA"),
+    (0x0004, "TLS_RSA_WITH_RC4_128_MD5"),
+    (0x0015, "TLS_DHE_RSA_WITH_DES_CBC_SHA"),
+    (0x0012, "TLS_DHE_DSS_WITH_DES_CBC_SHA"),
+    (0x0009, "TLS_RSA_WITH_DES_CBC_SHA"),
+    (0x0064, "TLS_RSA_EXPORT1024_WITH_RC4_56_SHA"),
+    (0x0062, "TLS_RSA_EXPORT1024_WITH_DES_CBC_SHA"),
+    (0x0065, "TLS_DHE_DSS_EXPORT1024_WITH_RC4_56_SHA"),
+    (0x0063, "TLS_DHE_DSS_EXPORT1024_WITH_DES_CBC_SHA"),
+    (0x0014, "TLS_DHE_RSA_EXPORT_WITH_DES40_CBC_SHA"),
+    (0x0011, "TLS_DHE_DSS_EXPORT_WITH_DES40_CBC_SHA"),
+    (0x0008, "TLS_RSA_EXPORT_WITH_DES40_CBC_SHA"),
+    (0x0006, "TLS_RSA_EXPORT_WITH_RC2_CBC_40_MD5"),
+    (0x0003, "TLS_RSA_EXPORT_WITH_RC4_40_MD5"),
+    (0xc019, "TLS_ECDH_anon_WITH_AES_256_CBC_SHA"),
+    (0xc018, "TLS_ECDH_anon_WITH_AES_128_CBC_SHA"),
+    (0x003a, "TLS_DH_anon_WITH_AES_256_CBC_SHA"),
+    (0x0034, "TLS_DH_anon_WITH_AES_128_CBC_SHA"),
+    (0x0089, "TLS_DH_anon_WITH_CAMELLIA_256_CBC_SHA"),
+    (0x0046, "TLS_DH_anon_WITH_CAMELLIA_128_CBC_SHA"),
+    (0x001b, "TLS_DH_anon_WITH_3DES_EDE_CBC_SHA"),
+    (0x0018, "TLS_DH_anon_WITH_RC4_128_MD5"),
+    (0x001a, "TLS_DH_anon_WITH_DES_CBC_SHA"),
+    (0x0019, "TLS_DH_anon_EXPORT_WITH_DES40_CBC_SHA"),
+    (0x0017, "TLS_DH_anon_EXPORT_WITH_RC4_40_MD5"),
+    (0x0002, "TLS_RSA_WITH_NULL_SHA"),
+    (0x0001, "TLS_RSA_WITH_NULL_MD5"),
 ];
+
+/// Suites that exist only from TLS 1.2 on (AEAD, SHA-256/384 MACs: RFC
+/// 5246, 5288, 5289, 7905, 6367), offered in addition in a TLS 1.2 hello.
+pub const TLS12_SUITES: [(u16, &str); 24] = [
+    (0xc02c, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"),
+    (0xc030, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"),
+    (0xcca9, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"),
+    (0xcca8, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"),
+    (0xc02b, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"),
+    (0xc02f, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+    (0x009f, "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384"),
+    (0x009e, "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"),
+    (0xccaa, "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256"),
+    (0xc024, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384"),
+    (0xc028, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384"),
+    (0xc023, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256"),
+    (0xc027, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"),
+    (0x006b, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256"),
+    (0x0067, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256"),
+    (0x006a, "TLS_DHE_DSS_WITH_AES_256_CBC_SHA256"),
+    (0x0040, "TLS_DHE_DSS_WITH_AES_128_CBC_SHA256"),
+    (0x009d, "TLS_RSA_WITH_AES_256_GCM_SHA384"),
+    (0x009c, "TLS_RSA_WITH_AES_128_GCM_SHA256"),
+    (0x003d, "TLS_RSA_WITH_AES_256_CBC_SHA256"),
+    (0x003c, "TLS_RSA_WITH_AES_128_CBC_SHA256"),
+    (0x00c0, "TLS_RSA_WITH_CAMELLIA_256_CBC_SHA256"),
+    (0x00ba, "TLS_RSA_WITH_CAMELLIA_128_CBC_SHA256"),
+    (0xc077, "TLS_ECDHE_RSA_WITH_CAMELLIA_256_CBC_SHA384"),
+];
+
+/// The suites a hello for `version` offers: the TLS 1.2 suites first in a
+/// TLS 1.2 hello, then every legacy suite, then the renegotiation SCSV.
+fn suites_for(version: u16) -> impl Iterator<Item = u16> {
+    let modern: &[(u16, &str)] = if version >= TLS12 { &TLS12_SUITES } else { &[] };
+    modern
+        .iter()
+        .chain(LEGACY_SUITES.iter())
+        .map(|(code, _)| *code)
+        .chain(std::iter::once(RENEGOTIATION_SCSV))
+}
+
+/// The IANA name of a suite this module offers, or its number.
+#[must_use]
+pub fn suite_name(code: u16) -> String {
+    TLS12_SUITES
+        .iter()
+        .chain(LEGACY_SUITES.iter())
+        .find(|(c, _)| *c == code)
+        .map_or_else(|| format!("0x{code:04x}"), |(_, name)| (*name).to_owned())
+}
 
 /// Builds a ClientHello record offering exactly `version` (no
 /// `supported_versions` extension, so a TLS 1.3 server answers ≤ 1.2).
+///
+/// An SSL 3.0 hello follows RFC 6101 §5.6.1.2: record and client version
+/// 3.0, and no extensions at all (SSL 3.0 has none, and servers of its age
+/// may choke on them), so no server name either; secure renegotiation is
+/// signalled by the SCSV, which every hello carries (RFC 5746 §3.3). A
+/// TLS hello whose handshake message would be 256–511 bytes long is
+/// padded to 512 (RFC 7685).
 #[must_use]
 pub fn client_hello(version: u16, server_name: Option<&str>, random: [u8; 32]) -> Vec<u8> {
-    let mut body = Vec::with_capacity(256);
+    let suites: Vec<u16> = suites_for(version).collect();
+    let mut body = Vec::with_capacity(512);
     body.extend_from_slice(&version.to_be_bytes());
     body.extend_from_slice(&random);
     body.push(0); // no session id
-    push_u16(&mut body, u16_len(SUITES.len() * 2));
-    for suite in SUITES {
+    push_u16(&mut body, u16_len(suites.len() * 2));
+    for suite in suites {
         body.extend_from_slice(&suite.to_be_bytes());
     }
     body.extend_from_slice(&[1, 0]); // compression: null only
 
+    if version > SSL30 {
+        let mut ext = extensions(version, server_name);
+        // 4 bytes of handshake header, 2 of extensions length.
+        let unpadded = 4 + body.len() + 2 + ext.len();
+        if (256..512).contains(&unpadded) {
+            let fill = (512 - unpadded).saturating_sub(4);
+            push_u16(&mut ext, 0x0015);
+            push_u16(&mut ext, u16_len(fill));
+            ext.resize(ext.len() + fill, 0);
+        }
+        push_u16(&mut body, u16_len(ext.len()));
+        body.extend_from_slice(&ext);
+    }
+
+    let mut handshake = Vec::with_capacity(body.len() + 4);
+    handshake.push(1); // client_hello
+    push_u24(&mut handshake, body.len());
+    handshake.extend_from_slice(&body);
+
+    let mut record = Vec::with_capacity(handshake.len() + 5);
+    record.push(RECORD_HANDSHAKE);
+    // Record-layer version: TLS 1.0 for compatibility, as browsers did;
+    // 3.0 for an SSL 3.0 hello, which an SSL-only server may insist on.
+    record.extend_from_slice(&version.min(TLS10).to_be_bytes());
+    push_u16(&mut record, u16_len(handshake.len()));
+    record.extend_from_slice(&handshake);
+    record
+}
+
+/// The extensions of a TLS (not SSL 3.0) hello.
+fn extensions(version: u16, server_name: Option<&str>) -> Vec<u8> {
     let mut ext = Vec::with_capacity(128);
     if let Some(name) = server_name.filter(|n| n.len() < 256) {
         // server_name: list of one host_name entry
@@ -81,21 +246,7 @@ pub fn client_hello(version: u16, server_name: Option<&str>, random: [u8; 32]) -
             ext.extend_from_slice(&a.to_be_bytes());
         }
     }
-    push_u16(&mut body, u16_len(ext.len()));
-    body.extend_from_slice(&ext);
-
-    let mut handshake = Vec::with_capacity(body.len() + 4);
-    handshake.push(1); // client_hello
-    push_u24(&mut handshake, body.len());
-    handshake.extend_from_slice(&body);
-
-    let mut record = Vec::with_capacity(handshake.len() + 5);
-    record.push(RECORD_HANDSHAKE);
-    // Record-layer version: TLS 1.0 for compatibility, as browsers did.
-    record.extend_from_slice(&TLS10.to_be_bytes());
-    push_u16(&mut record, u16_len(handshake.len()));
-    record.extend_from_slice(&handshake);
-    record
+    ext
 }
 
 fn u16_len(n: usize) -> u16 {
@@ -294,7 +445,7 @@ fn read_u24(bytes: &[u8], at: usize) -> Option<usize> {
 #[must_use]
 pub fn version_name(version: u16) -> String {
     match version {
-        0x0300 => "SSLv3".to_owned(),
+        SSL30 => "SSLv3".to_owned(),
         TLS10 => "TLSv1.0".to_owned(),
         TLS11 => "TLSv1.1".to_owned(),
         TLS12 => "TLSv1.2".to_owned(),
@@ -431,6 +582,75 @@ mod tests {
         assert_eq!(hello[5], 1);
         assert_eq!(u16::from_be_bytes([hello[9], hello[10]]), TLS10);
         assert!(hello.windows(16).any(|w| w == b"portal.acme.test"));
+    }
+
+    /// The offered suites of a hello built by [`client_hello`], and what
+    /// follows the compression methods.
+    fn offered(hello: &[u8]) -> (Vec<u16>, &[u8]) {
+        let body = &hello[9..];
+        let suites_len = usize::from(u16::from_be_bytes([body[35], body[36]]));
+        let suites = body[37..37 + suites_len]
+            .chunks_exact(2)
+            .map(|c| u16::from_be_bytes([c[0], c[1]]))
+            .collect();
+        let after = 37 + suites_len;
+        assert_eq!(&body[after..after + 2], &[1, 0], "null compression only");
+        (suites, &body[after + 2..])
+    }
+
+    /// RFC 6101 §5.6.1.2: an SSL 3.0 hello has version 3.0 in record and
+    /// hello, and nothing after the compression methods.
+    #[test]
+    fn an_ssl3_hello_has_no_extensions() {
+        let hello = client_hello(SSL30, Some("portal.acme.test"), [1; 32]);
+        assert_eq!(&hello[..3], &[RECORD_HANDSHAKE, 3, 0]);
+        assert_eq!(u16::from_be_bytes([hello[9], hello[10]]), SSL30);
+        let (suites, rest) = offered(&hello);
+        assert!(rest.is_empty(), "no extensions: {rest:?}");
+        assert!(!hello.windows(16).any(|w| w == b"portal.acme.test"));
+        assert!(suites.contains(&RENEGOTIATION_SCSV));
+        // The uncommon suites an old server may offer alone.
+        for uncommon in [0x0041, 0x0096, 0x0007, 0x0003, 0x0018] {
+            assert!(suites.contains(&uncommon), "0x{uncommon:04x}");
+        }
+        assert!(!suites.contains(&0xc02f), "no TLS 1.2 suite in SSL 3.0");
+        assert!(hello.len() - 5 < 256, "under the F5 hello-size bug");
+    }
+
+    #[test]
+    fn tls12_suites_are_offered_in_tls12_only() {
+        let (v10, _) = offered(&client_hello(TLS10, None, [1; 32]));
+        let (v12, _) = offered(&client_hello(TLS12, None, [1; 32]));
+        assert_eq!(v10.len(), LEGACY_SUITES.len() + 1);
+        assert_eq!(v12.len(), LEGACY_SUITES.len() + TLS12_SUITES.len() + 1);
+        assert!(!v10.contains(&0xc02f) && v12.contains(&0xc02f));
+        let mut unique = v12.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), v12.len(), "no suite twice");
+        assert_eq!(suite_name(0x0041), "TLS_RSA_WITH_CAMELLIA_128_CBC_SHA");
+        assert_eq!(suite_name(0x1301), "0x1301");
+    }
+
+    /// RFC 7685: a hello of 256–511 bytes is padded to 512.
+    #[test]
+    fn mid_sized_hellos_are_padded() {
+        for version in [TLS10, TLS11, TLS12] {
+            for name in [
+                None,
+                Some("a.test"),
+                Some("a-much-longer-name.portal.acme.test"),
+            ] {
+                let hello = client_hello(version, name, [1; 32]);
+                let handshake = hello.len() - 5;
+                assert!(
+                    !(256..512).contains(&handshake),
+                    "{version:04x} {name:?}: {handshake}"
+                );
+                let len = usize::from(u16::from_be_bytes([hello[3], hello[4]]));
+                assert_eq!(len + 5, hello.len());
+            }
+        }
     }
 
     /// Property: no input makes the parser panic, loop or hold more than the cap.

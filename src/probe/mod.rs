@@ -87,6 +87,16 @@ pub struct TlsFacts {
     /// observations stored before it was).
     #[serde(default)]
     pub revocation: Option<RevocationFacts>,
+    /// The version the server answered a hand-built TLS 1.2 hello with,
+    /// when the chain had to be read that way (`SSLv3` from a server that
+    /// speaks nothing newer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_version: Option<String>,
+    /// Positions of presented certificates that the path to a trusted
+    /// root does not need (sent but unused: an old cross-certificate …);
+    /// their dates do not make the chain invalid.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unneeded: Vec<usize>,
 }
 
 /// Where a chain came from.
@@ -115,6 +125,12 @@ pub enum Trust {
     Other {
         detail: String,
     },
+    /// The path leads to a trusted root, but at no time within the leaf's
+    /// validity is every certificate on it valid (an intermediate expired
+    /// before the leaf was issued …): the detail names which.
+    OutOfDate {
+        detail: String,
+    },
     /// No certificate to judge.
     NotChecked,
 }
@@ -126,4 +142,7 @@ pub struct LegacyProbe {
     /// `None` when the probe could not tell (timeout, connection failure).
     pub accepted: Option<bool>,
     pub detail: String,
+    /// The cipher suite the server chose when it accepted (IANA name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cipher_suite: Option<String>,
 }

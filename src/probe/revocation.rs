@@ -941,6 +941,8 @@ mod tests {
             unparseable: Vec::new(),
             chain_source: crate::probe::ChainSource::Rustls,
             trust: crate::probe::Trust::NotChecked,
+            raw_version: None,
+            unneeded: Vec::new(),
             revocation: Some(RevocationFacts {
                 status: RevocationStatus::Undetermined { why: "x".into() },
                 sources: Vec::new(),

@@ -1,6 +1,7 @@
 //! The TLS probe of one endpoint: resolve, connect, handshake with rustls
 //! while capturing the presented chain whatever its state, judge the chain's
-//! trust separately, and try TLS 1.0/1.1 with a hand-built ClientHello.
+//! trust separately, and try SSL 3.0 and TLS 1.0/1.1 with a hand-built
+//! ClientHello.
 //! Also home to what the HTTP prober shares with it: the trusted roots
 //! (`trusted_roots`, `web_pki_verifier`) and the verifier that accepts
 //! any certificate but still checks handshake signatures (`LenientVerifier`).
@@ -188,6 +189,7 @@ impl TlsProber {
         let mut chain_der = capture.take();
         captured.stapled_ocsp = capture.take_ocsp();
         let mut chain_source = ChainSource::Rustls;
+        let mut raw_version = None;
         let (version, cipher_suite, handshake_error) = match handshake {
             Ok((version, suite)) => (Some(version), Some(suite), None),
             Err((error, true)) => {
@@ -210,6 +212,7 @@ impl TlsProber {
                 .raw_hello(&addr, endpoint.port, hello::TLS12, name_for_sni)
                 .await
         {
+            raw_version = flight.version.map(hello::version_name);
             chain_der = flight
                 .certificates
                 .into_iter()
@@ -234,6 +237,11 @@ impl TlsProber {
         };
         let (chain, unparseable) = read_chain(&chain_der);
         let trust = self.trust(&chain_der, &chain, &server_name);
+        let unneeded = if trust == Trust::Trusted {
+            self.unneeded(&chain_der, &chain, &server_name)
+        } else {
+            Vec::new()
+        };
         obs.tls = Some(TlsFacts {
             version,
             cipher_suite,
@@ -242,6 +250,8 @@ impl TlsProber {
             chain_source,
             trust,
             revocation: None,
+            raw_version,
+            unneeded,
         });
         captured.chain = chain_der;
     }
@@ -285,6 +295,11 @@ impl TlsProber {
         };
         let (chain, unparseable) = read_chain(&chain_der);
         let trust = self.trust(&chain_der, &chain, &server_name);
+        let unneeded = if trust == Trust::Trusted {
+            self.unneeded(&chain_der, &chain, &server_name)
+        } else {
+            Vec::new()
+        };
         let facts = TlsFacts {
             version,
             cipher_suite,
@@ -293,6 +308,8 @@ impl TlsProber {
             chain_source: ChainSource::Rustls,
             trust,
             revocation: None,
+            raw_version: None,
+            unneeded,
         };
         (reach, Some(facts), chain_der)
     }
@@ -416,7 +433,10 @@ impl TlsProber {
         }
     }
 
-    /// Offers TLS 1.0 and TLS 1.1 alone, side by side.
+    /// Offers SSL 3.0, TLS 1.0 and TLS 1.1 alone, side by side. A version
+    /// is accepted when the ServerHello carries it (RFC 6101 §5.6.1.3,
+    /// RFC 5246 appendix E.1: a server answers with the highest version it
+    /// supports up to the client's, so a lower one is a refusal).
     async fn legacy(
         &self,
         addresses: &[IpAddr],
@@ -425,67 +445,101 @@ impl TlsProber {
     ) -> Vec<LegacyProbe> {
         let one = |version: u16| async move {
             let name = hello::version_name(version);
+            let probe = |accepted, detail| LegacyProbe {
+                version: name.clone(),
+                accepted,
+                detail,
+                cipher_suite: None,
+            };
             match self.raw_hello(addresses, port, version, server_name).await {
                 Ok(flight) => match (flight.version, flight.alert) {
                     (Some(v), _) if v == version => LegacyProbe {
-                        version: name,
-                        accepted: Some(true),
-                        detail: format!("server answered with {}", hello::version_name(v)),
+                        cipher_suite: flight.cipher_suite.map(hello::suite_name),
+                        ..probe(
+                            Some(true),
+                            format!("server answered with {}", hello::version_name(v)),
+                        )
                     },
-                    (Some(v), _) => LegacyProbe {
-                        version: name,
-                        accepted: Some(false),
-                        detail: format!("server answered with {}", hello::version_name(v)),
-                    },
-                    (None, Some((_, description))) => LegacyProbe {
-                        version: name,
-                        accepted: Some(false),
-                        detail: format!("refused with alert {description}"),
-                    },
-                    (None, None) => LegacyProbe {
-                        version: name,
-                        accepted: Some(false),
-                        detail: "connection closed without a ServerHello".to_owned(),
-                    },
+                    (Some(v), _) => probe(
+                        Some(false),
+                        format!("server answered with {}", hello::version_name(v)),
+                    ),
+                    (None, Some((_, description))) => {
+                        probe(Some(false), format!("refused with alert {description}"))
+                    }
+                    (None, None) => probe(
+                        Some(false),
+                        "connection closed without a ServerHello".to_owned(),
+                    ),
                 },
                 // A reset or garbage in answer to a legacy hello is a refusal.
-                Err(HelloError::Exchange(e)) => LegacyProbe {
-                    version: name,
-                    accepted: Some(false),
-                    detail: e.to_string(),
-                },
+                Err(HelloError::Exchange(e)) => probe(Some(false), e.to_string()),
                 // No connection, or no answer: the server said nothing.
-                Err(HelloError::Connect(e)) => LegacyProbe {
-                    version: name,
-                    accepted: None,
-                    detail: e,
-                },
-                Err(HelloError::TimedOut) => LegacyProbe {
-                    version: name,
-                    accepted: None,
-                    detail: "timed out".to_owned(),
-                },
+                Err(HelloError::Connect(e)) => probe(None, e),
+                Err(HelloError::TimedOut) => probe(None, "timed out".to_owned()),
             }
         };
-        let (v10, v11) = tokio::join!(one(hello::TLS10), one(hello::TLS11));
-        vec![v10, v11]
+        let (ssl3, v10, v11) =
+            tokio::join!(one(hello::SSL30), one(hello::TLS10), one(hello::TLS11));
+        vec![ssl3, v10, v11]
     }
 
-    /// Verifies the chain against the roots at a time within the leaf's
-    /// validity (dates are judged by the checks, on their own). `chain` is
-    /// the parsed prefix of `chain_der` (see [`read_chain`]): no leaf facts,
-    /// no verdict.
+    /// Verifies the chain against the roots at a time when every presented
+    /// certificate is within its validity, if there is one inside the
+    /// leaf's, else in the middle of the leaf's validity ([`judging_time`]):
+    /// the path and the signatures are judged here, the dates against
+    /// `now` by the checks (RFC 5280 §6.1.3 (a)(2) applies to every
+    /// certificate of the path, so an intermediate's dates count as much
+    /// as the leaf's). `chain` is the parsed prefix of `chain_der` (see
+    /// [`read_chain`]): no leaf facts, no verdict.
     fn trust(
         &self,
         chain_der: &[CertificateDer<'static>],
         chain: &[cert::CertFacts],
         name: &ServerName<'_>,
     ) -> Trust {
-        let (Some(end_entity), Some(leaf)) = (chain_der.first(), chain.first()) else {
+        let (Some(end_entity), Some(_)) = (chain_der.first(), chain.first()) else {
             return Trust::NotChecked;
         };
         let intermediates = chain_der.get(1..).unwrap_or_default();
-        let midpoint = leaf.not_before + (leaf.not_after - leaf.not_before) / 2;
+        let midpoint = judging_time(chain);
+        self.verdict(end_entity, intermediates, name, midpoint, chain)
+    }
+
+    /// Positions of presented certificates the trusted path does without:
+    /// the chain still verifies, at the same time, when one is left out.
+    fn unneeded(
+        &self,
+        chain_der: &[CertificateDer<'static>],
+        chain: &[cert::CertFacts],
+        name: &ServerName<'_>,
+    ) -> Vec<usize> {
+        let Some(end_entity) = chain_der.first() else {
+            return Vec::new();
+        };
+        let at = judging_time(chain);
+        (1..chain_der.len())
+            .filter(|skip| {
+                let rest: Vec<CertificateDer<'static>> = chain_der
+                    .iter()
+                    .enumerate()
+                    .skip(1)
+                    .filter(|(i, _)| i != skip)
+                    .map(|(_, der)| der.clone())
+                    .collect();
+                self.verdict(end_entity, &rest, name, at, chain) == Trust::Trusted
+            })
+            .collect()
+    }
+
+    fn verdict(
+        &self,
+        end_entity: &CertificateDer<'static>,
+        intermediates: &[CertificateDer<'static>],
+        name: &ServerName<'_>,
+        midpoint: DateTime<Utc>,
+        chain: &[cert::CertFacts],
+    ) -> Trust {
         let at = UnixTime::since_unix_epoch(Duration::from_secs(
             u64::try_from(midpoint.timestamp()).unwrap_or(0),
         ));
@@ -509,7 +563,7 @@ impl TlsProber {
                 CertificateError::Expired
                 | CertificateError::ExpiredContext { .. }
                 | CertificateError::NotValidYet
-                | CertificateError::NotValidYetContext { .. } => Trust::Other {
+                | CertificateError::NotValidYetContext { .. } => Trust::OutOfDate {
                     detail: out_of_date(chain, midpoint, &e),
                 },
                 other => Trust::Other {
@@ -520,6 +574,34 @@ impl TlsProber {
                 detail: other.to_string(),
             },
         }
+    }
+}
+
+/// When to judge a chain's path: the middle of the span in which the leaf
+/// and every presented certificate that is not self-issued (a sent root is
+/// not part of the path: the trust anchor is the store's) and whose
+/// validity overlaps the leaf's (one that does not cannot be on a path
+/// that was ever valid) are all within their validity; when there is no
+/// such span, the middle of the leaf's validity (and the verdict says
+/// which certificate is out of date).
+fn judging_time(chain: &[cert::CertFacts]) -> DateTime<Utc> {
+    let Some(leaf) = chain.first() else {
+        return DateTime::<Utc>::UNIX_EPOCH;
+    };
+    let leaf_middle = leaf.not_before + (leaf.not_after - leaf.not_before) / 2;
+    let (start, end) = chain
+        .iter()
+        .skip(1)
+        .filter(|c| {
+            !c.self_issued && c.not_before <= leaf.not_after && c.not_after >= leaf.not_before
+        })
+        .fold((leaf.not_before, leaf.not_after), |(start, end), c| {
+            (start.max(c.not_before), end.min(c.not_after))
+        });
+    if start <= end {
+        start + (end - start) / 2
+    } else {
+        leaf_middle
     }
 }
 
@@ -579,7 +661,7 @@ fn out_of_date(chain: &[cert::CertFacts], at: DateTime<Utc>, error: &Certificate
         culprits.join("; ")
     };
     format!(
-        "{what}, at {} (the middle of the leaf's validity, when the chain is judged); rustls: {}",
+        "{what}, at {} (when the chain is judged: no time within the leaf's validity has every presented certificate valid); rustls: {}",
         at.to_rfc3339(),
         describe(error)
     )
@@ -942,7 +1024,7 @@ mod tests {
         let probes = prober(Duration::from_secs(2))
             .legacy(&[Ipv4Addr::LOCALHOST.into()], port, Some("closed.test"))
             .await;
-        assert_eq!(probes.len(), 2);
+        assert_eq!(probes.len(), 3);
         for probe in probes {
             assert_eq!(probe.accepted, None, "{probe:?}");
             assert!(probe.detail.contains("connect to"), "{probe:?}");
@@ -1065,8 +1147,8 @@ mod tests {
         let (chain, unparseable) = read_chain(&chain_der);
         assert!(unparseable.is_empty());
         let name = ServerName::try_from("portal.acme.test").unwrap();
-        let Trust::Other { detail } = prober.trust(&chain_der, &chain, &name) else {
-            panic!("expected another failure")
+        let Trust::OutOfDate { detail } = prober.trust(&chain_der, &chain, &name) else {
+            panic!("expected an out-of-date path")
         };
         assert!(
             detail.contains(
@@ -1085,6 +1167,71 @@ mod tests {
             prober.trust(&chain_der[..1], &chain[..1], &name),
             Trust::UnknownIssuer
         );
+    }
+
+    /// RFC 5280 §6.1.3 (a)(2): every certificate's dates count. An
+    /// intermediate that expired after the leaf was issued but before the
+    /// middle of its validity: the path is judged when both were valid (the
+    /// checks judge the intermediate's date against now), and an expired
+    /// cross-certificate the path does without is named as not needed.
+    #[test]
+    fn the_path_is_judged_when_every_certificate_was_valid() {
+        let root = CertifiedIssuer::self_signed(
+            ca("Test Root", (2020, 1, 1), (2040, 1, 1)),
+            KeyPair::generate().unwrap(),
+        )
+        .unwrap();
+        let intermediate = CertifiedIssuer::signed_by(
+            ca("Short Intermediate", (2020, 1, 1), (2025, 2, 1)),
+            KeyPair::generate().unwrap(),
+            &root,
+        )
+        .unwrap();
+        let old_root = CertifiedIssuer::self_signed(
+            ca("Old Root", (2000, 1, 1), (2030, 1, 1)),
+            KeyPair::generate().unwrap(),
+        )
+        .unwrap();
+        let cross = CertifiedIssuer::signed_by(
+            ca("Test Root", (2000, 1, 1), (2021, 1, 1)),
+            KeyPair::generate().unwrap(),
+            &old_root,
+        )
+        .unwrap();
+        let mut params = CertificateParams::new(vec!["portal.acme.test".to_owned()]).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "portal.acme.test");
+        params.not_before = date_time_ymd(2025, 1, 1);
+        params.not_after = date_time_ymd(2025, 12, 1);
+        let leaf = params
+            .signed_by(&KeyPair::generate().unwrap(), &intermediate)
+            .unwrap();
+
+        super::super::install_crypto_provider();
+        let roots = ExtraRoots {
+            path: "test-root.pem".into(),
+            certificates: vec![root.der().clone()],
+        };
+        let prober = TlsProber::new(&config(Duration::from_secs(1), vec![roots])).unwrap();
+        let name = ServerName::try_from("portal.acme.test").unwrap();
+        let chain_der = vec![leaf.der().clone(), intermediate.der().clone()];
+        let (chain, _) = read_chain(&chain_der);
+        assert_eq!(prober.trust(&chain_der, &chain, &name), Trust::Trusted);
+        assert!(prober.unneeded(&chain_der, &chain, &name).is_empty());
+
+        // An expired cross-certificate sent along (as servers long sent
+        // DST Root CA X3's for ISRG Root X1) is not needed: the trust anchor
+        // is the store's "Test Root". It ended before the leaf began, so it
+        // does not narrow the span the path is judged in.
+        let with_cross = vec![
+            leaf.der().clone(),
+            intermediate.der().clone(),
+            cross.der().clone(),
+        ];
+        let (chain, _) = read_chain(&with_cross);
+        assert_eq!(prober.trust(&with_cross, &chain, &name), Trust::Trusted);
+        assert_eq!(prober.unneeded(&with_cross, &chain, &name), vec![2]);
     }
 
     #[test]

@@ -50,27 +50,40 @@ fn finding_of<'a>(supplier: &'a serde_json::Value, id: &str) -> &'a serde_json::
         .unwrap_or_else(|| panic!("no {id} in {supplier}"))
 }
 
+/// The `tls.*` ids each case raises, and no other.
+const EXPECTED: &[(TlsCase, &[&str])] = &[
+    (TlsCase::GoodEcdsa, &[]),
+    (TlsCase::GoodRsa, &[]),
+    (TlsCase::Expired, &["tls.cert_expired"]),
+    (TlsCase::Expiring, &["tls.cert_expiring"]),
+    (TlsCase::NotYetValid, &["tls.cert_not_yet_valid"]),
+    (TlsCase::WrongHost, &["tls.hostname_mismatch"]),
+    (TlsCase::SelfSigned, &["tls.self_signed"]),
+    (TlsCase::UntrustedRoot, &["tls.untrusted_root"]),
+    (TlsCase::IncompleteChain, &["tls.incomplete_chain"]),
+    (TlsCase::Rsa1024, &["tls.weak_key"]),
+    (TlsCase::Sha1, &["tls.long_validity", "tls.weak_signature"]),
+    (TlsCase::LongValidity, &["tls.long_validity"]),
+    (TlsCase::Tls12Only, &["tls.no_tls13"]),
+    (TlsCase::Legacy, &["tls.legacy_protocol"]),
+    (TlsCase::Ssl3Only, &["tls.legacy_protocol"]),
+    (TlsCase::CamelliaOnly, &["tls.legacy_protocol"]),
+    (TlsCase::ExpiredIntermediate, &["tls.cert_expired"]),
+    (TlsCase::MissingIntermediate, &["tls.incomplete_chain"]),
+    (
+        TlsCase::PssSha1,
+        &["tls.long_validity", "tls.weak_signature"],
+    ),
+    // Probed by name here, which its SAN does not match either.
+    (TlsCase::IpAsDnsName, &["tls.hostname_mismatch"]),
+    (TlsCase::Stall, &["tls.unreachable"]),
+    (TlsCase::Closed, &["tls.unreachable"]),
+];
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_tls_id_fires_where_it_must_and_nowhere_else() {
     let world = World::start().await.unwrap();
-    let expected: &[(TlsCase, &[&str])] = &[
-        (TlsCase::GoodEcdsa, &[]),
-        (TlsCase::GoodRsa, &[]),
-        (TlsCase::Expired, &["tls.cert_expired"]),
-        (TlsCase::Expiring, &["tls.cert_expiring"]),
-        (TlsCase::NotYetValid, &["tls.cert_not_yet_valid"]),
-        (TlsCase::WrongHost, &["tls.hostname_mismatch"]),
-        (TlsCase::SelfSigned, &["tls.self_signed"]),
-        (TlsCase::UntrustedRoot, &["tls.untrusted_root"]),
-        (TlsCase::IncompleteChain, &["tls.incomplete_chain"]),
-        (TlsCase::Rsa1024, &["tls.weak_key"]),
-        (TlsCase::Sha1, &["tls.long_validity", "tls.weak_signature"]),
-        (TlsCase::LongValidity, &["tls.long_validity"]),
-        (TlsCase::Tls12Only, &["tls.no_tls13"]),
-        (TlsCase::Legacy, &["tls.legacy_protocol"]),
-        (TlsCase::Stall, &["tls.unreachable"]),
-        (TlsCase::Closed, &["tls.unreachable"]),
-    ];
+    let expected = EXPECTED;
     let mut cases: Vec<(String, String)> = expected
         .iter()
         .map(|(case, _)| (case.name().to_owned(), world.endpoint(*case)))
@@ -139,6 +152,23 @@ async fn every_tls_id_fires_where_it_must_and_nowhere_else() {
     );
     assert_eq!(weak["evidence"]["weak"][0]["key"]["bits"], 1024);
     assert_one_root_cause(by_id("rsa1024"));
+    // A server that speaks only SSL 3.0: the legacy protocol, not also
+    // unreachable over HTTP; the HTTP checks say why they could not run.
+    let ssl3 = by_id("ssl3-only");
+    let all_ids: Vec<&str> = ssl3["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(all_ids, ["tls.legacy_protocol"], "{ssl3}");
+    assert!(
+        ssl3["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("speaks only a legacy protocol"),
+        "{ssl3}"
+    );
 
     // Failures are told apart in the evidence.
     let stall = &finding_of(by_id("stall"), "tls.unreachable")["evidence"];

@@ -841,6 +841,56 @@ const SPF_INVALID_CASES: &[(&str, &str, &[&str])] = &[
         "v=spf1 include:gone.spf-target.test -all",
         &["email.spf_invalid"],
     ),
+    // RFC 7208 section 12, one clause each: a c/r/t macro outside
+    // explanation text (7.1), a zero digit transformer (7.3), an ip4 CIDR
+    // length with a leading zero, a numeric top label, a literal `}` where
+    // the domain must end, an unknown modifier whose value is no
+    // macro-string, a second exp (6), and a syntax error after `all` (4.6).
+    (
+        "macroc",
+        "v=spf1 exists:%{c}.x.test -all",
+        &["email.spf_invalid"],
+    ),
+    (
+        "digit0",
+        "v=spf1 exists:%{d0}.x.test -all",
+        &["email.spf_invalid"],
+    ),
+    (
+        "cidr0",
+        "v=spf1 ip4:192.0.2.0/024 -all",
+        &["email.spf_invalid"],
+    ),
+    (
+        "numtop",
+        "v=spf1 a:mail.example.42 -all",
+        &["email.spf_invalid"],
+    ),
+    (
+        "brace",
+        "v=spf1 a:mail.example.test} -all",
+        &["email.spf_invalid"],
+    ),
+    (
+        "modval",
+        "v=spf1 x-vendor=%{z} -all",
+        &["email.spf_invalid"],
+    ),
+    (
+        "twoexp",
+        "v=spf1 -all exp=a.x.test exp=b.x.test",
+        &["email.spf_invalid"],
+    ),
+    (
+        "afterall",
+        "v=spf1 -all ip4:300.0.0.1",
+        &["email.spf_invalid"],
+    ),
+    (
+        "goodmacro",
+        "v=spf1 ip4:192.0.2.0/24 exists:%{i}.%{d2}.x.test x-note=%% -all",
+        &[],
+    ),
 ];
 
 fn spfbad(id: &str) -> String {

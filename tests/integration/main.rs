@@ -42,4 +42,5 @@ mod record;
 mod revocation;
 mod roi;
 mod simulated;
+mod standards;
 mod store;

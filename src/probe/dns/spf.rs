@@ -417,7 +417,8 @@ fn domain_spec(spec: &str) -> Result<String, SpfSyntaxError> {
     if let Some(why) = macro_error(spec, MacroPlace::DomainSpec) {
         return syntax(why);
     }
-    if spec.ends_with('}') {
+    // domain-end = ( "." toplabel [ "." ] ) / macro-expand
+    if ends_in_macro(spec) {
         return Ok(spec.to_owned());
     }
     let trimmed = spec.strip_suffix('.').unwrap_or(spec);
@@ -428,6 +429,31 @@ fn domain_spec(spec: &str) -> Result<String, SpfSyntaxError> {
         return syntax("the top-level label is malformed");
     }
     Ok(spec.to_owned())
+}
+
+/// Whether a well-formed macro-string's last token is a macro-expand
+/// (`%{…}`, `%%`, `%_`, `%-`) rather than a literal: a literal `}` (as in
+/// `example.com}`) is not a macro's end.
+fn ends_in_macro(spec: &str) -> bool {
+    let bytes = spec.as_bytes();
+    let mut i = 0;
+    let mut last_macro = false;
+    while let Some(&b) = bytes.get(i) {
+        if b != b'%' {
+            last_macro = false;
+            i += 1;
+            continue;
+        }
+        last_macro = true;
+        i += match bytes.get(i + 1) {
+            Some(b'{') => bytes
+                .get(i..)
+                .and_then(|rest| rest.iter().position(|c| *c == b'}'))
+                .map_or(bytes.len(), |close| close + 1),
+            _ => 2,
+        };
+    }
+    last_macro
 }
 
 /// `toplabel = ( *alphanum ALPHA *alphanum ) / ( 1*alphanum "-" *( alphanum / "-" ) alphanum )`
@@ -1380,6 +1406,104 @@ mod tests {
                 .to_string()
                 .contains("bytes long")
         );
+    }
+
+    /// RFC 7208 §12's ABNF, clause by clause: each violation is a
+    /// permerror at every receiver; each allowed form parses.
+    #[test]
+    fn the_whole_abnf_of_rfc_7208_section_12() {
+        let refused = [
+            // ip4-cidr-length = "/" ("0" / %x31-39 0*1DIGIT): no leading
+            // zero, no empty length, at most 32; ip6 at most 128.
+            "v=spf1 ip4:192.0.2.0/",
+            "v=spf1 ip4:192.0.2.0/08",
+            "v=spf1 ip4:192.0.2.0/-1",
+            "v=spf1 ip4:192.0.2.0/24/",
+            "v=spf1 ip4:192.0.2.0//24",
+            "v=spf1 ip6:2001:db8::/0128",
+            "v=spf1 ip6:2001:db8::/64//64",
+            "v=spf1 ip6:fe80::1%eth0",
+            // qnum: no leading zeros in an ip4-network.
+            "v=spf1 ip4:192.0.2.01",
+            "v=spf1 ip4:192.0.2",
+            // dual-cidr-length = [ ip4-cidr-length ] [ "/" ip6-cidr-length ]
+            "v=spf1 a/24/64",
+            "v=spf1 a//",
+            "v=spf1 mx/24//",
+            "v=spf1 a:example.com/",
+            "v=spf1 exists:example.com/24",
+            "v=spf1 include:example.com/24",
+            // domain-spec = macro-string domain-end;
+            // domain-end = ( "." toplabel [ "." ] ) / macro-expand
+            "v=spf1 a:example",
+            "v=spf1 a:example.",
+            "v=spf1 a:example.com..",
+            "v=spf1 a:example.42",
+            "v=spf1 a:example.-com",
+            "v=spf1 a:example.com-",
+            "v=spf1 a:example.c_m",
+            "v=spf1 a:example.com}",
+            "v=spf1 a:example.{com}",
+            "v=spf1 redirect=",
+            "v=spf1 redirect=example",
+            "v=spf1 exp=",
+            // macro-expand: letters, transformers, delimiters (§7.1, §7.3)
+            "v=spf1 exists:%{}.example.com",
+            "v=spf1 exists:%{x}.example.com",
+            "v=spf1 exists:%{d0}.example.com",
+            "v=spf1 exists:%{d00}.example.com",
+            "v=spf1 exists:%{dr2}.example.com",
+            "v=spf1 exists:%{d2r2}.example.com",
+            "v=spf1 exists:%{d2rr}.example.com",
+            "v=spf1 exists:%{d2r!}.example.com",
+            "v=spf1 exists:%{d.2}.example.com",
+            "v=spf1 exists:%x.example.com",
+            "v=spf1 exists:example.com%",
+            "v=spf1 exists:%{d",
+            // c, r and t are for explanation text only.
+            "v=spf1 exists:%{c}.example.com",
+            "v=spf1 exists:%{r}.example.com",
+            "v=spf1 include:%{t}.example.com",
+            "v=spf1 redirect=%{c}.example.com",
+            // modifier = redirect / explanation / unknown-modifier, each
+            // `name "=" macro-string`; redirect and exp at most once (§6).
+            "v=spf1 x-foo=%{z}",
+            "v=spf1 x-foo=100%",
+            "v=spf1 1x=foo",
+            "v=spf1 -redirect=example.com",
+            "v=spf1 =example.com",
+            "v=spf1 REDIRECT=a.example.com redirect=b.example.com",
+            "v=spf1 exp=a.example.com EXP=b.example.com",
+            // A syntax error anywhere, even after `all`, voids the record
+            // (§4.6): terms after a syntax error do not save it.
+            "v=spf1 -all foo",
+            "v=spf1 -all ip4:300.0.0.1",
+            "v=spf1 include:_spf.example.com ~all a:example.42",
+            "v=spf1 a:bad..example.42 -all ip4:192.0.2.1",
+        ];
+        for text in refused {
+            assert!(parse_spf(text).is_err(), "{text:?} should be refused");
+        }
+        let accepted = [
+            "v=spf1 ip4:192.0.2.0/0 ip4:192.0.2.0/9 ip4:192.0.2.0/32 -all",
+            "v=spf1 ip6:::1 ip6:::ffff:192.0.2.1 ip6:2001:db8::/0 ip6:2001:db8::/128",
+            "v=spf1 a a/24 a//64 a/24//64 a:example.com/24//64 mx:example.com//0",
+            "v=spf1 a:example.com. a:ex-ample.co-m a:example.1-2 a:a.b.c.example.com",
+            // domain-end may be a macro-expand: %{…}, %%, %_, %-.
+            "v=spf1 exists:%{i}.%{l1r-}.%{d}",
+            "v=spf1 exists:%{ir}.%{v}._spf.%{d2}",
+            "v=spf1 exists:%{d10r.-+,/_=}",
+            "v=spf1 exists:%{D}.%{O}.example.com",
+            "v=spf1 exists:x.example.%%",
+            "v=spf1 exists:x.example.%_",
+            "v=spf1 exists:x.example.%-",
+            // Unknown modifiers are macro-strings; c, r, t allowed there.
+            "v=spf1 x-note=%{c}%{r}%{t} x.y_z-1=anything.%% -all",
+            "v=spf1 redirect=_spf.example.com exp=explain.%{o}",
+        ];
+        for text in accepted {
+            assert!(parse_spf(text).is_ok(), "{text:?}: {:?}", parse_spf(text));
+        }
     }
 
     #[test]

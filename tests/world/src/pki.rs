@@ -26,6 +26,12 @@ pub const ROGUE_ROOT_CN: &str = "Rogue Root CA";
 /// Common name of the intermediate under the untrusted root.
 pub const ROGUE_INTERMEDIATE_CN: &str = "Rogue Intermediate CA";
 /// Common name of the committed fixture root that signs the SHA-1 leaf.
+/// Common name of the test root's intermediate that expired three days ago.
+pub const EXPIRED_INTERMEDIATE_CN: &str = "supplywatch Expired Intermediate CA";
+/// Common name of the upper of the two stacked intermediates (never sent).
+pub const UPPER_INTERMEDIATE_CN: &str = "supplywatch Upper Intermediate CA";
+/// Common name of the lower of the two stacked intermediates.
+pub const LOWER_INTERMEDIATE_CN: &str = "supplywatch Lower Intermediate CA";
 pub const SHA1_ROOT_CN: &str = "supplywatch Fixture SHA-1 Root";
 /// Organisation put in every subject the world makes.
 pub const ORGANIZATION: &str = "supplywatch tests";
@@ -44,6 +50,13 @@ pub mod fixtures {
     pub const SHA1_LEAF_PEM: &str = include_str!("../fixtures/sha1-leaf.crt.pem");
     /// The SHA-1 leaf's ECDSA P-256 private key, PKCS#8 PEM.
     pub const SHA1_LEAF_KEY_PEM: &str = include_str!("../fixtures/sha1-leaf.key.pem");
+    /// "supplywatch Fixture PSS Root" (trusted), made by `generate-pss.sh`.
+    pub const PSS_ROOT_PEM: &str = include_str!("../fixtures/pss-sha1-root.crt.pem");
+    /// Leaf for `pss-sha1.tls.test`, signed with RSASSA-PSS whose hash is
+    /// SHA-1 (the RFC 4055 defaults).
+    pub const PSS_LEAF_PEM: &str = include_str!("../fixtures/pss-sha1-leaf.crt.pem");
+    /// The PSS leaf's ECDSA P-256 private key, PKCS#8 PEM.
+    pub const PSS_LEAF_KEY_PEM: &str = include_str!("../fixtures/pss-sha1-leaf.key.pem");
 }
 
 /// Who signs a leaf.
@@ -51,10 +64,17 @@ pub mod fixtures {
 pub enum Authority {
     /// The trusted test intermediate (chain ends at [`ROOT_CN`]).
     TestIntermediate,
-    /// The intermediate under the untrusted [`ROGUE_ROOT_CN`].
+    /// The intermediate under the untrusted [`ROGUE_ROOT_CN`]; the chain
+    /// sent is leaf, intermediate and that root.
     RogueIntermediate,
     /// The leaf signs itself.
     SelfSigned,
+    /// The test root's intermediate that expired three days before `now`
+    /// (valid from a year before).
+    ExpiredIntermediate,
+    /// The lower of two intermediates under the test root (root → upper →
+    /// lower → leaf); the upper one is never sent.
+    LowerIntermediate,
 }
 
 /// The leaf's key.
@@ -96,6 +116,9 @@ pub struct LeafSpec {
     pub ocsp_url: Option<String>,
     /// The serial number; rcgen picks a random one when `None`.
     pub serial: Option<u64>,
+    /// Every name goes into a dNSName SAN, even one spelling an IP address
+    /// (rcgen otherwise makes that an iPAddress SAN).
+    pub names_as_dns: bool,
 }
 
 impl LeafSpec {
@@ -118,6 +141,7 @@ impl LeafSpec {
             crl_urls: Vec::new(),
             ocsp_url: None,
             serial: None,
+            names_as_dns: false,
         }
     }
 
@@ -184,6 +208,13 @@ impl LeafSpec {
     }
 
     /// Sets whether the served chain includes the intermediate.
+    /// Puts every name in a dNSName SAN, even one spelling an IP address.
+    #[must_use]
+    pub fn names_as_dns(mut self) -> Self {
+        self.names_as_dns = true;
+        self
+    }
+
     #[must_use]
     pub fn send_intermediate(mut self, send: bool) -> Self {
         self.send_intermediate = send;
@@ -231,6 +262,21 @@ impl Leaf {
             key: Some(key),
         })
     }
+
+    /// The committed leaf signed with RSASSA-PSS over SHA-1, served alone.
+    ///
+    /// # Errors
+    /// When the committed PEM files do not parse.
+    pub fn pss_sha1_fixture() -> anyhow::Result<Self> {
+        let cert = CertificateDer::from_pem_slice(fixtures::PSS_LEAF_PEM.as_bytes())
+            .context("parsing fixtures/pss-sha1-leaf.crt.pem")?;
+        let key = PrivateKeyDer::from_pem_slice(fixtures::PSS_LEAF_KEY_PEM.as_bytes())
+            .context("parsing fixtures/pss-sha1-leaf.key.pem")?;
+        Ok(Self {
+            chain: vec![cert],
+            key: Some(key),
+        })
+    }
 }
 
 /// The world's certificate authorities.
@@ -241,6 +287,8 @@ pub struct Pki {
     intermediate: CertifiedIssuer<'static, KeyPair>,
     rogue_root: CertifiedIssuer<'static, KeyPair>,
     rogue_intermediate: CertifiedIssuer<'static, KeyPair>,
+    expired_intermediate: CertifiedIssuer<'static, KeyPair>,
+    lower_intermediate: CertifiedIssuer<'static, KeyPair>,
 }
 
 fn ca_params(
@@ -359,12 +407,47 @@ impl Pki {
             &rogue_root,
         )
         .context("signing the rogue intermediate")?;
+        let expired_intermediate = CertifiedIssuer::signed_by(
+            ca_params(
+                EXPIRED_INTERMEDIATE_CN,
+                start,
+                now - Duration::days(3),
+                Some(0),
+            ),
+            KeyPair::generate().context("expired intermediate key")?,
+            &root,
+        )
+        .context("signing the expired intermediate")?;
+        let upper_intermediate = CertifiedIssuer::signed_by(
+            ca_params(
+                UPPER_INTERMEDIATE_CN,
+                start,
+                now + Duration::days(1825),
+                Some(1),
+            ),
+            KeyPair::generate().context("upper intermediate key")?,
+            &root,
+        )
+        .context("signing the upper intermediate")?;
+        let lower_intermediate = CertifiedIssuer::signed_by(
+            ca_params(
+                LOWER_INTERMEDIATE_CN,
+                start,
+                now + Duration::days(1825),
+                Some(0),
+            ),
+            KeyPair::generate().context("lower intermediate key")?,
+            &upper_intermediate,
+        )
+        .context("signing the lower intermediate")?;
         Ok(Self {
             now,
             root,
             intermediate,
             rogue_root,
             rogue_intermediate,
+            expired_intermediate,
+            lower_intermediate,
         })
     }
 
@@ -402,7 +485,7 @@ impl Pki {
     }
 
     /// PEM of every root the world trusts: the test root and the fixture
-    /// SHA-1 root. The Rogue root is not in it.
+    /// SHA-1 and PSS roots. The Rogue root is not in it.
     #[must_use]
     pub fn trusted_roots_pem(&self) -> String {
         let mut pem = self.root.pem();
@@ -410,6 +493,7 @@ impl Pki {
             pem.push('\n');
         }
         pem.push_str(fixtures::SHA1_ROOT_PEM);
+        pem.push_str(fixtures::PSS_ROOT_PEM);
         pem
     }
 
@@ -508,6 +592,17 @@ impl Pki {
         };
         let mut params = CertificateParams::new(spec.names.clone())
             .with_context(|| format!("SAN names {:?}", spec.names))?;
+        if spec.names_as_dns {
+            params.subject_alt_names = spec
+                .names
+                .iter()
+                .map(|n| {
+                    rcgen::string::Ia5String::try_from(n.as_str())
+                        .map(rcgen::SanType::DnsName)
+                        .with_context(|| format!("dNSName {n}"))
+                })
+                .collect::<anyhow::Result<_>>()?;
+        }
         params.distinguished_name = rcgen::DistinguishedName::new();
         params
             .distinguished_name
@@ -573,11 +668,15 @@ impl Pki {
                         .clone(),
                 );
             }
-            Authority::TestIntermediate | Authority::RogueIntermediate => {
-                let issuer = if spec.authority == Authority::TestIntermediate {
-                    &self.intermediate
-                } else {
-                    &self.rogue_intermediate
+            Authority::TestIntermediate
+            | Authority::RogueIntermediate
+            | Authority::ExpiredIntermediate
+            | Authority::LowerIntermediate => {
+                let issuer = match spec.authority {
+                    Authority::RogueIntermediate => &self.rogue_intermediate,
+                    Authority::ExpiredIntermediate => &self.expired_intermediate,
+                    Authority::LowerIntermediate => &self.lower_intermediate,
+                    _ => &self.intermediate,
                 };
                 params.use_authority_key_identifier_extension = true;
                 let cert = params
@@ -586,6 +685,11 @@ impl Pki {
                 chain.push(cert.der().clone());
                 if spec.send_intermediate {
                     chain.push(issuer.der().clone());
+                    // A private PKI's server that sends its root, so that
+                    // an untrusted root is seen, not a missing issuer.
+                    if spec.authority == Authority::RogueIntermediate {
+                        chain.push(self.rogue_root.der().clone());
+                    }
                 }
             }
         }

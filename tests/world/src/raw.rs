@@ -32,7 +32,9 @@ pub const X25519: u16 = 0x001d;
 /// Signature scheme `rsa_pkcs1_sha256`.
 pub const RSA_PKCS1_SHA256: u16 = 0x0401;
 
-/// Protocol version numbers as they appear on the wire.
+/// Protocol version numbers as they appear on the wire: SSL 3.0.
+pub const SSL30: u16 = 0x0300;
+/// TLS 1.0.
 pub const TLS10: u16 = 0x0301;
 /// TLS 1.1.
 pub const TLS11: u16 = 0x0302;
@@ -338,6 +340,17 @@ pub fn server_hello(
         body.push(0); // renegotiated_connection: empty
     }
     handshake(SERVER_HELLO, &body)
+}
+
+/// A fatal alert record (level 2) with `description`, in a record of
+/// `version`.
+#[must_use]
+pub fn fatal_alert(version: u16, description: u8) -> Vec<u8> {
+    let mut out = vec![0x15];
+    push_u16(&mut out, version);
+    push_u16(&mut out, 2);
+    out.extend_from_slice(&[2, description]);
+    out
 }
 
 /// A TLS 1.2-style Certificate message (no request context, no extensions).

@@ -81,6 +81,29 @@ pub enum TlsCase {
     /// ServerHello in the client's version plus Certificate and
     /// ServerHelloDone.
     Legacy,
+    /// An old server that speaks SSL 3.0 only (RFC 6101) with the suites
+    /// `TLS_RSA_WITH_RC4_128_SHA` and `TLS_RSA_WITH_3DES_EDE_CBC_SHA`: any
+    /// hello offering one gets an SSL 3.0 ServerHello (the version a server
+    /// answers with is the highest it has up to the client's), Certificate
+    /// and ServerHelloDone; others a fatal `handshake_failure` alert.
+    Ssl3Only,
+    /// An old server that speaks TLS 1.0 only with exactly one suite,
+    /// `TLS_RSA_WITH_CAMELLIA_128_CBC_SHA`; an SSL 3.0 hello gets a
+    /// `protocol_version` alert, one without the suite `handshake_failure`.
+    CamelliaOnly,
+    /// A leaf (issued 10 days ago, 90-day lifetime) under the test root's
+    /// intermediate that expired three days ago; both sent.
+    ExpiredIntermediate,
+    /// A leaf under the lower of two stacked intermediates, sent with the
+    /// lower one only: the upper one, between it and the root, is missing.
+    MissingIntermediate,
+    /// The committed leaf signed with RSASSA-PSS over SHA-1 (RFC 4055
+    /// default parameters) by the fixture PSS root (which is trusted);
+    /// served alone.
+    PssSha1,
+    /// A valid chain whose leaf's only SAN is the dNSName `127.0.0.1`; to
+    /// be probed as `127.0.0.1:<port>`, which only an iPAddress SAN matches.
+    IpAsDnsName,
     /// Accepts TCP and never sends a byte.
     Stall,
     /// Nothing listens on the port.
@@ -89,7 +112,7 @@ pub enum TlsCase {
 
 impl TlsCase {
     /// Every case, in declaration order.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 22] = [
         Self::GoodEcdsa,
         Self::GoodRsa,
         Self::Expired,
@@ -104,6 +127,12 @@ impl TlsCase {
         Self::LongValidity,
         Self::Tls12Only,
         Self::Legacy,
+        Self::Ssl3Only,
+        Self::CamelliaOnly,
+        Self::ExpiredIntermediate,
+        Self::MissingIntermediate,
+        Self::PssSha1,
+        Self::IpAsDnsName,
         Self::Stall,
         Self::Closed,
     ];
@@ -126,6 +155,12 @@ impl TlsCase {
             Self::LongValidity => "long-validity",
             Self::Tls12Only => "tls12-only",
             Self::Legacy => "legacy",
+            Self::Ssl3Only => "ssl3-only",
+            Self::CamelliaOnly => "camellia-only",
+            Self::ExpiredIntermediate => "expired-intermediate",
+            Self::MissingIntermediate => "missing-intermediate",
+            Self::PssSha1 => "pss-sha1",
+            Self::IpAsDnsName => "ip-as-dns-name",
             Self::Stall => "stall",
             Self::Closed => "closed",
         }
@@ -183,6 +218,7 @@ enum Serving {
     Rustls(Arc<ServerConfig>),
     Raw(Arc<Vec<CertificateDer<'static>>>),
     Legacy(Arc<ServerConfig>, Arc<Vec<CertificateDer<'static>>>),
+    Old(OldServer, Arc<Vec<CertificateDer<'static>>>),
     Stall,
     Closed,
 }
@@ -222,10 +258,16 @@ fn spec_for(case: TlsCase, now: OffsetDateTime) -> LeafSpec {
             fixtures::RSA1024_PUBLIC_KEY_PEM.to_owned(),
         )),
         TlsCase::LongValidity => LeafSpec::issued(host, now, 10, 400),
+        TlsCase::ExpiredIntermediate => good.authority(Authority::ExpiredIntermediate),
+        TlsCase::MissingIntermediate => good.authority(Authority::LowerIntermediate),
+        TlsCase::IpAsDnsName => good.names(["127.0.0.1"]).names_as_dns(),
         TlsCase::GoodEcdsa
         | TlsCase::Sha1
         | TlsCase::Tls12Only
         | TlsCase::Legacy
+        | TlsCase::PssSha1
+        | TlsCase::Ssl3Only
+        | TlsCase::CamelliaOnly
         | TlsCase::Stall
         | TlsCase::Closed => good,
     }
@@ -243,6 +285,10 @@ fn plan(case: TlsCase, pki: &Pki) -> anyhow::Result<(Serving, Vec<CertificateDer
             let leaf = issue()?;
             (Serving::Raw(Arc::new(leaf.chain.clone())), leaf.chain)
         }
+        TlsCase::PssSha1 => {
+            let leaf = Leaf::pss_sha1_fixture()?;
+            (Serving::Rustls(server_config(&leaf, MODERN)?), leaf.chain)
+        }
         TlsCase::Sha1 => {
             let leaf = Leaf::sha1_fixture()?;
             (Serving::Rustls(server_config(&leaf, MODERN)?), leaf.chain)
@@ -254,6 +300,15 @@ fn plan(case: TlsCase, pki: &Pki) -> anyhow::Result<(Serving, Vec<CertificateDer
                 Serving::Legacy(config, Arc::new(leaf.chain.clone())),
                 leaf.chain,
             )
+        }
+        TlsCase::Ssl3Only | TlsCase::CamelliaOnly => {
+            let leaf = issue()?;
+            let old = if case == TlsCase::Ssl3Only {
+                SSL3_ONLY
+            } else {
+                CAMELLIA_ONLY
+            };
+            (Serving::Old(old, Arc::new(leaf.chain.clone())), leaf.chain)
         }
         TlsCase::Tls12Only => {
             let leaf = issue()?;
@@ -295,6 +350,9 @@ pub async fn start_case(
         }
         Serving::Raw(chain) => serve_tcp(listener, shutdown, move |stream| {
             serve_raw(Arc::clone(&chain), stream)
+        }),
+        Serving::Old(old, chain) => serve_tcp(listener, shutdown, move |stream| {
+            serve_old(old, Arc::clone(&chain), stream)
         }),
         Serving::Legacy(config, chain) => {
             let acceptor = TlsAcceptor::from(config);
@@ -552,6 +610,68 @@ async fn serve_legacy(
         .await
         .is_ok()
     {
+        linger(stream).await;
+    }
+}
+
+/// What an old server speaks: one range of versions and, in its order of
+/// preference, the suites it has.
+#[derive(Debug, Clone, Copy)]
+struct OldServer {
+    min_version: u16,
+    max_version: u16,
+    suites: &'static [u16],
+}
+
+const SSL3_ONLY: OldServer = OldServer {
+    min_version: raw::SSL30,
+    max_version: raw::SSL30,
+    suites: &[0x0005, 0x000a],
+};
+
+const CAMELLIA_ONLY: OldServer = OldServer {
+    min_version: raw::TLS10,
+    max_version: raw::TLS10,
+    suites: &[0x0041],
+};
+
+/// Alert descriptions (RFC 5246 §7.2).
+const ALERT_HANDSHAKE_FAILURE: u8 = 40;
+const ALERT_PROTOCOL_VERSION: u8 = 70;
+
+/// Answers a hello as a server of another age would: the highest version
+/// it has up to the client's (RFC 6101 §5.6.1.3, RFC 5246 appendix E.1),
+/// the first of its suites the client offers, then Certificate and
+/// ServerHelloDone; a fatal alert when there is no common version or suite.
+async fn serve_old(
+    old: OldServer,
+    chain: Arc<Vec<CertificateDer<'static>>>,
+    mut stream: TcpStream,
+) {
+    let hello = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_client_hello(&mut stream)).await
+    {
+        Ok(Ok(hello)) => hello,
+        _ => return,
+    };
+    let version = hello.client_version.min(old.max_version);
+    let suite = old
+        .suites
+        .iter()
+        .copied()
+        .find(|s| hello.cipher_suites.contains(s));
+    let bytes = match suite {
+        _ if version < old.min_version => raw::fatal_alert(old.min_version, ALERT_PROTOCOL_VERSION),
+        None => raw::fatal_alert(version, ALERT_HANDSHAKE_FAILURE),
+        Some(suite) => {
+            // An SSL 3.0 server answers without extensions.
+            let renegotiation_info = hello.secure_renegotiation && version > raw::SSL30;
+            let mut hs = raw::server_hello(version, server_random(), suite, renegotiation_info);
+            hs.extend_from_slice(&raw::certificate(&chain));
+            hs.extend_from_slice(&raw::server_hello_done());
+            raw::records(version, &hs)
+        }
+    };
+    if stream.write_all(&bytes).await.is_ok() {
         linger(stream).await;
     }
 }

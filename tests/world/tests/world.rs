@@ -317,6 +317,7 @@ async fn roots_pem_holds_the_trusted_roots_only() {
         vec![
             "O=supplywatch tests, CN=supplywatch Test Root CA",
             "CN=supplywatch Fixture SHA-1 Root, O=supplywatch tests",
+            "CN=supplywatch Fixture PSS Root, O=supplywatch tests",
         ]
     );
     assert!(!roots.contains(world.pki().rogue_root()));
