@@ -64,7 +64,7 @@ fn zones() -> Vec<SignedZone> {
     ]
 }
 
-async fn signed_world() -> World {
+pub(crate) async fn signed_world() -> World {
     World::builder()
         .signed_zones(zones())
         .servfail_type("apex.signed.test", RecordType::NS)

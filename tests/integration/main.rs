@@ -17,6 +17,7 @@ mod support;
 
 mod audit_chain;
 mod board;
+mod catalogue;
 mod check;
 mod cli;
 mod concentration;

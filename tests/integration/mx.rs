@@ -152,9 +152,9 @@ fn config_text(
 }
 
 /// The cases' world: the servers, the DNS naming them, the config.
-struct Cases {
-    world: World,
-    config: String,
+pub(crate) struct Cases {
+    pub(crate) world: World,
+    pub(crate) config: String,
     /// The servers' addresses, in [`start_servers`] order, the last closed.
     ips: Vec<Ipv4Addr>,
     /// The port they share.
@@ -177,7 +177,7 @@ const DOMAINS: [&str; 12] = [
     "many.test",
 ];
 
-async fn cases() -> Cases {
+pub(crate) async fn cases() -> Cases {
     let world = World::builder()
         .site(
             "mta-sts.stsmiss.test",
