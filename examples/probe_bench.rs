@@ -256,6 +256,19 @@ async fn main() -> anyhow::Result<()> {
         })
         .count();
     let starttls = starttls_handshakes(&observed_domains);
+    // Why a chain was not verified, first few: a timeout here is what
+    // stretches the wall time.
+    for (domain, verdict) in observed_domains
+        .iter()
+        .flat_map(|o| &o.domains)
+        .filter_map(|d| {
+            let verdict = d.dnssec.as_ref()?.validation.as_ref()?.verdict.clone();
+            (verdict != Verdict::Verified).then(|| (d.domain.clone(), verdict))
+        })
+        .take(3)
+    {
+        println!("  not verified         {domain}: {verdict:?}");
+    }
     let now = SystemClock.now();
     let findings: usize = checks::evaluate(&observed_domains, now, &Policy::default())
         .iter()
