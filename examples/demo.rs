@@ -23,8 +23,12 @@ use supplywatch::probe as probes;
 use supplywatch::probe::run::{ProbeEvent, Progress};
 use supplywatch::report::{Scores, check_summary, check_table};
 use supplywatch::store::{OpenMode, Store};
+use supplywatch_testworld::tls::{MODERN, server_config};
 use supplywatch_testworld::zone::{clean_site, security_txt};
-use supplywatch_testworld::{MailDomain, Reply, SiteCert, SiteSpec, TlsCase, World};
+use supplywatch_testworld::{
+    DnsRecord, LeafSpec, MailDomain, Reply, SinkOptions, SiteCert, SiteSpec, SmtpSink, TlsCase,
+    World,
+};
 
 struct Lines;
 
@@ -47,17 +51,22 @@ impl Progress for Lines {
     }
 }
 
+/// The mail server every demo domain names as its MX.
+const MAIL_HOST: &str = "mx.mailhost.test";
+
 /// The world: TLS cases, three mail domains (acme's in order, the others
-/// each missing something), acme's MTA-STS policy host and two HTTPS sites.
-/// Returns it with the MTA-STS policy host.
-async fn start_world() -> anyhow::Result<(World, String)> {
+/// each missing something) whose MX is one mail server with STARTTLS,
+/// acme's MTA-STS policy host and two HTTPS sites. Returns it with the
+/// MTA-STS policy host and the mail server.
+async fn start_world() -> anyhow::Result<(World, String, SmtpSink)> {
     // Mail domains: acme's is in order; the others each miss something.
-    let acme = MailDomain::good("acme.test");
-    let globex = MailDomain::good("globex.test").with(|d| {
+    let mx = |d: &mut MailDomain| d.mx = vec![(10, MAIL_HOST.to_owned())];
+    let acme = MailDomain::good("acme.test").with(mx);
+    let globex = MailDomain::good("globex.test").with(mx).with(|d| {
         d.spf = vec!["v=spf1 mx +all".to_owned()];
         d.dmarc = vec!["v=DMARC1; p=none".to_owned()];
     });
-    let initech = MailDomain::good("initech.test").with(|d| {
+    let initech = MailDomain::good("initech.test").with(mx).with(|d| {
         d.dmarc.clear();
         d.sts.clear();
         d.caa = false;
@@ -68,6 +77,7 @@ async fn start_world() -> anyhow::Result<(World, String)> {
     let mut records = acme.records()?;
     records.extend(globex.records()?);
     records.extend(initech.records()?);
+    records.push(DnsRecord::a(MAIL_HOST, std::net::Ipv4Addr::LOCALHOST));
 
     let world = World::builder()
         .records(records)
@@ -85,11 +95,25 @@ async fn start_world() -> anyhow::Result<(World, String)> {
         )
         .start()
         .await?;
-    Ok((world, acme_sts_host))
+    let leaf = world
+        .pki()
+        .issue(&LeafSpec::issued(MAIL_HOST, world.now, 10, 90))?;
+    let sink = SmtpSink::start_with(
+        SinkOptions::default()
+            .starttls(server_config(&leaf, MODERN)?)
+            .within(world.shutdown_token()),
+    )
+    .await?;
+    Ok((world, acme_sts_host, sink))
 }
 
 /// The config for the world's four suppliers.
-fn config_text(world: &World, acme_sts_host: &str, mail: &std::path::Path) -> String {
+fn config_text(
+    world: &World,
+    acme_sts_host: &str,
+    smtp_port: u16,
+    mail: &std::path::Path,
+) -> String {
     let e = |case| world.endpoint(case);
     format!(
         r#"# Written by the supplywatch demo: four suppliers served on 127.0.0.1.
@@ -107,6 +131,7 @@ extra_roots = ["{roots}"]
 timeout_secs = 3
 allow_private_targets = true   # the demo world lives on loopback
 mta_sts_port = {sts_port}             # the world serves MTA-STS policies off port 443
+smtp_port = {smtp_port}                # and its mail server off port 25
 
 [contacts]
 risk_manager = ["risk@bank.example"]
@@ -150,6 +175,7 @@ certifications = [{{ kind = "SOC 2 Type II", expires = 2026-10-31 }}]
         dns = world.dns,
         roots = world.roots_pem.display(),
         sts_port = world.site(acme_sts_host).addr.port(),
+        smtp_port = smtp_port,
         www_acme = world.site_endpoint("www.acme.test"),
         portal_globex = world.site_endpoint("portal.globex.test"),
         good_ecdsa = e(TlsCase::GoodEcdsa),
@@ -174,14 +200,14 @@ certifications = [{{ kind = "SOC 2 Type II", expires = 2026-10-31 }}]
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     probes::install_crypto_provider();
-    let (world, acme_sts_host) = start_world().await?;
+    let (world, acme_sts_host, mail_server) = start_world().await?;
     // Kept after the demo exits (the world's own folder is not).
     let mail = std::env::current_dir()?.join("target/supplywatch-demo/mail");
     if mail.exists() {
         std::fs::remove_dir_all(&mail)?;
     }
     std::fs::create_dir_all(&mail)?;
-    let config_text = config_text(&world, &acme_sts_host, &mail);
+    let config_text = config_text(&world, &acme_sts_host, mail_server.port(), &mail);
     let path = world.write("supplywatch.toml", &config_text)?;
     let config = Config::load(&path)?;
     println!(

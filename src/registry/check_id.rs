@@ -290,7 +290,7 @@ impl Family {
 
 impl fmt::Display for Family {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -328,7 +328,7 @@ impl PartialOrd for CheckId {
 
 impl fmt::Display for CheckId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -414,5 +414,10 @@ mod tests {
         }
         assert_eq!(CheckId::NAMES.len(), CheckId::ALL.len());
         assert_eq!(CheckId::parse("tls.nonsense"), None);
+        // Width and alignment apply, as for the id's text: tables line up.
+        assert_eq!(
+            format!("{:<18}|", CheckId::TlsRevoked),
+            "tls.revoked       |"
+        );
     }
 }
