@@ -11,10 +11,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use chrono::Utc;
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject as _;
 use supplywatch::checks::{CheckId, Policy};
-use supplywatch::config::{ExtraRoots, ProbeConfig};
 use supplywatch::probe::DnsResolver;
 use supplywatch::probe::http::{HttpOptions, HttpProber};
 use supplywatch_testworld::zone::{clean_site, security_txt};
@@ -247,27 +244,7 @@ async fn plain_http(raised: &mut Raised) {
         .start()
         .await
         .unwrap();
-    let certificates = CertificateDer::pem_file_iter(&world.roots_pem)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let config = ProbeConfig {
-        nameservers: vec![world.dns],
-        extra_roots: vec![ExtraRoots {
-            path: world.roots_pem.clone(),
-            certificates,
-        }],
-        timeout: Duration::from_secs(5),
-        concurrency: 4,
-        per_host_concurrency: 2,
-        allow_private_targets: true,
-        allow_metadata_targets: false,
-        mta_sts_port: 443,
-        trust_anchor: None,
-        smtp: false,
-        smtp_port: 25,
-        spread: Duration::ZERO,
-    };
+    let config = crate::http::config(&world, true, Duration::from_secs(5));
     let prober = HttpProber::with_options(
         &config,
         DnsResolver::new(&config).unwrap(),

@@ -35,7 +35,8 @@ use crate::support::{Scratch, in_netns, inside_netns};
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
-fn config(world: &World, allow_private: bool, timeout: Duration) -> ProbeConfig {
+/// The world's probe config: its DNS and roots, the given address rule and timeout.
+pub(crate) fn config(world: &World, allow_private: bool, timeout: Duration) -> ProbeConfig {
     let certificates = CertificateDer::pem_file_iter(&world.roots_pem)
         .unwrap()
         .map(Result::unwrap)

@@ -7,38 +7,17 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject as _;
 use supplywatch::checks::{Finding, Policy, tls::check};
-use supplywatch::config::{ExtraRoots, ProbeConfig};
+use supplywatch::config::ProbeConfig;
 use supplywatch::probe::tls::TlsProber;
 use supplywatch::probe::{DnsResolver, EndpointObservation};
 use supplywatch::registry::Endpoint;
 use supplywatch_testworld::pki::{EXPIRED_INTERMEDIATE_CN, UPPER_INTERMEDIATE_CN};
 use supplywatch_testworld::{TlsCase, World};
 
+/// The world's probe config: its DNS, its roots, private targets allowed.
 fn config(world: &World) -> ProbeConfig {
-    let certificates = CertificateDer::pem_file_iter(&world.roots_pem)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    ProbeConfig {
-        nameservers: vec![world.dns],
-        extra_roots: vec![ExtraRoots {
-            path: world.roots_pem.clone(),
-            certificates,
-        }],
-        timeout: Duration::from_secs(5),
-        concurrency: 4,
-        per_host_concurrency: 2,
-        allow_private_targets: true,
-        allow_metadata_targets: false,
-        mta_sts_port: 443,
-        spread: Duration::ZERO,
-        trust_anchor: None,
-        smtp: false,
-        smtp_port: 25,
-    }
+    crate::http::config(world, true, Duration::from_secs(5))
 }
 
 /// Probes each case and checks it, in the order given.
