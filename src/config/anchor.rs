@@ -55,7 +55,7 @@ pub enum AnchorError {
     Record {
         path: PathBuf,
         line: usize,
-        why: String,
+        why: RecordError,
     },
     #[error(
         "{}:{line}: the record is for {owner}, the others for {zone}: one file anchors one zone",
@@ -67,6 +67,39 @@ pub enum AnchorError {
         owner: String,
         zone: String,
     },
+}
+
+/// What is wrong with one record of the anchor file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("an empty record")]
+    Empty,
+    #[error("the owner {0:?} must be an absolute name ending in a dot (\".\" for the root)")]
+    OwnerNotAbsolute(String),
+    #[error("the owner {0:?} is not a valid domain name")]
+    OwnerInvalid(String),
+    #[error("no record type: write DS or DNSKEY")]
+    NoType,
+    #[error("the {name} is missing")]
+    Missing { name: &'static str },
+    #[error("the {name} {text:?} is not a number from 0 to {max}")]
+    NotANumber {
+        name: &'static str,
+        text: String,
+        max: u32,
+    },
+    #[error("the digest {0:?} is not hexadecimal with an even number of digits")]
+    DigestNotHex(String),
+    #[error("the digest is missing")]
+    DigestMissing,
+    #[error("the protocol is {0}: a DNSKEY's protocol is always 3 (RFC 4034 §2.1.2)")]
+    Protocol(u32),
+    #[error("the public key is missing or not valid base64")]
+    PublicKey,
+    #[error("a {0} record: a trust anchor holds DS or DNSKEY records only")]
+    OtherType(String),
+    #[error("an opening parenthesis is never closed")]
+    Unclosed,
 }
 
 /// Reads and checks the trust anchor file at `path`.
@@ -116,7 +149,7 @@ pub fn parse_anchor(path: &Path, text: &str) -> Result<TrustAnchor, AnchorError>
         }
         let fields: Vec<&str> = pending.split_whitespace().collect();
         if !fields.is_empty() {
-            let err = |why: String| AnchorError::Record {
+            let err = |why: RecordError| AnchorError::Record {
                 path: path.to_owned(),
                 line: start,
                 why,
@@ -142,7 +175,7 @@ pub fn parse_anchor(path: &Path, text: &str) -> Result<TrustAnchor, AnchorError>
         return Err(AnchorError::Record {
             path: path.to_owned(),
             line: start,
-            why: "an opening parenthesis is never closed".to_owned(),
+            why: RecordError::Unclosed,
         });
     }
     match zone {
@@ -159,17 +192,15 @@ pub fn parse_anchor(path: &Path, text: &str) -> Result<TrustAnchor, AnchorError>
 
 /// One record: `owner [TTL] [IN] DS|DNSKEY rdata…` (TTL and class in
 /// either order, as RFC 1035 §5.1 allows).
-fn parse_record(fields: &[&str]) -> Result<(String, AnchorRecord), String> {
+fn parse_record(fields: &[&str]) -> Result<(String, AnchorRecord), RecordError> {
     let [owner, rest @ ..] = fields else {
-        return Err("an empty record".to_owned());
+        return Err(RecordError::Empty);
     };
     if !owner.ends_with('.') {
-        return Err(format!(
-            "the owner {owner:?} must be an absolute name ending in a dot (\".\" for the root)"
-        ));
+        return Err(RecordError::OwnerNotAbsolute((*owner).to_owned()));
     }
     if owner.len() > 254 || (owner.contains("..") && *owner != ".") {
-        return Err(format!("the owner {owner:?} is not a valid domain name"));
+        return Err(RecordError::OwnerInvalid((*owner).to_owned()));
     }
     let mut rest = rest;
     // TTL and class, each optional, in either order.
@@ -185,26 +216,28 @@ fn parse_record(fields: &[&str]) -> Result<(String, AnchorRecord), String> {
         }
     }
     let Some((kind, rdata)) = rest.split_first() else {
-        return Err("no record type: write DS or DNSKEY".to_owned());
+        return Err(RecordError::NoType);
     };
     let owner = owner.to_ascii_lowercase();
-    let number = |name: &str, text: Option<&&str>, max: u32| -> Result<u32, String> {
-        let text = text.ok_or_else(|| format!("the {name} is missing"))?;
+    let number = |name: &'static str, text: Option<&&str>, max: u32| {
+        let text = text.ok_or(RecordError::Missing { name })?;
         text.parse::<u32>()
             .ok()
             .filter(|v| *v <= max)
-            .ok_or_else(|| format!("the {name} {text:?} is not a number from 0 to {max}"))
+            .ok_or_else(|| RecordError::NotANumber {
+                name,
+                text: (*text).to_owned(),
+                max,
+            })
     };
     if kind.eq_ignore_ascii_case("DS") {
         let key_tag = number("key tag", rdata.first(), 65_535)?;
         let algorithm = number("algorithm", rdata.get(1), 255)?;
         let digest_type = number("digest type", rdata.get(2), 255)?;
         let hex: String = rdata.get(3..).unwrap_or_default().concat();
-        let digest = decode_hex(&hex).ok_or_else(|| {
-            format!("the digest {hex:?} is not hexadecimal with an even number of digits")
-        })?;
+        let digest = decode_hex(&hex).ok_or_else(|| RecordError::DigestNotHex(hex.clone()))?;
         if digest.is_empty() {
-            return Err("the digest is missing".to_owned());
+            return Err(RecordError::DigestMissing);
         }
         Ok((
             owner,
@@ -219,15 +252,13 @@ fn parse_record(fields: &[&str]) -> Result<(String, AnchorRecord), String> {
         let flags = number("flags", rdata.first(), 65_535)?;
         let protocol = number("protocol", rdata.get(1), 255)?;
         if protocol != 3 {
-            return Err(format!(
-                "the protocol is {protocol}: a DNSKEY's protocol is always 3 (RFC 4034 §2.1.2)"
-            ));
+            return Err(RecordError::Protocol(protocol));
         }
         let algorithm = number("algorithm", rdata.get(2), 255)?;
         let text: String = rdata.get(3..).unwrap_or_default().concat();
         let public_key = decode_base64(&text)
             .filter(|k| !k.is_empty())
-            .ok_or_else(|| "the public key is missing or not valid base64".to_owned())?;
+            .ok_or(RecordError::PublicKey)?;
         Ok((
             owner,
             AnchorRecord::Dnskey {
@@ -238,9 +269,7 @@ fn parse_record(fields: &[&str]) -> Result<(String, AnchorRecord), String> {
             },
         ))
     } else {
-        Err(format!(
-            "a {kind} record: a trust anchor holds DS or DNSKEY records only"
-        ))
+        Err(RecordError::OtherType((*kind).to_owned()))
     }
 }
 
