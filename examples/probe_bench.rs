@@ -12,13 +12,18 @@
 //! 2. the domain probes: DNS and e-mail authentication, and each domain's
 //!    mail server over SMTP (banner, EHLO, STARTTLS, the certificate, TLSA):
 //!    every domain's MX is one local SMTP sink with STARTTLS;
-//! 3. the endpoint probes again over N names of one server whose leaf
+//! 3. endpoints and domains together: N suppliers of one endpoint and one
+//!    domain each, through `check --save`'s path (probe, judge, record the
+//!    run in a fresh store), with the save timed on its own;
+//! 4. the endpoint probes again over N names of one server whose leaf
 //!    names a CRL distribution point, twice: the first run downloads the
 //!    CRL once for all N, the second (same process, the cache of a daemon)
 //!    downloads nothing.
 //!
-//! Prints endpoints/s, domains/s and the process's peak RSS (the world's
-//! servers run in the same process and are included).
+//! Prints endpoints/s, domains/s, suppliers/s, the connections and HTTP
+//! requests each endpoint probe cost the server (counted by it), the time
+//! to save the run, and the process's peak RSS (the world's servers run in
+//! the same process and are included).
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
@@ -28,9 +33,11 @@ use std::time::Instant;
 use supplywatch::checks::{self, Policy};
 use supplywatch::clock::{Clock, SystemClock};
 use supplywatch::config::Config;
+use supplywatch::pipeline;
 use supplywatch::probe::dns::Verdict;
 use supplywatch::probe::run::{self, Silent, SupplierObservations};
 use supplywatch::probe::{self as probes, Reach, RevocationStatus};
+use supplywatch::store::{OpenMode, Store};
 use supplywatch_testworld::tls::{MODERN, server_config};
 use supplywatch_testworld::{
     DnsRecord, LeafSpec, MailDomain, RevocationCase, SignedFault, SignedZone, SinkOptions,
@@ -91,6 +98,55 @@ fn suppliers_toml(world: &World, targets: &[String], key: &str, smtp_port: u16) 
     config
 }
 
+/// N suppliers of one endpoint and one domain each.
+fn together_toml(
+    world: &World,
+    endpoints: &[String],
+    domains: &[String],
+    smtp_port: u16,
+) -> String {
+    let mut config = suppliers_toml(world, &[], "endpoints", smtp_port);
+    for (s, (endpoint, domain)) in endpoints.iter().zip(domains).enumerate() {
+        let _ = write!(
+            config,
+            "\n[[supplier]]\nid = \"t{s}\"\nname = \"Supplier {s}\"\ncriticality = \"standard\"\nendpoints = [\"{endpoint}\"]\ndomains = [\"{domain}\"]\n"
+        );
+    }
+    config
+}
+
+/// Endpoints and domains together through `check --save`'s path: probed
+/// and judged, then the run recorded in a fresh store.
+async fn together(
+    world: &World,
+    endpoints: &[String],
+    domains: &[String],
+    smtp_port: u16,
+) -> anyhow::Result<()> {
+    let n = endpoints.len();
+    let path = world.write(
+        "together.toml",
+        together_toml(world, endpoints, domains, smtp_port),
+    )?;
+    let config = Config::load(&path)?;
+    let started = Instant::now();
+    let run = pipeline::probe_and_check(&config, &config.suppliers, Arc::new(Silent), || {
+        SystemClock.now()
+    })
+    .await?;
+    let probe_secs = started.elapsed().as_secs_f64();
+    let store = Store::open(&world.dir().join("bench.db"), OpenMode::Create).await?;
+    let saving = Instant::now();
+    run.save(&store, &config, "probe_bench").await?;
+    let save_secs = saving.elapsed().as_secs_f64();
+    println!(
+        "together               {probe_secs:.2} s  →  {:.0} suppliers/s  (1 endpoint + 1 domain each, MX over SMTP)",
+        rate(n, probe_secs)
+    );
+    println!("  --save               {save_secs:.2} s more to record the run in a fresh store");
+    Ok(())
+}
+
 async fn timed(
     world: &World,
     name: &str,
@@ -107,6 +163,11 @@ async fn timed(
 #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
 fn rate(n: usize, secs: f64) -> f64 {
     n as f64 / secs
+}
+
+#[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
+fn per(count: usize, n: usize) -> f64 {
+    count as f64 / n.max(1) as f64
 }
 
 /// The mail server of every domain: STARTTLS with a certificate for
@@ -215,12 +276,19 @@ async fn main() -> anyhow::Result<()> {
     let sink = mail_sink(&world).await?;
     let endpoints: Vec<String> = hosts.iter().map(|h| format!("{h}:{port}")).collect();
 
+    let (accepted, asked) = (
+        world.site(SITE).connections(),
+        world.site(SITE).requests().len(),
+    );
     let (endpoint_secs, observed) = timed(
         &world,
         "endpoints.toml",
         &suppliers_toml(&world, &endpoints, "endpoints", sink.port()),
     )
     .await?;
+    let per_endpoint = |count: usize| per(count, n);
+    let connections = per_endpoint(world.site(SITE).connections() - accepted);
+    let requests = per_endpoint(world.site(SITE).requests().len() - asked);
     let handshakes = observed
         .iter()
         .flat_map(|o| &o.endpoints)
@@ -284,6 +352,9 @@ async fn main() -> anyhow::Result<()> {
         rate(n, endpoint_secs)
     );
     println!(
+        "  per endpoint         {connections:.1} connections, {requests:.1} HTTP requests (counted by the server)"
+    );
+    println!(
         "domains                {n}: {resolved} resolved, {validated} DNSSEC chains verified, {starttls} MX STARTTLS handshakes"
     );
     println!(
@@ -294,6 +365,7 @@ async fn main() -> anyhow::Result<()> {
         "domain probes          {domain_secs:.2} s  →  {:.0} domains/s  (with each MX over SMTP)",
         rate(n, domain_secs)
     );
+    together(&world, &endpoints, &domains, sink.port()).await?;
     revocation_runs(&world, &revocation_hosts, sink.port()).await?;
     println!("findings               {findings}");
     match peak_rss_mib() {

@@ -28,6 +28,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -321,6 +322,7 @@ pub struct SiteEndpoint {
     /// Whether it speaks TLS.
     pub https: bool,
     requests: Arc<Mutex<Vec<String>>>,
+    connections: Arc<AtomicUsize>,
 }
 
 impl SiteEndpoint {
@@ -335,6 +337,13 @@ impl SiteEndpoint {
     #[must_use]
     pub fn requests(&self) -> Vec<String> {
         self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// The TCP connections accepted so far (TLS handshakes, hand-built
+    /// hellos and HTTP requests alike).
+    #[must_use]
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
     }
 }
 
@@ -384,6 +393,7 @@ pub(crate) async fn bind(host: &str, spec: SiteSpec, pki: &Pki) -> anyhow::Resul
         addr,
         https: acceptor.is_some(),
         requests: Arc::new(Mutex::new(Vec::new())),
+        connections: Arc::default(),
     };
     Ok(BoundSite {
         spec,
@@ -429,8 +439,10 @@ pub(crate) fn serve_all(sites: Vec<BoundSite>, shutdown: &CancellationToken) -> 
             .collect();
         let routes = Arc::new(routes);
         let log = Arc::clone(&site.endpoint.requests);
+        let accepted = Arc::clone(&site.endpoint.connections);
         let acceptor = site.acceptor;
         serve_tcp(site.listener, shutdown, move |stream| {
+            accepted.fetch_add(1, Ordering::Relaxed);
             serve_connection(
                 acceptor.clone(),
                 stream,
@@ -751,6 +763,7 @@ mod tests {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
             https,
             requests: Arc::default(),
+            connections: Arc::default(),
         }
     }
 
