@@ -75,6 +75,82 @@ pub struct DnsResolver {
     servers: Vec<SocketAddr>,
     /// The DNSSEC trust anchor (`probe.trust_anchor`), `None` for the IANA root's.
     trust_anchor: Option<TrustAnchor>,
+    /// Answers to the DNSSEC queries sent by hand, shared by every domain
+    /// of a run (the anchor zone's keys, a shared parent's DS …) for their
+    /// TTL; one query in flight per name and type.
+    signed_cache: std::sync::Arc<SignedCache>,
+}
+
+/// How long a signed answer is kept at most, whatever its TTL.
+const SIGNED_CACHE_MAX_TTL: Duration = Duration::from_mins(5);
+/// How long an answer without records (NXDOMAIN, no such type) is kept.
+const SIGNED_CACHE_NEGATIVE_TTL: Duration = Duration::from_secs(30);
+/// Entries kept at most; past it, expired ones are dropped, then all.
+const SIGNED_CACHE_ENTRIES: usize = 20_000;
+
+type SignedCell = std::sync::Arc<tokio::sync::OnceCell<Result<SignedAnswer, LookupFailure>>>;
+
+/// Answers of [`DnsResolver::signed`] by (lower-case name, type).
+#[derive(Debug, Default)]
+struct SignedCache {
+    entries: std::sync::Mutex<
+        std::collections::HashMap<(Name, RecordType), (std::time::Instant, SignedCell)>,
+    >,
+}
+
+impl SignedCache {
+    /// The cell for `key`: a fresh one when there is none or it expired.
+    fn cell(&self, key: &(Name, RecordType)) -> SignedCell {
+        let now = std::time::Instant::now();
+        let Ok(mut entries) = self.entries.lock() else {
+            return SignedCell::default();
+        };
+        if let Some((expires, cell)) = entries.get(key)
+            && *expires > now
+        {
+            return cell.clone();
+        }
+        if entries.len() >= SIGNED_CACHE_ENTRIES {
+            entries.retain(|_, (expires, _)| *expires > now);
+            if entries.len() >= SIGNED_CACHE_ENTRIES {
+                entries.clear();
+            }
+        }
+        let cell = SignedCell::default();
+        // Until answered, the entry lives for one query's worth of time.
+        entries.insert(key.clone(), (now + SIGNED_CACHE_MAX_TTL, cell.clone()));
+        cell
+    }
+
+    /// Sets how long `key`'s answer is kept: its records' TTL (capped), a
+    /// short while for a negative answer, not at all for a failure.
+    fn settle(&self, key: &(Name, RecordType), cell: &SignedCell) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        let Some((expires, held)) = entries.get_mut(key) else {
+            return;
+        };
+        if !std::sync::Arc::ptr_eq(held, cell) {
+            return;
+        }
+        match cell.get() {
+            Some(Ok(answer)) => {
+                let ttl = answer
+                    .records
+                    .iter()
+                    .chain(&answer.rrsigs)
+                    .map(|r| Duration::from_secs(u64::from(r.ttl)))
+                    .min()
+                    .unwrap_or(SIGNED_CACHE_NEGATIVE_TTL)
+                    .min(SIGNED_CACHE_MAX_TTL);
+                *expires = std::time::Instant::now() + ttl;
+            }
+            Some(Err(_)) | None => {
+                entries.remove(key);
+            }
+        }
+    }
 }
 
 /// What a hand-sent query with the DO bit returned: the records of the
@@ -153,6 +229,7 @@ impl DnsResolver {
             probe_timeout: config.timeout,
             servers: addresses,
             trust_anchor: config.trust_anchor.clone(),
+            signed_cache: std::sync::Arc::default(),
         })
     }
 
@@ -288,6 +365,21 @@ impl DnsResolver {
         name: &Name,
         record_type: RecordType,
     ) -> Result<SignedAnswer, LookupFailure> {
+        let key = (name.to_lowercase(), record_type);
+        let cell = self.signed_cache.cell(&key);
+        let answer = cell
+            .get_or_init(|| self.signed_uncached(name, record_type))
+            .await
+            .clone();
+        self.signed_cache.settle(&key, &cell);
+        answer
+    }
+
+    async fn signed_uncached(
+        &self,
+        name: &Name,
+        record_type: RecordType,
+    ) -> Result<SignedAnswer, LookupFailure> {
         let mut last = LookupFailure::Other {
             detail: "no name server is configured".to_owned(),
         };
@@ -319,7 +411,15 @@ impl DnsResolver {
             detail: format!("cannot encode the query: {e}"),
         })?;
         let limit = self.inner.options().timeout;
-        let udp = tokio::time::timeout(limit, udp_exchange(server, &bytes)).await;
+        // A datagram lost on the way is asked again once, within the limit.
+        let first = limit / 2;
+        let udp = match tokio::time::timeout(first, udp_exchange(server, &bytes)).await {
+            Err(_) => {
+                tokio::time::timeout(limit.saturating_sub(first), udp_exchange(server, &bytes))
+                    .await
+            }
+            answered => answered,
+        };
         let answer = match udp {
             Ok(Ok(answer)) => decode(&answer, id)?,
             Ok(Err(e)) => {
@@ -709,6 +809,170 @@ fn embedded_v4(ip: Ipv6Addr) -> Vec<(Ipv4Addr, Embedding)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A DNS server on loopback that answers every query with one A record
+    /// (TTL 60), or NXDOMAIN for names starting `gone`, counts the
+    /// datagrams it receives, and drops the first `drop_first` of them.
+    async fn counting_server(
+        drop_first: usize,
+    ) -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::Ordering;
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = socket.local_addr().unwrap();
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = seen.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0_u8; 4096];
+            loop {
+                let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+                    return;
+                };
+                if count.fetch_add(1, Ordering::SeqCst) < drop_first {
+                    continue;
+                }
+                let Ok(query) = Message::from_vec(&buf[..n]) else {
+                    continue;
+                };
+                let mut reply = Message::response(query.metadata.id, query.metadata.op_code);
+                let Some(q) = query.queries.first().cloned() else {
+                    continue;
+                };
+                if q.name().to_string().starts_with("gone") {
+                    reply.metadata.response_code = ResponseCode::NXDomain;
+                } else {
+                    reply.add_answer(Record::from_rdata(
+                        q.name().clone(),
+                        60,
+                        RData::A(Ipv4Addr::new(192, 0, 2, 1).into()),
+                    ));
+                }
+                reply.add_query(q);
+                let _ = socket.send_to(&reply.to_vec().unwrap(), from).await;
+            }
+        });
+        (addr, seen)
+    }
+
+    fn resolver_at(addr: SocketAddr) -> DnsResolver {
+        DnsResolver::new(&ProbeConfig {
+            nameservers: vec![addr],
+            extra_roots: Vec::new(),
+            timeout: Duration::from_secs(2),
+            concurrency: 4,
+            per_host_concurrency: 2,
+            allow_private_targets: true,
+            allow_metadata_targets: false,
+            mta_sts_port: 443,
+            trust_anchor: None,
+            smtp: false,
+            smtp_port: 25,
+            spread: Duration::ZERO,
+        })
+        .unwrap()
+    }
+
+    /// The domains of a run share the DNSSEC answers they have in common:
+    /// asked at once or one after another, a name and type goes out once;
+    /// a negative answer is kept too.
+    #[tokio::test]
+    async fn signed_answers_are_asked_once_per_run() {
+        use std::sync::atomic::Ordering;
+        let (addr, seen) = counting_server(0).await;
+        let resolver = resolver_at(addr);
+        let name = Name::from_ascii("test.").unwrap();
+        let at_once = futures_join_all(&resolver, &name, 20).await;
+        assert!(
+            at_once
+                .iter()
+                .all(|a| a.as_ref().is_ok_and(|a| a.records.len() == 1))
+        );
+        for _ in 0..5 {
+            let again = resolver.signed(&name, RecordType::A).await.unwrap();
+            assert_eq!(again.records.len(), 1);
+        }
+        assert_eq!(seen.load(Ordering::SeqCst), 1, "one query for 25 asks");
+        let upper = Name::from_ascii("TEST.").unwrap();
+        resolver.signed(&upper, RecordType::A).await.unwrap();
+        assert_eq!(seen.load(Ordering::SeqCst), 1, "names compare without case");
+        let other = Name::from_ascii("d1.test.").unwrap();
+        resolver.signed(&other, RecordType::A).await.unwrap();
+        resolver.signed(&name, RecordType::AAAA).await.unwrap();
+        assert_eq!(seen.load(Ordering::SeqCst), 3, "another name, another type");
+        let gone = Name::from_ascii("gone.test.").unwrap();
+        assert!(
+            resolver
+                .signed(&gone, RecordType::A)
+                .await
+                .unwrap()
+                .nxdomain
+        );
+        assert!(
+            resolver
+                .signed(&gone, RecordType::A)
+                .await
+                .unwrap()
+                .nxdomain
+        );
+        assert_eq!(seen.load(Ordering::SeqCst), 4, "NXDOMAIN kept a while");
+        // Another run (another resolver) asks again.
+        resolver_at(addr)
+            .signed(&name, RecordType::A)
+            .await
+            .unwrap();
+        assert_eq!(seen.load(Ordering::SeqCst), 5);
+    }
+
+    async fn futures_join_all(
+        resolver: &DnsResolver,
+        name: &Name,
+        n: usize,
+    ) -> Vec<Result<SignedAnswer, LookupFailure>> {
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            let (resolver, name) = (resolver.clone(), name.clone());
+            set.spawn(async move { resolver.signed(&name, RecordType::A).await });
+        }
+        let mut out = Vec::new();
+        while let Some(done) = set.join_next().await {
+            out.push(done.unwrap());
+        }
+        out
+    }
+
+    /// A lost datagram is asked again within the timeout; a failure is
+    /// not kept.
+    #[tokio::test]
+    async fn a_lost_datagram_is_asked_again_and_failures_are_not_kept() {
+        use std::sync::atomic::Ordering;
+        let (addr, seen) = counting_server(1).await;
+        let resolver = resolver_at(addr);
+        let name = Name::from_ascii("test.").unwrap();
+        let answer = resolver.signed(&name, RecordType::A).await.unwrap();
+        assert_eq!(answer.records.len(), 1);
+        assert_eq!(
+            seen.load(Ordering::SeqCst),
+            2,
+            "the first datagram was dropped"
+        );
+
+        let (addr, seen) = counting_server(usize::MAX).await;
+        let resolver = resolver_at(addr);
+        let started = std::time::Instant::now();
+        assert_eq!(
+            resolver.signed(&name, RecordType::A).await.unwrap_err(),
+            LookupFailure::Timeout
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "within the timeout"
+        );
+        let _ = resolver.signed(&name, RecordType::A).await;
+        assert_eq!(
+            seen.load(Ordering::SeqCst),
+            4,
+            "a timeout is asked again next time"
+        );
+    }
 
     #[test]
     fn private_addresses() {
