@@ -1042,41 +1042,64 @@ mod tests {
         params
     }
 
-    /// Root (trusted), 59 intermediates in a line, and a leaf: more than a
-    /// verifier follows. The verdict says so in words, not Rust debug text.
-    #[test]
-    fn a_chain_longer_than_the_verifier_follows_is_too_long() {
-        let root = CertifiedIssuer::self_signed(
-            ca("Test Root", (2020, 1, 1), (2040, 1, 1)),
-            KeyPair::generate().unwrap(),
-        )
-        .unwrap();
-        let mut issuers = vec![root];
-        for i in 0..59 {
-            let next = CertifiedIssuer::signed_by(
-                ca(&format!("Intermediate {i}"), (2020, 1, 1), (2040, 1, 1)),
-                KeyPair::generate().unwrap(),
-                issuers.last().unwrap(),
-            )
-            .unwrap();
-            issuers.push(next);
+    /// A CA named `cn`, valid `from` to `to`: self-signed, or issued by `by`.
+    fn issuer(
+        cn: &str,
+        from: (i32, u8, u8),
+        to: (i32, u8, u8),
+        by: Option<&CertifiedIssuer<'static, KeyPair>>,
+    ) -> CertifiedIssuer<'static, KeyPair> {
+        let params = ca(cn, from, to);
+        match by {
+            None => CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()),
+            Some(parent) => {
+                CertifiedIssuer::signed_by(params, KeyPair::generate().unwrap(), parent)
+            }
         }
+        .unwrap()
+    }
+
+    /// A leaf for `portal.acme.test` under `by`, valid `from` to `to`.
+    fn portal_leaf(
+        by: &CertifiedIssuer<'static, KeyPair>,
+        from: (i32, u8, u8),
+        to: (i32, u8, u8),
+    ) -> rcgen::Certificate {
         let mut params = CertificateParams::new(vec!["portal.acme.test".to_owned()]).unwrap();
         params
             .distinguished_name
             .push(DnType::CommonName, "portal.acme.test");
-        params.not_before = date_time_ymd(2025, 1, 1);
-        params.not_after = date_time_ymd(2025, 3, 1);
-        let leaf = params
-            .signed_by(&KeyPair::generate().unwrap(), issuers.last().unwrap())
-            .unwrap();
+        params.not_before = date_time_ymd(from.0, from.1, from.2);
+        params.not_after = date_time_ymd(to.0, to.1, to.2);
+        params.signed_by(&KeyPair::generate().unwrap(), by).unwrap()
+    }
 
+    /// A prober whose only extra root is `root`.
+    fn prober_trusting(root: &CertifiedIssuer<'static, KeyPair>) -> TlsProber {
         super::super::install_crypto_provider();
         let roots = ExtraRoots {
             path: "test-root.pem".into(),
-            certificates: vec![issuers[0].der().clone()],
+            certificates: vec![root.der().clone()],
         };
-        let prober = TlsProber::new(&config(Duration::from_secs(1), vec![roots])).unwrap();
+        TlsProber::new(&config(Duration::from_secs(1), vec![roots])).unwrap()
+    }
+
+    /// Root (trusted), 59 intermediates in a line, and a leaf: more than a
+    /// verifier follows. The verdict says so in words, not Rust debug text.
+    #[test]
+    fn a_chain_longer_than_the_verifier_follows_is_too_long() {
+        let mut issuers = vec![issuer("Test Root", (2020, 1, 1), (2040, 1, 1), None)];
+        for i in 0..59 {
+            let next = issuer(
+                &format!("Intermediate {i}"),
+                (2020, 1, 1),
+                (2040, 1, 1),
+                issuers.last(),
+            );
+            issuers.push(next);
+        }
+        let leaf = portal_leaf(issuers.last().unwrap(), (2025, 1, 1), (2025, 3, 1));
+        let prober = prober_trusting(&issuers[0]);
         let mut chain_der = vec![leaf.der().clone()];
         chain_der.extend(issuers[1..].iter().rev().map(|i| i.der().clone()));
         assert_eq!(chain_der.len(), 60);
@@ -1116,33 +1139,10 @@ mod tests {
     /// validity, when the intermediate had expired.
     #[test]
     fn an_expired_intermediate_is_named() {
-        let root = CertifiedIssuer::self_signed(
-            ca("Test Root", (2020, 1, 1), (2040, 1, 1)),
-            KeyPair::generate().unwrap(),
-        )
-        .unwrap();
-        let intermediate = CertifiedIssuer::signed_by(
-            ca("Old Intermediate", (2020, 1, 1), (2024, 1, 1)),
-            KeyPair::generate().unwrap(),
-            &root,
-        )
-        .unwrap();
-        let mut params = CertificateParams::new(vec!["portal.acme.test".to_owned()]).unwrap();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "portal.acme.test");
-        params.not_before = date_time_ymd(2025, 1, 1);
-        params.not_after = date_time_ymd(2025, 3, 1);
-        let leaf = params
-            .signed_by(&KeyPair::generate().unwrap(), &intermediate)
-            .unwrap();
-
-        super::super::install_crypto_provider();
-        let roots = ExtraRoots {
-            path: "test-root.pem".into(),
-            certificates: vec![root.der().clone()],
-        };
-        let prober = TlsProber::new(&config(Duration::from_secs(1), vec![roots])).unwrap();
+        let root = issuer("Test Root", (2020, 1, 1), (2040, 1, 1), None);
+        let intermediate = issuer("Old Intermediate", (2020, 1, 1), (2024, 1, 1), Some(&root));
+        let leaf = portal_leaf(&intermediate, (2025, 1, 1), (2025, 3, 1));
+        let prober = prober_trusting(&root);
         let chain_der = vec![leaf.der().clone(), intermediate.der().clone()];
         let (chain, unparseable) = read_chain(&chain_der);
         assert!(unparseable.is_empty());
@@ -1176,44 +1176,17 @@ mod tests {
     /// cross-certificate the path does without is named as not needed.
     #[test]
     fn the_path_is_judged_when_every_certificate_was_valid() {
-        let root = CertifiedIssuer::self_signed(
-            ca("Test Root", (2020, 1, 1), (2040, 1, 1)),
-            KeyPair::generate().unwrap(),
-        )
-        .unwrap();
-        let intermediate = CertifiedIssuer::signed_by(
-            ca("Short Intermediate", (2020, 1, 1), (2025, 2, 1)),
-            KeyPair::generate().unwrap(),
-            &root,
-        )
-        .unwrap();
-        let old_root = CertifiedIssuer::self_signed(
-            ca("Old Root", (2000, 1, 1), (2030, 1, 1)),
-            KeyPair::generate().unwrap(),
-        )
-        .unwrap();
-        let cross = CertifiedIssuer::signed_by(
-            ca("Test Root", (2000, 1, 1), (2021, 1, 1)),
-            KeyPair::generate().unwrap(),
-            &old_root,
-        )
-        .unwrap();
-        let mut params = CertificateParams::new(vec!["portal.acme.test".to_owned()]).unwrap();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "portal.acme.test");
-        params.not_before = date_time_ymd(2025, 1, 1);
-        params.not_after = date_time_ymd(2025, 12, 1);
-        let leaf = params
-            .signed_by(&KeyPair::generate().unwrap(), &intermediate)
-            .unwrap();
-
-        super::super::install_crypto_provider();
-        let roots = ExtraRoots {
-            path: "test-root.pem".into(),
-            certificates: vec![root.der().clone()],
-        };
-        let prober = TlsProber::new(&config(Duration::from_secs(1), vec![roots])).unwrap();
+        let root = issuer("Test Root", (2020, 1, 1), (2040, 1, 1), None);
+        let intermediate = issuer(
+            "Short Intermediate",
+            (2020, 1, 1),
+            (2025, 2, 1),
+            Some(&root),
+        );
+        let old_root = issuer("Old Root", (2000, 1, 1), (2030, 1, 1), None);
+        let cross = issuer("Test Root", (2000, 1, 1), (2021, 1, 1), Some(&old_root));
+        let leaf = portal_leaf(&intermediate, (2025, 1, 1), (2025, 12, 1));
+        let prober = prober_trusting(&root);
         let name = ServerName::try_from("portal.acme.test").unwrap();
         let chain_der = vec![leaf.der().clone(), intermediate.der().clone()];
         let (chain, _) = read_chain(&chain_der);

@@ -638,6 +638,16 @@ fn write_bank(scratch: &Scratch, text: &str) -> PathBuf {
     scratch.write("bank.toml", text)
 }
 
+/// `export roi --check` of `text`, refused as the config loads: exit 2.
+#[track_caller]
+fn refused_at_load(text: &str) -> Run {
+    let scratch = Scratch::new();
+    let config = write_bank(&scratch, text);
+    let run = scratch.run(&["--config", arg(&config), "export", "roi", "--check"]);
+    run.expect_code(2);
+    run
+}
+
 /// `export roi --check` of `text`: exit 1; then `export roi --out DIR`:
 /// exit 1 and DIR left empty. Returns the `--check` run.
 #[track_caller]
@@ -794,10 +804,7 @@ fn two_contracts_with_one_reference_are_refused_at_load() {
         "reference = \"MB-2025-012\"",
         "reference = \"MB-2025-009\"",
     );
-    let scratch = Scratch::new();
-    let config = write_bank(&scratch, &text);
-    let run = scratch.run(&["--config", arg(&config), "export", "roi", "--check"]);
-    run.expect_code(2);
+    let run = refused_at_load(&text);
     assert!(
         run.stderr.contains("supplier[riskwise].contract.reference")
             && run
@@ -1246,10 +1253,7 @@ fn an_invalid_lei_is_refused_at_its_place() {
         .position(|l| l == "lei = \"391200PAYCORE0000092\"")
         .unwrap()
         + 1;
-    let scratch = Scratch::new();
-    let config = write_bank(&scratch, &text);
-    let run = scratch.run(&["--config", arg(&config), "export", "roi", "--check"]);
-    run.expect_code(2);
+    let run = refused_at_load(&text);
     assert!(
         run.stderr.contains(&format!("bank.toml:{line}:7:")),
         "no bank.toml:{line}:7 in:\n{}",
