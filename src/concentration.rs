@@ -41,7 +41,7 @@ use crate::store::ObservationBlob;
 /// The check id of a concentration finding.
 pub const CHECK: CheckId = CheckId::PortfolioConcentration;
 /// Its family: the portfolio as a whole, judged after every probe run.
-pub const FAMILY: &str = "portfolio";
+pub const FAMILY: &str = crate::registry::Family::Portfolio.as_str();
 /// `[report] concentration_alert` when not set.
 pub const DEFAULT_ALERT: u32 = 3;
 
@@ -561,16 +561,17 @@ pub fn findings(concentration: &Concentration, alert: u32) -> Vec<(String, Findi
 }
 
 /// The scopes of a concentration judgement: the portfolio family of every
-/// supplier named, complete — a finding that no longer fires resolves.
+/// supplier named; complete (a finding that no longer fires resolves)
+/// unless part of the judgement could not be made.
 #[must_use]
-pub fn scopes<'a>(suppliers: impl IntoIterator<Item = &'a str>) -> Vec<Scope> {
+pub fn scopes<'a>(suppliers: impl IntoIterator<Item = &'a str>, complete: bool) -> Vec<Scope> {
     suppliers
         .into_iter()
         .map(|s| Scope {
             supplier: s.to_owned(),
             target: Scope::ANY_TARGET.to_owned(),
             family: FAMILY,
-            complete: true,
+            complete,
         })
         .collect()
 }

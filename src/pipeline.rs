@@ -180,9 +180,10 @@ impl CheckRun {
         // A run during our own outage records what it saw, but its
         // failures are the monitor's: no finding, no grade moves.
         let mut input = self.run_input(source);
-        portfolio(store, config, &mut input).await?;
         if self.health().is_blind(config.escalation.blind_percent) {
             input = input.blinded();
+        } else {
+            portfolio(store, config, &mut input).await?;
         }
         store
             .record_run_with(
@@ -201,7 +202,10 @@ impl CheckRun {
 /// `portfolio.concentration` findings, and a complete portfolio scope for
 /// every stored supplier — so that a provider fewer suppliers now depend
 /// on, or a supplier that left, resolves its findings. An ASN table that
-/// cannot be read is logged and left out: it must not stop a probe run.
+/// cannot be read is logged and left out — it must not stop a probe run —
+/// and the portfolio's scopes are then incomplete, so that no finding
+/// resolves for want of the table. Not run for a blind run, whose
+/// findings are dropped anyway.
 async fn portfolio(store: &Store, config: &Config, input: &mut RunInput) -> Result<(), StoreError> {
     use crate::concentration::{self, SupplierRef};
     let mut current: std::collections::BTreeMap<(String, String, String), ObservationBlob> = store
@@ -223,35 +227,45 @@ async fn portfolio(store: &Store, config: &Config, input: &mut RunInput) -> Resu
         .filter(|s| s.status != crate::registry::SupplierStatus::Exited)
         .collect();
     let suppliers: Vec<SupplierRef> = live.iter().map(|s| SupplierRef::from(*s)).collect();
-    let asn =
-        config.report.asn_table.as_deref().and_then(|path| {
-            match concentration::AsnTable::load(path) {
-                Ok(table) => Some(table),
-                Err(e) => {
+    let mut asn_unreadable = false;
+    let asn = match config.report.asn_table.clone() {
+        None => None,
+        Some(path) => {
+            match tokio::task::spawn_blocking(move || concentration::AsnTable::load(&path)).await {
+                Ok(Ok(table)) => Some(table),
+                Ok(Err(e)) => {
                     tracing::warn!("hosting networks left out of concentration: {e}");
+                    asn_unreadable = true;
+                    None
+                }
+                Err(joined) => {
+                    tracing::warn!("hosting networks left out of concentration: {joined}");
+                    asn_unreadable = true;
                     None
                 }
             }
-        });
+        }
+    };
     let judged =
         concentration::concentration(&observations, &suppliers, &config.register, asn.as_ref());
     let policy = Policy::from_config(config);
     for (supplier, mut finding) in
         concentration::findings(&judged, config.report.concentration_alert)
     {
-        let own = live
-            .iter()
-            .find(|s| s.id.as_str() == supplier)
-            .and_then(|s| s.severity.get(&finding.check));
-        if let Some(severity) = own.or_else(|| policy.severity.get(&finding.check)) {
-            finding.severity = *severity;
+        let overridden = match live.iter().find(|s| s.id.as_str() == supplier) {
+            Some(s) => policy.severity_for(s, finding.check),
+            None => policy.severity.get(&finding.check).copied(),
+        };
+        if let Some(severity) = overridden {
+            finding.severity = severity;
         }
         input.findings.push((supplier, finding));
     }
     let stored = store.suppliers().await?;
-    input
-        .scopes
-        .extend(concentration::scopes(stored.iter().map(|s| s.id.as_str())));
+    input.scopes.extend(concentration::scopes(
+        stored.iter().map(|s| s.id.as_str()),
+        !asn_unreadable,
+    ));
     Ok(())
 }
 
@@ -453,21 +467,6 @@ pub fn lifecycle_policy(config: &Config) -> LifecyclePolicy {
     }
 }
 
-/// Every paperwork date of a stored supplier (contract notice and end or
-/// renewal, certification expiry, questionnaire due dates, the next
-/// questionnaire by cadence), earliest first; past ones included.
-/// `questionnaires` are the supplier's own (see
-/// [`crate::registry::questionnaires_by_supplier`]).
-#[must_use]
-pub fn stored_deadlines(
-    supplier: &crate::store::StoredSupplier,
-    questionnaires: &[crate::registry::Questionnaire],
-    today: chrono::NaiveDate,
-    cadence: &crate::config::QuestionnaireConfig,
-) -> Vec<checks::paperwork::Deadline> {
-    supplier.deadlines(questionnaires, today, cadence)
-}
-
 /// The digest's suppliers, worst grade first.
 async fn digest_suppliers(
     store: &Store,
@@ -590,7 +589,7 @@ pub async fn digest_input(
         .iter()
         .flat_map(|s| {
             let own = grouped.get(s.id.as_str()).map_or(&[][..], Vec::as_slice);
-            stored_deadlines(s, own, today, &config.questionnaires)
+            s.deadlines(own, today, &config.questionnaires)
         })
         .filter(|d| d.date >= today && d.date <= horizon)
         .collect();

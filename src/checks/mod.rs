@@ -42,6 +42,21 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// The severity `check` takes for `supplier`: the supplier's own
+    /// override first, then the global one; `None` keeps the check's own.
+    #[must_use]
+    pub fn severity_for(
+        &self,
+        supplier: &crate::registry::Supplier,
+        check: CheckId,
+    ) -> Option<Severity> {
+        supplier
+            .severity
+            .get(&check)
+            .or_else(|| self.severity.get(&check))
+            .copied()
+    }
+
     /// The defaults, with the config's global severity overrides.
     #[must_use]
     pub fn from_config(config: &crate::config::Config) -> Self {
@@ -208,12 +223,8 @@ fn finish(
     policy: &Policy,
 ) -> SupplierResult {
     for f in &mut findings {
-        if let Some(severity) = supplier
-            .severity
-            .get(&f.check)
-            .or_else(|| policy.severity.get(&f.check))
-        {
-            f.severity = *severity;
+        if let Some(severity) = policy.severity_for(&supplier, f.check) {
+            f.severity = severity;
         }
     }
     sort_findings(&mut findings);

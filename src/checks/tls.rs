@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde_json::json;
 
 use super::{Finding, Policy, Severity};
+use crate::probe::hello;
 use crate::probe::{CertFacts, EndpointObservation, Reach, RevocationStatus, Trust};
 
 /// All `tls.*` findings for one endpoint observation.
@@ -398,11 +399,11 @@ fn unexplained_handshake(obs: &EndpointObservation, out: &mut Vec<Finding>) {
 #[must_use]
 pub fn speaks_only_legacy(obs: &EndpointObservation, out: &[Finding]) -> bool {
     let failed = matches!(obs.reach, Reach::CertificateOnly { .. });
-    let legacy = ["SSLv3", "TLSv1.0", "TLSv1.1"];
+    let legacy = [hello::SSL30, hello::TLS10, hello::TLS11].map(hello::version_name);
     obs.tls
         .as_ref()
         .and_then(|t| t.raw_version.as_deref())
-        .is_some_and(|v| legacy.contains(&v))
+        .is_some_and(|v| legacy.iter().any(|l| l == v))
         && failed
         && out.iter().any(|f| f.check == CheckId::TlsLegacyProtocol)
 }

@@ -13,8 +13,12 @@ use super::{Globals, Outcome, UsageError, open_for_reading, print_json};
 pub async fn run(globals: &Globals, id: &str, out: &Path, force: bool) -> anyhow::Result<Outcome> {
     let now = SystemClock.now();
     let (store, config) = open_for_reading(globals).await?;
+    // Today in the daemon's time zone, as `supplier show` and `status` count it.
+    let today = config.as_ref().map_or(now.date_naive(), |c| {
+        supplywatch::pipeline::local_day(c, now)
+    });
     let cadence = config.map(|c| c.questionnaires).unwrap_or_default();
-    let gathered = gather(&store, id, &cadence, now).await;
+    let gathered = gather(&store, id, &cadence, now, today).await;
     // The known ids only for an unknown one.
     let known = match &gathered {
         Ok(None) => Some(store.suppliers().await),

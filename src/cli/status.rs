@@ -64,7 +64,7 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
     let cadence = config.map(|c| c.questionnaires).unwrap_or_default();
     let next_deadline = |s: &StoredSupplier| {
         let own = grouped.get(s.id.as_str()).map_or(&[][..], Vec::as_slice);
-        pipeline::stored_deadlines(s, own, today, &cadence)
+        s.deadlines(own, today, &cadence)
             .into_iter()
             .find(|d| d.date >= today)
     };

@@ -68,7 +68,7 @@ pub async fn run(globals: &Globals, args: &SupplierArgs) -> anyhow::Result<Outco
         .map(pipeline::lifecycle_policy)
         .unwrap_or_default();
     let cadence = config.map(|c| c.questionnaires).unwrap_or_default();
-    let deadlines = pipeline::stored_deadlines(supplier, &questionnaires, today, &cadence);
+    let deadlines = supplier.deadlines(&questionnaires, today, &cadence);
     let file = SupplierFile {
         supplier,
         score: scores.iter().find(|r| &r.supplier == id),

@@ -255,7 +255,7 @@ fn findings_above_the_alert_for_every_dependent() {
         "{}",
         f.summary
     );
-    let s = scopes(["a", "b"]);
+    let s = scopes(["a", "b"], true);
     assert_eq!(s.len(), 2);
     assert!(s.iter().all(|s| s.complete && s.family == FAMILY));
 }

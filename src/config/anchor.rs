@@ -199,7 +199,11 @@ fn parse_record(fields: &[&str]) -> Result<(String, AnchorRecord), RecordError> 
     if !owner.ends_with('.') {
         return Err(RecordError::OwnerNotAbsolute((*owner).to_owned()));
     }
-    if owner.len() > 254 || (owner.contains("..") && *owner != ".") {
+    // RFC 1035 §2.3.4: at most 255 octets, labels of at most 63.
+    if owner.len() > 254
+        || (owner.contains("..") && *owner != ".")
+        || owner.split('.').any(|label| label.len() > 63)
+    {
         return Err(RecordError::OwnerInvalid((*owner).to_owned()));
     }
     let mut rest = rest;
@@ -386,5 +390,8 @@ mod tests {
         assert!(e.to_string().contains("never closed"), "{e}");
         let e = parse("test. DS 70000 13 2 AB\n").unwrap_err();
         assert!(e.to_string().contains("key tag"), "{e}");
+        let long = format!("{}.test. DS 1 13 2 ABCD\n", "a".repeat(64));
+        let e = parse(&long).unwrap_err();
+        assert!(e.to_string().contains("not a valid domain name"), "{e}");
     }
 }

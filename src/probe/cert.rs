@@ -144,14 +144,7 @@ pub fn dane_digests(position: usize, der: &[u8]) -> Option<DaneDigests> {
 /// `bytes` digested with `algorithm`, in lowercase hex.
 #[must_use]
 pub fn digest_hex(algorithm: &'static ring::digest::Algorithm, bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    ring::digest::digest(algorithm, bytes)
-        .as_ref()
-        .iter()
-        .fold(String::new(), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    crate::store::hex(ring::digest::digest(algorithm, bytes).as_ref())
 }
 
 fn timestamp(secs: i64) -> Result<DateTime<Utc>, CertError> {

@@ -652,8 +652,6 @@ impl spf::SpfDns for DnsResolver {
     async fn count(&self, name: &str, kind: spf::CountedType) -> Result<usize, LookupFailure> {
         let record_type = match kind {
             spf::CountedType::A => RecordType::A,
-            spf::CountedType::Aaaa => RecordType::AAAA,
-            spf::CountedType::Mx => RecordType::MX,
         };
         self.records(name, record_type).await.map(|r| r.len())
     }

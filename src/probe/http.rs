@@ -642,13 +642,18 @@ impl HttpProber {
             });
         }
         let announced = response.content_length();
+        let too_large = || BlobFetchError::TooLarge {
+            url: url.to_owned(),
+            cap,
+            announced,
+        };
+        // A body announced larger than the cap is not read at all.
+        if announced.is_some_and(|n| n > cap as u64) {
+            return Err(too_large());
+        }
         let body = read_body(response, cap, true, deadline, self.inner.timeout).await;
-        if body.truncated || announced.is_some_and(|n| n > cap as u64) {
-            return Err(BlobFetchError::TooLarge {
-                url: url.to_owned(),
-                cap,
-                announced,
-            });
+        if body.truncated {
+            return Err(too_large());
         }
         if let Some(error) = body.error {
             return Err(BlobFetchError::Reading {

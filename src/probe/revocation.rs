@@ -135,8 +135,6 @@ pub enum SourceError {
     OcspNotAbout { serial: String },
     #[error("the responder does not know the certificate (status unknown)")]
     OcspUnknown,
-    #[error("{0}")]
-    Timeout(String),
 }
 
 /// A CRL kept until its nextUpdate (or, failed, for [`FAILURE_TTL`]).
@@ -204,17 +202,25 @@ impl RevocationChecker {
     /// a few probe timeouts however many sources the leaf names.
     pub async fn check(&self, chain: &[CertificateDer<'_>], stapled: &[u8]) -> RevocationFacts {
         let budget = self.timeout * u32::try_from(2 * MAX_SOURCES + 1).unwrap_or(5);
-        match tokio::time::timeout(budget, self.check_unbounded(chain, stapled)).await {
-            Ok(facts) => facts,
-            Err(_) => RevocationFacts {
-                status: RevocationStatus::Undetermined {
-                    why: format!(
-                        "the revocation sources did not answer within {}s",
-                        budget.as_secs()
-                    ),
-                },
-                sources: Vec::new(),
+        if let Ok(facts) = tokio::time::timeout(budget, self.check_unbounded(chain, stapled)).await
+        {
+            return facts;
+        }
+        // Out of time: every source the leaf names is told as unanswered.
+        let outcome = format!("no answer within {}s", budget.as_secs());
+        let sources = chain
+            .first()
+            .and_then(|d| X509Certificate::from_der(d).ok())
+            .map(|(_, leaf)| every_source(stapled, crl_urls(&leaf), ocsp_urls(&leaf), &outcome))
+            .unwrap_or_default();
+        RevocationFacts {
+            status: RevocationStatus::Undetermined {
+                why: format!(
+                    "the revocation sources did not answer within {}s",
+                    budget.as_secs()
+                ),
             },
+            sources,
         }
     }
 
@@ -249,7 +255,8 @@ impl RevocationChecker {
                 "the issuer '{}' is not among the certificates the server sends, so no revocation answer can be verified",
                 leaf.issuer()
             );
-            return undetermined(why, not_used(stapled, crl_urls, ocsp_urls));
+            let not_used = "not used: the issuer's certificate is not presented";
+            return undetermined(why, every_source(stapled, crl_urls, ocsp_urls, not_used));
         };
 
         let now = self.clock.now();
@@ -365,7 +372,13 @@ impl RevocationChecker {
 
 /// Every source named (or stapled), none used: the issuer's certificate,
 /// which verifies their answers, is missing.
-fn not_used(stapled: &[u8], crl_urls: Vec<String>, ocsp_urls: Vec<String>) -> Vec<SourceOutcome> {
+/// Every source the leaf names (and a stapled response), each with `outcome`.
+fn every_source(
+    stapled: &[u8],
+    crl_urls: Vec<String>,
+    ocsp_urls: Vec<String>,
+    outcome: &str,
+) -> Vec<SourceOutcome> {
     (!stapled.is_empty())
         .then(|| "stapled OCSP response".to_owned())
         .into_iter()
@@ -373,7 +386,7 @@ fn not_used(stapled: &[u8], crl_urls: Vec<String>, ocsp_urls: Vec<String>) -> Ve
         .chain(ocsp_urls)
         .map(|source| SourceOutcome {
             source,
-            outcome: "not used: the issuer's certificate is not presented".to_owned(),
+            outcome: outcome.to_owned(),
         })
         .collect()
 }

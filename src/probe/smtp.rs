@@ -399,14 +399,7 @@ fn choose(mx: &NamedAnswer<MxRecord>) -> (Vec<MxRecord>, Vec<String>, usize) {
 /// One TLSA record's facts.
 #[must_use]
 pub fn tlsa_record(usage: u8, selector: u8, matching: u8, data: &[u8]) -> TlsaRecord {
-    use std::fmt::Write as _;
-    let data_hex = data
-        .iter()
-        .take(MAX_TLSA_DATA)
-        .fold(String::new(), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        });
+    let data_hex = crate::store::hex(data.get(..MAX_TLSA_DATA).unwrap_or(data));
     TlsaRecord {
         usage,
         selector,

@@ -34,13 +34,13 @@ pub fn missing(supplier: &Supplier, register: &Register) -> Vec<&'static str> {
     );
     need(supplier.contract.is_none(), "B_02.01 contract");
     let record = provider.and_then(|p| p.contract.as_ref());
-    if supplier.contract.is_some() {
+    if let Some(contract) = &supplier.contract {
         let r = record.cloned().unwrap_or_default();
         need(r.arrangement.is_none(), "B_02.01 c0020 arrangement type");
         need(r.currency.is_none(), "B_02.01 c0040 currency");
         need(r.annual_expense.is_none(), "B_02.01 c0050 annual expense");
         need(
-            r.notice_days.is_none(),
+            r.entity_notice_days(contract).is_none(),
             "B_02.02 c0100 entity's notice period",
         );
         need(

@@ -203,6 +203,16 @@ pub struct ContractRecord {
     pub services: Vec<Service>,
 }
 
+impl ContractRecord {
+    /// The entity's notice period in the register (B_02.02 c0100): the
+    /// declared one, else the contract's own `notice_days` when it has one.
+    #[must_use]
+    pub fn entity_notice_days(&self, contract: &crate::registry::Contract) -> Option<u32> {
+        self.notice_days
+            .or((contract.notice_days > 0).then_some(contract.notice_days))
+    }
+}
+
 /// One ICT service of a contract.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Service {

@@ -776,12 +776,7 @@ pub fn build(
                                 contract.start.to_string(),
                                 end.clone(),
                                 opt(record.termination.as_ref()),
-                                opt(
-                                    record
-                                        .notice_days
-                                        .or((contract.notice_days > 0)
-                                            .then_some(contract.notice_days)),
-                                ),
+                                opt(record.entity_notice_days(contract)),
                                 opt(record.provider_notice_days),
                                 opt(record.governing_law.as_deref().map(country)),
                                 service

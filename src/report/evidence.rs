@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::checks::paperwork::Deadline;
 use crate::registry::Questionnaire;
+use crate::report::terminal_text;
 use crate::store::{
     AuditEntry, AuditFilter, ChainReport, FindingFilter, ScorePoint, Store, StoreError,
     StoredAcceptance, StoredFinding, StoredSupplier, SupplierNotice, sha256_hex,
@@ -79,8 +80,9 @@ pub struct EvidencePack {
     documents_folder: PathBuf,
 }
 
-/// Gathers the pack of `supplier` as of `now`; `None` when the store has no
-/// such supplier.
+/// Gathers the pack of `supplier` as of `now` (`today`, the day deadlines
+/// are counted from, in the daemon's time zone); `None` when the store has
+/// no such supplier.
 ///
 /// # Errors
 /// [`StoreError`] when the store cannot be read.
@@ -89,6 +91,7 @@ pub async fn gather(
     supplier: &str,
     cadence: &crate::config::QuestionnaireConfig,
     now: DateTime<Utc>,
+    today: NaiveDate,
 ) -> Result<Option<EvidencePack>, StoreError> {
     let Some(stored) = store
         .suppliers()
@@ -99,8 +102,7 @@ pub async fn gather(
         return Ok(None);
     };
     let questionnaires = store.questionnaires(Some(supplier)).await?;
-    let deadlines =
-        crate::pipeline::stored_deadlines(&stored, &questionnaires, now.date_naive(), cadence);
+    let deadlines = stored.deadlines(&questionnaires, today, cadence);
     let mut findings = store
         .findings(&FindingFilter {
             supplier: Some(supplier.to_owned()),
@@ -430,7 +432,7 @@ pub fn render(pack: &EvidencePack) -> Markup {
                             tr { th { "Severity" } th { "Check" } th { "Target" } th { "State" } th { "First seen" } th { "Opened" } th { "Resolved" } th { "Reopened" } th { "E-mails" } }
                             @for f in &pack.findings {
                                 tr {
-                                    td { (f.severity) } td.mono { (f.check) } td.mono { (f.target) }
+                                    td { (f.severity) } td.mono { (f.check) } td.mono { (terminal_text(&f.target)) }
                                     td { (f.state.as_str()) (f.resolution.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()) }
                                     td { (day(&f.first_seen)) }
                                     td { (f.opened_at.as_ref().map_or_else(|| "—".to_owned(), day)) }
@@ -442,14 +444,14 @@ pub fn render(pack: &EvidencePack) -> Markup {
                                         }
                                     }
                                 }
-                                tr { td {} td colspan="8" { (f.summary) } }
+                                tr { td {} td colspan="8" { (terminal_text(&f.summary)) } }
                             }
                         }
                     }
                     @let reminders: Vec<&SupplierNotice> = pack.notices.iter().filter(|n| n.check == "questionnaire").collect();
                     @if !reminders.is_empty() {
                         p { "Questionnaire e-mails:" }
-                        ul { @for n in reminders { li { (n.kind) " about " (n.target) ", " (day(&n.at)) " → " (n.recipients.join(", ")) } } }
+                        ul { @for n in reminders { li { (n.kind) " about " (terminal_text(&n.target)) ", " (day(&n.at)) " → " (n.recipients.join(", ")) } } }
                     }
                 }
                 section {
@@ -490,7 +492,7 @@ pub fn render(pack: &EvidencePack) -> Markup {
                         @for e in &pack.audit {
                             tr {
                                 td { (e.id) } td { (e.at) } td { (e.action) } td { (or_dash(e.field.as_deref())) }
-                                td.mono { (or_dash(e.old.as_deref())) } td.mono { (or_dash(e.new.as_deref())) }
+                                td.mono { (terminal_text(or_dash(e.old.as_deref()))) } td.mono { (terminal_text(or_dash(e.new.as_deref()))) }
                                 td { (or_dash(e.actor.as_deref())) } td { (or_dash(e.command.as_deref())) }
                             }
                         }

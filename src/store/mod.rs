@@ -38,7 +38,7 @@ pub use registry::{
 };
 pub use runs::{
     ObservationBlob, PruneReport, RunInput, RunReport, ScorePoint, ScoreRow, SeverityCounts,
-    StoredObservation, StoredRun, SupplierScore, VOLATILE_HEADERS, canonical, preview_run,
+    StoredObservation, StoredRun, SupplierScore, VOLATILE_HEADERS, canonical, hex, preview_run,
     sha256_hex,
 };
 

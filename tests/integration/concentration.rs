@@ -273,6 +273,28 @@ async fn providers_from_observations_findings_and_their_resolution() {
         digest.stdout
     );
 
+    // The ASN table unreadable during a run: the portfolio's judgement is
+    // incomplete, so alpha's and beta's findings do not resolve for want
+    // of it (gamma's does: gamma left the registry).
+    scratch.write("asn.tsv", "not\ta table\n");
+    scratch.write(
+        "supplywatch.toml",
+        config(&world, &["alpha", "beta"], report),
+    );
+    scratch.run_async(&["check", "--save"]).await.expect_code(0);
+    let unread = scratch
+        .run_async(&["findings", "--all", "--format", "json"])
+        .await;
+    assert_eq!(
+        portfolio(&unread),
+        [
+            "alpha dns:shared-dns.test open",
+            "beta dns:shared-dns.test open",
+            "gamma dns:shared-dns.test resolved"
+        ]
+    );
+    scratch.write("asn.tsv", ASN_TABLE);
+
     // gamma leaves: two remain, the finding resolves for everyone.
     scratch.write(
         "supplywatch.toml",

@@ -482,11 +482,16 @@ async fn golden_evidence_pack() {
         .await
         .unwrap();
     }
-    let pack =
-        supplywatch::report::evidence::gather(&store, "acme", &config.questionnaires, at(21))
-            .await
-            .unwrap()
-            .unwrap();
+    let pack = supplywatch::report::evidence::gather(
+        &store,
+        "acme",
+        &config.questionnaires,
+        at(21),
+        supplywatch::pipeline::local_day(&config, at(21)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     store.close().await;
     let out = scratch.path("pack");
     supplywatch::report::evidence::write(pack, &out, false).unwrap();

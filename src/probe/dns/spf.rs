@@ -605,8 +605,6 @@ fn shorten(text: &str) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CountedType {
     A,
-    Aaaa,
-    Mx,
 }
 
 /// The DNS the evaluation needs; implemented over the probe's resolver and,
@@ -1260,8 +1258,6 @@ mod tests {
     fn kind_name(kind: CountedType) -> &'static str {
         match kind {
             CountedType::A => "A",
-            CountedType::Aaaa => "AAAA",
-            CountedType::Mx => "MX",
         }
     }
 
