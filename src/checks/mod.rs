@@ -143,16 +143,8 @@ pub fn evaluate(
                     });
                 }
                 let judged = tls::check(endpoint, now, policy);
-                if tls::failed_on_its_certificate(endpoint, &judged) {
-                    fail_on_certificate.push((
-                        endpoint.target.as_str(),
-                        "the HTTP checks could not run: no client completes the TLS handshake with this certificate (see its findings)",
-                    ));
-                } else if tls::speaks_only_legacy(endpoint, &judged) {
-                    fail_on_certificate.push((
-                        endpoint.target.as_str(),
-                        "the HTTP checks could not run: the server speaks only a legacy protocol that current clients refuse (see tls.legacy_protocol)",
-                    ));
+                if let Some(why) = tls::handshake_cause(endpoint, &judged) {
+                    fail_on_certificate.push((endpoint.target.as_str(), why));
                 }
                 findings.extend(judged);
             }

@@ -369,7 +369,7 @@ fn unexplained_handshake(obs: &EndpointObservation, out: &mut Vec<Finding>) {
     let Reach::CertificateOnly { error } = &obs.reach else {
         return;
     };
-    if failed_on_its_certificate(obs, out) || speaks_only_legacy(obs, out) {
+    if handshake_cause(obs, out).is_some() {
         for f in out.iter_mut().filter(|f| {
             CERTIFICATE_CAUSES.contains(&f.check) || f.check == CheckId::TlsLegacyProtocol
         }) {
@@ -389,6 +389,25 @@ fn unexplained_handshake(obs: &EndpointObservation, out: &mut Vec<Finding>) {
             evidence: json!({"stage": "handshake", "error": error, "timed_out": false, "certificate_seen": true}),
         },
     );
+}
+
+/// Why `obs`'s handshake failed, when its own findings explain it — what
+/// its certificate is, or a server that speaks only a legacy protocol — in
+/// the words of the error line that says why its pages were not judged;
+/// `None` when nothing explains it (or it did not fail).
+#[must_use]
+pub fn handshake_cause(obs: &EndpointObservation, findings: &[Finding]) -> Option<&'static str> {
+    if failed_on_its_certificate(obs, findings) {
+        Some(
+            "the HTTP checks could not run: no client completes the TLS handshake with this certificate (see its findings)",
+        )
+    } else if speaks_only_legacy(obs, findings) {
+        Some(
+            "the HTTP checks could not run: the server speaks only a legacy protocol that current clients refuse (see tls.legacy_protocol)",
+        )
+    } else {
+        None
+    }
 }
 
 /// Whether the handshake failed because the server speaks nothing newer
