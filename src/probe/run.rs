@@ -271,7 +271,8 @@ pub async fn probe_suppliers(
 }
 
 /// As [`probe_suppliers`], with a given CRL cache and clock (the clock
-/// judges the currency of CRLs and OCSP answers).
+/// judges the currency of CRLs and OCSP answers): every supplier's
+/// observations at once, in the config's order.
 ///
 /// # Errors
 /// See [`probe_suppliers`].
@@ -282,89 +283,325 @@ pub async fn probe_suppliers_with(
     crls: Arc<CrlCache>,
     clock: Arc<dyn Clock>,
 ) -> Result<Vec<SupplierObservations>, RunError> {
-    let probers = Arc::new(Probers::new(config, crls, clock)?);
-    let global = Arc::new(Semaphore::new(config.concurrency));
-    let mut per_host: HashMap<String, Arc<Semaphore>> = HashMap::new();
-    let mut tasks = JoinSet::new();
-    let mut pending: HashMap<tokio::task::Id, Pending> = HashMap::new();
+    let (sink, mut received) = tokio::sync::mpsc::channel(64);
+    let probing = Streaming {
+        suppliers,
+        config,
+        progress,
+        crls,
+        clock,
+        stop: None,
+    }
+    .run(sink);
+    let gathering = async {
+        let mut all = Vec::with_capacity(suppliers.len());
+        while let Some(observed) = received.recv().await {
+            all.push(observed);
+        }
+        all
+    };
+    let (ended, mut all) = tokio::join!(probing, gathering);
+    ended?;
+    all.sort_by_key(|(index, _)| *index);
+    Ok(all.into_iter().map(|(_, o)| o).collect())
+}
 
-    let jobs = jobs_for(suppliers, &probers.http);
-    progress.start(jobs.len());
-    // A random start per supplier within the spread window (none for `check`).
-    let spread_ms = u64::try_from(config.spread.as_millis()).unwrap_or(u64::MAX);
-    let offsets: Vec<std::time::Duration> = suppliers
-        .iter()
-        .map(|_| {
-            if spread_ms == 0 {
-                std::time::Duration::ZERO
-            } else {
-                std::time::Duration::from_millis(fastrand::u64(0..spread_ms))
-            }
-        })
-        .collect();
-    for (order, (index, job)) in jobs.into_iter().enumerate() {
-        let host = match &job {
+/// How a streamed run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Every supplier was probed and sent.
+    Complete,
+    /// Stopped early: the suppliers sent so far were probed in full; the
+    /// others were not sent at all.
+    Stopped,
+}
+
+/// A probe run that hands each supplier's observations on as soon as its
+/// last probe finished, so that nothing holds every supplier's at once.
+/// At most about twice `probe.concurrency` probes are spawned at a time
+/// (the ones waiting for their host's slot or their start count), so the
+/// memory of a run does not grow with the registry.
+pub struct Streaming<'a> {
+    pub suppliers: &'a [Supplier],
+    pub config: &'a ProbeConfig,
+    pub progress: Arc<dyn Progress>,
+    pub crls: Arc<CrlCache>,
+    pub clock: Arc<dyn Clock>,
+    /// When it turns true, no further probe starts, the running ones are
+    /// dropped, and the run ends [`Ended::Stopped`].
+    pub stop: Option<tokio::sync::watch::Receiver<bool>>,
+}
+
+/// The per-host limits of the probes in flight: a host's semaphore lives
+/// as long as a probe of it does.
+#[derive(Default)]
+struct HostLimits(HashMap<String, std::sync::Weak<Semaphore>>);
+
+impl HostLimits {
+    /// The limit of `job`'s host, shared with its probes in flight.
+    fn limit(&mut self, job: &Job, per_host: usize, window: usize) -> Arc<Semaphore> {
+        let host = match job {
             Job::Tls(e) | Job::Http(e, _) => e.host.to_string(),
             Job::Domain(d) => d.to_string(),
         };
-        let host_limit = per_host
-            .entry(host)
-            .or_insert_with(|| Arc::new(Semaphore::new(config.per_host_concurrency)))
-            .clone();
-        let (global, probers, progress) = (global.clone(), probers.clone(), progress.clone());
-        let supplier_id = suppliers
-            .get(index)
-            .map(|s| s.id.to_string())
-            .unwrap_or_default();
-        let record = Pending {
-            order,
-            index,
-            job: job.clone(),
-            supplier: supplier_id.clone(),
-        };
-        let offset = offsets.get(index).copied().unwrap_or_default();
-        let handle = tasks.spawn(async move {
-            if !offset.is_zero() {
-                tokio::time::sleep(offset).await;
-            }
-            // Semaphores are never closed here; were one, the probe would run unthrottled.
-            let _host = host_limit.acquire_owned().await.ok();
-            let _slot = global.acquire_owned().await.ok();
-            let done = probers.run(&job).await;
-            let (kind, target, outcome, elapsed_ms) = match &done {
-                Done::Tls(o) => (
-                    ProbeKind::Tls,
-                    o.target.as_str(),
-                    tls_outcome(o),
-                    o.elapsed_ms,
-                ),
-                Done::Http(o) => (
-                    ProbeKind::Http,
-                    o.target.as_str(),
-                    http_outcome(o),
-                    o.elapsed_ms,
-                ),
-                Done::Domain(o) => (
-                    ProbeKind::Domain,
-                    o.domain.as_str(),
-                    domain_outcome(o),
-                    o.elapsed_ms,
-                ),
-            };
-            progress.finished(&ProbeEvent {
-                supplier: &supplier_id,
-                kind,
-                target,
-                outcome,
-                elapsed_ms,
-            });
-            (order, index, done)
-        });
-        pending.insert(handle.id(), record);
+        if let Some(limit) = self.0.get(&host).and_then(std::sync::Weak::upgrade) {
+            return limit;
+        }
+        if self.0.len() > window.saturating_mul(4) {
+            self.0.retain(|_, w| w.strong_count() > 0);
+        }
+        let limit = Arc::new(Semaphore::new(per_host));
+        self.0.insert(host, Arc::downgrade(&limit));
+        limit
     }
-    let results = collect(tasks, pending, progress.as_ref()).await;
-    progress.done();
-    Ok(gather(suppliers, results))
+}
+
+/// Adds a finished probe to its supplier's; the supplier's observations
+/// once it was the last.
+fn complete(
+    partial: &mut HashMap<usize, Partial>,
+    suppliers: &[Supplier],
+    index: usize,
+    order: usize,
+    done: Done,
+) -> Option<SupplierObservations> {
+    let entry = partial.get_mut(&index)?;
+    entry.done.push((order, done));
+    entry.remaining = entry.remaining.saturating_sub(1);
+    if entry.remaining > 0 {
+        return None;
+    }
+    let entry = partial.remove(&index)?;
+    Some(gather_one(suppliers.get(index)?, entry.done))
+}
+
+/// A supplier whose probes are not all back yet.
+struct Partial {
+    remaining: usize,
+    done: Vec<(usize, Done)>,
+}
+
+impl Streaming<'_> {
+    /// Runs the probes; sends (index in `suppliers`, observations) of each
+    /// supplier once all its probes are back, in the order they complete.
+    ///
+    /// # Errors
+    /// [`RunError`] when the probers cannot be set up (nothing is sent).
+    pub async fn run(
+        self,
+        sink: tokio::sync::mpsc::Sender<(usize, SupplierObservations)>,
+    ) -> Result<Ended, RunError> {
+        let Self {
+            suppliers,
+            config,
+            progress,
+            crls,
+            clock,
+            mut stop,
+        } = self;
+        let probers = Arc::new(Probers::new(config, crls, clock)?);
+        let global = Arc::new(Semaphore::new(config.concurrency));
+        let window = config.concurrency.max(1).saturating_mul(2);
+        let mut hosts = HostLimits::default();
+        let mut tasks = JoinSet::new();
+        let mut pending: HashMap<tokio::task::Id, Pending> = HashMap::new();
+        let mut partial: HashMap<usize, Partial> = HashMap::new();
+
+        progress.start(
+            suppliers
+                .iter()
+                .map(|s| jobs_of(s, &probers.http).len())
+                .sum(),
+        );
+        let began = tokio::time::Instant::now();
+        let mut queue = start_order(suppliers.len(), config.spread)
+            .into_iter()
+            .flat_map(|(offset, index)| queued(suppliers, &probers.http, offset, index));
+        let mut sent = 0_usize;
+        let stopped = |stop: &Option<tokio::sync::watch::Receiver<bool>>| {
+            stop.as_ref().is_some_and(|s| *s.borrow())
+        };
+        let mut exhausted = false;
+        loop {
+            // Fill the window.
+            while !exhausted && tasks.len() < window && !stopped(&stop) {
+                let Some((offset, index, count, job)) = queue.next() else {
+                    exhausted = true;
+                    break;
+                };
+                let supplier_id = suppliers
+                    .get(index)
+                    .map(|s| s.id.to_string())
+                    .unwrap_or_default();
+                let Some((order, job)) = job else {
+                    if let Some(s) = suppliers.get(index) {
+                        if sink.send((index, gather_one(s, Vec::new()))).await.is_err() {
+                            return Ok(Ended::Stopped);
+                        }
+                        sent += 1;
+                    }
+                    continue;
+                };
+                partial.entry(index).or_insert_with(|| Partial {
+                    remaining: count,
+                    done: Vec::with_capacity(count),
+                });
+                let limit = hosts.limit(&job, config.per_host_concurrency, window);
+                let (global, probers, progress) =
+                    (global.clone(), probers.clone(), progress.clone());
+                let record = Pending {
+                    order,
+                    index,
+                    job: job.clone(),
+                    supplier: supplier_id.clone(),
+                };
+                let handle = tasks.spawn(async move {
+                    tokio::time::sleep_until(began + offset).await;
+                    // Semaphores are never closed here; were one, the probe would run unthrottled.
+                    let _host = limit.acquire_owned().await.ok();
+                    let _slot = global.acquire_owned().await.ok();
+                    let done = probers.run(&job).await;
+                    report(progress.as_ref(), &supplier_id, &done);
+                    (order, index, done)
+                });
+                pending.insert(handle.id(), record);
+            }
+            if tasks.is_empty() && (exhausted || stopped(&stop)) {
+                break;
+            }
+            let joined = match next_finished(&mut tasks, &mut stop).await {
+                Next::Finished(joined) => joined,
+                Next::Again => continue,
+                Next::Stop => break,
+            };
+            let Some((order, index, done)) = settle(joined, &mut pending, progress.as_ref()) else {
+                continue;
+            };
+            if let Some(observed) = complete(&mut partial, suppliers, index, order, done) {
+                if sink.send((index, observed)).await.is_err() {
+                    tasks.abort_all();
+                    return Ok(Ended::Stopped);
+                }
+                sent += 1;
+            }
+        }
+        progress.done();
+        Ok(if sent == suppliers.len() {
+            Ended::Complete
+        } else {
+            Ended::Stopped
+        })
+    }
+}
+
+/// A random start per supplier within the `spread` window (none for
+/// `check`), as (offset, supplier index) in the order of their start.
+fn start_order(suppliers: usize, spread: std::time::Duration) -> Vec<(std::time::Duration, usize)> {
+    let spread_ms = u64::try_from(spread.as_millis()).unwrap_or(u64::MAX);
+    let mut order: Vec<(std::time::Duration, usize)> = (0..suppliers)
+        .map(|index| {
+            let offset = if spread_ms == 0 {
+                std::time::Duration::ZERO
+            } else {
+                std::time::Duration::from_millis(fastrand::u64(0..spread_ms))
+            };
+            (offset, index)
+        })
+        .collect();
+    order.sort_unstable();
+    order
+}
+
+type Joined = Result<(tokio::task::Id, (usize, usize, Done)), tokio::task::JoinError>;
+
+enum Next {
+    Finished(Joined),
+    /// Nothing finished (the stop signal changed, or no task is left).
+    Again,
+    /// Stopping: the running probes were dropped.
+    Stop,
+}
+
+/// The next probe to finish, unless the stop signal comes first.
+async fn next_finished(
+    tasks: &mut JoinSet<(usize, usize, Done)>,
+    stop: &mut Option<tokio::sync::watch::Receiver<bool>>,
+) -> Next {
+    let joined = match stop.as_mut() {
+        Some(signal) if !*signal.borrow() => {
+            tokio::select! {
+                joined = tasks.join_next_with_id() => joined,
+                changed = signal.changed() => {
+                    if changed.is_err() {
+                        // The sender is gone: no stop can come any more.
+                        *stop = None;
+                    }
+                    return Next::Again;
+                }
+            }
+        }
+        Some(_) => {
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+            return Next::Stop;
+        }
+        None => tasks.join_next_with_id().await,
+    };
+    joined.map_or(Next::Again, Next::Finished)
+}
+
+/// The probes of the supplier at `index`, each as (start offset, index,
+/// the supplier's number of probes, (its order, the probe)); a supplier
+/// with nothing to probe as one entry without a probe, to be sent as it
+/// comes up.
+fn queued(
+    suppliers: &[Supplier],
+    http: &HttpProber,
+    offset: std::time::Duration,
+    index: usize,
+) -> impl Iterator<Item = (std::time::Duration, usize, usize, Option<(usize, Job)>)> + use<> {
+    let jobs = suppliers
+        .get(index)
+        .map(|s| jobs_of(s, http))
+        .unwrap_or_default();
+    let count = jobs.len();
+    let empty = (count == 0).then_some((offset, index, 0, None));
+    empty.into_iter().chain(
+        jobs.into_iter()
+            .enumerate()
+            .map(move |(order, job)| (offset, index, count, Some((order, job)))),
+    )
+}
+
+/// Tells `progress` about a finished probe.
+fn report(progress: &dyn Progress, supplier: &str, done: &Done) {
+    let (kind, target, outcome, elapsed_ms) = match done {
+        Done::Tls(o) => (
+            ProbeKind::Tls,
+            o.target.as_str(),
+            tls_outcome(o),
+            o.elapsed_ms,
+        ),
+        Done::Http(o) => (
+            ProbeKind::Http,
+            o.target.as_str(),
+            http_outcome(o),
+            o.elapsed_ms,
+        ),
+        Done::Domain(o) => (
+            ProbeKind::Domain,
+            o.domain.as_str(),
+            domain_outcome(o),
+            o.elapsed_ms,
+        ),
+    };
+    progress.finished(&ProbeEvent {
+        supplier,
+        kind,
+        target,
+        outcome,
+        elapsed_ms,
+    });
 }
 
 /// A spawned probe, kept by task id so that a task that panics still
@@ -376,45 +613,45 @@ struct Pending {
     supplier: String,
 }
 
-/// Waits for every probe task. A task that panicked (a bug) becomes an
-/// observation of failure for its target — `tls.unreachable`,
+/// The result of a finished probe task. A task that panicked (a bug)
+/// becomes an observation of failure for its target — `tls.unreachable`,
 /// `http.unreachable` or `dns.resolution_failed` follow — rather than
 /// vanishing, which would make the target look probed and healthy.
-async fn collect(
-    mut tasks: JoinSet<(usize, usize, Done)>,
-    mut pending: HashMap<tokio::task::Id, Pending>,
+fn settle(
+    joined: Joined,
+    pending: &mut HashMap<tokio::task::Id, Pending>,
     progress: &dyn Progress,
-) -> Vec<(usize, usize, Done)> {
-    let mut results = Vec::new();
-    while let Some(joined) = tasks.join_next_with_id().await {
-        match joined {
-            Ok((id, result)) => {
-                pending.remove(&id);
-                results.push(result);
-            }
-            Err(e) => {
-                tracing::error!("a probe task failed: {e}");
-                let Some(task) = pending.remove(&e.id()) else {
-                    continue;
-                };
-                let done = internal_failure(&task.job, &format!("internal error: {e}"));
-                let (kind, target) = match &task.job {
-                    Job::Tls(endpoint) => (ProbeKind::Tls, endpoint.to_string()),
-                    Job::Http(endpoint, _) => (ProbeKind::Http, endpoint.to_string()),
-                    Job::Domain(domain) => (ProbeKind::Domain, domain.to_string()),
-                };
-                progress.finished(&ProbeEvent {
-                    supplier: &task.supplier,
-                    kind,
-                    target: &target,
-                    outcome: "internal error".to_owned(),
-                    elapsed_ms: 0,
-                });
-                results.push((task.order, task.index, done));
-            }
+) -> Option<(usize, usize, Done)> {
+    match joined {
+        Ok((id, result)) => {
+            pending.remove(&id);
+            Some(result)
+        }
+        Err(e) => {
+            tracing::error!("a probe task failed: {e}");
+            // Every spawned task is pending until it is settled.
+            let Pending {
+                order,
+                index,
+                job,
+                supplier,
+            } = pending.remove(&e.id())?;
+            let done = internal_failure(&job, &format!("internal error: {e}"));
+            let (kind, target) = match &job {
+                Job::Tls(endpoint) => (ProbeKind::Tls, endpoint.to_string()),
+                Job::Http(endpoint, _) => (ProbeKind::Http, endpoint.to_string()),
+                Job::Domain(domain) => (ProbeKind::Domain, domain.to_string()),
+            };
+            progress.finished(&ProbeEvent {
+                supplier: &supplier,
+                kind,
+                target: &target,
+                outcome: "internal error".to_owned(),
+                elapsed_ms: 0,
+            });
+            Some((order, index, done))
         }
     }
-    results
 }
 
 /// The observation of a probe that did not finish, in each kind's own
@@ -484,50 +721,37 @@ fn internal_failure(job: &Job, error: &str) -> Done {
     }
 }
 
-/// Every probe to run: TLS (but not for plain-HTTP endpoints) and HTTP per
-/// endpoint, DNS per domain, each with the index of its supplier.
-fn jobs_for(suppliers: &[Supplier], http: &HttpProber) -> Vec<(usize, Job)> {
+/// The probes of one supplier: TLS (but not for plain-HTTP endpoints) and
+/// HTTP per endpoint, DNS per domain.
+fn jobs_of(supplier: &Supplier, http: &HttpProber) -> Vec<Job> {
     let mut jobs = Vec::new();
-    for (index, supplier) in suppliers.iter().enumerate() {
-        for endpoint in &supplier.endpoints {
-            if !http.is_plain_http(endpoint) {
-                jobs.push((index, Job::Tls(endpoint.clone())));
-            }
-            jobs.push((
-                index,
-                Job::Http(endpoint.clone(), http.is_plain_http(endpoint)),
-            ));
+    for endpoint in &supplier.endpoints {
+        if !http.is_plain_http(endpoint) {
+            jobs.push(Job::Tls(endpoint.clone()));
         }
-        for domain in &supplier.domains {
-            jobs.push((index, Job::Domain(domain.clone())));
-        }
+        jobs.push(Job::Http(endpoint.clone(), http.is_plain_http(endpoint)));
+    }
+    for domain in &supplier.domains {
+        jobs.push(Job::Domain(domain.clone()));
     }
     jobs
 }
 
-/// Sorts finished probes back to their suppliers, in the config's order.
-fn gather(
-    suppliers: &[Supplier],
-    mut results: Vec<(usize, usize, Done)>,
-) -> Vec<SupplierObservations> {
-    results.sort_by_key(|(order, _, _)| *order);
-    let mut out: Vec<SupplierObservations> = suppliers
-        .iter()
-        .map(|s| SupplierObservations {
-            supplier: s.clone(),
-            endpoints: Vec::new(),
-            http: Vec::new(),
-            domains: Vec::new(),
-        })
-        .collect();
-    for (_, index, done) in results {
-        let Some(slot) = out.get_mut(index) else {
-            continue;
-        };
+/// One supplier's finished probes as its observations, in the config's
+/// order of its targets.
+fn gather_one(supplier: &Supplier, mut done: Vec<(usize, Done)>) -> SupplierObservations {
+    done.sort_by_key(|(order, _)| *order);
+    let mut out = SupplierObservations {
+        supplier: supplier.clone(),
+        endpoints: Vec::new(),
+        http: Vec::new(),
+        domains: Vec::new(),
+    };
+    for (_, done) in done {
         match done {
-            Done::Tls(o) => slot.endpoints.push(*o),
-            Done::Http(o) => slot.http.push(*o),
-            Done::Domain(o) => slot.domains.push(*o),
+            Done::Tls(o) => out.endpoints.push(*o),
+            Done::Http(o) => out.http.push(*o),
+            Done::Domain(o) => out.domains.push(*o),
         }
     }
     out
@@ -581,7 +805,10 @@ mod tests {
             );
         }
         let recorder = Recorder::default();
-        let mut results = collect(tasks, pending, &recorder).await;
+        let mut results = Vec::new();
+        while let Some(joined) = tasks.join_next_with_id().await {
+            results.extend(settle(joined, &mut pending, &recorder));
+        }
         results.sort_by_key(|(order, _, _)| *order);
         assert_eq!(results.len(), 4);
         assert_eq!(recorder.0.lock().unwrap().len(), 4);
