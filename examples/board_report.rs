@@ -236,6 +236,7 @@ fn run_of(w: i64) -> RunInput {
         })
         .collect();
     RunInput {
+        suppliers: Vec::new(),
         at: now() - Duration::weeks(11 - w) - Duration::days(1),
         source: "daemon".to_owned(),
         scopes,

@@ -145,6 +145,7 @@ fn domain_facts(i: usize, run: i64) -> Value {
 /// observation blobs each if `blobs`.
 fn run_input(n: usize, per: usize, at: DateTime<Utc>, run: i64, blobs: bool) -> RunInput {
     let mut input = RunInput {
+        suppliers: Vec::new(),
         blind: None,
         at,
         source: "store_bench".to_owned(),
@@ -323,6 +324,7 @@ async fn audit(
     store.sync_registry(&all, "store_bench", t0).await?;
     let sync = started.elapsed().as_secs_f64();
     let mut input = RunInput {
+        suppliers: Vec::new(),
         blind: None,
         at: t0,
         source: "store_bench".to_owned(),

@@ -12,6 +12,9 @@ use crate::probe::run::{self, Progress, RunError, SupplierObservations};
 use crate::registry::Supplier;
 use crate::store::{LifecyclePolicy, ObservationBlob, RunInput, RunReport, Store, StoreError};
 
+mod stream;
+pub use stream::{JudgedRun, StreamError, StreamOptions, probe_streamed};
+
 /// What one run saw and what the checks made of it.
 #[derive(Debug)]
 pub struct CheckRun {
@@ -41,6 +44,69 @@ pub async fn probe_and_check(
     })
 }
 
+/// One supplier's observations as the store keeps them: one blob per
+/// endpoint's TLS, per endpoint's HTTP and per domain.
+fn blobs_of(o: &SupplierObservations) -> Vec<ObservationBlob> {
+    let supplier = o.supplier.id.to_string();
+    let mut observations = Vec::new();
+    let mut blob = |target: &str, kind: &str, facts: serde_json::Result<serde_json::Value>| {
+        if let Ok(facts) = facts {
+            observations.push(ObservationBlob {
+                supplier: supplier.clone(),
+                target: target.to_owned(),
+                kind: kind.to_owned(),
+                facts,
+            });
+        }
+    };
+    for e in &o.endpoints {
+        blob(&e.target, "tls", serde_json::to_value(e));
+    }
+    for h in &o.http {
+        blob(&h.target, "http", serde_json::to_value(h));
+    }
+    for d in &o.domains {
+        blob(&d.domain, "domain", serde_json::to_value(d));
+    }
+    observations
+}
+
+/// The scopes of one supplier's probes that failed without any answer (a
+/// connection or lookup that timed out: what our own outage looks like).
+/// An answer that says no — NXDOMAIN, SERVFAIL, REFUSED, a refused
+/// connection, a failed handshake — shows the network works.
+fn silent_scopes(o: &SupplierObservations) -> usize {
+    use crate::probe::Reach;
+    use crate::probe::http::FailureKind;
+    let tls = o
+        .endpoints
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.reach,
+                Reach::Unreachable {
+                    timed_out: true,
+                    ..
+                }
+            )
+        })
+        .count();
+    let http = o
+        .http
+        .iter()
+        .filter(|h| h.refused().is_none())
+        .filter(|h| {
+            h.page
+                .failure
+                .as_ref()
+                .is_some_and(|f| f.kind == FailureKind::Timeout)
+        })
+        .count();
+    // A silent domain leaves both its scopes (dns, email) unknown.
+    let domains = o.domains.iter().filter(|d| silent_domain(d)).count() * 2;
+    tls + http + domains
+}
+
 /// (supplier id, finding) of every finding in `results`, as a run records them.
 fn findings_of(results: &[SupplierResult]) -> Vec<(String, checks::Finding)> {
     results
@@ -57,31 +123,9 @@ impl CheckRun {
     /// The run as the store records it.
     #[must_use]
     pub fn run_input(&self, source: &str) -> RunInput {
-        let mut observations = Vec::new();
-        for o in &self.observations {
-            let supplier = o.supplier.id.to_string();
-            let mut blob =
-                |target: &str, kind: &str, facts: serde_json::Result<serde_json::Value>| {
-                    if let Ok(facts) = facts {
-                        observations.push(ObservationBlob {
-                            supplier: supplier.clone(),
-                            target: target.to_owned(),
-                            kind: kind.to_owned(),
-                            facts,
-                        });
-                    }
-                };
-            for e in &o.endpoints {
-                blob(&e.target, "tls", serde_json::to_value(e));
-            }
-            for h in &o.http {
-                blob(&h.target, "http", serde_json::to_value(h));
-            }
-            for d in &o.domains {
-                blob(&d.domain, "domain", serde_json::to_value(d));
-            }
-        }
+        let observations = self.observations.iter().flat_map(blobs_of).collect();
         RunInput {
+            suppliers: Vec::new(),
             blind: Some(false),
             at: self.at,
             source: source.to_owned(),
@@ -112,39 +156,11 @@ impl CheckRun {
     /// connection, a failed handshake — shows the network works.
     #[must_use]
     pub fn health(&self) -> crate::escalate::RunHealth {
-        use crate::probe::Reach;
-        use crate::probe::http::FailureKind;
         let scopes = checks::scopes(&self.observations, &self.results);
         let mut failed = 0;
         let mut failed_suppliers = 0;
         for o in &self.observations {
-            let tls = o
-                .endpoints
-                .iter()
-                .filter(|e| {
-                    matches!(
-                        e.reach,
-                        Reach::Unreachable {
-                            timed_out: true,
-                            ..
-                        }
-                    )
-                })
-                .count();
-            let http = o
-                .http
-                .iter()
-                .filter(|h| h.refused().is_none())
-                .filter(|h| {
-                    h.page
-                        .failure
-                        .as_ref()
-                        .is_some_and(|f| f.kind == FailureKind::Timeout)
-                })
-                .count();
-            // A silent domain leaves both its scopes (dns, email) unknown.
-            let domains = o.domains.iter().filter(|d| silent_domain(d)).count() * 2;
-            let silent = tls + http + domains;
+            let silent = silent_scopes(o);
             failed += silent;
             failed_suppliers += usize::from(silent > 0);
         }
@@ -356,6 +372,7 @@ impl ObligationsRun {
             .map(|r| r.supplier.id.as_str())
             .chain(self.departed.iter().map(String::as_str));
         RunInput {
+            suppliers: Vec::new(),
             blind: None,
             at: self.at,
             source: source.to_owned(),

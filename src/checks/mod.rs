@@ -228,7 +228,7 @@ fn finish(
 }
 
 /// Suppliers worst first, then by number of findings, then by id.
-fn sort_results(results: &mut [SupplierResult]) {
+pub fn sort_results(results: &mut [SupplierResult]) {
     results.sort_by(|a, b| {
         b.worst()
             .cmp(&a.worst())

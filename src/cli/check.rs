@@ -76,10 +76,27 @@ pub async fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome>
         None
     };
     let started = std::time::Instant::now();
-    let run = pipeline::probe_and_check(&config, &selected, progress, || SystemClock.now()).await?;
-    let (now, observations, results) = (run.at, &run.observations, &run.results);
+    let source = if args.save { "check --save" } else { "check" };
+    let mut options = pipeline::StreamOptions::new(progress, source);
+    options.store = store.as_ref();
+    options.stop = Some(super::stop_on_signals());
+    let run = pipeline::probe_streamed(&config, &selected, options, || SystemClock.now()).await?;
+    let interrupted = run.streamed.interrupted;
+    if interrupted {
+        errln!(
+            "interrupted: {} of {} suppliers probed and judged{}",
+            run.health.suppliers,
+            selected.len(),
+            if store.is_some() {
+                "; the run is saved as interrupted, the others are left as they were"
+            } else {
+                ""
+            }
+        );
+    }
+    let (now, results) = (run.at, &run.results);
     let report = if let Some(store) = &store {
-        let report = run.save(store, &config, "check --save").await?;
+        let report = run.save_with(store, &config, source, None).await?;
         store.close().await;
         if !globals.quiet {
             errln!(
@@ -97,7 +114,7 @@ pub async fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome>
     } else {
         // What --save would record, read from the database (when there
         // is one) without writing: the same marks and grades.
-        let input = run.run_input("check");
+        let input = run.run_input(source);
         let stored = open_for_preview(globals, &config).await;
         let report = pipeline::preview(stored.as_ref(), &input, &config).await;
         if let Some(store) = &stored {
@@ -122,8 +139,7 @@ pub async fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome>
         Format::Table => {
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             out!("{}", check_table(results, &scores, marks, color));
-            let endpoints: usize = observations.iter().map(|o| o.http.len()).sum();
-            let domains: usize = observations.iter().map(|o| o.domains.len()).sum();
+            let (endpoints, domains) = (run.endpoints, run.domains);
             outln!(
                 "{} — {endpoints} endpoint{} and {domains} domain{} probed in {:.1}s",
                 check_summary(results),
@@ -132,6 +148,9 @@ pub async fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome>
                 started.elapsed().as_secs_f64()
             );
         }
+    }
+    if interrupted {
+        return Ok(Outcome::Interrupted);
     }
     Ok(Outcome::of(results, args.fail_on))
 }

@@ -368,6 +368,8 @@ pub enum Outcome {
     ChainBroken,
     /// `export roi` found a problem a supervisor would reject.
     RegisterRejected,
+    /// Stopped by SIGINT or SIGTERM before the work was done (`check`).
+    Interrupted,
 }
 
 impl Outcome {
@@ -394,6 +396,7 @@ impl From<Outcome> for std::process::ExitCode {
     fn from(o: Outcome) -> Self {
         match o {
             Outcome::Ok => Self::SUCCESS,
+            Outcome::Interrupted => Self::from(130),
             Outcome::FindingsAtThreshold | Outcome::ChainBroken | Outcome::RegisterRejected => {
                 Self::from(1)
             }
@@ -674,6 +677,35 @@ fn exit_code_of(error: &anyhow::Error) -> u8 {
 }
 
 /// Prints JSON to stdout, pretty.
+/// Turns true at the first SIGINT or SIGTERM, so that long work can stop
+/// cleanly and keep what it finished; a second signal ends the process at
+/// once (exit code 130). Never turns when the signals cannot be listened for.
+fn stop_on_signals() -> tokio::sync::watch::Receiver<bool> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let (Ok(mut terminate), Ok(mut interrupt)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return rx;
+    };
+    tokio::spawn(async move {
+        for round in 0..2 {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+            if round == 0 {
+                errln!("stopping: finishing what was judged (a second signal stops at once)");
+                let _ = tx.send(true);
+            } else {
+                std::process::exit(130);
+            }
+        }
+    });
+    rx
+}
+
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value).context("cannot render JSON")?;
     outln!("{text}");

@@ -122,7 +122,7 @@ pub async fn run_job(
     store: &Store,
     config: &Config,
     job: Job,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
     clock: &dyn Clock,
 ) -> Result<String, DaemonError> {
     let now = clock.now();
@@ -139,20 +139,27 @@ pub async fn run_job(
             fastrand::shuffle(&mut suppliers);
             let mut spread = config.clone();
             spread.probe.spread = Duration::from_secs(u64::from(config.daemon.probe_jitter_secs));
-            let probe =
-                pipeline::probe_and_check(&spread, &suppliers, Arc::new(Silent), || clock.now());
-            let run = tokio::select! {
-                run = probe => run?,
-                _ = stop.changed() => return Ok("stopped while probing; nothing saved".to_owned()),
-            };
-            let health = run.health();
+            let mut options = pipeline::StreamOptions::new(Arc::new(Silent), "daemon");
+            options.store = Some(store);
+            options.stop = Some(stop);
+            let run =
+                pipeline::probe_streamed(&spread, &suppliers, options, || clock.now()).await?;
+            let health = run.health;
             let notifier = Escalation::new(config, Some(health), run.at);
             let report = run
                 .save_with(store, config, "daemon", Some(&notifier))
                 .await?;
+            let stopped = if run.streamed.interrupted {
+                format!(
+                    "stopped while probing: {} of {} suppliers judged and saved (the run is marked interrupted)",
+                    health.suppliers,
+                    suppliers.len()
+                )
+            } else {
+                format!("{} suppliers probed", suppliers.len())
+            };
             Ok(format!(
-                "{} suppliers probed ({} of {} probes failed): {} opened, {} reopened, {} resolved, {} e-mails queued",
-                suppliers.len(),
+                "{stopped} ({} of {} probes failed): {} opened, {} reopened, {} resolved, {} e-mails queued",
                 health.failed,
                 health.probed,
                 report.opened.len(),

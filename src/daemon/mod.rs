@@ -104,6 +104,8 @@ pub enum DaemonError {
     Mail(#[from] crate::mail::MailSetupError),
     #[error(transparent)]
     Probe(#[from] crate::probe::run::RunError),
+    #[error(transparent)]
+    Stream(#[from] crate::pipeline::StreamError),
     #[error("cannot listen for signals: {0}")]
     Signals(#[from] std::io::Error),
 }

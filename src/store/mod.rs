@@ -38,8 +38,8 @@ pub use registry::{
 };
 pub use runs::{
     ObservationBlob, PruneReport, RunInput, RunReport, ScorePoint, ScoreRow, SeverityCounts,
-    StoredObservation, StoredRun, SupplierScore, VOLATILE_HEADERS, canonical, hex, preview_run,
-    sha256_hex,
+    StoredObservation, StoredRun, Streamed, SupplierScore, VOLATILE_HEADERS, canonical, hex,
+    preview_run, sha256_hex,
 };
 
 /// The migrations in `migrations/`, embedded at build time.

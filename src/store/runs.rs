@@ -52,6 +52,10 @@ pub struct RunInput {
     /// Who recorded it, for the run row and audit rows: `check --save`,
     /// `daemon` …
     pub source: String,
+    /// Suppliers judged by the run besides those its scopes, findings and
+    /// observations name (one whose every target was refused by policy):
+    /// each gets a score.
+    pub suppliers: Vec<String>,
     /// What was probed and whether completely ([`crate::checks::scopes`]):
     /// findings outside these are left as they are.
     pub scopes: Vec<Scope>,
@@ -91,6 +95,18 @@ pub struct ObservationBlob {
     pub kind: String,
     /// The observation as JSON (e.g. a serialised `EndpointObservation`).
     pub facts: Value,
+}
+
+/// What a streamed run stored before it was recorded
+/// ([`Store::record_streamed_run`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Streamed {
+    /// Observation blobs stored (new or changed).
+    pub stored: usize,
+    /// Observation blobs identical to the stored ones.
+    pub unchanged: usize,
+    /// Stopped before every supplier was probed.
+    pub interrupted: bool,
 }
 
 /// A supplier's score as of one run.
@@ -140,6 +156,7 @@ fn suppliers_in(input: &RunInput) -> BTreeSet<&str> {
         .map(|s| s.supplier.as_str())
         .chain(input.findings.iter().map(|(s, _)| s.as_str()))
         .chain(input.observations.iter().map(|o| o.supplier.as_str()))
+        .chain(input.suppliers.iter().map(String::as_str))
         .collect()
 }
 
@@ -319,6 +336,9 @@ pub struct StoredRun {
     /// For a probe run, whether the monitor could not see (most probes
     /// unanswered); `None` for runs that probed nothing or predate it.
     pub blind: Option<bool>,
+    /// Stopped (a signal) before every supplier was probed: what it
+    /// judged is recorded, the suppliers it did not reach are untouched.
+    pub interrupted: bool,
 }
 
 /// One stored observation blob and the period its facts held.
@@ -611,6 +631,58 @@ impl Store {
         policy: &LifecyclePolicy,
         notifier: Option<&dyn super::Notifier>,
     ) -> Result<RunReport, StoreError> {
+        self.record_streamed_run(input, Streamed::default(), acceptances, policy, notifier)
+            .await
+    }
+
+    /// Stores the observations of a batch of suppliers of a run being
+    /// streamed, in a transaction of their own, as [`Store::record_run`]
+    /// does with a run's: changed facts stored, the others' `last_seen`
+    /// moved. Returns (stored, unchanged). The run itself is recorded at
+    /// its end by [`Store::record_streamed_run`].
+    ///
+    /// # Errors
+    /// [`StoreError`]; a failed batch keeps nothing of itself.
+    pub async fn record_observation_batch(
+        &self,
+        at: DateTime<Utc>,
+        blobs: &[ObservationBlob],
+    ) -> Result<(usize, usize), StoreError> {
+        if blobs.is_empty() {
+            return Ok((0, 0));
+        }
+        let at = timestamp(at);
+        let suppliers: BTreeSet<&str> = blobs.iter().map(|b| b.supplier.as_str()).collect();
+        let list: Vec<&str> = suppliers.into_iter().collect();
+        let json = json_list(&list).map_err(|e| self.err(e))?;
+        let hashed = hash_blobs(blobs).await;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| self.err(e))?;
+        let counts = self
+            .record_observations(&mut tx, &at, &json, &hashed)
+            .await?;
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(counts)
+    }
+
+    /// [`Store::record_run_with`] for a run whose observations were
+    /// stored as it went ([`Store::record_observation_batch`]): `streamed`
+    /// counts them into the run row, and says whether the run was stopped
+    /// before it probed every supplier (recorded as interrupted).
+    ///
+    /// # Errors
+    /// As [`Store::record_run`].
+    pub async fn record_streamed_run(
+        &self,
+        input: &RunInput,
+        streamed: Streamed,
+        acceptances: &[Acceptance],
+        policy: &LifecyclePolicy,
+        notifier: Option<&dyn super::Notifier>,
+    ) -> Result<RunReport, StoreError> {
         let at = timestamp(input.at);
         let in_run = suppliers_in(input);
         let in_run_list: Vec<&str> = in_run.iter().copied().collect();
@@ -664,11 +736,12 @@ impl Store {
         let (stored, unchanged) = self
             .record_observations(&mut tx, &at, &in_run_json, &blobs)
             .await?;
+        let (stored, unchanged) = (stored + streamed.stored, unchanged + streamed.unchanged);
 
         let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         let run_id: i64 = sqlx::query_scalar(
-            "INSERT INTO runs (at, source, suppliers, findings, opened, reopened, resolved, observations, blind) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO runs (at, source, suppliers, findings, opened, reopened, resolved, observations, blind, interrupted) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&at)
         .bind(&input.source)
@@ -679,6 +752,7 @@ impl Store {
         .bind(count(outcome.resolved.len()))
         .bind(count(stored))
         .bind(input.blind)
+        .bind(streamed.interrupted)
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| self.err(e))?;
@@ -940,7 +1014,7 @@ impl Store {
     pub async fn recent_runs(&self, limit: u32) -> Result<Vec<StoredRun>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, at, source, suppliers, findings, opened, reopened, resolved, observations, \
-             blind FROM runs ORDER BY at DESC, id DESC LIMIT ?1",
+             blind, interrupted FROM runs ORDER BY at DESC, id DESC LIMIT ?1",
         )
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
@@ -968,6 +1042,7 @@ impl Store {
                         .try_get::<Option<i64>, _>("blind")
                         .map_err(get)?
                         .map(|b| b != 0),
+                    interrupted: r.try_get::<i64, _>("interrupted").map_err(get)? != 0,
                 })
             })
             .collect()

@@ -631,6 +631,7 @@ async fn an_acceptance_records_its_reason_approver_and_last_day() {
         })
         .collect();
     let input = RunInput {
+        suppliers: Vec::new(),
         blind: None,
         at: day(2),
         source: "daemon".to_owned(),

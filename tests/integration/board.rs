@@ -116,6 +116,7 @@ fn run_of(week: i64) -> RunInput {
         ));
     }
     RunInput {
+        suppliers: Vec::new(),
         at: day(1) + Duration::days(7 * week),
         source: "daemon".to_owned(),
         scopes,

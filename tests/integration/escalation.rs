@@ -160,6 +160,7 @@ impl Desk {
             })
             .collect();
         let input = RunInput {
+            suppliers: Vec::new(),
             blind: None,
             at: when,
             source: "daemon".to_owned(),
@@ -672,6 +673,7 @@ async fn a_resolution_recorded_without_a_notifier_is_still_told() {
         .store
         .record_run(
             &RunInput {
+                suppliers: Vec::new(),
                 blind: None,
                 at: at(1),
                 source: "check --save".to_owned(),
@@ -1587,6 +1589,7 @@ async fn queueing_the_same_message_twice_records_its_notices_once() {
     desk.store
         .record_run(
             &RunInput {
+                suppliers: Vec::new(),
                 blind: None,
                 at: at(0),
                 source: "check --save".to_owned(),

@@ -68,6 +68,7 @@ fn scope(supplier: &str, target: &str, family: &'static str, complete: bool) -> 
 /// A run of acme with the given scopes and findings.
 fn run(when: DateTime<Utc>, scopes: Vec<Scope>, findings: Vec<Finding>) -> RunInput {
     RunInput {
+        suppliers: Vec::new(),
         blind: None,
         at: when,
         source: "daemon".to_owned(),
@@ -573,6 +574,7 @@ async fn accepted_risks_are_kept_out_of_the_score_and_expire_with_audit_rows() {
     store
         .record_run(
             &RunInput {
+                suppliers: Vec::new(),
                 blind: None,
                 findings: vec![(
                     "globex".to_owned(),
@@ -677,6 +679,7 @@ async fn scores_are_stored_per_run_with_a_week_ago_trend() {
     let scratch = Scratch::new();
     let store = store_with(&scratch, &["acme", "globex"]).await;
     let both = |when: i64, acme: Vec<Finding>, globex: Vec<Finding>| RunInput {
+        suppliers: Vec::new(),
         blind: None,
         at: at(when),
         source: "daemon".to_owned(),
@@ -760,6 +763,7 @@ async fn observations_are_stored_only_when_their_facts_change() {
         })
     };
     let with = |when: i64, facts: serde_json::Value| RunInput {
+        suppliers: Vec::new(),
         blind: None,
         observations: vec![
             ObservationBlob {
@@ -861,6 +865,7 @@ async fn prune_deletes_old_runs_but_never_open_findings_or_the_audit_log() {
             findings.push(finding("tls.weak_key", WEB, Severity::High));
         }
         let input = RunInput {
+            suppliers: Vec::new(),
             blind: None,
             observations: vec![ObservationBlob {
                 supplier: "acme".to_owned(),
@@ -947,6 +952,7 @@ async fn findings_filter_by_supplier_severity_state_and_date() {
     record(
         &store,
         &RunInput {
+            suppliers: Vec::new(),
             blind: None,
             findings: vec![
                 (
@@ -1052,6 +1058,7 @@ async fn a_run_naming_an_unknown_supplier_is_refused_whole() {
     let scratch = Scratch::new();
     let store = store_with(&scratch, &["acme"]).await;
     let input = RunInput {
+        suppliers: Vec::new(),
         blind: None,
         findings: vec![
             (
@@ -1134,6 +1141,7 @@ async fn record_many(who: &str, handle: &Store, shared: &str) {
     for n in 0..RUNS {
         let target = format!("{who}{n}.example:443");
         let input = RunInput {
+            suppliers: Vec::new(),
             blind: None,
             at: at(0) + Duration::minutes(n),
             source: format!("writer {who}"),
