@@ -234,16 +234,128 @@ async fn revocation_runs(world: &World, hosts: &[String], smtp_port: u16) -> any
     Ok(())
 }
 
+/// The child process of [`scanner`]: `probe_bench scan CONFIG [DB]` runs
+/// what `supplywatch check` (with a DB: `check --save`) runs — the
+/// streamed probe run, the preview or the save, the JSON report written
+/// out (to nowhere) — and prints its wall time, the save's part and its
+/// own peak RSS on one line.
+async fn scan(config: &str, db: Option<&str>) -> anyhow::Result<()> {
+    let config = Config::load(std::path::Path::new(config))?;
+    let started = Instant::now();
+    let store = match db {
+        Some(db) => Some(Store::open(std::path::Path::new(db), OpenMode::Create).await?),
+        None => None,
+    };
+    let mut options = pipeline::StreamOptions::new(Arc::new(Silent), "probe_bench");
+    options.store = store.as_ref();
+    let run =
+        pipeline::probe_streamed(&config, &config.suppliers, options, || SystemClock.now()).await?;
+    let saving = Instant::now();
+    let report = match &store {
+        Some(store) => run.save_with(store, &config, "probe_bench", None).await?,
+        None => pipeline::preview(None, &run.run_input("probe_bench"), &config).await?,
+    };
+    let save_secs = saving.elapsed().as_secs_f64();
+    let scores = pipeline::scores_of(&report);
+    serde_json::to_writer(
+        std::io::sink(),
+        &supplywatch::report::check_report(&run.results, run.at, &scores, &report.marks),
+    )?;
+    println!(
+        "{:.3} {save_secs:.3} {:.1} {}",
+        started.elapsed().as_secs_f64(),
+        peak_rss_mib().unwrap_or(0.0),
+        run.results.iter().map(|r| r.findings.len()).sum::<usize>()
+    );
+    Ok(())
+}
+
+/// Runs `check`'s path (and with `save`, `check --save`'s, into a fresh
+/// database) over `toml` in a process of its own, so that its peak RSS is
+/// the scanner's alone, not the world's; prints wall, rate and peak RSS.
+async fn scanner(
+    world: &World,
+    n: usize,
+    toml: &str,
+    what: &str,
+    save: bool,
+) -> anyhow::Result<()> {
+    let config = world.write("scanner.toml", toml)?;
+    let db = world
+        .dir()
+        .join(format!("scanner-{}.db", fastrand::u64(..)));
+    let mut command = tokio::process::Command::new(std::env::current_exe()?);
+    command.arg("scan").arg(&config);
+    if save {
+        command.arg(&db);
+    }
+    let output = command.output().await?;
+    anyhow::ensure!(
+        output.status.success(),
+        "the scanner failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if std::env::var_os("BENCH_DEBUG").is_some() {
+        eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    }
+    let line = String::from_utf8_lossy(&output.stdout);
+    let fields: Vec<f64> = line
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let [wall, save_secs, rss, findings] = fields[..] else {
+        anyhow::bail!("the scanner said {line:?}");
+    };
+    println!(
+        "  {:<20} {wall:.2} s  →  {:.0} {}/s, peak RSS {rss:.1} MiB, {findings} findings{}",
+        format!("{what}{}", if save { " --save" } else { "" }),
+        rate(n, wall),
+        match what {
+            "endpoints" | "domains" => what,
+            _ => "suppliers",
+        },
+        if save {
+            format!(" (the save {save_secs:.2} s of it)")
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}
+
+/// `check` and `check --save` over N suppliers of one endpoint and one
+/// domain each, each in a process of its own.
+async fn scanner_phase(
+    world: &World,
+    n: usize,
+    endpoints: &[String],
+    domains: &[String],
+    smtp_port: u16,
+) -> anyhow::Result<()> {
+    println!("scanner alone          in a process of its own (check's path):");
+    let toml = suppliers_toml(world, endpoints, "endpoints", smtp_port);
+    scanner(world, n, &toml, "endpoints", false).await?;
+    let toml = suppliers_toml(world, domains, "domains", smtp_port);
+    scanner(world, n, &toml, "domains", false).await?;
+    let toml = together_toml(world, endpoints, domains, smtp_port);
+    scanner(world, n, &toml, "together", false).await?;
+    scanner(world, n, &toml, "together", true).await
+}
+
 #[tokio::main]
 #[expect(
     clippy::too_many_lines,
     reason = "one phase after another, each printed: the benchmark reads top to bottom"
 )]
 async fn main() -> anyhow::Result<()> {
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(1_000);
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("scan") {
+        probes::install_crypto_provider();
+        let config = args.get(2).map_or("", String::as_str);
+        return scan(config, args.get(3).map(String::as_str)).await;
+    }
+    let n: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1_000);
+    let scanner_only = args.iter().any(|a| a == "--scanner-only");
     probes::install_crypto_provider();
     let hosts: Vec<String> = (0..n).map(|i| format!("e{i}.bench.test")).collect();
     let revocation_hosts: Vec<String> = (0..n).map(|i| format!("r{i}.bench.test")).collect();
@@ -275,6 +387,10 @@ async fn main() -> anyhow::Result<()> {
     let port = world.site(SITE).addr.port();
     let sink = mail_sink(&world).await?;
     let endpoints: Vec<String> = hosts.iter().map(|h| format!("{h}:{port}")).collect();
+    if scanner_only {
+        println!("N                      {n}");
+        return scanner_phase(&world, n, &endpoints, &domains, sink.port()).await;
+    }
 
     let (accepted, asked) = (
         world.site(SITE).connections(),
@@ -366,6 +482,7 @@ async fn main() -> anyhow::Result<()> {
         rate(n, domain_secs)
     );
     together(&world, &endpoints, &domains, sink.port()).await?;
+    scanner_phase(&world, n, &endpoints, &domains, sink.port()).await?;
     revocation_runs(&world, &revocation_hosts, sink.port()).await?;
     println!("findings               {findings}");
     match peak_rss_mib() {

@@ -206,6 +206,9 @@ pub enum AsnData {
     },
 }
 
+/// The kinds of observation concentration reads.
+pub const CONCENTRATION_KINDS: [&str; 2] = ["domain", "tls"];
+
 /// [`concentration`] of the suppliers in the registry (not exited), from
 /// the observations `store` holds now.
 ///
@@ -235,8 +238,11 @@ pub async fn of_suppliers(
         .filter(|s| s.in_registry && s.status != crate::registry::SupplierStatus::Exited)
         .map(SupplierRef::from)
         .collect();
-    let observations = store.current_observations().await?;
-    Ok(concentration(&observations, &suppliers, register, asn))
+    let mut judging = Concentrator::new(&suppliers, asn);
+    store
+        .each_current_observation(&CONCENTRATION_KINDS, |o| judging.add(&o))
+        .await?;
+    Ok(judging.finish(register))
 }
 
 /// Every provider, worst first (score, then count).
@@ -283,69 +289,112 @@ pub fn concentration(
     register: &Register,
     asn: Option<&AsnTable>,
 ) -> Concentration {
-    let known: BTreeMap<&str, &SupplierRef> =
-        suppliers.iter().map(|s| (s.id.as_str(), s)).collect();
-    let mut groups = Groups::new();
-    let mut observed = BTreeSet::new();
+    let mut judging = Concentrator::new(suppliers, asn);
     for o in observations {
-        let current = known
+        judging.add(o);
+    }
+    judging.finish(register)
+}
+
+/// [`concentration`] fed one observation at a time, so that the
+/// observations of a large registry need not all be held at once.
+pub struct Concentrator<'a> {
+    suppliers: &'a [SupplierRef],
+    known: BTreeMap<&'a str, &'a SupplierRef>,
+    asn: Option<&'a AsnTable>,
+    groups: Groups,
+    observed: BTreeSet<String>,
+}
+
+impl<'a> Concentrator<'a> {
+    #[must_use]
+    pub fn new(suppliers: &'a [SupplierRef], asn: Option<&'a AsnTable>) -> Self {
+        Self {
+            suppliers,
+            known: suppliers.iter().map(|s| (s.id.as_str(), s)).collect(),
+            asn,
+            groups: Groups::new(),
+            observed: BTreeSet::new(),
+        }
+    }
+
+    /// Takes in one observation (of any supplier or kind: the others are
+    /// ignored).
+    pub fn add(&mut self, o: &ObservationBlob) {
+        let current = self
+            .known
             .get(o.supplier.as_str())
             .is_some_and(|s| s.targets.contains(&o.target));
         if !current {
-            continue;
+            return;
         }
-        observed.insert(o.supplier.as_str());
+        if !self.observed.contains(&o.supplier) {
+            self.observed.insert(o.supplier.clone());
+        }
         match o.kind.as_str() {
-            "domain" => domain(&mut groups, &o.supplier, &o.facts),
-            "tls" => endpoint(&mut groups, &o.supplier, &o.target, &o.facts, asn),
+            "domain" => domain(&mut self.groups, &o.supplier, &o.facts),
+            "tls" => endpoint(&mut self.groups, &o.supplier, &o.target, &o.facts, self.asn),
             _ => {}
         }
     }
-    for s in suppliers {
-        subcontractors(&mut groups, &s.id, register);
-    }
-    let mut providers: Vec<Provider> = groups
-        .into_iter()
-        .map(|((kind, key), (name, by_supplier))| {
-            let dependents: Vec<Dependent> = by_supplier
-                .into_iter()
-                .filter_map(|(id, via)| {
-                    let s = known.get(id.as_str())?;
-                    Some(Dependent {
-                        id,
-                        name: s.name.clone(),
-                        criticality: s.criticality,
-                        weight: weight(s.criticality),
-                        via: via.into_iter().collect(),
+
+    /// The providers, with the subcontractors `register` declares.
+    #[must_use]
+    pub fn finish(self, register: &Register) -> Concentration {
+        let Self {
+            suppliers,
+            known,
+            asn,
+            mut groups,
+            observed,
+        } = self;
+        for s in suppliers {
+            subcontractors(&mut groups, &s.id, register);
+        }
+
+        let mut providers: Vec<Provider> = groups
+            .into_iter()
+            .map(|((kind, key), (name, by_supplier))| {
+                let dependents: Vec<Dependent> = by_supplier
+                    .into_iter()
+                    .filter_map(|(id, via)| {
+                        let s = known.get(id.as_str())?;
+                        Some(Dependent {
+                            id,
+                            name: s.name.clone(),
+                            criticality: s.criticality,
+                            weight: weight(s.criticality),
+                            via: via.into_iter().collect(),
+                        })
                     })
-                })
-                .collect();
-            Provider {
-                kind,
-                key,
-                name,
-                score: dependents.iter().map(|d| d.weight).sum(),
-                count: dependents.len(),
-                critical_or_important: dependents
-                    .iter()
-                    .filter(|d| d.criticality != Criticality::Standard)
-                    .count(),
-                suppliers: dependents,
-            }
-        })
-        .collect();
-    providers.sort_by(|a, b| {
-        b.score
-            .cmp(&a.score)
-            .then_with(|| b.count.cmp(&a.count))
-            .then_with(|| a.kind.cmp(&b.kind))
-            .then_with(|| a.key.cmp(&b.key))
-    });
-    Concentration {
-        suppliers: suppliers.len(),
-        observed: observed.len(),
-        asn: asn.map_or(AsnData::Absent, |t| AsnData::Loaded { ranges: t.len() }),
-        providers,
+                    .collect();
+                Provider {
+                    kind,
+                    key,
+                    name,
+                    score: dependents.iter().map(|d| d.weight).sum(),
+                    count: dependents.len(),
+                    critical_or_important: dependents
+                        .iter()
+                        .filter(|d| d.criticality != Criticality::Standard)
+                        .count(),
+                    suppliers: dependents,
+                }
+            })
+            .collect();
+        providers.sort_by(|a, b| {
+            b.score
+                .cmp(&a.score)
+                .then_with(|| b.count.cmp(&a.count))
+                .then_with(|| a.kind.cmp(&b.kind))
+                .then_with(|| a.key.cmp(&b.key))
+        });
+        Concentration {
+            suppliers: suppliers.len(),
+            observed: observed.len(),
+            asn: asn.map_or(AsnData::Absent, |t| AsnData::Loaded { ranges: t.len() }),
+            providers,
+        }
     }
 }
 

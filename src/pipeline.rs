@@ -224,19 +224,6 @@ impl CheckRun {
 /// findings are dropped anyway.
 async fn portfolio(store: &Store, config: &Config, input: &mut RunInput) -> Result<(), StoreError> {
     use crate::concentration::{self, SupplierRef};
-    let mut current: std::collections::BTreeMap<(String, String, String), ObservationBlob> = store
-        .current_observations()
-        .await?
-        .into_iter()
-        .map(|o| ((o.supplier.clone(), o.target.clone(), o.kind.clone()), o))
-        .collect();
-    for o in &input.observations {
-        current.insert(
-            (o.supplier.clone(), o.target.clone(), o.kind.clone()),
-            o.clone(),
-        );
-    }
-    let observations: Vec<ObservationBlob> = current.into_values().collect();
     let live: Vec<&Supplier> = config
         .suppliers
         .iter()
@@ -262,8 +249,25 @@ async fn portfolio(store: &Store, config: &Config, input: &mut RunInput) -> Resu
             }
         }
     };
-    let judged =
-        concentration::concentration(&observations, &suppliers, &config.register, asn.as_ref());
+    // The store's current observations, this run's (when not stored yet)
+    // in their place.
+    let mut judging = concentration::Concentrator::new(&suppliers, asn.as_ref());
+    let fresh: std::collections::HashSet<(&str, &str, &str)> = input
+        .observations
+        .iter()
+        .map(|o| (o.supplier.as_str(), o.target.as_str(), o.kind.as_str()))
+        .collect();
+    store
+        .each_current_observation(&concentration::CONCENTRATION_KINDS, |o| {
+            if !fresh.contains(&(o.supplier.as_str(), o.target.as_str(), o.kind.as_str())) {
+                judging.add(&o);
+            }
+        })
+        .await?;
+    for o in &input.observations {
+        judging.add(o);
+    }
+    let judged = judging.finish(&config.register);
     let policy = Policy::from_config(config);
     for (supplier, mut finding) in
         concentration::findings(&judged, config.report.concentration_alert)

@@ -86,7 +86,7 @@ const SIGNED_CACHE_MAX_TTL: Duration = Duration::from_mins(5);
 /// How long an answer without records (NXDOMAIN, no such type) is kept.
 const SIGNED_CACHE_NEGATIVE_TTL: Duration = Duration::from_secs(30);
 /// Entries kept at most; past it, expired ones are dropped, then all.
-const SIGNED_CACHE_ENTRIES: usize = 20_000;
+const SIGNED_CACHE_ENTRIES: usize = 2_048;
 
 type SignedCell = std::sync::Arc<tokio::sync::OnceCell<Result<SignedAnswer, LookupFailure>>>;
 
@@ -212,6 +212,9 @@ impl DnsResolver {
             options.attempts = attempts;
             options.use_hosts_file = ResolveHosts::Never;
             options.ndots = 0;
+            // The answers many suppliers share (SPF includes, parents, name
+            // servers) stay; a large registry's own answers do not pile up.
+            options.cache_size = 2_048;
             builder.build().map_err(|e| ResolverError(e.to_string()))
         };
         let addresses: Vec<SocketAddr> = servers

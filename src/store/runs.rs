@@ -1137,6 +1137,53 @@ impl Store {
             .collect()
     }
 
+    /// Hands each current observation of the given kinds to `each`, read
+    /// a page of rows at a time (by row id), so that the observations of a
+    /// large registry are never all held at once. What concentration is
+    /// judged from.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure or an unreadable row.
+    pub async fn each_current_observation(
+        &self,
+        kinds: &[&str],
+        mut each: impl FnMut(ObservationBlob),
+    ) -> Result<(), StoreError> {
+        const PAGE: i64 = 256;
+        let kinds = json_list(kinds).map_err(|e| self.err(e))?;
+        let mut after = 0_i64;
+        loop {
+            let rows = sqlx::query(
+                "SELECT o.id, o.supplier_id, o.target, o.kind, f.facts \
+                 FROM observations o JOIN observation_facts f ON f.id = o.facts_id \
+                 WHERE o.superseded_at IS NULL AND o.id > ?1 \
+                 AND o.kind IN (SELECT value FROM json_each(?2)) ORDER BY o.id LIMIT ?3",
+            )
+            .bind(after)
+            .bind(&kinds)
+            .bind(PAGE)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+            let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) >= PAGE;
+            for r in &rows {
+                let get = |e| self.err(e);
+                after = r.try_get("id").map_err(get)?;
+                let facts: String = r.try_get("facts").map_err(get)?;
+                each(ObservationBlob {
+                    supplier: r.try_get("supplier_id").map_err(get)?,
+                    target: r.try_get("target").map_err(get)?,
+                    kind: r.try_get("kind").map_err(get)?,
+                    facts: serde_json::from_str(&facts)
+                        .map_err(|e| self.corrupt(format!("observation facts: {e}")))?,
+                });
+            }
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
     /// Deletes runs older than `retention_days` before `now`, their score
     /// rows, observation rows superseded before then (the current one of
     /// every target is kept, however old) and the facts no row refers to

@@ -57,7 +57,7 @@ fn note_json(raised: &mut Raised, document: &serde_json::Value, source: &str) {
 }
 
 /// Domains each missing one or more things.
-fn mail_domains() -> Vec<MailDomain> {
+pub(crate) fn mail_domains() -> Vec<MailDomain> {
     vec![
         // dns.caa_missing, dns.single_nameserver, email.spf_missing,
         // email.dmarc_missing, email.mx_missing, email.mta_sts_missing,
@@ -91,7 +91,7 @@ fn mail_domains() -> Vec<MailDomain> {
 }
 
 /// Sites each missing something in their headers or `security.txt`.
-fn sites() -> Vec<(&'static str, SiteSpec)> {
+pub(crate) fn sites() -> Vec<(&'static str, SiteSpec)> {
     vec![
         (
             "bare-site.cat.test",
@@ -121,7 +121,7 @@ fn sites() -> Vec<(&'static str, SiteSpec)> {
     ]
 }
 
-fn supplier(
+pub(crate) fn supplier(
     text: &mut String,
     id: &str,
     criticality: &str,

@@ -45,3 +45,4 @@ mod roi;
 mod simulated;
 mod standards;
 mod store;
+mod streaming;
