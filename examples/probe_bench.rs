@@ -253,19 +253,23 @@ async fn scan(config: &str, db: Option<&str>) -> anyhow::Result<()> {
     let saving = Instant::now();
     let report = match &store {
         Some(store) => run.save_with(store, &config, "probe_bench", None).await?,
-        None => pipeline::preview(None, &run.run_input("probe_bench"), &config).await?,
+        None => run.preview(None, &config, "probe_bench").await?,
     };
     let save_secs = saving.elapsed().as_secs_f64();
-    let scores = pipeline::scores_of(&report);
-    serde_json::to_writer(
-        std::io::sink(),
-        &supplywatch::report::check_report(&run.results, run.at, &scores, &report.marks),
+    // The JSON report, written out as `check` writes it, to nowhere.
+    let mut written = 0_usize;
+    run.write_report(
+        &report,
+        supplywatch::report::Format::Json,
+        false,
+        &mut |text| written += text.len(),
+        &mut |_| {},
     )?;
     println!(
         "{:.3} {save_secs:.3} {:.1} {}",
         started.elapsed().as_secs_f64(),
         peak_rss_mib().unwrap_or(0.0),
-        run.results.iter().map(|r| r.findings.len()).sum::<usize>()
+        run.tally.total()
     );
     Ok(())
 }

@@ -322,6 +322,21 @@ pub struct Outcome {
     pub audit: Vec<AuditEvent>,
 }
 
+impl Outcome {
+    /// Adds what another part of the same run decided (its deleted rows
+    /// and audit events, already written, are left out).
+    pub fn absorb(&mut self, part: Self) {
+        self.opened.extend(part.opened);
+        self.reopened.extend(part.reopened);
+        self.resolved.extend(part.resolved);
+        self.accepted.extend(part.accepted);
+        self.unaccepted.extend(part.unaccepted);
+        self.pending += part.pending;
+        self.refreshed += part.refreshed;
+        self.fired += part.fired;
+    }
+}
+
 /// 64 bits of SHA-256 over what a refresh may change.
 fn content_hash(severity: Severity, summary: &str, evidence: &str) -> i64 {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);

@@ -13,7 +13,9 @@ use crate::registry::Supplier;
 use crate::store::{LifecyclePolicy, ObservationBlob, RunInput, RunReport, Store, StoreError};
 
 mod stream;
-pub use stream::{JudgedRun, StreamError, StreamOptions, probe_streamed};
+pub use stream::{
+    CHUNK_SUPPLIERS, Judged, JudgedRun, SpillError, StreamError, StreamOptions, probe_streamed,
+};
 
 /// What one run saw and what the checks made of it.
 #[derive(Debug)]

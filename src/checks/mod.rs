@@ -16,7 +16,7 @@ use serde::Serialize;
 pub use crate::registry::{CheckId, Severity};
 
 /// One thing wrong, about one target.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Finding {
     /// A stable id from the check catalogue, e.g. `tls.cert_expired`.
     pub check: CheckId,
@@ -90,7 +90,7 @@ pub fn sort_findings(findings: &mut [Finding]) {
 /// A target that could not be probed, or not judged, for a reason that is
 /// not a finding (refused by policy; an endpoint whose page is on another
 /// site): reported as an error line, never as a finding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct TargetError {
     pub target: String,
     pub message: String,

@@ -12,10 +12,10 @@ use supplywatch::config::Config;
 use supplywatch::pipeline;
 use supplywatch::probe::run::{self, ProbeEvent, Progress};
 use supplywatch::registry::Supplier;
-use supplywatch::report::{Format, check_csv, check_report, check_summary, check_table};
+use supplywatch::report::Format;
 use supplywatch::store::{OpenMode, Store};
 
-use super::{Globals, Outcome, UsageError, print_json};
+use super::{Globals, Outcome, UsageError};
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -85,7 +85,7 @@ pub async fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome>
     if interrupted {
         errln!(
             "interrupted: {} of {} suppliers probed and judged{}",
-            run.health.suppliers,
+            run.judged(),
             selected.len(),
             if store.is_some() {
                 "; the run is saved as interrupted, the others are left as they were"
@@ -94,7 +94,6 @@ pub async fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome>
             }
         );
     }
-    let (now, results) = (run.at, &run.results);
     let report = if let Some(store) = &store {
         let report = run.save_with(store, &config, source, None).await?;
         store.close().await;
@@ -114,45 +113,53 @@ pub async fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome>
     } else {
         // What --save would record, read from the database (when there
         // is one) without writing: the same marks and grades.
-        let input = run.run_input(source);
         let stored = open_for_preview(globals, &config).await;
-        let report = pipeline::preview(stored.as_ref(), &input, &config).await;
+        let report = run.preview(stored.as_ref(), &config, source).await;
         if let Some(store) = &stored {
             store.close().await;
         }
         report?
     };
-    let scores = pipeline::scores_of(&report);
-    let marks = &report.marks;
-    let results = results.as_slice();
-    if globals.format != Format::Table {
-        // The table lists them; JSON and CSV keep stdout to the report.
-        for r in results {
-            for e in &r.errors {
-                errln!("warning: {} {}: {}", r.supplier.id, e.target, e.message);
-            }
-        }
-    }
-    match globals.format {
-        Format::Json => print_json(&check_report(results, now, &scores, marks))?,
-        Format::Csv => out!("{}", check_csv(results, &scores, marks)),
-        Format::Table => {
-            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            out!("{}", check_table(results, &scores, marks, color));
-            let (endpoints, domains) = (run.endpoints, run.domains);
-            outln!(
-                "{} — {endpoints} endpoint{} and {domains} domain{} probed in {:.1}s",
-                check_summary(results),
-                if endpoints == 1 { "" } else { "s" },
-                if domains == 1 { "" } else { "s" },
-                started.elapsed().as_secs_f64()
-            );
-        }
+    print_report(globals, &run, &report)?;
+    if globals.format == Format::Table {
+        let (endpoints, domains) = (run.endpoints, run.domains);
+        outln!(
+            "{} — {endpoints} endpoint{} and {domains} domain{} probed in {:.1}s",
+            run.tally.summary(),
+            if endpoints == 1 { "" } else { "s" },
+            if domains == 1 { "" } else { "s" },
+            started.elapsed().as_secs_f64()
+        );
     }
     if interrupted {
         return Ok(Outcome::Interrupted);
     }
-    Ok(Outcome::of(results, args.fail_on))
+    let failing = args
+        .fail_on
+        .is_some_and(|threshold| run.tally.any_at_least(threshold));
+    Ok(if failing {
+        Outcome::FindingsAtThreshold
+    } else {
+        Outcome::Ok
+    })
+}
+
+/// Writes the run's report to stdout a chunk of suppliers at a time, worst
+/// first ([`pipeline::JudgedRun::write_report`]); warnings on stderr.
+fn print_report(
+    globals: &Globals,
+    run: &pipeline::JudgedRun<'_>,
+    report: &supplywatch::store::RunReport,
+) -> anyhow::Result<()> {
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    run.write_report(
+        report,
+        globals.format,
+        color,
+        &mut |text| out!("{text}"),
+        &mut |warning| errln!("warning: {warning}"),
+    )?;
+    Ok(())
 }
 
 /// The database `check` without `--save` compares its run with, opened

@@ -676,7 +676,6 @@ fn exit_code_of(error: &anyhow::Error) -> u8 {
     }
 }
 
-/// Prints JSON to stdout, pretty.
 /// Turns true at the first SIGINT or SIGTERM, so that long work can stop
 /// cleanly and keep what it finished; a second signal ends the process at
 /// once (exit code 130). Never turns when the signals cannot be listened for.
@@ -706,6 +705,7 @@ fn stop_on_signals() -> tokio::sync::watch::Receiver<bool> {
     rx
 }
 
+/// Prints JSON to stdout, pretty.
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value).context("cannot render JSON")?;
     outln!("{text}");

@@ -120,22 +120,52 @@ pub fn check_table(
     marks: &Marks,
     color: bool,
 ) -> String {
+    check_table_part(results, scores, marks, color, table_widths(results))
+}
+
+/// The widths of the check and target columns of [`check_table`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TableWidths {
+    pub check: usize,
+    pub target: usize,
+}
+
+impl TableWidths {
+    /// Widens to fit `result`'s findings and errors.
+    pub fn fit(&mut self, result: &SupplierResult) {
+        for f in &result.findings {
+            self.check = self.check.max(f.check.as_str().len());
+            self.target = self.target.max(f.target.chars().count());
+        }
+        for e in &result.errors {
+            self.target = self.target.max(e.target.chars().count());
+        }
+    }
+}
+
+fn table_widths(results: &[SupplierResult]) -> TableWidths {
+    let mut widths = TableWidths::default();
+    for r in results {
+        widths.fit(r);
+    }
+    widths
+}
+
+/// [`check_table`] of some of a run's suppliers, with the columns' widths
+/// of the whole run (a table written a part at a time).
+#[must_use]
+pub fn check_table_part(
+    results: &[SupplierResult],
+    scores: &Scores,
+    marks: &Marks,
+    color: bool,
+    widths: TableWidths,
+) -> String {
     let mut out = String::new();
-    let check_w = results
-        .iter()
-        .flat_map(|r| r.findings.iter().map(|f| f.check.as_str().len()))
-        .max()
-        .unwrap_or(0);
-    let target_w = results
-        .iter()
-        .flat_map(|r| r.findings.iter().map(|f| f.target.chars().count()))
-        .chain(
-            results
-                .iter()
-                .flat_map(|r| r.errors.iter().map(|e| e.target.chars().count())),
-        )
-        .max()
-        .unwrap_or(0);
+    let TableWidths {
+        check: check_w,
+        target: target_w,
+    } = widths;
     for r in results {
         let s = &r.supplier;
         let headline = match r.worst() {
@@ -216,35 +246,74 @@ pub fn check_table(
 /// One line: counts by severity.
 #[must_use]
 pub fn check_summary(results: &[SupplierResult]) -> String {
-    let mut counts = [0_usize; 5];
-    for f in results.iter().flat_map(|r| &r.findings) {
-        if let Some(c) = counts.get_mut(f.severity as usize) {
-            *c += 1;
+    let mut counts = SeverityTally::default();
+    for r in results {
+        counts.add(r);
+    }
+    counts.summary()
+}
+
+/// Findings by severity over a run's suppliers, and how many suppliers:
+/// [`check_summary`] tallied a supplier at a time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SeverityTally {
+    counts: [usize; 5],
+    suppliers: usize,
+}
+
+impl SeverityTally {
+    pub fn add(&mut self, result: &SupplierResult) {
+        self.suppliers += 1;
+        for f in &result.findings {
+            if let Some(c) = self.counts.get_mut(f.severity as usize) {
+                *c += 1;
+            }
         }
     }
-    let total: usize = counts.iter().sum();
-    let parts: Vec<String> = [
-        Severity::Critical,
-        Severity::High,
-        Severity::Medium,
-        Severity::Low,
-        Severity::Info,
-    ]
-    .iter()
-    .filter_map(|s| {
-        let n = counts.get(*s as usize).copied().unwrap_or(0);
-        (n > 0).then(|| format!("{n} {s}"))
-    })
-    .collect();
-    format!(
-        "{total} finding{} across {} supplier{}{}",
-        if total == 1 { "" } else { "s" },
-        results.len(),
-        if results.len() == 1 { "" } else { "s" },
-        if parts.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", parts.join(", "))
-        }
-    )
+
+    /// Whether a finding is at or above `threshold`.
+    #[must_use]
+    pub fn any_at_least(&self, threshold: Severity) -> bool {
+        Severity::ALL
+            .iter()
+            .filter(|s| **s >= threshold)
+            .any(|s| self.counts.get(*s as usize).is_some_and(|n| *n > 0))
+    }
+
+    /// Findings in all.
+    #[must_use]
+    pub fn total(&self) -> usize {
+        self.counts.iter().sum()
+    }
+
+    /// One line: counts by severity.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        let counts = self.counts;
+        let suppliers = self.suppliers;
+        let total: usize = counts.iter().sum();
+        let parts: Vec<String> = [
+            Severity::Critical,
+            Severity::High,
+            Severity::Medium,
+            Severity::Low,
+            Severity::Info,
+        ]
+        .iter()
+        .filter_map(|s| {
+            let n = counts.get(*s as usize).copied().unwrap_or(0);
+            (n > 0).then(|| format!("{n} {s}"))
+        })
+        .collect();
+        format!(
+            "{total} finding{} across {suppliers} supplier{}{}",
+            if total == 1 { "" } else { "s" },
+            if suppliers == 1 { "" } else { "s" },
+            if parts.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", parts.join(", "))
+            }
+        )
+    }
 }

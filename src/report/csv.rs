@@ -310,6 +310,18 @@ const CHECK_COLUMNS: &[&str] = &[
 /// no findings has no row.
 #[must_use]
 pub fn check_csv(results: &[SupplierResult], scores: &Scores, marks: &Marks) -> String {
+    check_csv_part(results, scores, marks, true)
+}
+
+/// [`check_csv`] of some of a run's suppliers: its header row only with
+/// `header` (the first part of a report written a part at a time).
+#[must_use]
+pub fn check_csv_part(
+    results: &[SupplierResult],
+    scores: &Scores,
+    marks: &Marks,
+    header: bool,
+) -> String {
     let rows = results.iter().flat_map(|r| {
         let s = &r.supplier;
         let id = s.id.as_str();
@@ -351,7 +363,14 @@ pub fn check_csv(results: &[SupplierResult], scores: &Scores, marks: &Marks) -> 
             ]
         })
     });
-    csv(CHECK_COLUMNS, rows)
+    if header {
+        return csv(CHECK_COLUMNS, rows);
+    }
+    let mut out = String::new();
+    for row in rows {
+        push_record(&mut out, &row);
+    }
+    out
 }
 
 const CONCENTRATION_COLUMNS: &[&str] = &[

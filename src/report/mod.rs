@@ -15,13 +15,13 @@ pub mod supplier;
 mod table;
 
 pub use check::{
-    CheckReport, FindingReport, Marks, Scores, SupplierReport, check_report, check_summary,
-    check_table,
+    CheckReport, FindingReport, Marks, Scores, SeverityTally, SupplierReport, TableWidths,
+    check_report, check_summary, check_table, check_table_part,
 };
 pub use concentration::concentration_table;
 pub use csv::{
-    check_csv, concentration_csv, csv, defuse, findings_csv, questionnaires_csv, status_csv,
-    suppliers_csv,
+    check_csv, check_csv_part, concentration_csv, csv, defuse, findings_csv, questionnaires_csv,
+    status_csv, suppliers_csv,
 };
 pub use finding::finding_state;
 pub use status::{StatusLine, worst_first};

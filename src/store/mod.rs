@@ -37,9 +37,9 @@ pub use registry::{
     LastSync, RegistryPolicy, StoredAcceptance, StoredSupplier, SyncReport, fingerprint,
 };
 pub use runs::{
-    ObservationBlob, PruneReport, RunInput, RunReport, ScorePoint, ScoreRow, SeverityCounts,
-    StoredObservation, StoredRun, Streamed, SupplierScore, VOLATILE_HEADERS, canonical, hex,
-    preview_run, sha256_hex,
+    ObservationBlob, PruneReport, Recording, RunChunk, RunHead, RunInput, RunReport, ScorePoint,
+    ScoreRow, SeverityCounts, StoredObservation, StoredRun, Streamed, SupplierScore,
+    VOLATILE_HEADERS, canonical, hex, preview_run, sha256_hex,
 };
 
 /// The migrations in `migrations/`, embedded at build time.
@@ -82,6 +82,10 @@ pub enum StoreError {
     Sqlite { path: PathBuf, source: sqlx::Error },
     #[error("database {path}: stored row is unreadable: {why}")]
     Corrupt { path: PathBuf, why: String },
+    /// The part of a run kept in a temporary file until it is recorded
+    /// could not be read back.
+    #[error("the run could not be recorded: {why}")]
+    Spill { why: String },
     /// A stored value that does not read back as its type. Worded as
     /// [`StoreError::Corrupt`]; the row error is part of the message, not
     /// a `source`, so that a cause chain does not say it twice.

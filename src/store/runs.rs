@@ -109,6 +109,38 @@ pub struct Streamed {
     pub interrupted: bool,
 }
 
+/// Who and when of a run recorded chunk by chunk
+/// ([`Store::record_chunked_run`]).
+#[derive(Debug, Clone)]
+pub struct RunHead {
+    pub at: DateTime<Utc>,
+    pub source: String,
+    /// As [`RunInput::blind`].
+    pub blind: Option<bool>,
+}
+
+/// Some suppliers' part of a run: their findings and the scopes probed.
+#[derive(Debug, Clone, Default)]
+pub struct RunChunk {
+    /// Every supplier the chunk speaks for (each is scored), those its
+    /// findings and scopes name included.
+    pub suppliers: Vec<String>,
+    /// (supplier id, finding), severities already overridden by config.
+    pub findings: Vec<(String, Finding)>,
+    pub scopes: Vec<Scope>,
+}
+
+/// What else goes into a run's record besides its chunks.
+pub struct Recording<'a> {
+    /// Observations not stored yet (none for a streamed run).
+    pub observations: &'a [ObservationBlob],
+    pub streamed: Streamed,
+    pub acceptances: &'a [Acceptance],
+    pub policy: &'a LifecyclePolicy,
+    /// Plans the messages the run's changes cause, queued in its transaction.
+    pub notifier: Option<&'a dyn super::Notifier>,
+}
+
 /// A supplier's score as of one run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SupplierScore {
@@ -199,6 +231,22 @@ pub fn preview_run(
 }
 
 impl RunReport {
+    /// Adds what the preview of another chunk of the same run decided.
+    pub fn absorb(&mut self, part: Self) {
+        self.opened.extend(part.opened);
+        self.reopened.extend(part.reopened);
+        self.resolved.extend(part.resolved);
+        self.accepted.extend(part.accepted);
+        self.unaccepted.extend(part.unaccepted);
+        self.pending += part.pending;
+        self.refreshed += part.refreshed;
+        self.observations_stored += part.observations_stored;
+        self.observations_unchanged += part.observations_unchanged;
+        self.scores.extend(part.scores);
+        self.queued += part.queued;
+        self.marks.extend(part.marks);
+    }
+
     /// What the lifecycle decided, before anything was stored (no run id,
     /// no observations, nothing queued).
     fn decided(
@@ -683,60 +731,106 @@ impl Store {
         policy: &LifecyclePolicy,
         notifier: Option<&dyn super::Notifier>,
     ) -> Result<RunReport, StoreError> {
-        let at = timestamp(input.at);
-        let in_run = suppliers_in(input);
-        let in_run_list: Vec<&str> = in_run.iter().copied().collect();
-        let in_run_json = json_list(&in_run_list).map_err(|e| self.err(e))?;
+        let head = RunHead {
+            at: input.at,
+            source: input.source.clone(),
+            blind: input.blind,
+        };
+        let chunk = RunChunk {
+            suppliers: suppliers_in(input).into_iter().map(str::to_owned).collect(),
+            findings: input.findings.clone(),
+            scopes: input.scopes.clone(),
+        };
+        let mut chunks = std::iter::once(Ok(chunk));
+        let recording = Recording {
+            observations: &input.observations,
+            streamed,
+            acceptances,
+            policy,
+            notifier,
+        };
+        self.record_chunked_run(&head, &mut chunks, recording).await
+    }
 
+    /// Records one run, given a few suppliers at a time, in one
+    /// transaction: per chunk, its suppliers' findings reconciled (as
+    /// [`Store::record_run`] does), written with their audit rows and
+    /// scored, so that a run over a large registry never holds every
+    /// supplier's findings at once; then the acceptances of the suppliers
+    /// outside the run, the run's own observations, the run row, the
+    /// scores and what `notifier` plans. A supplier must be in one chunk
+    /// only.
+    ///
+    /// # Errors
+    /// As [`Store::record_run`], and the first error `chunks` gives. On
+    /// error nothing of the run is kept.
+    pub async fn record_chunked_run(
+        &self,
+        head: &RunHead,
+        chunks: &mut (dyn Iterator<Item = Result<RunChunk, StoreError>> + Send),
+        recording: Recording<'_>,
+    ) -> Result<RunReport, StoreError> {
+        let at = timestamp(head.at);
+        let lc = Lifecycle {
+            at: &at,
+            day: head.at.date_naive(),
+            policy: recording.policy,
+            acceptances: recording.acceptances,
+        };
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(|e| self.err(e))?;
-        let unknown: Vec<String> = sqlx::query_scalar(
-            "SELECT value FROM json_each(?1) WHERE value NOT IN (SELECT id FROM suppliers)",
-        )
-        .bind(&in_run_json)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(|e| self.err(e))?;
-        if !unknown.is_empty() {
-            return Err(StoreError::UnknownSuppliers {
-                path: self.path.clone(),
-                ids: unknown,
-            });
+        let mut in_run: BTreeSet<String> = BTreeSet::new();
+        let mut outcome = crate::lifecycle::Outcome::default();
+        let mut marks = HashMap::new();
+        let mut scores = Vec::new();
+        for chunk in chunks {
+            let chunk = chunk?;
+            let ids: Vec<&str> = chunk.suppliers.iter().map(String::as_str).collect();
+            let json = json_list(&ids).map_err(|e| self.err(e))?;
+            let unknown: Vec<String> = sqlx::query_scalar(
+                "SELECT value FROM json_each(?1) WHERE value NOT IN (SELECT id FROM suppliers)",
+            )
+            .bind(&json)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+            if !unknown.is_empty() {
+                return Err(StoreError::UnknownSuppliers {
+                    path: self.path.clone(),
+                    ids: unknown,
+                });
+            }
+            let mut rows = self.load_rows(&mut tx, &json).await?;
+            let part = reconcile(&mut rows, &chunk.findings, &chunk.scopes, &lc);
+            marks.extend(crate::lifecycle::marks(&rows, &chunk.findings, &lc));
+            self.write_rows(&mut tx, &rows, &at, &part.deleted).await?;
+            self.write_audit(&mut tx, &at, &head.source, &part.audit)
+                .await?;
+            scores.extend(scores_of(&rows, ids.iter().copied()));
+            outcome.absorb(part);
+            in_run.extend(chunk.suppliers);
         }
-
-        let lc = Lifecycle {
-            at: &at,
-            day: input.at.date_naive(),
-            policy,
-            acceptances,
-        };
-        let mut rows = self.load_rows(&mut tx, &in_run_json).await?;
-        let mut outcome = reconcile(&mut rows, &input.findings, &input.scopes, &lc);
-        let marks = crate::lifecycle::marks(&rows, &input.findings, &lc);
+        let in_run_list: Vec<&str> = in_run.iter().map(String::as_str).collect();
+        let in_run_json = json_list(&in_run_list).map_err(|e| self.err(e))?;
         // Suppliers outside the run still see their acceptances expire.
         let mut others = self.load_live_rows_except(&mut tx, &in_run_json).await?;
-        accept_pass(&mut others, &lc, &mut outcome);
-        // The findings are written while this thread hashes the observations
-        // (see `hash_blobs`): the two biggest pieces of work, side by side.
-        let (written, blobs) = tokio::join!(
-            biased;
-            async {
-                self.write_rows(&mut tx, &rows, &at, &outcome.deleted)
-                    .await?;
-                self.write_rows(&mut tx, &others, &at, &[]).await?;
-                self.write_audit(&mut tx, &at, &input.source, &outcome.audit)
-                    .await
-            },
-            hash_blobs(&input.observations),
-        );
-        written?;
+        let mut passed = crate::lifecycle::Outcome::default();
+        accept_pass(&mut others, &lc, &mut passed);
+        self.write_rows(&mut tx, &others, &at, &[]).await?;
+        self.write_audit(&mut tx, &at, &head.source, &passed.audit)
+            .await?;
+        outcome.absorb(passed);
+        let blobs = hash_blobs(recording.observations).await;
         let (stored, unchanged) = self
             .record_observations(&mut tx, &at, &in_run_json, &blobs)
             .await?;
-        let (stored, unchanged) = (stored + streamed.stored, unchanged + streamed.unchanged);
+        let (stored, unchanged) = (
+            stored + recording.streamed.stored,
+            unchanged + recording.streamed.unchanged,
+        );
 
         let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         let run_id: i64 = sqlx::query_scalar(
@@ -744,22 +838,23 @@ impl Store {
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&at)
-        .bind(&input.source)
+        .bind(&head.source)
         .bind(count(in_run.len()))
         .bind(count(outcome.fired))
         .bind(count(outcome.opened.len()))
         .bind(count(outcome.reopened.len()))
         .bind(count(outcome.resolved.len()))
         .bind(count(stored))
-        .bind(input.blind)
-        .bind(streamed.interrupted)
+        .bind(head.blind)
+        .bind(recording.streamed.interrupted)
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| self.err(e))?;
 
-        let scores = self.store_scores(&mut tx, run_id, &in_run, &rows).await?;
-        let queued = match notifier {
-            Some(n) => self.notify_in(&mut tx, input.at, n).await?,
+        scores.sort_by(|a, b| a.supplier.cmp(&b.supplier));
+        self.store_scores(&mut tx, run_id, &scores).await?;
+        let queued = match recording.notifier {
+            Some(n) => self.notify_in(&mut tx, head.at, n).await?,
             None => 0,
         };
         tx.commit().await.map_err(|e| self.err(e))?;
@@ -792,24 +887,20 @@ impl Store {
         Ok(preview_run(rows, input, acceptances, policy))
     }
 
-    /// Scores each supplier in the run from its open findings (`rows` holds
-    /// all of them, after reconciliation) and stores the scores.
+    /// Stores the scores of a run.
     async fn store_scores(
         &self,
         conn: &mut SqliteConnection,
         run_id: i64,
-        in_run: &BTreeSet<&str>,
-        rows: &[Row],
-    ) -> Result<Vec<SupplierScore>, StoreError> {
-        let scores = scores_of(rows, in_run.iter().copied());
+        scores: &[SupplierScore],
+    ) -> Result<(), StoreError> {
         let inserts: Vec<_> = scores
             .iter()
             .map(|s| (&s.supplier, run_id, s.score, s.grade.as_str()))
             .collect();
         batch(conn, INSERT_SCORES, &inserts, None)
             .await
-            .map_err(|e| self.err(e))?;
-        Ok(scores)
+            .map_err(|e| self.err(e))
     }
 
     /// Stores the blobs whose normalised hash differs from the current one

@@ -136,15 +136,17 @@ async fn the_streamed_run_finds_what_the_collected_run_finds() {
         || now,
     )
     .await
-    .unwrap();
+    .unwrap()
+    .in_chunks_of(4);
 
     assert!(!streamed.streamed.interrupted);
+    let results = streamed.results().unwrap();
     assert!(
         fired(&collected.results).len() > 20,
         "the world raises many findings"
     );
-    assert_eq!(fired(&streamed.results), fired(&collected.results));
-    assert_eq!(errors(&streamed.results), errors(&collected.results));
+    assert_eq!(fired(&results), fired(&collected.results));
+    assert_eq!(errors(&results), errors(&collected.results));
     // Worst first, the same order.
     let order = |results: &[supplywatch::checks::SupplierResult]| {
         results
@@ -152,7 +154,7 @@ async fn the_streamed_run_finds_what_the_collected_run_finds() {
             .map(|r| r.supplier.id.to_string())
             .collect::<Vec<_>>()
     };
-    assert_eq!(order(&streamed.results), order(&collected.results));
+    assert_eq!(order(&results), order(&collected.results));
     let scopes = |scopes: &[supplywatch::checks::Scope]| {
         let mut all = scopes.to_vec();
         all.sort_by(|a, b| {
@@ -166,8 +168,40 @@ async fn the_streamed_run_finds_what_the_collected_run_finds() {
         all
     };
     let old = collected.run_input("test");
-    assert_eq!(scopes(&streamed.scopes), scopes(&old.scopes));
+    let new = streamed.run_input("test").unwrap();
+    assert_eq!(scopes(&new.scopes), scopes(&old.scopes));
     assert_eq!(streamed.health, collected.health());
+    // The preview (what plain `check` shows) a chunk at a time: the same
+    // marks and scores as in one go.
+    let whole = pipeline::preview(None, &old, &config).await.unwrap();
+    let parts = streamed.preview(None, &config, "test").await.unwrap();
+    assert_eq!(parts.marks, whole.marks);
+    let sorted = |mut s: Vec<supplywatch::store::SupplierScore>| {
+        s.sort_by(|a, b| a.supplier.cmp(&b.supplier));
+        s
+    };
+    assert_eq!(sorted(parts.scores.clone()), sorted(whole.scores.clone()));
+    // The report written a chunk at a time is the document `check` printed
+    // in one go.
+    let mut text = String::new();
+    streamed
+        .write_report(
+            &parts,
+            supplywatch::report::Format::Json,
+            false,
+            &mut |t| text.push_str(t),
+            &mut |_| {},
+        )
+        .unwrap();
+    let scores = pipeline::scores_of(&whole);
+    let one_go = serde_json::to_string_pretty(&supplywatch::report::check_report(
+        &collected.results,
+        now,
+        &scores,
+        &whole.marks,
+    ))
+    .unwrap();
+    assert_eq!(text, format!("{one_go}\n"));
     assert_eq!(
         streamed.endpoints,
         collected
@@ -190,9 +224,11 @@ async fn the_streamed_run_finds_what_the_collected_run_finds() {
         .unwrap();
     let mut options = StreamOptions::new(Arc::new(Silent), "check --save");
     options.store = Some(&new_store);
+    // Recorded three suppliers at a time: the same records as in one go.
     let again = pipeline::probe_streamed(&config, &config.suppliers, options, || now)
         .await
-        .unwrap();
+        .unwrap()
+        .in_chunks_of(3);
     let new_report = again
         .save_with(&new_store, &config, "check --save", None)
         .await
