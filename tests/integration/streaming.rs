@@ -119,6 +119,48 @@ async fn stored(store: &Store) -> BTreeSet<(String, String, String, String, Stri
         .collect()
 }
 
+/// The preview (what plain `check` shows) and the report, a chunk at a
+/// time, against the collected run's in one go.
+async fn same_preview_and_report(
+    collected: &pipeline::CheckRun,
+    streamed: &pipeline::JudgedRun<'_>,
+    config: &Config,
+) {
+    // The preview (what plain `check` shows) a chunk at a time: the same
+    // marks and scores as in one go.
+    let whole = pipeline::preview(None, &collected.run_input("test"), config)
+        .await
+        .unwrap();
+    let parts = streamed.preview(None, config, "test").await.unwrap();
+    assert_eq!(parts.marks, whole.marks);
+    let sorted = |mut s: Vec<supplywatch::store::SupplierScore>| {
+        s.sort_by(|a, b| a.supplier.cmp(&b.supplier));
+        s
+    };
+    assert_eq!(sorted(parts.scores.clone()), sorted(whole.scores.clone()));
+    // The report written a chunk at a time is the document `check` printed
+    // in one go.
+    let mut text = String::new();
+    streamed
+        .write_report(
+            &parts,
+            supplywatch::report::Format::Json,
+            false,
+            &mut |t| text.push_str(t),
+            &mut |_| {},
+        )
+        .unwrap();
+    let graded = pipeline::scores_of(&whole);
+    let one_go = serde_json::to_string_pretty(&supplywatch::report::check_report(
+        &collected.results,
+        collected.at,
+        &graded,
+        &whole.marks,
+    ))
+    .unwrap();
+    assert_eq!(text, format!("{one_go}\n"));
+}
+
 #[tokio::test]
 async fn the_streamed_run_finds_what_the_collected_run_finds() {
     let (world, text) = catalogue_world().await;
@@ -171,37 +213,7 @@ async fn the_streamed_run_finds_what_the_collected_run_finds() {
     let new = streamed.run_input("test").unwrap();
     assert_eq!(scopes(&new.scopes), scopes(&old.scopes));
     assert_eq!(streamed.health, collected.health());
-    // The preview (what plain `check` shows) a chunk at a time: the same
-    // marks and scores as in one go.
-    let whole = pipeline::preview(None, &old, &config).await.unwrap();
-    let parts = streamed.preview(None, &config, "test").await.unwrap();
-    assert_eq!(parts.marks, whole.marks);
-    let sorted = |mut s: Vec<supplywatch::store::SupplierScore>| {
-        s.sort_by(|a, b| a.supplier.cmp(&b.supplier));
-        s
-    };
-    assert_eq!(sorted(parts.scores.clone()), sorted(whole.scores.clone()));
-    // The report written a chunk at a time is the document `check` printed
-    // in one go.
-    let mut text = String::new();
-    streamed
-        .write_report(
-            &parts,
-            supplywatch::report::Format::Json,
-            false,
-            &mut |t| text.push_str(t),
-            &mut |_| {},
-        )
-        .unwrap();
-    let scores = pipeline::scores_of(&whole);
-    let one_go = serde_json::to_string_pretty(&supplywatch::report::check_report(
-        &collected.results,
-        now,
-        &scores,
-        &whole.marks,
-    ))
-    .unwrap();
-    assert_eq!(text, format!("{one_go}\n"));
+    same_preview_and_report(&collected, &streamed, &config).await;
     assert_eq!(
         streamed.endpoints,
         collected
