@@ -246,10 +246,26 @@ async fn scan(config: &str, db: Option<&str>) -> anyhow::Result<()> {
         Some(db) => Some(Store::open(std::path::Path::new(db), OpenMode::Create).await?),
         None => None,
     };
+    if std::env::var_os("BENCH_DEBUG").is_some() {
+        if let Some(store) = &store {
+            store
+                .sync(
+                    &config.suppliers,
+                    &pipeline::registry_policy(&config),
+                    "bench",
+                    SystemClock.now(),
+                )
+                .await?;
+        }
+        eprintln!("debug: peak after sync {:?}", peak_rss_mib());
+    }
     let mut options = pipeline::StreamOptions::new(Arc::new(Silent), "probe_bench");
     options.store = store.as_ref();
     let run =
         pipeline::probe_streamed(&config, &config.suppliers, options, || SystemClock.now()).await?;
+    if std::env::var_os("BENCH_DEBUG").is_some() {
+        eprintln!("debug: peak after probing {:?}", peak_rss_mib());
+    }
     let saving = Instant::now();
     let report = match &store {
         Some(store) => run.save_with(store, &config, "probe_bench", None).await?,
@@ -288,7 +304,16 @@ async fn scanner(
     let db = world
         .dir()
         .join(format!("scanner-{}.db", fastrand::u64(..)));
-    let mut command = tokio::process::Command::new(std::env::current_exe()?);
+    // BENCH_WRAPPER runs the scanner under a profiler (`heaptrack`, …).
+    let wrapper = std::env::var("BENCH_WRAPPER").ok();
+    let mut command = match wrapper.as_deref() {
+        Some(wrapper) => {
+            let mut command = tokio::process::Command::new(wrapper);
+            command.arg(std::env::current_exe()?);
+            command
+        }
+        None => tokio::process::Command::new(std::env::current_exe()?),
+    };
     command.arg("scan").arg(&config);
     if save {
         command.arg(&db);
@@ -327,6 +352,84 @@ async fn scanner(
     Ok(())
 }
 
+/// `VmHWM` and `VmRSS` of a running process, in MiB.
+fn memory_of(pid: u32) -> Option<(f64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| -> Option<f64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib / 1024.0)
+    };
+    Some((field("VmHWM:")?, field("VmRSS:")?))
+}
+
+/// The daemon itself (`supplywatch run`, the release binary next to this
+/// benchmark's folder) over `toml`, its probe job scheduled a few seconds
+/// after it starts: its peak RSS through that probe run, and its RSS idle
+/// after it, read from /proc while it runs.
+async fn daemon(world: &World, n: usize, toml: &str) -> anyhow::Result<()> {
+    use tokio::io::AsyncBufReadExt as _;
+    let Some(binary) = std::env::current_exe()?
+        .parent()
+        .and_then(std::path::Path::parent)
+        .map(|release| release.join("supplywatch"))
+        .filter(|b| b.exists())
+    else {
+        println!("  daemon               not measured: build it first (cargo build --release)");
+        return Ok(());
+    };
+    let fire = SystemClock.now() + chrono::Duration::seconds(4);
+    let schedule = fire.format("%S %M %H * * *").to_string();
+    let config = world.write(
+        "daemon.toml",
+        format!(
+            "[daemon]\ndatabase = \"{}\"\nprobe_schedule = \"{schedule}\"\nobligations_schedule = \"0 0 0 1 1 *\"\n\
+             digest_schedule = \"0 0 0 1 1 *\"\nretention_schedule = \"0 0 0 1 1 *\"\ntimezone = \"UTC\"\nprobe_jitter_secs = 0\n{toml}",
+            world.dir().join(format!("daemon-{}.db", fastrand::u64(..))).display()
+        ),
+    )?;
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new(binary)
+        .args(["--config"])
+        .arg(&config)
+        .arg("run")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let pid = child.id().unwrap_or(0);
+    let stderr = child
+        .stderr
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stderr"))?;
+    let mut lines = tokio::io::BufReader::new(stderr).lines();
+    let mut idle_before = None;
+    let probe_secs = loop {
+        let line = tokio::time::timeout(std::time::Duration::from_mins(10), lines.next_line())
+            .await??
+            .ok_or_else(|| anyhow::anyhow!("the daemon ended early"))?;
+        if idle_before.is_none() && line.contains("supplywatch running") {
+            idle_before = memory_of(pid).map(|(_, rss)| rss);
+        }
+        if line.contains("suppliers probed") {
+            break started.elapsed().as_secs_f64() - 4.0;
+        }
+    };
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let (peak, idle) = memory_of(pid).unwrap_or_default();
+    let _ = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .await;
+    let _ = child.wait().await;
+    println!(
+        "  daemon probe run     ~{probe_secs:.1} s  →  ~{:.0} suppliers/s, peak RSS {peak:.1} MiB; idle {:.1} MiB before the run, {idle:.1} MiB after",
+        rate(n, probe_secs.max(0.001)),
+        idle_before.unwrap_or(0.0)
+    );
+    Ok(())
+}
+
 /// `check` and `check --save` over N suppliers of one endpoint and one
 /// domain each, each in a process of its own.
 async fn scanner_phase(
@@ -343,7 +446,8 @@ async fn scanner_phase(
     scanner(world, n, &toml, "domains", false).await?;
     let toml = together_toml(world, endpoints, domains, smtp_port);
     scanner(world, n, &toml, "together", false).await?;
-    scanner(world, n, &toml, "together", true).await
+    scanner(world, n, &toml, "together", true).await?;
+    daemon(world, n, &toml).await
 }
 
 #[tokio::main]

@@ -564,9 +564,14 @@ pub fn issuer_organisation(issuer: &str) -> Option<String> {
     find("O").or_else(|| find("CN"))
 }
 
+/// Dependents a `portfolio.concentration` finding names in its evidence.
+pub const EVIDENCE_SUPPLIERS: usize = 25;
+
 /// The `portfolio.concentration` findings: for every provider that more
 /// than `alert` critical or important suppliers depend on, one finding
-/// (info) for each supplier that depends on it, target `KIND:KEY`.
+/// (info) for each supplier that depends on it, target `KIND:KEY`. The
+/// evidence names the first [`EVIDENCE_SUPPLIERS`] dependents (worst
+/// first) and counts the others (`more_suppliers`).
 #[must_use]
 pub fn findings(concentration: &Concentration, alert: u32) -> Vec<(String, Finding)> {
     let alert = usize::try_from(alert).unwrap_or(usize::MAX);
@@ -576,7 +581,16 @@ pub fn findings(concentration: &Concentration, alert: u32) -> Vec<(String, Findi
         .iter()
         .filter(|p| p.critical_or_important > alert)
     {
-        let ids: Vec<&str> = p.suppliers.iter().map(|d| d.id.as_str()).collect();
+        // The first few dependents by name: a provider thousands of
+        // suppliers depend on must not repeat all of them in each one's
+        // finding.
+        let ids: Vec<&str> = p
+            .suppliers
+            .iter()
+            .take(EVIDENCE_SUPPLIERS)
+            .map(|d| d.id.as_str())
+            .collect();
+        let more = p.suppliers.len().saturating_sub(ids.len());
         for d in &p.suppliers {
             out.push((
                 d.id.clone(),
@@ -600,6 +614,7 @@ pub fn findings(concentration: &Concentration, alert: u32) -> Vec<(String, Findi
                         "critical_or_important": p.critical_or_important,
                         "alert_above": alert,
                         "suppliers": ids,
+                        "more_suppliers": more,
                         "via": d.via,
                     }),
                 },

@@ -19,10 +19,10 @@ use crate::escalate::RunHealth;
 use crate::probe::revocation::CrlCache;
 use crate::probe::run::{Ended, Progress, RunError, Streaming, SupplierObservations};
 use crate::registry::Supplier;
-use crate::store::{RunReport, Store, StoreError, Streamed};
+use crate::store::{CanonicalBlob, RunReport, Store, StoreError, Streamed};
 
 /// Suppliers whose observations are stored in one transaction.
-const BATCH_SUPPLIERS: usize = 128;
+const BATCH_SUPPLIERS: usize = 64;
 
 /// Suppliers recorded, previewed or reported at a time.
 pub const CHUNK_SUPPLIERS: usize = 256;
@@ -207,7 +207,7 @@ pub async fn probe_streamed<'a>(
         while let Some((index, observed)) = received.recv().await {
             judged.add(index, &observed, &policy)?;
             if store.is_some() {
-                blobs.extend(super::blobs_of(&observed));
+                blobs.extend(super::blobs_of(&observed).iter().map(CanonicalBlob::of));
                 batched += 1;
             }
             drop(observed);
@@ -404,21 +404,26 @@ impl JudgedRun<'_> {
         Ok(all)
     }
 
-    /// The run as the store records it, all at once (its observations
-    /// were stored as it went): for a small run or a test.
-    ///
-    /// # Errors
-    /// [`SpillError`] when the temporary file cannot be read back.
-    pub fn run_input(&self, source: &str) -> Result<crate::store::RunInput, SpillError> {
-        let mut input = crate::store::RunInput {
-            blind: Some(false),
+    /// A run input of this run with nothing in it yet.
+    fn empty_input(&self, source: &str, blind: bool) -> crate::store::RunInput {
+        crate::store::RunInput {
+            blind: Some(blind),
             at: self.at,
             source: source.to_owned(),
             suppliers: Vec::new(),
             scopes: Vec::new(),
             findings: Vec::new(),
             observations: Vec::new(),
-        };
+        }
+    }
+
+    /// The run as the store records it, all at once (its observations
+    /// were stored as it went): for a small run or a test.
+    ///
+    /// # Errors
+    /// [`SpillError`] when the temporary file cannot be read back.
+    pub fn run_input(&self, source: &str) -> Result<crate::store::RunInput, SpillError> {
+        let mut input = self.empty_input(source, false);
         for chunk in self.chunks(self.chunk) {
             let part = chunk_input(chunk?);
             input.suppliers.extend(part.suppliers);
@@ -451,13 +456,10 @@ impl JudgedRun<'_> {
         for chunk in self.chunks(self.chunk) {
             let part = chunk_input(chunk?);
             let input = crate::store::RunInput {
-                blind: Some(false),
-                at: self.at,
-                source: source.to_owned(),
                 suppliers: part.suppliers,
                 scopes: part.scopes,
                 findings: part.findings,
-                observations: Vec::new(),
+                ..self.empty_input(source, false)
             };
             let decided = super::preview(store, &input, config).await?;
             report.absorb(decided);
@@ -481,15 +483,7 @@ impl JudgedRun<'_> {
         notifier: Option<&dyn crate::store::Notifier>,
     ) -> Result<RunReport, StreamError> {
         let blind = self.is_blind(config);
-        let mut portfolio = crate::store::RunInput {
-            blind: Some(blind),
-            at: self.at,
-            source: source.to_owned(),
-            suppliers: Vec::new(),
-            scopes: Vec::new(),
-            findings: Vec::new(),
-            observations: Vec::new(),
-        };
+        let mut portfolio = self.empty_input(source, blind);
         if !blind && !self.streamed.interrupted {
             super::portfolio(store, config, &mut portfolio).await?;
         }

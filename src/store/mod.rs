@@ -37,8 +37,8 @@ pub use registry::{
     LastSync, RegistryPolicy, StoredAcceptance, StoredSupplier, SyncReport, fingerprint,
 };
 pub use runs::{
-    ObservationBlob, PruneReport, Recording, RunChunk, RunHead, RunInput, RunReport, ScorePoint,
-    ScoreRow, SeverityCounts, StoredObservation, StoredRun, Streamed, SupplierScore,
+    CanonicalBlob, ObservationBlob, PruneReport, Recording, RunChunk, RunHead, RunInput, RunReport,
+    ScorePoint, ScoreRow, SeverityCounts, StoredObservation, StoredRun, Streamed, SupplierScore,
     VOLATILE_HEADERS, canonical, hex, preview_run, sha256_hex,
 };
 

@@ -605,12 +605,31 @@ macro_rules! observations_select {
     };
 }
 
-/// An observation blob in canonical form, with its hash.
-struct Hashed<'a> {
-    blob: &'a ObservationBlob,
+/// An observation blob in canonical form, with its hash: what the store
+/// keeps of it, far smaller than its facts as a JSON value.
+#[derive(Debug, Clone)]
+pub struct CanonicalBlob {
+    pub supplier: String,
+    pub target: String,
+    pub kind: String,
     canonical: String,
     /// SHA-256 of `canonical`, hex.
     hash: String,
+}
+
+impl CanonicalBlob {
+    #[must_use]
+    pub fn of(blob: &ObservationBlob) -> Self {
+        let canonical = canonical(&blob.facts);
+        let digest = ring::digest::digest(&ring::digest::SHA256, canonical.as_bytes());
+        Self {
+            supplier: blob.supplier.clone(),
+            target: blob.target.clone(),
+            kind: blob.kind.clone(),
+            hash: hex(digest.as_ref()),
+            canonical,
+        }
+    }
 }
 
 /// Blobs hashed between two yields to the runtime.
@@ -621,7 +640,7 @@ const HASH_SLICE: usize = 512;
 /// [`HASH_SLICE`] blobs: joined with a database future, this lets the
 /// connection's worker thread execute statement after statement meanwhile,
 /// so that hashing 30,000 blobs adds little wall time of its own.
-async fn hash_blobs(blobs: &[ObservationBlob]) -> Vec<Hashed<'_>> {
+async fn hash_blobs(blobs: &[ObservationBlob]) -> Vec<CanonicalBlob> {
     let mut seen = HashSet::new();
     let mut out = Vec::with_capacity(blobs.len());
     for slice in blobs.chunks(HASH_SLICE) {
@@ -629,13 +648,7 @@ async fn hash_blobs(blobs: &[ObservationBlob]) -> Vec<Hashed<'_>> {
             if !seen.insert((&blob.supplier, &blob.target, &blob.kind)) {
                 continue;
             }
-            let canonical = canonical(&blob.facts);
-            let digest = ring::digest::digest(&ring::digest::SHA256, canonical.as_bytes());
-            out.push(Hashed {
-                blob,
-                hash: hex(digest.as_ref()),
-                canonical,
-            });
+            out.push(CanonicalBlob::of(blob));
         }
         tokio::task::yield_now().await;
     }
@@ -694,23 +707,22 @@ impl Store {
     pub async fn record_observation_batch(
         &self,
         at: DateTime<Utc>,
-        blobs: &[ObservationBlob],
+        hashed: &[CanonicalBlob],
     ) -> Result<(usize, usize), StoreError> {
-        if blobs.is_empty() {
+        if hashed.is_empty() {
             return Ok((0, 0));
         }
         let at = timestamp(at);
-        let suppliers: BTreeSet<&str> = blobs.iter().map(|b| b.supplier.as_str()).collect();
+        let suppliers: BTreeSet<&str> = hashed.iter().map(|b| b.supplier.as_str()).collect();
         let list: Vec<&str> = suppliers.into_iter().collect();
         let json = json_list(&list).map_err(|e| self.err(e))?;
-        let hashed = hash_blobs(blobs).await;
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(|e| self.err(e))?;
         let counts = self
-            .record_observations(&mut tx, &at, &json, &hashed)
+            .record_observations(&mut tx, &at, &json, hashed)
             .await?;
         tx.commit().await.map_err(|e| self.err(e))?;
         Ok(counts)
@@ -912,7 +924,7 @@ impl Store {
         conn: &mut SqliteConnection,
         at: &str,
         suppliers: &str,
-        blobs: &[Hashed<'_>],
+        blobs: &[CanonicalBlob],
     ) -> Result<(usize, usize), StoreError> {
         if blobs.is_empty() {
             return Ok((0, 0));
@@ -930,12 +942,10 @@ impl Store {
         let mut supersede = Vec::new();
         let mut facts = Vec::new();
         let mut insert = Vec::new();
-        for Hashed {
-            blob,
-            canonical,
-            hash,
-        } in blobs
-        {
+        for blob in blobs {
+            let CanonicalBlob {
+                canonical, hash, ..
+            } = blob;
             let key = (
                 blob.supplier.as_str(),
                 blob.target.as_str(),
@@ -1240,7 +1250,8 @@ impl Store {
         kinds: &[&str],
         mut each: impl FnMut(ObservationBlob),
     ) -> Result<(), StoreError> {
-        const PAGE: i64 = 256;
+        // A page of TLS observations (certificate chains) is a few MB at most.
+        const PAGE: i64 = 32;
         let kinds = json_list(kinds).map_err(|e| self.err(e))?;
         let mut after = 0_i64;
         loop {

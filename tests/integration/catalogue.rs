@@ -57,7 +57,7 @@ fn note_json(raised: &mut Raised, document: &serde_json::Value, source: &str) {
 }
 
 /// Domains each missing one or more things.
-pub(crate) fn mail_domains() -> Vec<MailDomain> {
+fn mail_domains() -> Vec<MailDomain> {
     vec![
         // dns.caa_missing, dns.single_nameserver, email.spf_missing,
         // email.dmarc_missing, email.mx_missing, email.mta_sts_missing,
@@ -143,10 +143,9 @@ pub(crate) fn supplier(
     );
 }
 
-/// Every TLS case, the domains and the sites through `check --save`, then
-/// the stored findings (the portfolio's concentration is judged as the run
-/// is saved: the domains share one DNS provider).
-async fn probes(raised: &mut Raised) {
+/// The world of [`probes`]: every TLS case, the mail domains, a revoked
+/// endpoint and the posture sites, one supplier each; and its config.
+pub(crate) async fn world() -> (supplywatch_testworld::World, String) {
     let domains = mail_domains();
     let mut builder =
         WorldBuilder::default().records(domains.iter().flat_map(|z| z.records().unwrap()));
@@ -186,6 +185,14 @@ async fn probes(raised: &mut Raised) {
             &[world.site_endpoint(host)],
         );
     }
+    (world, text)
+}
+
+/// Every TLS case, the domains and the sites through `check --save`, then
+/// the stored findings (the portfolio's concentration is judged as the run
+/// is saved: the domains share one DNS provider).
+async fn probes(raised: &mut Raised) {
+    let (_world, text) = world().await;
     let scratch = Scratch::new();
     scratch.write("supplywatch.toml", text);
     let run = scratch

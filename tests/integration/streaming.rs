@@ -15,9 +15,9 @@ use supplywatch::config::Config;
 use supplywatch::pipeline::{self, StreamOptions};
 use supplywatch::probe::run::Silent;
 use supplywatch::store::{FindingFilter, OpenMode, Store};
-use supplywatch_testworld::{DnsRecord, RevocationCase, TlsCase, WorldBuilder};
+use supplywatch_testworld::{DnsRecord, WorldBuilder};
 
-use crate::catalogue::{mail_domains, sites, supplier};
+use crate::catalogue::{sites, supplier};
 use crate::support::{Scratch, spawn_in};
 
 /// (supplier, check, target, severity, summary) of every finding.
@@ -53,51 +53,6 @@ fn errors(results: &[supplywatch::checks::SupplierResult]) -> BTreeSet<(String, 
             })
         })
         .collect()
-}
-
-/// The catalogue's world: every TLS case, the mail domains, a revoked
-/// endpoint and the posture sites, one supplier each.
-async fn catalogue_world() -> (supplywatch_testworld::World, String) {
-    let domains = mail_domains();
-    let mut builder =
-        WorldBuilder::default().records(domains.iter().flat_map(|z| z.records().unwrap()));
-    for (host, spec) in sites() {
-        builder = builder.site(host, spec);
-    }
-    let world = builder.start().await.unwrap();
-    let mut text = format!(
-        "[probe]\nnameservers = [\"{}\"]\nextra_roots = [\"{}\"]\ntimeout_secs = 3\nallow_private_targets = true\nsmtp = false\n\
-         [report]\nconcentration_alert = 1\n",
-        world.dns,
-        world.roots_pem.display()
-    );
-    for case in TlsCase::ALL {
-        let id = format!("tls-{}", format!("{case:?}").to_ascii_lowercase());
-        supplier(&mut text, &id, "standard", &[], &[world.endpoint(case)]);
-    }
-    for zone in &domains {
-        let id = zone.name.split('.').next().unwrap().to_owned();
-        supplier(&mut text, &id, "important", &[zone.name.as_str()], &[]);
-    }
-    supplier(&mut text, "gone", "standard", &["gone.cat.test"], &[]);
-    supplier(
-        &mut text,
-        "revoked",
-        "standard",
-        &[],
-        &[world.revocation_endpoint(RevocationCase::CrlRevoked)],
-    );
-    for (host, _) in sites() {
-        let id = host.split('.').next().unwrap().to_owned();
-        supplier(
-            &mut text,
-            &id,
-            "standard",
-            &[],
-            &[world.site_endpoint(host)],
-        );
-    }
-    (world, text)
 }
 
 /// Stored findings as (supplier, check, target, state, severity).
@@ -163,7 +118,7 @@ async fn same_preview_and_report(
 
 #[tokio::test]
 async fn the_streamed_run_finds_what_the_collected_run_finds() {
-    let (world, text) = catalogue_world().await;
+    let (world, text) = crate::catalogue::world().await;
     let path = world.write("supplywatch.toml", &text).unwrap();
     let config = Config::load(&path).unwrap();
     let now = SystemClock.now();
