@@ -389,7 +389,21 @@ async fn daemon(world: &World, n: usize, toml: &str) -> anyhow::Result<()> {
         ),
     )?;
     let started = Instant::now();
-    let mut child = tokio::process::Command::new(binary)
+    // BENCH_WRAPPER (a profiler) wraps the daemon too; the RSS read from
+    // /proc is then the wrapper's.
+    let mut command = match std::env::var("BENCH_WRAPPER").ok() {
+        Some(wrapper) => {
+            let mut command = tokio::process::Command::new(wrapper);
+            command.arg(binary);
+            command
+        }
+        None => tokio::process::Command::new(binary),
+    };
+    // The allocator settings of systemd/supplywatch.service.
+    let mut child = command
+        .env("MALLOC_ARENA_MAX", "2")
+        .env("MALLOC_MMAP_THRESHOLD_", "131072")
+        .env("MALLOC_TRIM_THRESHOLD_", "131072")
         .args(["--config"])
         .arg(&config)
         .arg("run")

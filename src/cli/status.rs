@@ -56,6 +56,11 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
     let outbox = store.outbox_stats().await?;
     let scores = store.supplier_scores(now).await?;
     let blind_since = store.blind_since().await?;
+    let interrupted_run = store
+        .recent_runs(1)
+        .await?
+        .into_iter()
+        .find(|r| r.interrupted);
     let suppliers = store.suppliers().await?;
     store.close().await;
     let today = config
@@ -105,6 +110,7 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
     match globals.format {
         Format::Json => print_json(&StatusReport {
             blind_since,
+            interrupted_run: interrupted_run.as_ref(),
             suppliers: &lines,
             service,
         })?,
@@ -114,11 +120,17 @@ pub async fn run(globals: &Globals) -> anyhow::Result<Outcome> {
             if let Some(since) = blind_since {
                 errln!("warning: {}", blind_line(since).trim_end());
             }
+            if let Some(run) = &interrupted_run {
+                errln!("warning: {}", interrupted_line(run).trim_end());
+            }
             out!("{}", status_csv(&lines));
         }
         Format::Table => {
             if let Some(since) = blind_since {
                 outln!("{}", blind_line(since));
+            }
+            if let Some(run) = &interrupted_run {
+                outln!("{}", interrupted_line(run));
             }
             let mut t = Table::new(&[
                 "SUPPLIER",
@@ -163,11 +175,28 @@ fn blind_line(since: chrono::DateTime<chrono::Utc>) -> String {
     )
 }
 
+/// What leads the table when the latest run was stopped by a signal.
+fn interrupted_line(run: &supplywatch::store::StoredRun) -> String {
+    format!(
+        "The latest run ({}, {} at {}) was interrupted: it recorded the {} supplier{} it had judged; \
+         the others keep what the run before it saw.\n",
+        run.id,
+        run.source,
+        run.at.format("%Y-%m-%d %H:%M UTC"),
+        run.suppliers,
+        if run.suppliers == 1 { "" } else { "s" }
+    )
+}
+
 /// `status --format json`.
 #[derive(Debug, Serialize)]
 struct StatusReport<'a> {
     /// Set while the monitor cannot see: since when.
     blind_since: Option<chrono::DateTime<chrono::Utc>>,
+    /// The latest run, when it was stopped by a signal before it probed
+    /// every supplier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interrupted_run: Option<&'a supplywatch::store::StoredRun>,
     suppliers: &'a [StatusLine<'a>],
     service: Service<'a>,
 }

@@ -137,13 +137,13 @@ pub async fn run_job(
             // Spread the load: each supplier starts at a random moment of
             // the jitter window, and not every run in the same order.
             fastrand::shuffle(&mut suppliers);
-            let mut spread = config.clone();
-            spread.probe.spread = Duration::from_secs(u64::from(config.daemon.probe_jitter_secs));
             let mut options = pipeline::StreamOptions::new(Arc::new(Silent), "daemon");
             options.store = Some(store);
             options.stop = Some(stop);
-            let run =
-                pipeline::probe_streamed(&spread, &suppliers, options, || clock.now()).await?;
+            options.spread = Some(Duration::from_secs(u64::from(
+                config.daemon.probe_jitter_secs,
+            )));
+            let run = pipeline::probe_streamed(config, &suppliers, options, || clock.now()).await?;
             let health = run.health;
             let notifier = Escalation::new(config, Some(health), run.at);
             let report = run

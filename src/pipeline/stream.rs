@@ -61,6 +61,9 @@ pub struct StreamOptions<'a> {
     /// The CRL cache (the process's unless a test gives its own).
     pub crls: Arc<CrlCache>,
     pub clock: Arc<dyn Clock>,
+    /// Spreads the suppliers' start over this window instead of
+    /// `probe.spread` (the daemon's `probe_jitter_secs`).
+    pub spread: Option<std::time::Duration>,
 }
 
 impl<'a> StreamOptions<'a> {
@@ -75,6 +78,7 @@ impl<'a> StreamOptions<'a> {
             stop: None,
             crls: CrlCache::shared(),
             clock: Arc::new(SystemClock),
+            spread: None,
         }
     }
 }
@@ -189,9 +193,13 @@ pub async fn probe_streamed<'a>(
             .await?;
     }
     let (sink, mut received) = mpsc::channel::<(usize, SupplierObservations)>(32);
+    let probe = options.spread.map(|spread| crate::config::ProbeConfig {
+        spread,
+        ..config.probe.clone()
+    });
     let probing = Streaming {
         suppliers,
-        config: &config.probe,
+        config: probe.as_ref().unwrap_or(&config.probe),
         progress: options.progress,
         crls: options.crls,
         clock: options.clock,

@@ -677,7 +677,10 @@ impl BoardReport {
                             @for r in &self.runs {
                                 tr.run {
                                     td.nowrap { (time(r.at)) }
-                                    td { (text(&r.source)) }
+                                    td {
+                                        (text(&r.source))
+                                        @if r.interrupted { " " strong { "(interrupted)" } }
+                                    }
                                     td.num { (r.suppliers) }
                                     td.num { (r.findings) }
                                     td.num { (r.opened + r.reopened) }
@@ -697,6 +700,10 @@ impl BoardReport {
                     }
                     @if self.blind_since.is_none() {
                         p { "The monitor can see: its latest probe runs were answered." }
+                    }
+                    @let interrupted = self.runs.iter().filter(|r| r.interrupted).count();
+                    @if interrupted > 0 {
+                        p { (interrupted) " of the latest " (self.runs.len()) " runs were interrupted (stopped by a signal): they recorded the suppliers they had judged and left the others as they were." }
                     }
                 }
                 h3 { "Scheduled jobs" }

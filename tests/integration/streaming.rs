@@ -343,4 +343,16 @@ async fn sigterm_mid_stream_saves_what_was_judged_as_an_interrupted_run() {
         .await
         .unwrap();
     assert!(observed.is_empty(), "{observed:?}");
+    drop(store);
+    // `status` says so.
+    let status = scratch.run_async(&["status"]).await;
+    status.expect_code(0);
+    assert!(
+        status.stdout.contains("(1, check --save at")
+            && status
+                .stdout
+                .contains("was interrupted: it recorded the 5 suppliers"),
+        "{}",
+        status.stdout
+    );
 }
