@@ -21,7 +21,6 @@ use supplywatch::mail::{Mailer, deliver_due};
 use supplywatch::pipeline;
 use supplywatch::probe as probes;
 use supplywatch::probe::run::{ProbeEvent, Progress};
-use supplywatch::report::{Scores, check_summary, check_table};
 use supplywatch::store::{OpenMode, Store};
 use supplywatch_testworld::tls::{MODERN, server_config};
 use supplywatch_testworld::zone::{clean_site, security_txt};
@@ -217,25 +216,28 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let started = std::time::Instant::now();
-    let run = pipeline::probe_and_check(&config, &config.suppliers, Arc::new(Lines), || {
-        SystemClock.now()
-    })
-    .await?;
-    // Saved as `supplywatch check --save` would: findings open, scores are kept.
+    // Saved as `supplywatch check --save` would: the run streamed, its
+    // observations stored as it goes; findings open, scores are kept.
     let db = world.dir().join("supplywatch.db");
     let store = Store::open(&db, OpenMode::Create).await?;
-    let escalation = Escalation::new(&config, Some(run.health()), run.at);
+    let mut options = pipeline::StreamOptions::new(Arc::new(Lines), "demo");
+    options.store = Some(&store);
+    let run =
+        pipeline::probe_streamed(&config, &config.suppliers, options, || SystemClock.now()).await?;
+    let escalation = Escalation::new(&config, Some(run.health), run.at);
     let saved = run
         .save_with(&store, &config, "demo", Some(&escalation))
         .await?;
-    let scores: Scores = supplywatch::pipeline::scores_of(&saved);
-    print!(
-        "{}",
-        check_table(&run.results, &scores, &saved.marks, false)
-    );
+    run.write_report(
+        &saved,
+        supplywatch::report::Format::Table,
+        false,
+        &mut |text| print!("{text}"),
+        &mut |_| {},
+    )?;
     println!(
         "{} — probed in {:.1}s",
-        check_summary(&run.results),
+        run.tally.summary(),
         started.elapsed().as_secs_f64()
     );
     println!(

@@ -288,15 +288,23 @@ pub fn scopes(
     results: &[SupplierResult],
 ) -> Vec<Scope> {
     let mut out = Vec::new();
+    // Each supplier's findings, found once (not by a scan of every result
+    // per target).
+    let by_supplier: std::collections::HashMap<&str, Vec<&Finding>> =
+        results
+            .iter()
+            .fold(std::collections::HashMap::new(), |mut by, r| {
+                by.entry(r.supplier.id.as_str())
+                    .or_insert_with(Vec::new)
+                    .extend(&r.findings);
+                by
+            });
     for o in observations {
         let supplier = o.supplier.id.as_str();
+        let own = by_supplier.get(supplier).map_or(&[][..], Vec::as_slice);
         let fired = |target: &str, family: &str| {
             let id = failure_id(family);
-            results
-                .iter()
-                .filter(|r| r.supplier.id.as_str() == supplier)
-                .flat_map(|r| &r.findings)
-                .any(|f| f.target == target && f.check == id)
+            own.iter().any(|f| f.target == target && f.check == id)
         };
         let mut push = |target: &str, family: &'static str, known: bool| {
             out.push(Scope {
