@@ -436,8 +436,11 @@ fn case_http_response(request: &[u8]) -> Vec<u8> {
         .map(|p| String::from_utf8_lossy(p).into_owned())
         .unwrap_or_default();
     let (content_type, body) = if path == "/.well-known/security.txt" {
+        // The day only: the same body on every request of a day, as a real
+        // server's file is.
         let expires = (chrono::Utc::now() + chrono::TimeDelta::days(90))
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            .format("%Y-%m-%dT00:00:00Z")
+            .to_string();
         (
             "text/plain; charset=utf-8",
             format!("Contact: mailto:security@tls.test\nExpires: {expires}\n"),
