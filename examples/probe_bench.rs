@@ -246,26 +246,10 @@ async fn scan(config: &str, db: Option<&str>) -> anyhow::Result<()> {
         Some(db) => Some(Store::open(std::path::Path::new(db), OpenMode::Create).await?),
         None => None,
     };
-    if std::env::var_os("BENCH_DEBUG").is_some() {
-        if let Some(store) = &store {
-            store
-                .sync(
-                    &config.suppliers,
-                    &pipeline::registry_policy(&config),
-                    "bench",
-                    SystemClock.now(),
-                )
-                .await?;
-        }
-        eprintln!("debug: peak after sync {:?}", peak_rss_mib());
-    }
     let mut options = pipeline::StreamOptions::new(Arc::new(Silent), "probe_bench");
     options.store = store.as_ref();
     let run =
         pipeline::probe_streamed(&config, &config.suppliers, options, || SystemClock.now()).await?;
-    if std::env::var_os("BENCH_DEBUG").is_some() {
-        eprintln!("debug: peak after probing {:?}", peak_rss_mib());
-    }
     let saving = Instant::now();
     let report = match &store {
         Some(store) => run.save_with(store, &config, "probe_bench", None).await?,
@@ -324,9 +308,6 @@ async fn scanner(
         "the scanner failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    if std::env::var_os("BENCH_DEBUG").is_some() {
-        eprint!("{}", String::from_utf8_lossy(&output.stderr));
-    }
     let line = String::from_utf8_lossy(&output.stdout);
     let fields: Vec<f64> = line
         .split_whitespace()

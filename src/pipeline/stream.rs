@@ -272,27 +272,26 @@ impl<'a> Judging<'a> {
         policy: &Policy,
     ) -> Result<(), SpillError> {
         let run = &mut self.run;
+        let failed = super::silent_scopes(observed);
+        run.health.failed += failed;
+        run.health.suppliers += 1;
+        run.health.failed_suppliers += usize::from(failed > 0);
+        run.endpoints += observed.http.len();
+        run.domains += observed.domains.len();
         let observed = std::slice::from_ref(observed);
+        // One supplier: one result, and every scope is its.
         let results = checks::evaluate(observed, run.at, policy);
         let scopes = checks::scopes(observed, &results);
-        for o in observed {
-            let failed = super::silent_scopes(o);
-            run.health.failed += failed;
-            run.health.suppliers += 1;
-            run.health.failed_suppliers += usize::from(failed > 0);
-            run.endpoints += o.http.len();
-            run.domains += o.domains.len();
-        }
         run.health.probed += scopes.len();
+        let scopes: Vec<(String, String, bool)> = scopes
+            .into_iter()
+            .map(|s| (s.target, s.family.to_owned(), s.complete))
+            .collect();
         for result in results {
             run.tally.add(&result);
             run.widths.fit(&result);
             let spilled = Spilled {
-                scopes: scopes
-                    .iter()
-                    .filter(|s| s.supplier == result.supplier.id.as_str())
-                    .map(|s| (s.target.clone(), s.family.to_owned(), s.complete))
-                    .collect(),
+                scopes: scopes.clone(),
                 findings: result.findings,
                 errors: result.errors,
             };
@@ -513,13 +512,21 @@ impl JudgedRun<'_> {
                     scope.complete = false;
                 }
             }
-            if let Ok(mut portfolio) = by_supplier.lock() {
-                portfolio.take_into(&mut part);
-            }
+            by_supplier
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take_into(&mut part);
             Ok(part)
         });
         // The portfolio's word on stored suppliers the run did not judge.
-        let rest = std::iter::from_fn(|| by_supplier.lock().ok()?.next_rest());
+        // A lock poisoned by a panic elsewhere still holds every part:
+        // none is dropped.
+        let rest = std::iter::from_fn(|| {
+            by_supplier
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .next_rest()
+        });
         let mut chunks = judged.chain(rest.map(Ok));
         let recording = crate::store::Recording {
             observations: &[],

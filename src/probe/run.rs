@@ -407,12 +407,7 @@ impl Streaming<'_> {
         let mut pending: HashMap<tokio::task::Id, Pending> = HashMap::new();
         let mut partial: HashMap<usize, Partial> = HashMap::new();
 
-        progress.start(
-            suppliers
-                .iter()
-                .map(|s| jobs_of(s, &probers.http).len())
-                .sum(),
-        );
+        progress.start(suppliers.iter().map(|s| job_count(s, &probers.http)).sum());
         let began = tokio::time::Instant::now();
         let mut queue = start_order(suppliers.len(), config.spread)
             .into_iter()
@@ -735,6 +730,16 @@ fn jobs_of(supplier: &Supplier, http: &HttpProber) -> Vec<Job> {
         jobs.push(Job::Domain(domain.clone()));
     }
     jobs
+}
+
+/// How many probes [`jobs_of`] gives `supplier`, without building them.
+fn job_count(supplier: &Supplier, http: &HttpProber) -> usize {
+    let tls = supplier
+        .endpoints
+        .iter()
+        .filter(|e| !http.is_plain_http(e))
+        .count();
+    tls + supplier.endpoints.len() + supplier.domains.len()
 }
 
 /// One supplier's finished probes as its observations, in the config's

@@ -1149,34 +1149,6 @@ impl Store {
             .collect()
     }
 
-    /// The current observation of every (supplier, target, kind) the store
-    /// holds, whatever supplier (departed ones included: the caller
-    /// chooses), by supplier, target and kind. What concentration is
-    /// judged from.
-    ///
-    /// # Errors
-    /// [`StoreError`] on database failure or an unreadable row.
-    pub async fn current_observations(&self) -> Result<Vec<ObservationBlob>, StoreError> {
-        let current = self
-            .stored_observations(
-                concat!(
-                    observations_select!(),
-                    "WHERE o.superseded_at IS NULL ORDER BY o.supplier_id, o.target, o.kind"
-                ),
-                &[],
-            )
-            .await?;
-        Ok(current
-            .into_iter()
-            .map(|o| ObservationBlob {
-                supplier: o.supplier,
-                target: o.target,
-                kind: o.kind,
-                facts: o.facts,
-            })
-            .collect())
-    }
-
     /// The stored blobs of one (supplier, target, kind), oldest first.
     ///
     /// # Errors
